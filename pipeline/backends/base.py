@@ -1,0 +1,80 @@
+"""The backend protocol, per-backend options and the kind -> backend registry.
+
+Backends know nothing of Ray: a worker actor builds one backend from its
+options and calls ``extract`` once per image. Heavy dependencies (the OCR
+engine, the Gemini SDK) are imported inside each backend's module.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.errors import ConfigError
+from pipeline.schema import ParsedSchedule, WireModel
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+
+class ExtractContext(WireModel):
+    """Optional hints that come with a request (the old API's body fields)."""
+
+    vendor: str | None = None
+    description: str | None = None
+    url: str | None = None
+
+
+class LocalOptions(BaseModel):
+    """Options of the offline backend: rapidocr + rule-based schedule parser."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["local"] = Field(default="local", description="backend name")
+    ocr_threads: int = Field(
+        default=1, ge=1, le=16, description="onnxruntime intra-op threads; match the actor's CPU share"
+    )
+    min_text_score: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="OCR lines scoring below this are dropped"
+    )
+    max_side: int = Field(
+        default=2000, ge=320, description="longest image side fed to the text detector, in pixels"
+    )
+
+
+BackendOptions = LocalOptions
+
+
+class Backend(Protocol):
+    """Turns one decoded image into a ParsedSchedule, or raises BackendError."""
+
+    kind: str
+
+    def extract(self, image: Image, context: ExtractContext | None = None) -> ParsedSchedule: ...
+
+
+# kind -> "module:Class"; modules are imported only when that backend is built.
+BACKENDS: dict[str, str] = {
+    "local": "pipeline.backends.local:LocalBackend",
+}
+
+
+def options_for(kind: str) -> BackendOptions:
+    """Default options for a backend kind; unknown kinds list the known ones."""
+    if kind == "local":
+        return LocalOptions()
+    raise ConfigError(f"unknown backend {kind!r}; known backends: {', '.join(sorted(BACKENDS))}")
+
+
+def make_backend(options: BackendOptions) -> Backend:
+    """Build the backend named by ``options.kind`` (imports it on first use)."""
+    target = BACKENDS.get(options.kind)
+    if target is None:
+        raise ConfigError(
+            f"unknown backend {options.kind!r}; known backends: {', '.join(sorted(BACKENDS))}"
+        )
+    module_name, class_name = target.split(":")
+    backend_class = getattr(import_module(module_name), class_name)
+    backend: Backend = backend_class(options)
+    return backend

@@ -1,0 +1,53 @@
+"""The project's exceptions: one tree rooted at ``KaraokeError``.
+
+    KaraokeError
+    ├── ConfigError            bad options or settings (pool size, unknown backend)
+    ├── ImageRejected          one input cannot be used; carries ``code``
+    └── BackendError           extraction of one image failed; carries ``code``,
+                               ``retryable``, ``retry_after`` and ``attempts``
+
+Exceptions carry fields, not just text. A failed image is turned into an
+``ImageResult`` with ``error.code`` by the worker; these never cross the
+cluster as raised exceptions unless a test asks for it.
+"""
+
+from __future__ import annotations
+
+from pipeline.schema import ErrorCode
+
+
+class KaraokeError(Exception):
+    """Root of every error this project raises on purpose."""
+
+
+class ConfigError(KaraokeError, ValueError):
+    """Options or settings that cannot work, with a message saying which."""
+
+
+class ImageRejected(KaraokeError):
+    """An input that is not a usable image (empty, corrupt, too large, ...)."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code: ErrorCode = code
+        self.message = message
+
+
+class BackendError(KaraokeError):
+    """A backend failed on one image; ``retryable`` says whether trying again may help."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message)
+        self.code: ErrorCode = code
+        self.message = message
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.attempts = attempts
