@@ -8,7 +8,7 @@ engine, the Gemini SDK) are imported inside each backend's module.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,7 +43,23 @@ class LocalOptions(BaseModel):
     )
 
 
-BackendOptions = LocalOptions
+class ScriptedOptions(BaseModel):
+    """Options of the scripted backend, for tests and demos of supervision.
+
+    Each image's PNG text chunk ``script`` says what to do: ``ok`` (default),
+    ``sleep:SECONDS``, ``crash`` (the worker process exits) or ``fail:CODE``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["scripted"] = Field(default="scripted", description="backend name")
+    delay_s: float = Field(default=0.0, ge=0.0, description="time each image takes, seconds")
+
+
+BackendOptions = Annotated[LocalOptions | ScriptedOptions, Field(discriminator="kind")]
+OPTIONS_BY_KIND: dict[str, type[LocalOptions] | type[ScriptedOptions]] = {
+    "local": LocalOptions,
+    "scripted": ScriptedOptions,
+}
 
 
 class Backend(Protocol):
@@ -57,23 +73,27 @@ class Backend(Protocol):
 # kind -> "module:Class"; modules are imported only when that backend is built.
 BACKENDS: dict[str, str] = {
     "local": "pipeline.backends.local:LocalBackend",
+    "scripted": "pipeline.testing.scripted:ScriptedBackend",
 }
+
+
+def _unknown(kind: str) -> ConfigError:
+    return ConfigError(f"unknown backend {kind!r}; known backends: {', '.join(sorted(BACKENDS))}")
 
 
 def options_for(kind: str) -> BackendOptions:
     """Default options for a backend kind; unknown kinds list the known ones."""
-    if kind == "local":
-        return LocalOptions()
-    raise ConfigError(f"unknown backend {kind!r}; known backends: {', '.join(sorted(BACKENDS))}")
+    options_class = OPTIONS_BY_KIND.get(kind)
+    if options_class is None:
+        raise _unknown(kind)
+    return options_class()
 
 
 def make_backend(options: BackendOptions) -> Backend:
     """Build the backend named by ``options.kind`` (imports it on first use)."""
     target = BACKENDS.get(options.kind)
     if target is None:
-        raise ConfigError(
-            f"unknown backend {options.kind!r}; known backends: {', '.join(sorted(BACKENDS))}"
-        )
+        raise _unknown(options.kind)
     module_name, class_name = target.split(":")
     backend_class = getattr(import_module(module_name), class_name)
     backend: Backend = backend_class(options)

@@ -1,0 +1,31 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOOPBACK := ../shared/tools/loopback-only
+# Ray probes cloud metadata addresses at start-up; run it where only loopback exists.
+RUN := $(if $(wildcard $(LOOPBACK)),$(LOOPBACK),)
+
+.PHONY: install demo test check clean
+
+$(BIN)/karaoke-pipeline: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/karaoke-pipeline
+
+demo: install  ## parse the bundled sample screenshots offline
+	$(RUN) $(BIN)/karaoke-pipeline parse examples/screenshots --backend local --out out/samples.json
+
+test: install  ## the whole test suite
+	$(RUN) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+check: install  ## lint, format check and types, as in CI
+	$(BIN)/ruff check pipeline serve tests
+	$(BIN)/ruff format --check pipeline serve tests
+	$(BIN)/mypy pipeline
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

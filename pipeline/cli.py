@@ -1,0 +1,160 @@
+"""The ``karaoke-pipeline`` command line.
+
+Exit codes: 0 when at least one image succeeded, 1 when none did, 2 for
+usage errors (bad arguments, missing paths, unknown backend).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pipeline.backends.base import OPTIONS_BY_KIND, options_for
+from pipeline.errors import ConfigError
+from pipeline.images import find_images
+from pipeline.runner import MAX_WORKERS, MIN_WORKERS, PoolOptions
+from pipeline.schema import BatchProgress, ParseResponse
+from pipeline.settings import get_settings
+
+EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _worker_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not MIN_WORKERS <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be from {MIN_WORKERS} to {MAX_WORKERS}, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="karaoke-pipeline", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    parse = commands.add_parser("parse", help="parse screenshots into merged show listings")
+    parse.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or directories")
+    parse.add_argument("--backend", choices=sorted(OPTIONS_BY_KIND), help="default: $KARAOKE_BACKEND, else local")
+    parse.add_argument("--workers", type=_worker_count, default=3, help="worker actors, 1-5 (default 3)")
+    parse.add_argument("--sequential", action="store_true", help="one image at a time (same as --workers 1)")
+    parse.add_argument("--timeout", type=_positive_float, default=30.0, help="per-image deadline in seconds")
+    parse.add_argument("--out", type=Path, help="write the JSON here instead of stdout")
+    parse.add_argument("--no-progress", action="store_true", help="no live progress bar on stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    err = Console(stderr=True)
+    try:
+        return _parse_command(args, err)
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        return EXIT_USAGE
+
+
+def _parse_command(args: argparse.Namespace, err: Console) -> int:
+    from pipeline.parse import intake, ray_runtime, run_parse
+    from pipeline.worker import WorkerOptions
+
+    settings = get_settings()
+    missing = [str(path) for path in args.paths if not path.exists()]
+    if missing:
+        raise ConfigError(f"no such file or directory: {', '.join(missing)}")
+    images = find_images(args.paths)
+    if not images:
+        raise ConfigError(f"no images found in {', '.join(map(str, args.paths))}")
+    backend_options = options_for(args.backend or settings.default_backend())
+    pool_options = PoolOptions(workers=1 if args.sequential else args.workers, image_timeout_s=args.timeout)
+    worker_options = WorkerOptions(max_pixels=settings.max_image_pixels)
+    items = intake(images, max_bytes=settings.max_image_bytes)
+    show_bar = not args.no_progress and err.is_terminal
+    with ray_runtime(settings.ray_address) as use_ray, ProgressBar(err, len(images), show_bar) as on_progress:
+        response = run_parse(
+            items,
+            backend_options,
+            pool_options=pool_options,
+            worker_options=worker_options,
+            use_ray=use_ray,
+            on_progress=on_progress,
+        )
+    _write_output(response, args.out)
+    _print_summary(err, response)
+    return EXIT_OK if response.success else EXIT_ALL_FAILED
+
+
+class ProgressBar:
+    """A rich bar on stderr fed by BatchProgress snapshots (no-op when hidden)."""
+
+    def __init__(self, console: Console, total: int, visible: bool) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]parsing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("failed {task.fields[failed]}  left {task.fields[left]}  eta {task.fields[eta]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not visible,
+            transient=False,
+        )
+        self.task = self.progress.add_task("parse", total=total, failed=0, left=total, eta="?")
+
+    def __enter__(self) -> ProgressBar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, snapshot: BatchProgress) -> None:
+        eta = f"{snapshot.estimated_time_remaining / 1000:.1f}s" if snapshot.processed_images else "?"
+        self.progress.update(
+            self.task,
+            completed=snapshot.processed_images,
+            failed=snapshot.failed_images,
+            left=snapshot.remaining_images,
+            eta=eta,
+        )
+
+
+def _write_output(response: ParseResponse, out: Path | None) -> None:
+    text = response.to_wire_json(indent=2)
+    if out is None:
+        sys.stdout.write(text + "\n")
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+
+
+def _print_summary(err: Console, response: ParseResponse) -> None:
+    stats = response.stats
+    err.print(
+        f"{len(response.data.shows)} shows from {stats.successful_images}/{stats.total_images} images "
+        f"in {stats.total_processing_time / 1000:.1f}s with {stats.max_concurrent_workers} workers "
+        f"(measured speedup {stats.speedup:.2f}x)"
+    )
+    reasons = Counter(r.error.code for r in response.results if r.error is not None)
+    if reasons:
+        err.print("failed: " + ", ".join(f"{count} {code}" for code, count in reasons.most_common()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

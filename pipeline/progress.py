@@ -1,0 +1,159 @@
+"""Progress of a batch: the arithmetic (pure) and the named progress actor.
+
+``ProgressTracker`` holds the counts of one job and computes BatchProgress;
+it is tested without Ray. ``ProgressActor`` keeps one tracker per job id and
+is shared by every worker of a cluster under one name. Results are recorded
+by image index, so a report that arrives twice (a worker that finished and
+then died, and the retry that finished again) is counted once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pipeline.schema import BatchProgress, JobStatus
+
+if TYPE_CHECKING:
+    from ray.actor import ActorHandle
+
+PROGRESS_ACTOR_NAME = "karaoke-progress"
+PROGRESS_NAMESPACE = "karaoke-pipeline"
+
+
+@dataclass
+class _Outcome:
+    ok: bool
+    processing_ms: float
+
+
+@dataclass
+class ProgressTracker:
+    """Counts of one job; ``snapshot`` turns them into a BatchProgress."""
+
+    job_id: str
+    total_images: int
+    batch_size: int = 1
+    clock: Any = field(default=time.monotonic, repr=False)
+    status: JobStatus = "queued"
+    retries: int = 0
+    _outcomes: dict[int, _Outcome] = field(default_factory=dict)
+    _active: set[str] = field(default_factory=set)
+    _started: float | None = None
+    _started_at: dt.datetime | None = None
+    _ended: float | None = None
+
+    def start(self) -> None:
+        if self._started is None:
+            self._started = self.clock()
+            self._started_at = dt.datetime.now(dt.UTC)
+            self.status = "running"
+
+    def image_started(self, worker_id: str) -> None:
+        self.start()
+        self._active.add(worker_id)
+
+    def image_finished(self, index: int, *, ok: bool, processing_ms: float, worker_id: str | None = None) -> None:
+        """Record the outcome of image ``index``; a later report replaces an earlier one."""
+        self.start()
+        self._outcomes[index] = _Outcome(ok, processing_ms)
+        if worker_id is not None:
+            self._active.discard(worker_id)
+
+    def worker_gone(self, worker_id: str) -> None:
+        self._active.discard(worker_id)
+
+    def add_retry(self) -> None:
+        self.retries += 1
+
+    def finish(self, status: JobStatus) -> None:
+        self.status = status
+        self._active.clear()
+        if self._ended is None:
+            self._ended = self.clock()
+
+    def snapshot(self) -> BatchProgress:
+        processed = len(self._outcomes)
+        failed = sum(1 for outcome in self._outcomes.values() if not outcome.ok)
+        remaining = max(self.total_images - processed, 0)
+        total_batches = math.ceil(self.total_images / self.batch_size) if self.total_images else 0
+        return BatchProgress(
+            job_id=self.job_id,
+            status=self.status,
+            total_images=self.total_images,
+            processed_images=processed,
+            remaining_images=remaining,
+            failed_images=failed,
+            succeeded_images=processed - failed,
+            current_batch=min(total_batches, processed // self.batch_size + 1) if remaining else total_batches,
+            total_batches=total_batches,
+            average_time_per_image=self._average_ms(),
+            estimated_time_remaining=self._eta_ms(processed, remaining),
+            retries=self.retries,
+            active_workers=len(self._active),
+            started_at=self._started_at,
+            updated_at=dt.datetime.now(dt.UTC),
+        )
+
+    def _average_ms(self) -> float:
+        if not self._outcomes:
+            return 0.0
+        return sum(o.processing_ms for o in self._outcomes.values()) / len(self._outcomes)
+
+    def _eta_ms(self, processed: int, remaining: int) -> float:
+        """Remaining images at the throughput measured so far (wall time per image)."""
+        if self._started is None or processed == 0 or remaining == 0:
+            return 0.0
+        elapsed_ms = ((self._ended or self.clock()) - self._started) * 1000
+        return elapsed_ms / processed * remaining
+
+
+class ProgressBoard:
+    """Trackers by job id; the body of the progress actor."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, ProgressTracker] = {}
+
+    def create_job(self, job_id: str, total_images: int, batch_size: int) -> None:
+        self._jobs[job_id] = ProgressTracker(job_id, total_images, max(batch_size, 1))
+
+    def image_started(self, job_id: str, worker_id: str) -> None:
+        self._jobs[job_id].image_started(worker_id)
+
+    def image_finished(
+        self, job_id: str, index: int, ok: bool, processing_ms: float, worker_id: str | None = None
+    ) -> None:
+        self._jobs[job_id].image_finished(index, ok=ok, processing_ms=processing_ms, worker_id=worker_id)
+
+    def worker_gone(self, job_id: str, worker_id: str) -> None:
+        self._jobs[job_id].worker_gone(worker_id)
+
+    def add_retry(self, job_id: str) -> None:
+        self._jobs[job_id].add_retry()
+
+    def finish_job(self, job_id: str, status: JobStatus) -> BatchProgress:
+        self._jobs[job_id].finish(status)
+        return self._jobs[job_id].snapshot()
+
+    def get(self, job_id: str) -> BatchProgress | None:
+        tracker = self._jobs.get(job_id)
+        return tracker.snapshot() if tracker else None
+
+    def forget(self, job_id: str) -> None:
+        self._jobs.pop(job_id, None)
+
+
+def get_progress_actor() -> ActorHandle:
+    """The cluster's one progress actor, created on first use (get-or-create by name)."""
+    import ray
+
+    actor_class = ray.remote(num_cpus=0, max_restarts=-1)(ProgressBoard)
+    return actor_class.options(  # type: ignore[no-any-return]
+        name=PROGRESS_ACTOR_NAME,
+        namespace=PROGRESS_NAMESPACE,
+        get_if_exists=True,
+        lifetime="detached",
+    ).remote()

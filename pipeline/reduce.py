@@ -1,0 +1,307 @@
+"""Merge and deduplicate the schedules of many images into one, keeping provenance.
+
+``ScheduleReducer`` is pure (no Ray, no I/O): schedules stream in with ``add`` and
+``result`` returns the combined schedule. Every merged item is a join of its
+inputs, field by field, so the result is the same whatever order the inputs
+arrive in, and adding an input twice changes nothing. ``make_reducer_actor``
+wraps it in a Ray actor; Ray is imported only there, so importing this module
+stays fast.
+
+Identity rules (the old app's fault 7 was getting these wrong):
+
+- a show is ``ShowKey``: venue key, day or date, start time (or the time text
+  when the start time is unknown). Different days, dates or start times never
+  merge: they are separate buckets, whatever the venue matcher says;
+- venues merge by ``venue_key``, DJs by ``dj_key``, vendors by ``vendor_key``.
+
+Field rules: a value beats a null; between two values the one from the
+higher-confidence item wins, ties go to the lexicographically larger text;
+display names prefer the more complete spelling (more letters and digits) first. Confidence is
+the maximum, lists (sources, aliases, social handles) are united and sorted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar, cast
+
+from pipeline.clean import dj_key, venue_key
+from pipeline.schema import WEEKDAYS, Dj, ParsedSchedule, Show, Vendor, Venue
+
+if TYPE_CHECKING:
+    from ray.actor import ActorHandle
+
+Item = Show | Venue | Dj | Vendor
+M = TypeVar("M", Show, Venue, Dj, Vendor)
+K = TypeVar("K", str, "ShowKey")  # the key types; both hash and sort
+
+VenueMatcher = Callable[[str, str], bool]
+"""Decides whether two venue keys name the same venue (``None`` means exact equality)."""
+
+DISPLAY_NAME_FIELDS = frozenset({"name", "venue_name"})
+UNION_FIELDS = frozenset({"sources", "aliases", "social_handles"})
+
+_DATED = len(WEEKDAYS)
+_NO_DAY = len(WEEKDAYS) + 1
+_KNOWN_START, _TIME_TEXT_ONLY, _NO_TIME = 0, 1, 2
+
+
+@dataclass(frozen=True, order=True)
+class ShowKey:
+    """Identity of a show and its place in the output order.
+
+    ``when`` is ``(weekday index, "")`` for a weekly show, ``(7, "YYYY-MM-DD")``
+    for a dated one-off and ``(8, "")`` when neither is known; ``start`` is
+    ``(0, "HH:MM")``, ``(1, folded time text)`` or ``(2, "")``. Sorting keys sorts
+    shows by venue, then day/date, then start time.
+    """
+
+    venue: str
+    when: tuple[int, str]
+    start: tuple[int, str]
+
+    @property
+    def slot(self) -> tuple[tuple[int, str], tuple[int, str]]:
+        """Day/date and start: the part of the key that must always match exactly."""
+        return (self.when, self.start)
+
+
+def show_key(show: Show) -> ShowKey:
+    """The identity of a show: venue key, date (else day), start time (else time text)."""
+    if show.date is not None:
+        when = (_DATED, show.date.isoformat())
+    elif show.day is not None:
+        when = (WEEKDAYS.index(show.day), "")
+    else:
+        when = (_NO_DAY, "")
+    if show.start_time is not None:
+        start = (_KNOWN_START, show.start_time)
+    elif show.time and show.time.strip():
+        start = (_TIME_TEXT_ONLY, "".join(show.time.casefold().split()))
+    else:
+        start = (_NO_TIME, "")
+    return ShowKey(venue=venue_key(show.venue_name), when=when, start=start)
+
+
+def vendor_key(name: str) -> str:
+    """Matching key of a vendor (company) name: folded the same way as venue names."""
+    return venue_key(name)
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One candidate value of a field, with the rank that decides between candidates."""
+
+    rank: tuple[float | str, ...]
+    value: str | dt.date
+
+    @classmethod
+    def of(cls, field_name: str, value: str | dt.date, confidence: float) -> Pick:
+        """Rank by confidence then text; display names rank by completeness first.
+
+        Completeness is the count of letters and digits, so "The Rusty Nail" beats
+        "Rusty Nail" but a trailing "!" or extra spaces do not make a name better.
+        """
+        text = value if isinstance(value, str) else value.isoformat()
+        if field_name in DISPLAY_NAME_FIELDS:
+            completeness = sum(char.isalnum() for char in text)
+            return cls(rank=(completeness, confidence, text), value=value)
+        return cls(rank=(confidence, text), value=value)
+
+
+@dataclass
+class MergedItem:
+    """Running merge of every item sharing one key.
+
+    A join-semilattice state: each field keeps its best candidate so far (with
+    the confidence of the item that supplied it, not the merged confidence),
+    so absorbing items in any order, or the same item twice, gives one result.
+    """
+
+    confidence: float = 0.0
+    picks: dict[str, Pick] = field(default_factory=dict)
+    unions: dict[str, set[str]] = field(default_factory=dict)
+
+    def absorb(self, item: Item) -> None:
+        """Fold one schedule item into the merge."""
+        self.confidence = max(self.confidence, item.confidence)
+        for name in type(item).model_fields:
+            value = getattr(item, name)
+            if name == "confidence" or value is None:
+                continue
+            if name in UNION_FIELDS:
+                self.add_to(name, *value)
+            else:
+                self._offer(name, Pick.of(name, value, item.confidence))
+
+    def add_to(self, list_field: str, *values: str) -> None:
+        """Unite values into a list field (sources, aliases, social handles)."""
+        self.unions.setdefault(list_field, set()).update(values)
+
+    def join(self, other: MergedItem) -> None:
+        """Fold another merge into this one (used when a matcher joins two keys)."""
+        self.confidence = max(self.confidence, other.confidence)
+        for name, pick in other.picks.items():
+            self._offer(name, pick)
+        for name, values in other.unions.items():
+            self.add_to(name, *values)
+
+    def build(self, model: type[M]) -> M:
+        """The merged item as a schema model."""
+        values: dict[str, object] = {name: pick.value for name, pick in self.picks.items()}
+        values.update({name: sorted(members) for name, members in self.unions.items()})
+        values["confidence"] = self.confidence
+        return model.model_validate(values)
+
+    def _offer(self, name: str, pick: Pick) -> None:
+        current = self.picks.get(name)
+        if current is None or pick.rank > current.rank:
+            self.picks[name] = pick
+
+
+def cluster_keys(
+    keys: Iterable[K],
+    bucket_of: Callable[[K], Hashable],
+    same: Callable[[K, K], bool] | None,
+) -> list[list[K]]:
+    """Group keys that ``same`` matches, only ever within one bucket.
+
+    Clusters are the transitive closure of matching pairs, each listed in
+    sorted order and the clusters sorted by their smallest key, so the grouping
+    depends only on the set of keys. ``same=None`` means exact equality: every
+    key is its own cluster and no pairwise pass is needed.
+    """
+    ordered = sorted(keys)
+    if same is None:
+        return [[key] for key in ordered]
+    parent: dict[K, K] = {key: key for key in ordered}
+
+    def root(key: K) -> K:
+        while parent[key] != key:
+            key = parent[key]
+        return key
+
+    buckets: dict[Hashable, list[K]] = defaultdict(list)
+    for key in ordered:
+        buckets[bucket_of(key)].append(key)
+    for members in buckets.values():
+        for index, first in enumerate(members):
+            for second in members[index + 1 :]:
+                if same(first, second):
+                    low, high = sorted((root(first), root(second)))
+                    parent[high] = low
+    clusters: dict[K, list[K]] = defaultdict(list)
+    for key in ordered:
+        clusters[root(key)].append(key)
+    return list(clusters.values())
+
+
+class ScheduleReducer:
+    """Streaming merge + dedupe of per-image schedules; pure and order-independent.
+
+    ``show_key_of`` and ``venues_match`` are the seams for smarter matching: the
+    default is exact key equality after normalisation; a fuzzy venue matcher
+    (e.g. rapidfuzz on venue keys) can be passed without touching the merge.
+    """
+
+    def __init__(
+        self,
+        *,
+        show_key_of: Callable[[Show], ShowKey] = show_key,
+        venues_match: VenueMatcher | None = None,
+    ) -> None:
+        self._show_key_of = show_key_of
+        self._venues_match = venues_match
+        self._shows: dict[ShowKey, MergedItem] = defaultdict(MergedItem)
+        self._venues: dict[str, MergedItem] = defaultdict(MergedItem)
+        self._djs: dict[str, MergedItem] = defaultdict(MergedItem)
+        self._vendors: dict[str, MergedItem] = defaultdict(MergedItem)
+
+    @classmethod
+    def merge(cls, schedules: Iterable[tuple[str, ParsedSchedule]]) -> ParsedSchedule:
+        """Merge ``(source, schedule)`` pairs in one call."""
+        reducer = cls()
+        for source, schedule in schedules:
+            reducer.add(schedule, source)
+        return reducer.result()
+
+    def add(self, schedule: ParsedSchedule, source: str) -> None:
+        """Stream in one image's schedule; ``source`` joins every show's ``sources``."""
+        for show in schedule.shows:
+            merged = self._shows[self._show_key_of(show)]
+            merged.absorb(show)
+            merged.add_to("sources", source)
+        for venue in schedule.venues:
+            self._venues[venue_key(venue.name)].absorb(venue)
+        for dj in schedule.djs:
+            merged = self._djs[dj_key(dj.name)]
+            merged.absorb(dj)
+            merged.add_to("aliases", dj.name)  # every spelling seen; the chosen one is dropped
+        for vendor in schedule.vendors:
+            self._vendors[vendor_key(vendor.name)].absorb(vendor)
+
+    def result(self) -> ParsedSchedule:
+        """The merged, deduplicated schedule, sorted; the reducer stays usable."""
+        return ParsedSchedule(
+            vendors=[self._vendors[key].build(Vendor) for key in sorted(self._vendors)],
+            venues=self._merged_venues(),
+            djs=[_build_dj(self._djs[key]) for key in sorted(self._djs)],
+            shows=self._merged_shows(),
+        )
+
+    def _merged_shows(self) -> list[Show]:
+        match = self._venues_match
+        same = None if match is None else lambda a, b: match(a.venue, b.venue)
+        clusters = cluster_keys(self._shows, lambda key: key.slot, same)
+        return [_join(self._shows, cluster).build(Show) for cluster in clusters]
+
+    def _merged_venues(self) -> list[Venue]:
+        clusters = cluster_keys(self._venues, lambda key: None, self._venues_match)
+        return [_join(self._venues, cluster).build(Venue) for cluster in clusters]
+
+
+def _join(merges: dict[K, MergedItem], keys: list[K]) -> MergedItem:
+    """One merge of every key in a cluster, leaving the stored merges untouched."""
+    joined = MergedItem()
+    for key in keys:
+        joined.join(merges[key])
+    return joined
+
+
+def _build_dj(merged: MergedItem) -> Dj:
+    """A DJ whose aliases are every other spelling seen, never its own name."""
+    dj = merged.build(Dj)
+    return dj.model_copy(update={"aliases": [a for a in dj.aliases if a != dj.name]})
+
+
+class ReducerActor:
+    """Body of the reducer actor: one ``ScheduleReducer`` behind Ray method calls."""
+
+    def __init__(self) -> None:
+        self._reducer = ScheduleReducer()
+
+    def add(self, schedule: ParsedSchedule, source: str) -> None:
+        """Stream in one image's schedule."""
+        self._reducer.add(schedule, source)
+
+    def result(self) -> ParsedSchedule:
+        """The merged schedule so far."""
+        return self._reducer.result()
+
+
+def make_reducer_actor(name: str | None = None) -> ActorHandle[ReducerActor]:
+    """Start a reducer actor (no CPU reserved: it only merges small models).
+
+    Ray is imported here, not at module top, so ``pipeline.reduce`` imports
+    without Ray. ``name`` makes it a named actor other drivers can look up.
+    """
+    import ray
+
+    remote_class = ray.remote(num_cpus=0)(ReducerActor)
+    if name is not None:
+        remote_class = remote_class.options(name=name)
+    # Ray's stubs type ``.remote()`` as "handle or class"; at run time it is a handle.
+    return cast("ActorHandle[ReducerActor]", remote_class.remote())

@@ -1,0 +1,51 @@
+"""Process-wide settings: one pydantic-settings class, env prefix ``KARAOKE_``.
+
+Per-job options are pydantic models passed in; only knobs that belong to the
+process live here. Values a worker needs on another node are passed to it
+explicitly, never read from that node's environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KARAOKE_", extra="ignore")
+
+    backend: Literal["local", "gemini"] | None = Field(
+        default=None, description="default backend; gemini when a key is set, else local"
+    )
+    gemini_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        description="Gemini API key; never logged",
+    )
+    gemini_model: str = Field(default="gemini-2.5-flash", description="Gemini model name")
+    gemini_base_url: str | None = Field(default=None, description="API base URL override")
+    admin_token: SecretStr | None = Field(default=None, description="bearer token for admin endpoints")
+    data_dir: Path = Field(default=Path(".karaoke"), description="cache and job results")
+    ray_address: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RAY_ADDRESS", "KARAOKE_RAY_ADDRESS"),
+        description="an existing Ray cluster; unset means a local Ray",
+    )
+    max_image_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="per-image size limit")
+    max_image_pixels: int = Field(default=40_000_000, ge=1, description="decompression-bomb limit")
+
+    def default_backend(self) -> str:
+        """The backend to use when none is asked for."""
+        if self.backend is not None:
+            return self.backend
+        return "gemini" if self.gemini_api_key is not None else "local"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once from the environment."""
+    return Settings()

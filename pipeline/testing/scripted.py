@@ -1,0 +1,53 @@
+"""A backend that does what each image tells it: for testing supervision.
+
+The instruction rides in the PNG text chunk ``script`` of a real image file
+(see ``make_scripted_png``), so tests go through real intake and decoding.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from typing import TYPE_CHECKING
+
+from pipeline.backends.base import ExtractContext, ScriptedOptions
+from pipeline.errors import BackendError
+from pipeline.schema import ParsedSchedule, Show, Venue
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+
+class ScriptedBackend:
+    kind = "scripted"
+
+    def __init__(self, options: ScriptedOptions) -> None:
+        self.options = options
+
+    def extract(self, image: Image, context: ExtractContext | None = None) -> ParsedSchedule:
+        script = str(image.info.get("script", "ok"))
+        time.sleep(self.options.delay_s)
+        action, _, argument = script.partition(":")
+        if action == "sleep":
+            time.sleep(float(argument))
+        elif action == "crash":
+            os._exit(17)  # the whole worker process dies, as with a segfault or OOM kill
+        elif action == "fail":
+            raise BackendError("upstream_error" if not argument else argument, f"scripted failure {argument}")  # type: ignore[arg-type]
+        venue = str(image.info.get("venue", "Scripted Bar"))
+        show = Show(venue_name=venue, day="monday", start_time="21:00", time="9PM", confidence=0.9)
+        return ParsedSchedule(shows=[show], venues=[Venue(name=venue, confidence=0.9)])
+
+
+def make_scripted_png(script: str = "ok", venue: str = "Scripted Bar", size: tuple[int, int] = (32, 24)) -> bytes:
+    """A small real PNG whose text chunks carry the script and venue name."""
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("script", script)
+    info.add_text("venue", venue)
+    buffer = io.BytesIO()
+    Image.new("RGB", size, "white").save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()

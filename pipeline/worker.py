@@ -1,0 +1,152 @@
+"""The worker: one backend for its lifetime, one image at a time.
+
+``ImageProcessor`` does the work without Ray (the in-process fallback uses it
+directly); ``ImageWorker`` is the Ray actor around it, which also reports to
+the progress actor. Workers return results, they do not throw across the
+cluster: a failed image is an ``ImageResult`` with an error code.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.backends.base import Backend, BackendOptions, ExtractContext, make_backend
+from pipeline.clean import clean_schedule
+from pipeline.errors import BackendError, ImageRejected
+from pipeline.images import ImagePayload, decode_image
+from pipeline.schema import ErrorCode, ImageError, ImageResult, ParsedSchedule, WireModel
+
+if TYPE_CHECKING:
+    from ray.actor import ActorClass, ActorHandle
+
+
+class WorkerOptions(BaseModel):
+    """How worker actors are sized and supervised."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    num_cpus: float = Field(
+        default=0.4, gt=0, le=64, description="CPU share per actor; fractional so five fit on two cores"
+    )
+    memory_bytes: int | None = Field(
+        default=None, ge=1, description="Ray `memory` resource reserved per actor (None: no reservation)"
+    )
+    recycle_after: int = Field(
+        default=0, ge=0, description="replace an actor after this many images, to bound leaks (0: never)"
+    )
+    max_pixels: int = Field(default=40_000_000, ge=1, description="decompression-bomb limit per image")
+    raise_errors: bool = Field(
+        default=False, description="for tests: raise failures instead of returning failed results"
+    )
+
+
+class ImageTask(WireModel):
+    """One unit of work handed to a worker."""
+
+    job_id: str
+    payload: ImagePayload
+    context: ExtractContext | None = None
+    attempt: int = Field(default=1, ge=1)
+
+
+class ImageProcessor:
+    """Decodes, extracts and cleans one image into an ImageResult."""
+
+    def __init__(self, backend_options: BackendOptions, options: WorkerOptions, worker_id: str) -> None:
+        self.worker_id = worker_id
+        self.options = options
+        self.backend: Backend = make_backend(backend_options)  # loaded once, used for every image
+
+    def process(self, task: ImageTask) -> ImageResult:
+        started = time.perf_counter()
+        try:
+            schedule = self._extract(task)
+        except (ImageRejected, BackendError) as exc:
+            if self.options.raise_errors:
+                raise
+            return self._result(task, started, error=ImageError(code=exc.code, message=exc.message))
+        return self._result(task, started, data=schedule)
+
+    def _extract(self, task: ImageTask) -> ParsedSchedule:
+        decoded = decode_image(task.payload, max_pixels=self.options.max_pixels)
+        raw = self.backend.extract(decoded.image, task.context)
+        return clean_schedule(raw)
+
+    def _result(
+        self,
+        task: ImageTask,
+        started: float,
+        *,
+        data: ParsedSchedule | None = None,
+        error: ImageError | None = None,
+    ) -> ImageResult:
+        return ImageResult(
+            image_index=task.payload.index,
+            source=task.payload.source,
+            sha256=task.payload.sha256,
+            success=error is None,
+            status="ok" if error is None else "failed",
+            error=error,
+            attempts=task.attempt,
+            processing_time=(time.perf_counter() - started) * 1000,
+            worker=self.worker_id,
+            data=data or ParsedSchedule(),
+        )
+
+
+def failed_result(payload: ImagePayload, code: ErrorCode, message: str, attempts: int = 0) -> ImageResult:
+    """A failed ImageResult for an image no worker could finish."""
+    return ImageResult(
+        image_index=payload.index,
+        source=payload.source,
+        sha256=payload.sha256,
+        success=False,
+        status="failed",
+        error=ImageError(code=code, message=message),
+        attempts=attempts,
+    )
+
+
+class ImageWorker:
+    """Ray actor body: an ImageProcessor that reports to the progress actor."""
+
+    def __init__(
+        self,
+        backend_options: BackendOptions,
+        options: WorkerOptions,
+        worker_id: str,
+        progress: ActorHandle | None = None,
+    ) -> None:
+        self.processor = ImageProcessor(backend_options, options, worker_id)
+        self.progress = progress
+
+    def process(self, task: ImageTask) -> ImageResult:
+        import ray
+
+        worker_id = self.processor.worker_id
+        if self.progress is not None:
+            self.progress.image_started.remote(task.job_id, worker_id)
+        result = self.processor.process(task)
+        if self.progress is not None:
+            # Wait for the ack so the driver never reads counts older than its results.
+            ray.get(
+                self.progress.image_finished.remote(
+                    task.job_id, result.image_index, result.success, result.processing_time, worker_id
+                )
+            )
+        return result
+
+    def ping(self) -> str:
+        return self.processor.worker_id
+
+
+def worker_actor_class(options: WorkerOptions) -> ActorClass[Any]:
+    """The ImageWorker actor class with this pool's resources applied."""
+    import ray
+
+    resources: dict[str, Any] = {"num_cpus": options.num_cpus, "max_restarts": 0}
+    if options.memory_bytes is not None:
+        resources["memory"] = options.memory_bytes
+    return ray.remote(**resources)(ImageWorker)  # type: ignore[no-any-return]

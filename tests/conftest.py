@@ -1,0 +1,32 @@
+"""Shared fixtures: one local Ray for the whole session, started the cheap way."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    """A local Ray (no dashboard, loopback only, its own temp dir), shut down at the end."""
+    if os.environ.get("LOOPBACK_ONLY") != "1":
+        pytest.fail("tests that start Ray must run under ../shared/tools/loopback-only (make test)")
+    import ray
+
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    temp_dir = tempfile.mkdtemp(prefix="karaoke-ray-test-")
+    ray.init(
+        address="local",
+        include_dashboard=False,
+        num_cpus=4,
+        log_to_driver=False,
+        _node_ip_address="127.0.0.1",
+        _temp_dir=temp_dir,
+    )
+    try:
+        yield
+    finally:
+        ray.shutdown()

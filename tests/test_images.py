@@ -1,0 +1,173 @@
+"""Image intake: every bad-input code, each from a real malformed file."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from pipeline.errors import ImageRejected
+from pipeline.images import decode_image, find_images, read_base64, read_bytes, read_path, sniff_mime_type
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_PIXELS = 40_000_000
+
+
+def encode(image: Image.Image, fmt: str, **save_args: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **save_args)
+    return buffer.getvalue()
+
+
+def png_claiming_size(width: int, height: int) -> bytes:
+    """A real small PNG whose IHDR header is rewritten to claim width x height."""
+    data = bytearray(encode(Image.new("L", (8, 8), 0), "PNG"))
+    ihdr_start = 8 + 8  # signature, then length + b"IHDR"
+    data[ihdr_start : ihdr_start + 8] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[12 : ihdr_start + 13]))
+    data[ihdr_start + 13 : ihdr_start + 17] = struct.pack(">I", crc)
+    return bytes(data)
+
+
+@pytest.fixture()
+def png_bytes() -> bytes:
+    return encode(Image.new("RGB", (40, 20), "red"), "PNG")
+
+
+def reject_code(data: bytes, *, max_pixels: int = MAX_PIXELS) -> str:
+    with pytest.raises(ImageRejected) as caught:
+        decode_image(read_bytes(data, 0, max_bytes=MAX_BYTES), max_pixels=max_pixels)
+    return caught.value.code
+
+
+def test_path_payload_keeps_name_and_hash_of_original_bytes(tmp_path: Path, png_bytes: bytes) -> None:
+    path = tmp_path / "flyer.png"
+    path.write_bytes(png_bytes)
+    payload = read_path(path, 3, max_bytes=MAX_BYTES)
+    assert (payload.index, payload.source) == (3, str(path))
+    assert payload.sha256 == hashlib.sha256(png_bytes).hexdigest()
+
+
+@pytest.mark.parametrize("prefix", ["", "data:image/png;base64,", "data:image/jpeg;base64,"])
+def test_base64_and_data_urls_decode_to_the_same_bytes(png_bytes: bytes, prefix: str) -> None:
+    payload = read_base64(prefix + base64.b64encode(png_bytes).decode(), 0, max_bytes=MAX_BYTES)
+    assert payload.data == png_bytes
+    assert payload.source == "image-0"
+    # the data-URL prefix said jpeg for one case: the sniffed type wins
+    assert decode_image(payload, max_pixels=MAX_PIXELS).mime_type == "image/png"
+
+
+def test_extension_is_not_trusted(tmp_path: Path) -> None:
+    path = tmp_path / "photo.png"
+    path.write_bytes(encode(Image.new("RGB", (10, 10)), "JPEG"))
+    assert decode_image(read_path(path, 0, max_bytes=MAX_BYTES), max_pixels=MAX_PIXELS).mime_type == "image/jpeg"
+
+
+def test_empty_file_is_rejected_as_empty(tmp_path: Path) -> None:
+    path = tmp_path / "empty.png"
+    path.write_bytes(b"")
+    with pytest.raises(ImageRejected) as caught:
+        read_path(path, 0, max_bytes=MAX_BYTES)
+    assert caught.value.code == "empty"
+
+
+def test_empty_base64_is_rejected_as_empty() -> None:
+    with pytest.raises(ImageRejected) as caught:
+        read_base64("data:image/png;base64,", 0, max_bytes=MAX_BYTES)
+    assert caught.value.code == "empty"
+
+
+def test_invalid_base64_is_not_an_image() -> None:
+    with pytest.raises(ImageRejected) as caught:
+        read_base64("this is not base64!!", 0, max_bytes=MAX_BYTES)
+    assert caught.value.code == "not_an_image"
+
+
+def test_text_file_is_not_an_image(tmp_path: Path) -> None:
+    assert reject_code(b"MONDAY karaoke at the Rusty Nail 9pm\n") == "not_an_image"
+
+
+def test_truncated_png_is_corrupt(png_bytes: bytes) -> None:
+    big = encode(Image.effect_noise((200, 200), 64).convert("RGB"), "PNG")
+    assert reject_code(big[: len(big) // 2]) == "corrupt_image"
+
+
+def test_truncated_jpeg_is_corrupt() -> None:
+    jpeg = encode(Image.effect_noise((300, 300), 64).convert("RGB"), "JPEG", quality=90)
+    assert reject_code(jpeg[: len(jpeg) // 3]) == "corrupt_image"
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF"])
+def test_real_images_of_other_types_are_unsupported(fmt: str) -> None:
+    assert reject_code(encode(Image.new("RGB", (10, 10)), fmt)) == "unsupported_type"
+
+
+def test_webp_is_supported() -> None:
+    decoded = decode_image(
+        read_bytes(encode(Image.new("RGB", (30, 10)), "WEBP"), 0, max_bytes=MAX_BYTES), max_pixels=MAX_PIXELS
+    )
+    assert (decoded.mime_type, decoded.width, decoded.height) == ("image/webp", 30, 10)
+
+
+def test_file_over_the_size_limit_is_too_large(tmp_path: Path) -> None:
+    path = tmp_path / "big.png"
+    path.write_bytes(encode(Image.effect_noise((300, 300), 64).convert("RGB"), "PNG"))
+    with pytest.raises(ImageRejected) as caught:
+        read_path(path, 0, max_bytes=1000)
+    assert caught.value.code == "too_large"
+
+
+def test_base64_over_the_size_limit_is_too_large(png_bytes: bytes) -> None:
+    with pytest.raises(ImageRejected) as caught:
+        read_base64(base64.b64encode(png_bytes * 10).decode(), 0, max_bytes=len(png_bytes))
+    assert caught.value.code == "too_large"
+
+
+def test_decompression_bomb_is_refused_before_decoding() -> None:
+    # 50,000 x 50,000 pixels claimed by a file of under 100 bytes: decoding it would need 2.5 GB.
+    bomb = png_claiming_size(50_000, 50_000)
+    assert len(bomb) < 200
+    assert reject_code(bomb) == "too_many_pixels"
+
+
+def test_pixel_limit_is_configurable() -> None:
+    data = encode(Image.new("RGB", (100, 100)), "PNG")
+    assert reject_code(data, max_pixels=9_999) == "too_many_pixels"
+    assert decode_image(read_bytes(data, 0, max_bytes=MAX_BYTES), max_pixels=10_000).width == 100
+
+
+def test_exif_orientation_is_applied() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90 degrees clockwise
+    data = encode(Image.new("RGB", (40, 20), "blue"), "JPEG", exif=exif.tobytes())
+    decoded = decode_image(read_bytes(data, 0, max_bytes=MAX_BYTES), max_pixels=MAX_PIXELS)
+    assert (decoded.width, decoded.height) == (20, 40)
+
+
+@pytest.mark.parametrize(
+    ("head", "mime"),
+    [
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+        (b"\xff\xd8\xff\xe0", "image/jpeg"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+        (b"\x00\x00\x00\x18ftypheic", "image/heic"),
+        (b"GIF89a", "image/gif"),
+        (b"%PDF-1.7", None),
+    ],
+)
+def test_sniff_mime_type(head: bytes, mime: str | None) -> None:
+    assert sniff_mime_type(head + b"\x00" * 16) == mime
+
+
+def test_find_images_searches_directories_recursively(tmp_path: Path, png_bytes: bytes) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for name in ("a/one.png", "a/b/two.JPG", "a/notes.txt"):
+        (tmp_path / name).write_bytes(png_bytes)
+    found = find_images([tmp_path])
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/b/two.JPG", "a/one.png"]

@@ -1,0 +1,99 @@
+"""BatchProgress arithmetic, without Ray."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.progress import ProgressBoard, ProgressTracker
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_tracker(total: int = 10, batch_size: int = 3) -> tuple[ProgressTracker, FakeClock]:
+    clock = FakeClock()
+    return ProgressTracker("job-1", total, batch_size, clock=clock), clock
+
+
+def test_new_job_is_queued_with_everything_remaining() -> None:
+    snapshot = make_tracker()[0].snapshot()
+    assert snapshot.status == "queued"
+    assert (snapshot.processed_images, snapshot.remaining_images, snapshot.total_batches) == (0, 10, 4)
+    assert snapshot.estimated_time_remaining == 0.0
+
+
+def test_counts_average_and_eta_follow_measured_throughput() -> None:
+    tracker, clock = make_tracker()
+    tracker.image_started("w1")
+    tracker.image_started("w2")
+    clock.now += 2.0
+    tracker.image_finished(0, ok=True, processing_ms=1500, worker_id="w1")
+    tracker.image_finished(1, ok=False, processing_ms=500, worker_id="w2")
+    snapshot = tracker.snapshot()
+    assert snapshot.status == "running"
+    assert (snapshot.processed_images, snapshot.succeeded_images, snapshot.failed_images) == (2, 1, 1)
+    assert snapshot.remaining_images == 8
+    assert snapshot.average_time_per_image == pytest.approx(1000)
+    # 2 images in 2 s of wall time -> 8 remaining take 8 s
+    assert snapshot.estimated_time_remaining == pytest.approx(8000)
+    assert snapshot.active_workers == 0
+
+
+def test_a_repeated_report_for_one_image_counts_once() -> None:
+    tracker, _ = make_tracker(total=2)
+    tracker.image_finished(0, ok=False, processing_ms=10)
+    tracker.image_finished(0, ok=True, processing_ms=30)
+    snapshot = tracker.snapshot()
+    assert (snapshot.processed_images, snapshot.failed_images, snapshot.remaining_images) == (1, 0, 1)
+
+
+@pytest.mark.parametrize(
+    ("processed", "current_batch"),
+    [(0, 1), (2, 1), (3, 2), (5, 2), (6, 3), (9, 4), (10, 4)],
+)
+def test_current_batch_counts_waves_of_k_images(processed: int, current_batch: int) -> None:
+    tracker, _ = make_tracker(total=10, batch_size=3)
+    for index in range(processed):
+        tracker.image_finished(index, ok=True, processing_ms=1)
+    snapshot = tracker.snapshot()
+    assert (snapshot.current_batch, snapshot.total_batches) == (current_batch, 4)
+
+
+def test_active_workers_and_retries() -> None:
+    tracker, _ = make_tracker()
+    tracker.image_started("w1")
+    tracker.image_started("w2")
+    tracker.worker_gone("w2")
+    tracker.add_retry()
+    snapshot = tracker.snapshot()
+    assert (snapshot.active_workers, snapshot.retries) == (1, 1)
+
+
+def test_finish_sets_status_and_freezes_eta() -> None:
+    tracker, clock = make_tracker(total=2)
+    tracker.image_started("w1")
+    clock.now += 1
+    tracker.image_finished(0, ok=True, processing_ms=1000, worker_id="w1")
+    tracker.finish("cancelled")
+    clock.now += 100
+    snapshot = tracker.snapshot()
+    assert snapshot.status == "cancelled"
+    assert snapshot.estimated_time_remaining == pytest.approx(1000)
+    assert snapshot.active_workers == 0
+
+
+def test_board_keeps_jobs_apart() -> None:
+    board = ProgressBoard()
+    board.create_job("a", 2, 1)
+    board.create_job("b", 5, 2)
+    board.image_finished("a", 0, True, 10.0)
+    a, b = board.get("a"), board.get("b")
+    assert a is not None and b is not None
+    assert (a.processed_images, b.processed_images, b.total_batches) == (1, 0, 3)
+    board.forget("a")
+    assert board.get("a") is None

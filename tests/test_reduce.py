@@ -1,0 +1,421 @@
+"""Tests of pipeline/reduce.py: show identity, field merge, order independence.
+
+Everything here runs without Ray except the one ``ray``-marked actor test, which
+uses the session-scoped ``ray_session`` fixture from tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import cast
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.reduce import ReducerActor, ScheduleReducer, ShowKey, show_key
+from pipeline.schema import WEEKDAYS, Dj, ParsedSchedule, Show, Vendor, Venue
+
+
+def merge_shows(*shows: Show) -> list[Show]:
+    """Merge shows given one per source (``img-0``, ``img-1``, ...)."""
+    pairs = [(f"img-{i}", ParsedSchedule(shows=[show])) for i, show in enumerate(shows)]
+    return ScheduleReducer.merge(pairs).shows
+
+
+@dataclass(frozen=True)
+class IdentityCase:
+    """Two shows and whether they are one show."""
+
+    id: str
+    first: Show
+    second: Show
+    same: bool
+
+
+IDENTITY_CASES = [
+    IdentityCase(
+        "different days stay apart (fault 7)",
+        Show(venue_name="Bar", day="monday", start_time="21:00", time="9 PM"),
+        Show(venue_name="Bar", day="saturday", start_time="21:00", time="9 PM"),
+        same=False,
+    ),
+    IdentityCase(
+        "different venues, same start, stay apart (fault 7)",
+        Show(venue_name="Bar", day="friday", start_time="21:00"),
+        Show(venue_name="Pub", day="friday", start_time="21:00"),
+        same=False,
+    ),
+    IdentityCase(
+        "leading The and case merge",
+        Show(venue_name="The Rusty Nail", day="friday", start_time="21:00"),
+        Show(venue_name="RUSTY NAIL", day="friday", start_time="21:00"),
+        same=True,
+    ),
+    IdentityCase(
+        "9 PM and 9:00 PM are one start time (fault 7)",
+        Show(venue_name="Bar", day="friday", start_time="21:00", time="9 PM"),
+        Show(venue_name="Bar", day="friday", start_time="21:00", time="9:00 PM"),
+        same=True,
+    ),
+    IdentityCase(
+        "different start times stay apart",
+        Show(venue_name="Bar", day="friday", start_time="21:00"),
+        Show(venue_name="Bar", day="friday", start_time="20:00"),
+        same=False,
+    ),
+    IdentityCase(
+        "different dates stay apart",
+        Show(venue_name="Bar", date=dt.date(2025, 12, 12), start_time="21:00"),
+        Show(venue_name="Bar", date=dt.date(2025, 12, 19), start_time="21:00"),
+        same=False,
+    ),
+    IdentityCase(
+        "a dated one-off is not the weekly show",
+        Show(venue_name="Bar", day="friday", date=dt.date(2025, 12, 12), start_time="21:00"),
+        Show(venue_name="Bar", day="friday", start_time="21:00"),
+        same=False,
+    ),
+    IdentityCase(
+        "known day never merges with unknown day",
+        Show(venue_name="Bar", day="friday", start_time="21:00"),
+        Show(venue_name="Bar", start_time="21:00"),
+        same=False,
+    ),
+    IdentityCase(
+        "unknown start, same time text (case and spaces folded)",
+        Show(venue_name="Bar", day="friday", time="9PM - close"),
+        Show(venue_name="Bar", day="friday", time="9pm-close"),
+        same=True,
+    ),
+    IdentityCase(
+        "unknown start, different time text",
+        Show(venue_name="Bar", day="friday", time="9pm-close"),
+        Show(venue_name="Bar", day="friday", time="late"),
+        same=False,
+    ),
+    IdentityCase(
+        "unknown start at different venues",
+        Show(venue_name="Bar", day="friday", time="9pm-close"),
+        Show(venue_name="Pub", day="friday", time="9pm-close"),
+        same=False,
+    ),
+    IdentityCase(
+        "unknown start on different days",
+        Show(venue_name="Bar", day="friday", time="9pm-close"),
+        Show(venue_name="Bar", day="sunday", time="9pm-close"),
+        same=False,
+    ),
+    IdentityCase(
+        "unknown start never merges with a known start",
+        Show(venue_name="Bar", day="friday", time="9pm-close"),
+        Show(venue_name="Bar", day="friday", start_time="21:00", time="9pm-close"),
+        same=False,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", IDENTITY_CASES, ids=lambda case: case.id)
+def test_show_identity(case: IdentityCase) -> None:
+    merged = merge_shows(case.first, case.second)
+    assert len(merged) == (1 if case.same else 2)
+    assert sorted(s for show in merged for s in show.sources) == ["img-0", "img-1"]
+
+
+@dataclass(frozen=True)
+class FieldCase:
+    """Two versions of one show and the merged value of one field."""
+
+    id: str
+    first: Show
+    second: Show
+    field_name: str
+    expected: object
+
+
+def friday_bar(**fields: object) -> Show:
+    """The Bar's Friday 21:00 show with the given extra fields."""
+    return Show.model_validate({"venue_name": "Bar", "day": "friday", "start_time": "21:00"} | fields)
+
+
+FIELD_CASES = [
+    FieldCase(
+        "non-null wins over a surer null",
+        friday_bar(dj_name=None, confidence=0.9),
+        friday_bar(dj_name="DJ Steve", confidence=0.3),
+        "dj_name",
+        "DJ Steve",
+    ),
+    FieldCase(
+        "higher confidence wins",
+        friday_bar(description="karaoke night", confidence=0.4),
+        friday_bar(description="Karaoke & drink specials", confidence=0.8),
+        "description",
+        "Karaoke & drink specials",
+    ),
+    FieldCase(
+        "equal confidence: lexicographically larger text",
+        friday_bar(end_time="01:00", confidence=0.5),
+        friday_bar(end_time="02:00", confidence=0.5),
+        "end_time",
+        "02:00",
+    ),
+    FieldCase(
+        "confidence is the maximum",
+        friday_bar(confidence=0.2),
+        friday_bar(confidence=0.7),
+        "confidence",
+        0.7,
+    ),
+    FieldCase(
+        "sources are united and sorted",
+        friday_bar(sources=["post-9"]),
+        friday_bar(sources=["img-0"]),
+        "sources",
+        ["img-0", "img-1", "post-9"],
+    ),
+    FieldCase(
+        "longer venue name is kept",
+        Show(venue_name="Rusty Nail", day="friday", start_time="21:00", confidence=0.9),
+        Show(venue_name="The Rusty Nail", day="friday", start_time="21:00", confidence=0.2),
+        "venue_name",
+        "The Rusty Nail",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", FIELD_CASES, ids=lambda case: case.id)
+def test_field_merge_in_both_orders(case: FieldCase) -> None:
+    for pair in [(case.first, case.second), (case.second, case.first)]:
+        (merged,) = merge_shows(*pair)
+        assert getattr(merged, case.field_name) == case.expected
+
+
+def test_field_picks_do_not_depend_on_merge_order() -> None:
+    """Each field keeps its own best confidence, not the merged item's maximum."""
+    items = [
+        friday_bar(description=None, confidence=0.9),
+        friday_bar(description="low", confidence=0.5),
+        friday_bar(description="mid", confidence=0.7),
+    ]
+    for order in [items, items[::-1], [items[1], items[2], items[0]]]:
+        (merged,) = merge_shows(*order)
+        assert merged.description == "mid"
+
+
+def test_venues_merge_and_fill_address() -> None:
+    result = ScheduleReducer.merge(
+        [
+            ("a.png", ParsedSchedule(venues=[Venue(name="Rusty Nail", city="Columbus")])),
+            (
+                "b.png",
+                ParsedSchedule(
+                    venues=[
+                        Venue(name="The Rusty Nail", address="123 Main St", zip="43215"),
+                        Venue(name="Oties", city="Dublin"),
+                    ]
+                ),
+            ),
+        ]
+    )
+    assert [venue.name for venue in result.venues] == ["Oties", "The Rusty Nail"]
+    nail = result.venues[1]
+    assert (nail.address, nail.city, nail.zip) == ("123 Main St", "Columbus", "43215")
+
+
+def test_djs_merge_with_aliases_and_handles() -> None:
+    result = ScheduleReducer.merge(
+        [
+            ("a.png", ParsedSchedule(djs=[Dj(name="DJ Max", social_handles=["@djmax614"])])),
+            ("b.png", ParsedSchedule(djs=[Dj(name="Max", aliases=["KJ Max"], social_handles=["@Max"])])),
+        ]
+    )
+    assert len(result.djs) == 1
+    dj = result.djs[0]
+    assert dj.name == "DJ Max"
+    assert dj.aliases == ["KJ Max", "Max"]
+    assert dj.social_handles == ["@Max", "@djmax614"]
+
+
+def test_vendors_merge_by_folded_name() -> None:
+    result = ScheduleReducer.merge(
+        [
+            ("a.png", ParsedSchedule(vendors=[Vendor(name="Karaoke by Steve")])),
+            ("b.png", ParsedSchedule(vendors=[Vendor(name="KARAOKE BY STEVE!", website="x.io")])),
+        ]
+    )
+    assert [(v.name, v.website) for v in result.vendors] == [("Karaoke by Steve", "x.io")]
+
+
+def test_shows_sorted_by_venue_day_then_start() -> None:
+    shows = merge_shows(
+        Show(venue_name="Pub", day="monday", start_time="20:00"),
+        Show(venue_name="Bar", day="saturday", start_time="19:00"),
+        Show(venue_name="Bar", day="monday", start_time="21:00"),
+        Show(venue_name="Bar", day="monday", start_time="19:00"),
+    )
+    assert [(s.venue_name, s.day, s.start_time) for s in shows] == [
+        ("Bar", "monday", "19:00"),
+        ("Bar", "monday", "21:00"),
+        ("Bar", "saturday", "19:00"),
+        ("Pub", "monday", "20:00"),
+    ]
+
+
+def test_venue_matcher_is_swappable_but_never_crosses_days() -> None:
+    """A permissive matcher joins venues, yet different days stay separate."""
+    reducer = ScheduleReducer(venues_match=lambda a, b: a[:5] == b[:5])
+    schedule = ParsedSchedule(
+        shows=[
+            Show(venue_name="Oties", day="friday", start_time="21:00"),
+            Show(venue_name="Oties Tavern & Grill", day="friday", start_time="21:00"),
+            Show(venue_name="Oties Tavern & Grill", day="saturday", start_time="21:00"),
+        ],
+        venues=[Venue(name="Oties", phone="555"), Venue(name="Oties Tavern & Grill")],
+    )
+    reducer.add(schedule, "a.png")
+    result = reducer.result()
+    assert [(s.venue_name, s.day) for s in result.shows] == [
+        ("Oties Tavern & Grill", "friday"),
+        ("Oties Tavern & Grill", "saturday"),
+    ]
+    assert [(v.name, v.phone) for v in result.venues] == [("Oties Tavern & Grill", "555")]
+
+
+def test_result_leaves_reducer_usable() -> None:
+    reducer = ScheduleReducer()
+    reducer.add(ParsedSchedule(shows=[friday_bar()]), "a.png")
+    first = reducer.result()
+    assert reducer.result() == first
+    reducer.add(ParsedSchedule(shows=[friday_bar(dj_name="Max")]), "b.png")
+    assert reducer.result().shows[0].sources == ["a.png", "b.png"]
+
+
+def test_actor_body_matches_pure_reducer_without_ray() -> None:
+    pairs = [("a.png", ParsedSchedule(shows=[friday_bar()])), ("b.png", ParsedSchedule(djs=[Dj(name="Max")]))]
+    body = ReducerActor()
+    for source, schedule in pairs:
+        body.add(schedule, source)
+    assert body.result() == ScheduleReducer.merge(pairs)
+
+
+def test_import_does_not_import_ray() -> None:
+    code = "import sys, pipeline.reduce; sys.exit('ray' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# --- properties -------------------------------------------------------------
+
+texts = st.sampled_from(["Max", "DJ Max", "karaoke", "Karaoke!", "late"])
+maybe_text = st.none() | texts
+confidences = st.sampled_from([0.1, 0.5, 0.5, 0.9, 1.0])
+shows = st.builds(
+    Show,
+    venue_name=st.sampled_from(["The Rusty Nail", "Rusty Nail", "RUSTY NAIL", "Oties", "Bar"]),
+    day=st.none() | st.sampled_from(WEEKDAYS[:3]),
+    date=st.none() | st.sampled_from([dt.date(2025, 12, 12), dt.date(2025, 12, 31)]),
+    start_time=st.none() | st.sampled_from(["21:00", "19:30"]),
+    end_time=st.none() | st.sampled_from(["01:00", "02:00"]),
+    time=st.none() | st.sampled_from(["9PM", "9 pm", "9pm-close", "late"]),
+    dj_name=maybe_text,
+    description=maybe_text,
+    confidence=confidences,
+    sources=st.lists(st.sampled_from(["x", "y"]), max_size=2),
+)
+venues = st.builds(
+    Venue,
+    name=st.sampled_from(["The Rusty Nail", "Rusty Nail", "Oties"]),
+    address=st.none() | st.sampled_from(["123 Main St", "123 Main Street"]),
+    city=st.none() | st.sampled_from(["Columbus", "Dublin"]),
+    phone=st.none() | st.just("555-0100"),
+    confidence=confidences,
+)
+djs = st.builds(
+    Dj,
+    name=st.sampled_from(["DJ Max", "Max", "KJ Max", "@djmax614", "Steve"]),
+    aliases=st.lists(texts, max_size=2),
+    social_handles=st.lists(st.sampled_from(["@djmax614", "@steve"]), max_size=2),
+    confidence=confidences,
+)
+vendors = st.builds(
+    Vendor,
+    name=st.sampled_from(["Karaoke by Steve", "KARAOKE BY STEVE", "Sing Co"]),
+    website=st.none() | st.sampled_from(["a.io", "b.io"]),
+    confidence=confidences,
+)
+schedules = st.builds(
+    ParsedSchedule,
+    vendors=st.lists(vendors, max_size=2),
+    venues=st.lists(venues, max_size=3),
+    djs=st.lists(djs, max_size=3),
+    shows=st.lists(shows, max_size=5),
+)
+inputs = st.lists(st.tuples(st.sampled_from(["a.png", "b.png", "c.png"]), schedules), max_size=5)
+
+
+def reduce_all(pairs: list[tuple[str, ParsedSchedule]]) -> ScheduleReducer:
+    reducer = ScheduleReducer()
+    for source, schedule in pairs:
+        reducer.add(schedule, source)
+    return reducer
+
+
+@settings(max_examples=150, deadline=None)
+@given(pairs=inputs, data=st.data())
+def test_any_add_order_gives_the_same_result(
+    pairs: list[tuple[str, ParsedSchedule]], data: st.DataObject
+) -> None:
+    shuffled = data.draw(st.permutations(pairs))
+    reshuffled = [
+        (source, schedule.model_copy(update={"shows": data.draw(st.permutations(schedule.shows))}))
+        for source, schedule in shuffled
+    ]
+    expected = reduce_all(pairs).result().to_wire()
+    assert reduce_all(shuffled).result().to_wire() == expected
+    assert reduce_all(reshuffled).result().to_wire() == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(pairs=inputs, data=st.data())
+def test_adding_again_changes_nothing(pairs: list[tuple[str, ParsedSchedule]], data: st.DataObject) -> None:
+    reducer = reduce_all(pairs)
+    expected = reducer.result().to_wire()
+    for source, schedule in data.draw(st.permutations(pairs)):
+        reducer.add(schedule, source)
+    assert reducer.result().to_wire() == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(pairs=inputs)
+def test_one_show_per_key_and_every_key_kept(pairs: list[tuple[str, ParsedSchedule]]) -> None:
+    """Nothing is merged across keys and nothing is lost."""
+    input_keys = {show_key(show) for _, schedule in pairs for show in schedule.shows}
+    output_keys: list[ShowKey] = [show_key(show) for show in reduce_all(pairs).result().shows]
+    assert output_keys == sorted(input_keys)
+
+
+# --- Ray --------------------------------------------------------------------
+
+
+@pytest.mark.ray
+def test_actor_matches_pure_reducer(ray_session: None) -> None:
+    import ray
+
+    from pipeline.reduce import make_reducer_actor
+
+    pairs = [
+        ("a.png", ParsedSchedule(shows=[friday_bar(dj_name="Max")], djs=[Dj(name="DJ Max")])),
+        ("b.png", ParsedSchedule(shows=[friday_bar(confidence=0.9)], djs=[Dj(name="Max")])),
+        ("c.png", ParsedSchedule(venues=[Venue(name="Bar", city="Columbus")])),
+    ]
+    actor = make_reducer_actor()
+    try:
+        ray.get([actor.add.remote(schedule, source) for source, schedule in pairs])
+        # Ray's stubs type this ray.get as a list; the actor returns one ParsedSchedule.
+        from_actor = cast(ParsedSchedule, ray.get(actor.result.remote()))
+    finally:
+        ray.kill(actor)
+    assert from_actor.to_wire() == ScheduleReducer.merge(pairs).to_wire()

@@ -1,0 +1,178 @@
+"""The supervised pool on a real local Ray: crashes, kills, timeouts, order."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from pydantic import ValidationError
+
+from pipeline.backends.base import ScriptedOptions
+from pipeline.images import ImagePayload, read_bytes
+from pipeline.parse import run_parse
+from pipeline.progress import get_progress_actor
+from pipeline.runner import PoolOptions, SupervisedPool
+from pipeline.schema import ImageResult
+from pipeline.testing.scripted import make_scripted_png
+from pipeline.worker import ImageTask, WorkerOptions
+
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_session")]
+
+
+def payloads(*scripts: str) -> list[ImagePayload]:
+    return [
+        read_bytes(make_scripted_png(script, venue=f"Bar {index}"), index, max_bytes=10**6)
+        for index, script in enumerate(scripts)
+    ]
+
+
+def tasks(*scripts: str, job_id: str = "test-job") -> list[ImageTask]:
+    return [ImageTask(job_id=job_id, payload=payload) for payload in payloads(*scripts)]
+
+
+def make_pool(workers: int, delay_s: float = 0.0, **pool_args: float) -> SupervisedPool:
+    return SupervisedPool(
+        ScriptedOptions(delay_s=delay_s),
+        PoolOptions(workers=workers, **pool_args),  # type: ignore[arg-type]
+        WorkerOptions(num_cpus=0.25),
+    )
+
+
+@pytest.mark.parametrize("bad", [0, 6, -1, "3", 2.5, True])
+def test_pool_sizes_outside_one_to_five_are_rejected(bad: object) -> None:
+    with pytest.raises(ValidationError, match="workers"):
+        PoolOptions(workers=bad)  # type: ignore[arg-type]
+
+
+def test_results_come_back_one_per_input_in_input_order() -> None:
+    pool = make_pool(3)
+    try:
+        # different delays so they finish out of order
+        results = pool.run(tasks("sleep:0.3", "ok", "sleep:0.1", "ok", "sleep:0.2", "ok", "ok"))
+    finally:
+        pool.close()
+    assert [r.image_index for r in results] == list(range(7))
+    assert all(r.status == "ok" and r.attempts == 1 for r in results)
+    assert len({r.worker for r in results}) > 1, "work was spread over several actors"
+
+
+def test_an_actor_killed_mid_task_loses_no_image() -> None:
+    import ray
+
+    pool = make_pool(2)
+    killed: list[str] = []
+
+    def kill_one_busy_actor() -> None:
+        time.sleep(0.6)  # actors are ready and busy with their first images by now
+        victim = pool.actors[0]
+        killed.append(pool._worker_ids[victim])
+        ray.kill(victim, no_restart=True)
+
+    killer = threading.Thread(target=kill_one_busy_actor)
+    try:
+        killer.start()
+        results = pool.run(tasks(*["sleep:1.0"] * 6))
+    finally:
+        killer.join()
+        pool.close()
+    assert killed
+    assert [r.status for r in results] == ["ok"] * 6
+    assert sorted(r.attempts for r in results)[-1] == 2, "the killed actor's image was retried once"
+    assert killed[0] not in {r.worker for r in results if r.attempts == 2}
+
+
+def test_an_image_that_always_crashes_its_worker_ends_as_worker_crashed() -> None:
+    pool = make_pool(2, max_attempts=2)
+    try:
+        results = pool.run(tasks("ok", "crash", "ok", "ok", "ok"))
+    finally:
+        pool.close()
+    crashed = results[1]
+    assert crashed.status == "failed" and crashed.error is not None
+    assert crashed.error.code == "worker_crashed"
+    assert crashed.attempts == 2
+    assert [r.status for i, r in enumerate(results) if i != 1] == ["ok"] * 4
+
+
+def test_a_slow_image_times_out_without_holding_up_the_rest() -> None:
+    finished: list[ImageResult] = []
+    pool = make_pool(2, image_timeout_s=2.0)
+    try:
+        results = pool.run(tasks("sleep:60", "ok", "ok", "ok", "ok", "ok"), on_result=finished.append)
+    finally:
+        pool.close()
+    slow = results[0]
+    assert slow.error is not None and slow.error.code == "timeout"
+    assert [r.status for r in results[1:]] == ["ok"] * 5
+    assert finished[-1].image_index == 0, "the other images finished while the slow one was pending"
+
+
+def test_a_backend_failure_is_a_failed_result_not_an_exception() -> None:
+    pool = make_pool(1)
+    try:
+        results = pool.run(tasks("fail:bad_model_output", "ok"))
+    finally:
+        pool.close()
+    assert results[0].error is not None and results[0].error.code == "bad_model_output"
+    assert results[1].success
+
+
+def test_workers_are_recycled_after_n_images() -> None:
+    pool = SupervisedPool(ScriptedOptions(), PoolOptions(workers=1), WorkerOptions(num_cpus=0.25, recycle_after=2))
+    try:
+        results = pool.run(tasks(*["ok"] * 6))
+    finally:
+        pool.close()
+    assert [r.worker for r in results] == ["worker-1", "worker-1", "worker-2", "worker-2", "worker-3", "worker-3"]
+
+
+def test_progress_counts_match_the_results_at_the_end() -> None:
+    seen = []
+    response = run_parse(
+        payloads("ok", "fail:blocked", "ok", "crash", "ok"),
+        ScriptedOptions(delay_s=0.05),
+        pool_options=PoolOptions(workers=3, max_attempts=2),
+        worker_options=WorkerOptions(num_cpus=0.25),
+        on_progress=seen.append,
+    )
+    final = seen[-1]
+    assert final.status == "done"
+    assert final.processed_images == final.total_images == 5
+    assert (final.succeeded_images, final.failed_images) == (3, 2)
+    assert final.retries == 1
+    assert response.stats.retries == 1
+    assert (response.stats.successful_images, response.stats.failed_images) == (3, 2)
+    assert max(s.processed_images for s in seen) == 5
+
+
+def test_parse_merges_shows_from_every_successful_image() -> None:
+    response = run_parse(
+        payloads("ok", "ok", "fail:timeout", "ok"),
+        ScriptedOptions(),
+        pool_options=PoolOptions(workers=2),
+        worker_options=WorkerOptions(num_cpus=0.25),
+    )
+    assert response.success
+    assert [s.venue_name for s in response.data.shows] == ["Bar 0", "Bar 1", "Bar 3"]
+    assert response.data.shows[0].sources == ["image-0"]
+    assert response.stats.speedup > 0
+    assert response.stats.max_concurrent_workers == 2
+
+
+def test_in_process_fallback_gives_the_same_response() -> None:
+    items = payloads("ok", "fail:blocked", "ok")
+    kwargs = {"pool_options": PoolOptions(workers=2), "worker_options": WorkerOptions(num_cpus=0.25)}
+    on_ray = run_parse(items, ScriptedOptions(), **kwargs)  # type: ignore[arg-type]
+    local = run_parse(items, ScriptedOptions(), use_ray=False, **kwargs)  # type: ignore[arg-type]
+    assert local.data == on_ray.data
+    assert [r.status for r in local.results] == [r.status for r in on_ray.results]
+    assert local.stats.max_concurrent_workers == 1
+
+
+def test_progress_actor_is_one_per_cluster() -> None:
+    import ray
+
+    first, second = get_progress_actor(), get_progress_actor()
+    assert ray.get(first.get.remote("nope")) is None
+    assert first._actor_id == second._actor_id
