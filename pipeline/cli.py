@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from pipeline.backends.base import OPTIONS_BY_KIND, options_for
 from pipeline.errors import ConfigError
@@ -51,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     parse = commands.add_parser("parse", help="parse screenshots into merged show listings")
     parse.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or directories")
-    parse.add_argument("--backend", choices=sorted(OPTIONS_BY_KIND), help="default: $KARAOKE_BACKEND, else local")
+    parse.add_argument(
+        "--backend", choices=sorted(OPTIONS_BY_KIND), help="default: $KARAOKE_BACKEND, else local"
+    )
     parse.add_argument("--workers", type=_worker_count, default=3, help="worker actors, 1-5 (default 3)")
     parse.add_argument("--sequential", action="store_true", help="one image at a time (same as --workers 1)")
     parse.add_argument("--timeout", type=_positive_float, default=30.0, help="per-image deadline in seconds")
@@ -97,6 +100,8 @@ def _parse_command(args: argparse.Namespace, err: Console) -> int:
             on_progress=on_progress,
         )
     _write_output(response, args.out)
+    if args.out is not None:  # stdout is free for people: show what was found
+        Console().print(shows_table(response))
     _print_summary(err, response)
     return EXIT_OK if response.success else EXIT_ALL_FAILED
 
@@ -142,6 +147,25 @@ def _write_output(response: ParseResponse, out: Path | None) -> None:
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n", encoding="utf-8")
+
+
+def shows_table(response: ParseResponse) -> Table:
+    """The merged shows as a table, one row per show."""
+    table = Table(title=f"{len(response.data.shows)} shows", title_justify="left")
+    for column in ("venue", "day / date", "start", "end", "time as seen", "DJ", "images"):
+        table.add_column(column)
+    for show in response.data.shows:
+        when = show.date.isoformat() if show.date else (show.day or "?")
+        table.add_row(
+            show.venue_name,
+            when,
+            show.start_time or "",
+            show.end_time or "",
+            show.time or "",
+            show.dj_name or "",
+            str(len(show.sources)),
+        )
+    return table
 
 
 def _print_summary(err: Console, response: ParseResponse) -> None:

@@ -62,9 +62,7 @@ def _payload(index: int, source: str, data: bytes, max_bytes: int) -> ImagePaylo
         raise ImageRejected("empty", f"{source}: no bytes")
     if len(data) > max_bytes:
         raise ImageRejected("too_large", f"{source}: {len(data)} bytes, limit is {max_bytes}")
-    return ImagePayload(
-        index=index, source=source, data=data, sha256=hashlib.sha256(data).hexdigest()
-    )
+    return ImagePayload(index=index, source=source, data=data, sha256=hashlib.sha256(data).hexdigest())
 
 
 def read_path(path: str | Path, index: int, *, max_bytes: int) -> ImagePayload:
@@ -146,9 +144,7 @@ def decode_image(payload: ImagePayload, *, max_pixels: int) -> DecodedImage:
 
 def _check_pixels(source: str, width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
-        raise ImageRejected(
-            "too_many_pixels", f"{source}: {width}x{height} pixels, limit is {max_pixels}"
-        )
+        raise ImageRejected("too_many_pixels", f"{source}: {width}x{height} pixels, limit is {max_pixels}")
 
 
 def find_images(paths: list[Path]) -> list[Path]:

@@ -108,7 +108,9 @@ def run_parse(
     workers = min(pool_options.workers, max(len(tasks), 1))
     started = time.perf_counter()
     if use_ray and tasks:
-        processed, merged = _run_on_ray(tasks, backend_options, pool_options, worker_options, workers, on_progress)
+        processed, merged = _run_on_ray(
+            tasks, backend_options, pool_options, worker_options, workers, on_progress
+        )
     else:
         processed, merged = _run_in_process(tasks, backend_options, worker_options, on_progress)
         workers = 1 if tasks else workers
@@ -154,7 +156,9 @@ def _run_on_ray(
     return results, merged
 
 
-def _progress_reader(progress: ActorHandle, job_id: str, on_progress: ProgressCallback | None) -> Callable[[], None]:
+def _progress_reader(
+    progress: ActorHandle, job_id: str, on_progress: ProgressCallback | None
+) -> Callable[[], None]:
     def tick() -> None:
         if on_progress is not None:
             import ray
@@ -184,7 +188,9 @@ def _run_in_process(
     for task in tasks:
         board.image_started(job_id, processor.worker_id)
         result = processor.process(task)
-        board.image_finished(job_id, result.image_index, result.success, result.processing_time, processor.worker_id)
+        board.image_finished(
+            job_id, result.image_index, result.success, result.processing_time, processor.worker_id
+        )
         results.append(result)
         if result.success:
             reducer.add(result.data, result.source)

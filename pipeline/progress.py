@@ -56,7 +56,9 @@ class ProgressTracker:
         self.start()
         self._active.add(worker_id)
 
-    def image_finished(self, index: int, *, ok: bool, processing_ms: float, worker_id: str | None = None) -> None:
+    def image_finished(
+        self, index: int, *, ok: bool, processing_ms: float, worker_id: str | None = None
+    ) -> None:
         """Record the outcome of image ``index``; a later report replaces an earlier one."""
         self.start()
         self._outcomes[index] = _Outcome(ok, processing_ms)
@@ -88,7 +90,9 @@ class ProgressTracker:
             remaining_images=remaining,
             failed_images=failed,
             succeeded_images=processed - failed,
-            current_batch=min(total_batches, processed // self.batch_size + 1) if remaining else total_batches,
+            current_batch=min(total_batches, processed // self.batch_size + 1)
+            if remaining
+            else total_batches,
             total_batches=total_batches,
             average_time_per_image=self._average_ms(),
             estimated_time_remaining=self._eta_ms(processed, remaining),
@@ -151,7 +155,7 @@ def get_progress_actor() -> ActorHandle:
     import ray
 
     actor_class = ray.remote(num_cpus=0, max_restarts=-1)(ProgressBoard)
-    return actor_class.options(  # type: ignore[no-any-return]
+    return actor_class.options(
         name=PROGRESS_ACTOR_NAME,
         namespace=PROGRESS_NAMESPACE,
         get_if_exists=True,

@@ -43,9 +43,7 @@ class PoolOptions(BaseModel):
         default=3, ge=MIN_WORKERS, le=MAX_WORKERS, strict=True, description="worker actors in the pool, 1-5"
     )
     image_timeout_s: float = Field(default=30.0, gt=0, description="per-image deadline, seconds")
-    max_attempts: int = Field(
-        default=3, ge=1, le=10, description="tries per image when its worker crashes"
-    )
+    max_attempts: int = Field(default=3, ge=1, le=10, description="tries per image when its worker crashes")
     poll_interval_s: float = Field(default=0.25, gt=0, description="how often progress is read")
 
 
@@ -193,10 +191,15 @@ class SupervisedPool:
                 self.progress.add_retry.remote(task.job_id)
             return
         message = f"worker died on each of {task.attempt} attempts; last: {type(exc).__name__}"
-        self._finish(failed_result(task.payload, "worker_crashed", message, task.attempt), item, results, on_result)
+        self._finish(
+            failed_result(task.payload, "worker_crashed", message, task.attempt), item, results, on_result
+        )
 
     def _expire(
-        self, in_flight: dict[Any, _InFlight], results: dict[int, ImageResult], on_result: ResultCallback | None
+        self,
+        in_flight: dict[Any, _InFlight],
+        results: dict[int, ImageResult],
+        on_result: ResultCallback | None,
     ) -> None:
         now = time.monotonic()
         for ref, item in list(in_flight.items()):

@@ -149,4 +149,4 @@ def worker_actor_class(options: WorkerOptions) -> ActorClass[Any]:
     resources: dict[str, Any] = {"num_cpus": options.num_cpus, "max_restarts": 0}
     if options.memory_bytes is not None:
         resources["memory"] = options.memory_bytes
-    return ray.remote(**resources)(ImageWorker)  # type: ignore[no-any-return]
+    return ray.remote(**resources)(ImageWorker)

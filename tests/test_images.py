@@ -66,7 +66,9 @@ def test_base64_and_data_urls_decode_to_the_same_bytes(png_bytes: bytes, prefix:
 def test_extension_is_not_trusted(tmp_path: Path) -> None:
     path = tmp_path / "photo.png"
     path.write_bytes(encode(Image.new("RGB", (10, 10)), "JPEG"))
-    assert decode_image(read_path(path, 0, max_bytes=MAX_BYTES), max_pixels=MAX_PIXELS).mime_type == "image/jpeg"
+    assert (
+        decode_image(read_path(path, 0, max_bytes=MAX_BYTES), max_pixels=MAX_PIXELS).mime_type == "image/jpeg"
+    )
 
 
 def test_empty_file_is_rejected_as_empty(tmp_path: Path) -> None:

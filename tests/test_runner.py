@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from pipeline.backends.base import ScriptedOptions
 from pipeline.images import ImagePayload, read_bytes
-from pipeline.parse import run_parse
 from pipeline.progress import get_progress_actor
 from pipeline.runner import PoolOptions, SupervisedPool
 from pipeline.schema import ImageResult
@@ -119,55 +118,21 @@ def test_a_backend_failure_is_a_failed_result_not_an_exception() -> None:
 
 
 def test_workers_are_recycled_after_n_images() -> None:
-    pool = SupervisedPool(ScriptedOptions(), PoolOptions(workers=1), WorkerOptions(num_cpus=0.25, recycle_after=2))
+    pool = SupervisedPool(
+        ScriptedOptions(), PoolOptions(workers=1), WorkerOptions(num_cpus=0.25, recycle_after=2)
+    )
     try:
         results = pool.run(tasks(*["ok"] * 6))
     finally:
         pool.close()
-    assert [r.worker for r in results] == ["worker-1", "worker-1", "worker-2", "worker-2", "worker-3", "worker-3"]
-
-
-def test_progress_counts_match_the_results_at_the_end() -> None:
-    seen = []
-    response = run_parse(
-        payloads("ok", "fail:blocked", "ok", "crash", "ok"),
-        ScriptedOptions(delay_s=0.05),
-        pool_options=PoolOptions(workers=3, max_attempts=2),
-        worker_options=WorkerOptions(num_cpus=0.25),
-        on_progress=seen.append,
-    )
-    final = seen[-1]
-    assert final.status == "done"
-    assert final.processed_images == final.total_images == 5
-    assert (final.succeeded_images, final.failed_images) == (3, 2)
-    assert final.retries == 1
-    assert response.stats.retries == 1
-    assert (response.stats.successful_images, response.stats.failed_images) == (3, 2)
-    assert max(s.processed_images for s in seen) == 5
-
-
-def test_parse_merges_shows_from_every_successful_image() -> None:
-    response = run_parse(
-        payloads("ok", "ok", "fail:timeout", "ok"),
-        ScriptedOptions(),
-        pool_options=PoolOptions(workers=2),
-        worker_options=WorkerOptions(num_cpus=0.25),
-    )
-    assert response.success
-    assert [s.venue_name for s in response.data.shows] == ["Bar 0", "Bar 1", "Bar 3"]
-    assert response.data.shows[0].sources == ["image-0"]
-    assert response.stats.speedup > 0
-    assert response.stats.max_concurrent_workers == 2
-
-
-def test_in_process_fallback_gives_the_same_response() -> None:
-    items = payloads("ok", "fail:blocked", "ok")
-    kwargs = {"pool_options": PoolOptions(workers=2), "worker_options": WorkerOptions(num_cpus=0.25)}
-    on_ray = run_parse(items, ScriptedOptions(), **kwargs)  # type: ignore[arg-type]
-    local = run_parse(items, ScriptedOptions(), use_ray=False, **kwargs)  # type: ignore[arg-type]
-    assert local.data == on_ray.data
-    assert [r.status for r in local.results] == [r.status for r in on_ray.results]
-    assert local.stats.max_concurrent_workers == 1
+    assert [r.worker for r in results] == [
+        "worker-1",
+        "worker-1",
+        "worker-2",
+        "worker-2",
+        "worker-3",
+        "worker-3",
+    ]
 
 
 def test_progress_actor_is_one_per_cluster() -> None:

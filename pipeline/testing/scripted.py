@@ -40,7 +40,9 @@ class ScriptedBackend:
         return ParsedSchedule(shows=[show], venues=[Venue(name=venue, confidence=0.9)])
 
 
-def make_scripted_png(script: str = "ok", venue: str = "Scripted Bar", size: tuple[int, int] = (32, 24)) -> bytes:
+def make_scripted_png(
+    script: str = "ok", venue: str = "Scripted Bar", size: tuple[int, int] = (32, 24)
+) -> bytes:
     """A small real PNG whose text chunks carry the script and venue name."""
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo

@@ -1,0 +1,113 @@
+"""The command line: usage errors in-process, whole runs as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.clean import venue_key
+from pipeline.cli import EXIT_ALL_FAILED, EXIT_OK, EXIT_USAGE, main
+from pipeline.schema import ParsedSchedule, ParseResponse, Show
+from pipeline.testing.scripted import make_scripted_png
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "examples" / "screenshots"
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["parse", "does/not/exist.png"],
+        ["parse", str(SAMPLES), "--workers", "6"],
+        ["parse", str(SAMPLES), "--workers", "three"],
+        ["parse", str(SAMPLES), "--backend", "nope"],
+        ["parse", str(SAMPLES), "--timeout", "0"],
+        ["parse"],
+    ],
+)
+def test_usage_errors_exit_2_before_starting_anything(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        code = main(argv)
+        raise SystemExit(code)
+    assert caught.value.code == EXIT_USAGE
+
+
+def test_a_directory_without_images_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("no images here")
+    assert main(["parse", str(tmp_path)]) == EXIT_USAGE
+    assert "no images found" in capsys.readouterr().err
+
+
+def test_unknown_backend_from_the_environment_lists_the_known_ones(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.settings import get_settings
+
+    monkeypatch.setenv("KARAOKE_BACKEND", "gemini")
+    get_settings.cache_clear()
+    try:
+        assert main(["parse", str(SAMPLES)]) == EXIT_USAGE
+    finally:
+        get_settings.cache_clear()
+    assert "known backends: local" in capsys.readouterr().err
+
+
+def shows_key_set(schedule: ParsedSchedule) -> set[tuple[str, str | None, str | None]]:
+    def key(show: Show) -> tuple[str, str | None, str | None]:
+        when = show.date.isoformat() if show.date else show.day
+        return (venue_key(show.venue_name), when, show.start_time)
+
+    return {key(show) for show in schedule.shows}
+
+
+@pytest.mark.ray
+@pytest.mark.ocr
+def test_parse_samples_end_to_end_matches_ground_truth(tmp_path: Path) -> None:
+    out = tmp_path / "samples.json"
+    done = run_cli("parse", str(SAMPLES), "--backend", "local", "--workers", "2", "--out", str(out))
+    assert done.returncode == EXIT_OK, done.stderr
+    response = ParseResponse.model_validate_json(out.read_text())
+    truth = {
+        name: ParsedSchedule.model_validate(data)
+        for name, data in json.loads((SAMPLES / "truth.json").read_text()).items()
+    }
+    assert len(response.results) == len(truth)
+    assert all(result.status == "ok" for result in response.results)
+    exact = [
+        Path(r.source).name
+        for r in response.results
+        if shows_key_set(r.data) == shows_key_set(truth[Path(r.source).name])
+    ]
+    assert len(exact) >= 0.75 * len(truth), f"only {exact} match their ground truth"
+    assert "shows from 12/12 images" in done.stderr
+    assert "Kelley's Pub" in done.stdout  # the table of merged shows
+
+
+@pytest.mark.ray
+def test_all_images_failing_exits_1_and_keeps_one_result_each(tmp_path: Path) -> None:
+    (tmp_path / "a.png").write_bytes(b"not an image at all")
+    (tmp_path / "b.png").write_bytes(b"")
+    (tmp_path / "c.png").write_bytes(make_scripted_png()[:60])  # truncated
+    done = run_cli("parse", str(tmp_path), "--backend", "scripted", "--no-progress")
+    assert done.returncode == EXIT_ALL_FAILED, done.stderr
+    response = ParseResponse.model_validate_json(done.stdout)
+    codes = [r.error.code for r in response.results if r.error]
+    assert codes == ["not_an_image", "empty", "corrupt_image"]
+    assert not response.success
