@@ -1,0 +1,249 @@
+"""Page geometry for the rule parser: OCR boxes into rows, blocks and table cells.
+
+OCR returns one box per run of text. Boxes that overlap vertically form a
+``Row``; a row that only continues the one above (a wrapped line, a zip code
+under its street) is joined to it; a vertical gap larger than a line separates
+``blocks`` (the shows of a flyer). A table is found by its header row (Day |
+Venue | Time | DJ ...) and every later box is cut into that header's columns,
+word by word when OCR merged neighbouring cells into one box.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pipeline.clean import find_date, find_day_phrases
+
+__all__ = ["Column", "OcrLine", "Row", "find_table_header", "group_rows", "split_blocks", "table_cells"]
+
+_CONNECTOR_END = re.compile(r"(?:[&|,+@(\-\u2013\u2014]|\b(?:with|by|at|and|of|w/|dj|kj))$", re.IGNORECASE)
+_ZIP_ONLY = re.compile(r"^\d{5}(?:-\d{4})?$")
+_WRAP_GAP = 0.25  # gap / line height below which a row continues the one above
+_BLOCK_GAP = 1.0  # gap / median line height above which a new block starts
+
+HEADER_WORDS: dict[str, str] = {
+    "day": "day", "days": "day", "night": "day", "nights": "day", "when": "day", "date": "day",
+    "venue": "venue", "venues": "venue", "location": "venue", "bar": "venue", "place": "venue",
+    "where": "venue", "time": "time", "times": "time", "hours": "time", "start": "time",
+    "dj": "dj", "kj": "dj", "host": "dj", "dj/kj": "dj", "kj/dj": "dj", "djs": "dj",
+    "address": "address", "addr": "address", "street": "address", "city": "city",
+}  # fmt: skip
+_HEADER_FILLER = {"name", "of", "week", "&", "/", "-"}
+_EPOCH = dt.date(2000, 1, 1)  # any date: only whether a date is present matters
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    """One OCR text box: its text, axis-aligned bounds in pixels and recognition score."""
+
+    text: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float = 1.0
+
+    @property
+    def height(self) -> float:
+        return max(self.y1 - self.y0, 1.0)
+
+
+@dataclass(frozen=True)
+class Row:
+    """Boxes on one visual line, left to right; ``text`` joins them with ' | '."""
+
+    boxes: tuple[OcrLine, ...]
+    text: str
+
+    @classmethod
+    def of(cls, boxes: Sequence[OcrLine]) -> Row:
+        ordered = tuple(sorted(boxes, key=lambda box: box.x0))
+        return cls(ordered, " | ".join(box.text.strip() for box in ordered))
+
+    @property
+    def y0(self) -> float:
+        return min(box.y0 for box in self.boxes)
+
+    @property
+    def y1(self) -> float:
+        return max(box.y1 for box in self.boxes)
+
+    @property
+    def height(self) -> float:
+        return statistics.median(box.height for box in self.boxes)
+
+    @property
+    def score(self) -> float:
+        return min(box.score for box in self.boxes)
+
+    def joined(self, below: Row) -> Row:
+        """This row with ``below`` appended as the continuation of its text."""
+        return Row(self.boxes + below.boxes, f"{self.text} {below.text}")
+
+
+def _overlaps(row: list[OcrLine], box: OcrLine) -> bool:
+    """True when ``box`` shares at least half of its (or the row's) height with the row."""
+    top, bottom = min(b.y0 for b in row), max(b.y1 for b in row)
+    shared = min(bottom, box.y1) - max(top, box.y0)
+    return shared >= 0.5 * min(box.height, bottom - top)
+
+
+def _has_days(text: str) -> bool:
+    return bool(find_day_phrases(text)) or find_date(text, _EPOCH) is not None
+
+
+def _continues(above: Row, below: Row) -> bool:
+    """A wrapped line: the row above ends mid-phrase, or the rows nearly touch."""
+    if _CONNECTOR_END.search(above.text.strip()) or _ZIP_ONLY.match(below.text.strip()):
+        return True
+    gap = below.y0 - above.y1
+    same_font = abs(above.height - below.height) <= 0.15 * max(above.height, below.height)
+    near = gap < _WRAP_GAP * min(above.height, below.height)
+    return same_font and near and not _has_days(below.text)
+
+
+def group_rows(lines: Sequence[OcrLine]) -> list[Row]:
+    """Boxes grouped into visual rows (top to bottom), wrapped lines joined."""
+    rows: list[list[OcrLine]] = []
+    for box in sorted(lines, key=lambda b: (b.y0 + b.y1) / 2):
+        if rows and _overlaps(rows[-1], box):
+            rows[-1].append(box)
+        else:
+            rows.append([box])
+    visual = [Row.of(boxes) for boxes in rows]
+    joined: list[Row] = visual[:1]
+    for above, row in itertools.pairwise(visual):
+        single_boxes = len(above.boxes) == 1 and len(row.boxes) == 1  # never join table rows
+        if single_boxes and _continues(Row(joined[-1].boxes[-1:], joined[-1].text), row):
+            joined[-1] = joined[-1].joined(row)
+        else:
+            joined.append(row)
+    return joined
+
+
+def split_blocks(rows: Sequence[Row]) -> list[list[Row]]:
+    """Rows cut into blocks wherever the gap exceeds a median line height."""
+    if not rows:
+        return []
+    line_height = statistics.median(row.height for row in rows)
+    blocks: list[list[Row]] = [[rows[0]]]
+    for above, below in itertools.pairwise(rows):
+        if below.y0 - above.y1 > _BLOCK_GAP * line_height:
+            blocks.append([])
+        blocks[-1].append(below)
+    return blocks
+
+
+# --- tables ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: what it holds (day, venue, time, dj, address, city) and its header span."""
+
+    kind: str
+    x0: float
+    x1: float
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """A box or a word cut out of a merged box, with its estimated span."""
+
+    text: str
+    x0: float
+    x1: float
+
+
+def _char_width(char: str) -> float:
+    """Rough width of a character in a proportional font, relative to a lower-case letter."""
+    if char in " il.,:;'|!()[]":
+        return 0.5
+    if char in "MWmw@%":
+        return 1.5
+    return 1.25 if char.isupper() or char.isdigit() else 1.0
+
+
+def _words(box: OcrLine) -> list[_Piece]:
+    """The words of a box, placed by their share of its width (OCR gives no word boxes)."""
+    offsets = [0.0]
+    for char in box.text:
+        offsets.append(offsets[-1] + _char_width(char))
+    scale = (box.x1 - box.x0) / max(offsets[-1], 1.0)
+    return [
+        _Piece(m.group(0), box.x0 + offsets[m.start()] * scale, box.x0 + offsets[m.end()] * scale)
+        for m in re.finditer(r"\S+", box.text)
+    ]
+
+
+def _header_columns(row: Row) -> list[Column] | None:
+    """Columns named by a header row, or None when the row is not a header."""
+    columns: list[Column] = []
+    words = [piece for box in row.boxes for piece in _words(box)]
+    for piece in words:
+        kind = HEADER_WORDS.get(piece.text.lower().strip(":|"))
+        if kind is not None and not any(c.kind == kind for c in columns):
+            columns.append(Column(kind, piece.x0, piece.x1))
+        elif kind is None and piece.text.lower() not in _HEADER_FILLER:
+            return None
+    kinds = {c.kind for c in columns}
+    if len(columns) < 3 or not kinds & {"venue"} or not kinds & {"day", "time"}:
+        return None
+    return columns
+
+
+def find_table_header(rows: Sequence[Row]) -> tuple[int, list[Column]] | None:
+    """Index and columns of the first header row, if the page is a table."""
+    for index, row in enumerate(rows):
+        columns = _header_columns(row)
+        if columns is not None:
+            return index, columns
+    return None
+
+
+def _left_aligned(rows: Sequence[Row], columns: Sequence[Column]) -> bool:
+    """True when most cells start where their header starts (else cells are centred)."""
+    tolerance = 0.6 * statistics.median(row.height for row in rows)
+    boxes = [box for row in rows for box in row.boxes]
+    starts = sum(any(abs(box.x0 - c.x0) <= tolerance for c in columns) for box in boxes)
+    return starts >= 0.5 * len(boxes)
+
+
+def _box_column(box: OcrLine, columns: Sequence[Column], left: bool) -> int:
+    """Column of a whole box: OCR breaks boxes at column gaps, so a box starts a cell."""
+    if left:
+        return min(range(len(columns)), key=lambda i: abs(columns[i].x0 - box.x0))
+    middle = (box.x0 + box.x1) / 2
+    return min(range(len(columns)), key=lambda i: abs((columns[i].x0 + columns[i].x1) / 2 - middle))
+
+
+def _word_column(word: _Piece, columns: Sequence[Column], first: int, tolerance: float) -> int:
+    """Column of a word cut from a merged box: the last column it starts after."""
+    index = first
+    for i in range(first + 1, len(columns)):
+        if word.x0 >= columns[i].x0 - tolerance:
+            index = i
+    return index
+
+
+def table_cells(row: Row, columns: Sequence[Column], body: Sequence[Row]) -> dict[str, str]:
+    """The text of ``row`` per column kind; boxes spanning several columns are cut word by word."""
+    left = _left_aligned(body, columns)
+    tolerance = 0.75 * row.height
+    cells: dict[str, list[str]] = {}
+    for box in row.boxes:
+        first = _box_column(box, columns, left)
+        spans_next = first + 1 < len(columns) and box.x1 > columns[first + 1].x0 + tolerance
+        if not spans_next:
+            cells.setdefault(columns[first].kind, []).append(box.text.strip())
+            continue
+        for word in _words(box):
+            cells.setdefault(columns[_word_column(word, columns, first, tolerance)].kind, []).append(
+                word.text
+            )
+    return {kind: " ".join(texts) for kind, texts in cells.items()}

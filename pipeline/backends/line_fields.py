@@ -1,0 +1,204 @@
+"""What one line of schedule text says: days, date, time, venue, DJ, address, vendor.
+
+``read_fields`` cuts each recognised part out of the line (date, address, phone,
+time, days, DJ) and takes what is left, split on separators (' - ', ' | ', ':',
+'@', 'at', parentheses), as the venue. The ``is_*`` helpers classify whole lines
+a schedule carries around its shows: status bars, post timestamps, reaction
+counts, titles and vendor credits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from pipeline.addresses import Address, find_address, find_phone
+from pipeline.clean import TimeRange, clean_name, find_date, find_day_phrases, normalize_time_range
+from pipeline.schema import WEEKDAYS, Weekday
+
+__all__ = [
+    "LineFields",
+    "is_noise",
+    "is_title",
+    "mentions_karaoke",
+    "mentions_other_event",
+    "read_fields",
+    "strip_dj_prefix",
+    "vendor_name",
+]
+
+_KARAOKE = re.compile(r"\b(?:karaok[eé]|kj|sing(?:ers?|ing)?)\b", re.IGNORECASE)
+_OTHER_EVENT = re.compile(
+    r"\b(?:trivia|bingo|happy\s+hour|wings?|brunch|tacos?|euchre|cornhole|fish\s+fry|live\s+music"
+    r"|league|tournament|specials?|open\s+mic|poker|comedy|drag\s+show|buckets?|pitchers?)\b|\$\d",
+    re.IGNORECASE,
+)
+_NAME_WORD = r"[A-Z][\w'.&]*"
+_DJ = re.compile(
+    r"(?:\b(?i:with|w/|hosted\s+by|host(?:ed)?:?)\s+)?\b(?P<prefix>(?i:dj|kj|vj))\.?:?\s+"
+    rf"(?P<name>@?[A-Za-z][\w'.]*(?:\s+(?!(?i:at|and|on|from|of|the|karaoke)\b){_NAME_WORD}){{0,2}})"
+    r"|\b(?i:with|w/|hosted\s+by|host:)\s+(?P<plain>@?(?i:dj)\w+|@\w+|[A-Z][\w'.]*(?:\s+[A-Z][\w'.]*)?)"
+)
+_NOT_DJ_NAMES = {"night", "nights", "music", "party", "dance", "karaoke", "us", "friends"}
+_DJ_PREFIX = re.compile(r"^(?:(?:with|w/|hosted\s+by|host:?|dj|kj|vj)\.?:?\s+)+", re.IGNORECASE)
+_SEPARATORS = re.compile(
+    r"\s*(?:\||\u00b7|\u2022|\s[-\u2013\u2014]\s|[\u2013\u2014]|:|\(|\)|\[|\]|@|\bat\b|,|!|#)\s*",
+    re.IGNORECASE,
+)
+_FILLER = re.compile(
+    r"\b(?:karaoke|tonight|weekly|every\s+week|presents?|featuring|with|w/|hosted\s+by"
+    r"|come\s+sing|sing\s+with\s+us|join\s+us|schedule)\b",
+    re.IGNORECASE,
+)
+_VENDOR = re.compile(
+    r"^(?:(?:karaoke|music|entertainment|sound|hosted|sponsored|dj\s+services?)\s+)?"
+    r"(?:by|brought\s+to\s+you\s+by|presented\s+by|powered\s+by|courtesy\s+of)\s+(?P<name>.+)$",
+    re.IGNORECASE,
+)
+_TITLE_WORDS = {
+    "karaoke", "schedule", "weekly", "nights", "night", "sing", "with", "us", "this", "week",
+    "our", "come", "join", "lineup", "calendar", "locations", "upcoming", "where", "to", "find",
+    "the", "shows", "live", "tonight", "is", "back", "and", "at", "your", "for", "all",
+}  # fmt: skip
+_STATUS_BAR = re.compile(
+    r"^(?:(?:1[0-2]|0?[1-9]):[0-5]\d|(?:[345]g|lte|wi-?fi)?\s*\d{1,3}\s*%|[345]g|lte)$", re.IGNORECASE
+)
+_TIMESTAMP = re.compile(
+    r"^(?:yesterday|today|[a-z]+\s+\d{1,2}(?:,\s*\d{4})?)\s+at\s+\d{1,2}:\d{2}\s*[ap]\.?m\.?$"
+    r"|^(?:yesterday|today|just\s+now)$|^\W*\d{1,2}\s*(?:s|m|h|d|w|mins?|hrs?|wks?|secs?)\W*$",
+    re.IGNORECASE,
+)
+_ENGAGEMENT = {"like", "likes", "comment", "comments", "share", "shares", "reply", "replies",
+               "reactions", "views", "send", "follow", "following", "retweets", "reposts"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LineFields:
+    """The parts of one line of schedule text; ``venue`` is what was left once the rest was cut."""
+
+    days: tuple[Weekday, ...] = ()
+    date: dt.date | None = None
+    time: TimeRange | None = None
+    dj: str | None = None
+    dj_as_seen: str | None = None
+    address: Address | None = None
+    phone: str | None = None
+    venue: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def has_days(self) -> bool:
+        return bool(self.days) or self.date is not None
+
+
+def mentions_karaoke(text: str) -> bool:
+    return _KARAOKE.search(text) is not None
+
+
+def mentions_other_event(text: str) -> bool:
+    """True for trivia, specials, happy hour and the like (days and times, but no karaoke)."""
+    return _OTHER_EVENT.search(text) is not None
+
+
+def is_noise(text: str) -> bool:
+    """Status-bar clock or battery, post timestamp, reaction counts, hashtags, stray symbols."""
+    stripped = text.strip()
+    words = re.findall(r"[a-z]+|\d+", stripped.lower())
+    if not words or _STATUS_BAR.match(stripped) or _TIMESTAMP.match(stripped):
+        return True
+    if all(word.startswith("#") for word in stripped.split()):
+        return True
+    engagement = [w for w in words if w in _ENGAGEMENT]
+    return bool(engagement) and all(w in _ENGAGEMENT or w.isdigit() for w in words)
+
+
+def is_title(text: str) -> bool:
+    """A heading such as 'KARAOKE SCHEDULE', 'Weekly Karaoke' or 'Karaoke this week!'."""
+    words = re.findall(r"[a-z]+", text.lower())
+    return bool(words) and mentions_karaoke(text) and all(w in _TITLE_WORDS for w in words)
+
+
+def vendor_name(text: str) -> str | None:
+    """The company of a credit line: 'Karaoke by Star Sound Entertainment' -> 'Star Sound ...'."""
+    match = _VENDOR.match(text.strip())
+    return clean_name(match["name"]) if match else None
+
+
+def strip_dj_prefix(text: str) -> str | None:
+    """'with DJ Mike' -> 'Mike'; '@djmax614' -> 'djmax614'."""
+    return clean_name(_DJ_PREFIX.sub("", text.strip()).lstrip("@"))
+
+
+def _cut(text: str, part: str) -> str:
+    """``text`` with the first occurrence of ``part`` replaced by a separator."""
+    return text.replace(part, " | ", 1)
+
+
+def _read_dj(text: str) -> tuple[str | None, str | None, str]:
+    """The DJ's name, the credit as seen ('DJ Mike') and the text without it."""
+    for match in _DJ.finditer(text):
+        name = clean_name((match["name"] or match["plain"] or "").lstrip("@"))
+        if name is None or name.lower() in _NOT_DJ_NAMES:
+            continue
+        seen = f"{match['prefix']} {name}" if match["prefix"] else name
+        return name, seen, _cut(text, match.group(0))
+    return None, None, text
+
+
+def _read_days(text: str) -> tuple[tuple[Weekday, ...], tuple[str, ...], str]:
+    """Weekdays named in ``text``, monthly rules ('Last Sat of Month') and the text without them."""
+    days: set[Weekday] = set()
+    rules: list[str] = []
+    for phrase in find_day_phrases(text):
+        days.update(phrase.days)
+        if phrase.monthly:
+            rules.append(phrase.text)
+        text = _cut(text, phrase.text)
+    return tuple(d for d in WEEKDAYS if d in days), tuple(rules), text
+
+
+def _is_filler(segment: str) -> bool:
+    """A leftover made only of heading words ('KARAOKE', 'Karaoke Night')."""
+    return all(word in _TITLE_WORDS for word in re.findall(r"[a-z]+", segment.lower()))
+
+
+def _segments(text: str) -> list[str]:
+    """What is left of a line, split on separators, without filler words."""
+    pieces = (
+        clean_name(_FILLER.sub(" ", piece)) for piece in _SEPARATORS.split(text) if not _is_filler(piece)
+    )
+    return [p for p in pieces if p and re.search(r"[A-Za-z]{2}", p)]
+
+
+def read_fields(text: str, today: dt.date) -> LineFields:
+    """Cut date, address, phone, time, days and DJ out of a line; the rest names the venue."""
+    rest = text
+    date = find_date(rest, today)
+    if date is not None:
+        rest = _cut(rest, date.text)
+    address = find_address(rest)
+    if address is not None:
+        rest = _cut(rest, address.text)
+    phone = find_phone(rest)
+    if phone is not None:
+        rest = _cut(rest, phone)
+    time = normalize_time_range(rest)
+    if time is not None:
+        rest = _cut(rest, time.text)
+    days, rules, rest = _read_days(rest)
+    if date is not None:
+        days = (WEEKDAYS[date.date.weekday()],)
+    dj, dj_as_seen, rest = _read_dj(rest)
+    segments = _segments(rest)
+    return LineFields(
+        days=days,
+        date=date.date if date else None,
+        time=time,
+        dj=dj,
+        dj_as_seen=dj_as_seen,
+        address=address,
+        phone=phone,
+        venue=segments[0] if segments else None,
+        notes=rules + tuple(segments[1:]),
+    )

@@ -1,0 +1,102 @@
+"""The offline backend: rapidocr reads the text, the rule parser reads the schedule.
+
+One OCR engine is built per backend (so per worker actor) and reused for every
+image. rapidocr is imported here, when the backend is built, so importing the
+package stays cheap; its PP-OCR models ship inside the wheel (no download).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pipeline.backends.base import ExtractContext, LocalOptions
+from pipeline.backends.schedule_parser import OcrLine, parse_schedule
+from pipeline.clean import clean_schedule
+from pipeline.errors import BackendError, ConfigError
+from pipeline.schema import ParsedSchedule, Vendor
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+INSTALL_HINT = "pip install 'karaoke-pipeline[local]'"
+
+
+def _ocr_params(options: LocalOptions) -> dict[str, Any]:
+    """rapidocr settings: no angle classifier (it flipped clean lines), our thread budget.
+
+    rapidocr ignores a thread count above the machine's CPU count, so it is capped here.
+    """
+    threads = min(options.ocr_threads, os.cpu_count() or 1)
+    return {
+        "Global.use_cls": False,
+        "Global.text_score": options.min_text_score,
+        "Global.max_side_len": options.max_side,
+        "Global.log_level": "warning",
+        "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+    }
+
+
+def _build_engine(options: LocalOptions) -> Any:
+    """A rapidocr engine, or ConfigError naming the extra to install."""
+    try:
+        import onnxruntime  # noqa: F401  (rapidocr only fails on it at the first image)
+        from rapidocr import RapidOCR
+    except ImportError as exc:
+        raise ConfigError(f"the local backend needs rapidocr and onnxruntime: {INSTALL_HINT}") from exc
+    return RapidOCR(params=_ocr_params(options))
+
+
+def ocr_lines(output: Any) -> list[OcrLine]:
+    """rapidocr's output (boxes of 4 corner points, texts, scores) as axis-aligned OcrLines."""
+    texts: Sequence[str] | None = getattr(output, "txts", None)
+    boxes = getattr(output, "boxes", None)
+    if not texts or boxes is None:
+        return []
+    scores: Sequence[float] = getattr(output, "scores", None) or [1.0] * len(texts)
+    lines: list[OcrLine] = []
+    for corners, text, score in zip(boxes, texts, scores, strict=True):
+        xs = [float(point[0]) for point in corners]
+        ys = [float(point[1]) for point in corners]
+        lines.append(OcrLine(str(text), min(xs), min(ys), max(xs), max(ys), float(score)))
+    return lines
+
+
+def _with_context_vendor(schedule: ParsedSchedule, context: ExtractContext | None) -> ParsedSchedule:
+    """Credit the request's vendor to the shows when the image names none."""
+    if context is None or not context.vendor or schedule.vendors:
+        return schedule
+    shows = [
+        show if show.vendor else show.model_copy(update={"vendor": context.vendor}) for show in schedule.shows
+    ]
+    vendors = [Vendor(name=context.vendor, description=context.description)] if shows else []
+    return schedule.model_copy(update={"shows": shows, "vendors": vendors})
+
+
+class LocalBackend:
+    """OCR + rules, offline and free; roughly a second or two per image on one core."""
+
+    kind = "local"
+
+    def __init__(self, options: LocalOptions) -> None:
+        self.options = options
+        self._engine = _build_engine(options)
+
+    def _read_text(self, image: Image) -> list[OcrLine]:
+        """Run OCR; a broken image or engine becomes a BackendError with a fitting code."""
+        try:
+            rgb = image if image.mode == "RGB" else image.convert("RGB")
+        except (OSError, ValueError) as exc:
+            raise BackendError("corrupt_image", f"cannot read the image's pixels: {exc}") from exc
+        try:
+            output = self._engine(rgb)
+        except Exception as exc:  # rapidocr and onnxruntime raise many unrelated types
+            raise BackendError("upstream_error", f"OCR failed: {type(exc).__name__}: {exc}") from exc
+        return ocr_lines(output)
+
+    def extract(self, image: Image, context: ExtractContext | None = None) -> ParsedSchedule:
+        """The schedule shown in ``image``; an image with no karaoke text gives an empty one."""
+        schedule = clean_schedule(parse_schedule(self._read_text(image)))
+        return _with_context_vendor(schedule, context)

@@ -1,0 +1,270 @@
+"""Rule-based parser: OCR text boxes of one screenshot -> a ParsedSchedule.
+
+Three layouts are read. A *table* is recognised by its header row (Day | Venue
+| Time | DJ ...) and read cell by cell. Everything else is read as a *flow* of
+lines: a line that names a day (or a date) starts a show, the lines under it in
+the same block (time, venue, DJ, address on a flyer) complete it, and lines
+above it in the block (a venue heading) fill what it lacks. That covers one
+show per line (``MONDAY - The Rusty Nail - 9PM-1AM - DJ Mike``) and centred
+flyers alike. Status bars, post timestamps and reaction counts are dropped
+first; lines about trivia, specials or happy hour never become shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from pipeline.addresses import find_address, normalize_phone
+from pipeline.backends.layouts import (
+    Column,
+    OcrLine,
+    Row,
+    find_table_header,
+    group_rows,
+    split_blocks,
+    table_cells,
+)
+from pipeline.backends.line_fields import (
+    LineFields,
+    is_noise,
+    is_title,
+    mentions_karaoke,
+    mentions_other_event,
+    read_fields,
+    strip_dj_prefix,
+    vendor_name,
+)
+from pipeline.clean import dj_key, normalize_time_range, venue_key
+from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue, Weekday
+
+__all__ = ["OcrLine", "parse_schedule"]
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """One show line's fields before it is expanded into one Show per day."""
+
+    fields: LineFields
+    score: float
+    borrowed_venue: bool = False
+    karaoke_line: bool = False
+
+
+@dataclass(frozen=True)
+class _Page:
+    """What the whole page says once: its vendor, whether it is about karaoke, a venue heading."""
+
+    vendor: str | None
+    karaoke: bool
+    venue: str | None
+
+
+def _merge(first: LineFields, other: LineFields) -> LineFields:
+    """``first`` with its missing parts taken from ``other``."""
+    return replace(
+        first,
+        days=first.days or other.days,
+        date=first.date or other.date,
+        time=first.time or other.time,
+        dj=first.dj or other.dj,
+        dj_as_seen=first.dj_as_seen if first.dj else other.dj_as_seen,
+        address=first.address or other.address,
+        phone=first.phone or other.phone,
+        venue=first.venue or other.venue,
+        notes=first.notes + other.notes,
+    )
+
+
+def _merge_all(fields: Sequence[LineFields]) -> LineFields:
+    merged = LineFields()
+    for part in fields:
+        merged = _merge(merged, part)
+    return merged
+
+
+def _is_heading(row: Row) -> bool:
+    """Rows that frame the schedule (titles, vendor credits), never part of a show."""
+    return is_title(row.text) or vendor_name(row.text) is not None
+
+
+def _venue_heading(rows: Sequence[Row], today: dt.date) -> str | None:
+    """A venue named above the first show ('Oties Tavern & Grill' over its weekly nights)."""
+    for row in rows:
+        if _is_heading(row) or row.text.rstrip().endswith((":", "!")) or mentions_karaoke(row.text):
+            continue
+        fields = read_fields(row.text, today)
+        if fields.has_days or mentions_other_event(row.text):
+            return None
+        if fields.venue:
+            return fields.venue
+    return None
+
+
+def _read_page(rows: Sequence[Row], today: dt.date) -> _Page:
+    vendors = [name for row in rows if (name := vendor_name(row.text))]
+    karaoke = any(mentions_karaoke(row.text) for row in rows)
+    return _Page(vendors[0] if vendors else None, karaoke, _venue_heading(rows, today))
+
+
+def _block_drafts(block: Sequence[Row], today: dt.date) -> list[_Draft]:
+    """Shows of one block: each day line plus the lines under it, filled from lines above it."""
+    fields = [read_fields(row.text, today) for row in block]
+    starts = [i for i, f in enumerate(fields) if f.has_days]
+    if not starts:
+        return []
+    preamble = _merge_all(fields[: starts[0]])
+    drafts: list[_Draft] = []
+    for start, end in zip(starts, [*starts[1:], len(block)], strict=True):
+        rows = block[start:end]
+        text = " ".join(row.text for row in rows)
+        if mentions_other_event(text) and not mentions_karaoke(text):
+            continue
+        own = _merge_all(fields[start:end])
+        drafts.append(
+            _Draft(
+                fields=_merge(own, replace(preamble, notes=())),
+                score=min(row.score for row in rows),
+                borrowed_venue=own.venue is None and preamble.venue is not None,
+                karaoke_line=mentions_karaoke(text),
+            )
+        )
+    return drafts
+
+
+def _flow_drafts(rows: Sequence[Row], page: _Page, today: dt.date) -> list[_Draft]:
+    content = [row for row in rows if not _is_heading(row)]
+    drafts = [draft for block in split_blocks(content) for draft in _block_drafts(block, today)]
+    if page.venue is None:
+        return drafts
+    return [
+        replace(draft, fields=replace(draft.fields, venue=page.venue), borrowed_venue=True)
+        if draft.fields.venue is None
+        else draft
+        for draft in drafts
+    ]
+
+
+def _table_row_fields(cells: dict[str, str], row: Row, today: dt.date) -> LineFields:
+    """Fields of one table row; day and time fall back to the whole row's text."""
+    whole = read_fields(row.text, today)
+    day_cell = read_fields(cells.get("day", ""), today)
+    time_cell = normalize_time_range(cells.get("time", ""))
+    dj_text = cells.get("dj", "").strip()
+    address_text = ", ".join(filter(None, (cells.get("address"), cells.get("city"))))
+    return LineFields(
+        days=day_cell.days or whole.days,
+        date=day_cell.date or whole.date,
+        time=time_cell or whole.time,
+        dj=strip_dj_prefix(dj_text) if dj_text else whole.dj,
+        dj_as_seen=dj_text or whole.dj_as_seen,
+        address=find_address(address_text) if address_text else whole.address,
+        venue=_table_venue(cells, today),
+    )
+
+
+def _table_venue(cells: dict[str, str], today: dt.date) -> str | None:
+    """The venue cell, plus words a misplaced cell boundary gave to the day or time column."""
+    parts = [read_fields(cells.get(kind, ""), today).venue for kind in ("day", "venue", "time")]
+    return " ".join(part for part in parts if part) or None
+
+
+def _table_drafts(rows: Sequence[Row], start: int, columns: list[Column], today: dt.date) -> list[_Draft]:
+    body = [row for row in rows[start + 1 :] if not _is_heading(row)]
+    drafts: list[_Draft] = []
+    for row in body:
+        fields = _table_row_fields(table_cells(row, columns, body), row, today)
+        if mentions_other_event(row.text) and not mentions_karaoke(row.text):
+            continue
+        if fields.has_days and fields.venue:
+            drafts.append(_Draft(fields, row.score, karaoke_line=mentions_karaoke(row.text)))
+    return drafts
+
+
+def _confidence(draft: _Draft, page: _Page) -> float:
+    """Lower when parts are missing, the venue was borrowed or nothing says karaoke."""
+    confidence = 0.9 * draft.score
+    if draft.fields.time is None:
+        confidence -= 0.25
+    if draft.fields.dj is None:
+        confidence -= 0.05
+    if draft.borrowed_venue:
+        confidence -= 0.2
+    if not (page.karaoke or draft.karaoke_line or draft.fields.dj):
+        confidence -= 0.2
+    return round(min(max(confidence, 0.05), 1.0), 3)
+
+
+def _shows(draft: _Draft, page: _Page) -> list[Show]:
+    fields = draft.fields
+    days: Sequence[Weekday | None] = fields.days or (None,)
+    return [
+        Show(
+            venue_name=fields.venue or "",
+            day=day,
+            date=fields.date,
+            start_time=fields.time.start if fields.time else None,
+            end_time=fields.time.end if fields.time else None,
+            time=fields.time.text if fields.time else None,
+            dj_name=fields.dj,
+            vendor=page.vendor,
+            description="; ".join(fields.notes) or None,
+            confidence=_confidence(draft, page),
+        )
+        for day in days
+    ]
+
+
+def _venue(fields: LineFields, confidence: float) -> Venue:
+    address = fields.address
+    return Venue(
+        name=fields.venue or "",
+        address=address.street if address else None,
+        city=address.city if address else None,
+        state=address.state if address else None,
+        zip=address.zip if address else None,
+        phone=normalize_phone(fields.phone) if fields.phone else None,
+        confidence=confidence,
+    )
+
+
+def _assemble(drafts: Sequence[_Draft], page: _Page) -> ParsedSchedule:
+    """Shows, one per day, plus the venues, DJs and vendor they mention (each once)."""
+    shows: list[Show] = []
+    venues: dict[str, Venue] = {}
+    djs: dict[str, Dj] = {}
+    for draft in drafts:
+        if not draft.fields.venue:
+            continue
+        made = _shows(draft, page)
+        shows += made
+        venue = _venue(draft.fields, made[0].confidence)
+        if venue.address or venue_key(venue.name) not in venues:
+            venues[venue_key(venue.name)] = venue
+        if draft.fields.dj and dj_key(draft.fields.dj) not in djs:
+            seen = draft.fields.dj_as_seen
+            aliases = [seen] if seen and seen != draft.fields.dj else []
+            djs[dj_key(draft.fields.dj)] = Dj(name=draft.fields.dj, aliases=aliases, confidence=0.8)
+    vendors = [Vendor(name=page.vendor, confidence=0.8)] if page.vendor else []
+    return ParsedSchedule(vendors=vendors, venues=list(venues.values()), djs=list(djs.values()), shows=shows)
+
+
+def parse_schedule(lines: Sequence[OcrLine], *, today: dt.date | None = None) -> ParsedSchedule:
+    """Read the shows, venues, DJs and vendor out of one screenshot's OCR boxes.
+
+    ``today`` anchors dated one-offs without a year ('Sat Dec 12'); default: today.
+    A page with nothing about karaoke yields an empty schedule.
+    """
+    today = today or dt.date.today()
+    rows = group_rows([line for line in lines if line.text.strip() and not is_noise(line.text)])
+    page = _read_page(rows, today)
+    header = find_table_header(rows)
+    if header is not None:
+        drafts = _table_drafts(rows, header[0], header[1], today)
+    else:
+        drafts = _flow_drafts(rows, page, today)
+    other_events = any(mentions_other_event(row.text) for row in rows)
+    if other_events and not page.karaoke:
+        return ParsedSchedule(vendors=[Vendor(name=page.vendor)] if page.vendor else [])
+    return _assemble(drafts, page)

@@ -1,0 +1,302 @@
+"""The rule parser on hand-built OCR boxes: lines, tables, flyers, social posts and traps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import pytest
+
+from pipeline.backends.schedule_parser import OcrLine, parse_schedule
+from pipeline.schema import ParsedSchedule
+
+TODAY = dt.date(2026, 11, 28)
+ShowRow = tuple[str, str | None, str | None, str | None, str | None]
+
+
+def stack(texts: Sequence[str], *, top: float = 40, height: float = 30, gap: float = 14) -> list[OcrLine]:
+    """One left-aligned box per text, top to bottom; an empty text leaves a block gap."""
+    lines: list[OcrLine] = []
+    y = top
+    for text in texts:
+        if text:
+            lines.append(OcrLine(text, 40, y, 40 + 14 * len(text), y + height))
+        y += height + gap
+    return lines
+
+
+def table(rows: Sequence[Sequence[str]], xs: Sequence[float], *, height: float = 30) -> list[OcrLine]:
+    """One box per non-empty cell, cells left-aligned at ``xs``."""
+    lines: list[OcrLine] = []
+    for index, row in enumerate(rows):
+        y = 40 + index * (height + 28)
+        for text, x in zip(row, xs, strict=True):
+            if text:
+                lines.append(OcrLine(text, x, y, x + 13 * len(text), y + height))
+    return lines
+
+
+def show_rows(schedule: ParsedSchedule) -> list[ShowRow]:
+    return [(s.venue_name, s.day, s.start_time, s.end_time, s.dj_name) for s in schedule.shows]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "MONDAY - The Rusty Nail - 9PM-1AM - DJ Mike",
+            [("The Rusty Nail", "monday", "21:00", "01:00", "Mike")],
+        ),
+        (
+            "TUESDAY | Sand Bar Station | 9PM-2AM | KJ Max",
+            [("Sand Bar Station", "tuesday", "21:00", "02:00", "Max")],
+        ),
+        (
+            "Every Friday \u00b7 Kelley's Pub \u00b7 9pm-close",
+            [("Kelley's Pub", "friday", "21:00", None, None)],
+        ),
+        (
+            "Thursdays & Saturdays @ Oties Tavern & Grill 8pm-12am KJ Max",
+            [
+                ("Oties Tavern & Grill", "thursday", "20:00", "00:00", "Max"),
+                ("Oties Tavern & Grill", "saturday", "20:00", "00:00", "Max"),
+            ],
+        ),
+        (
+            "Thu-Sat: Blue Moon Saloon 10PM-2AM (DJ Tina)",
+            [
+                ("Blue Moon Saloon", day, "22:00", "02:00", "Tina")
+                for day in ("thursday", "friday", "saturday")
+            ],
+        ),
+        (
+            "WEDNESDAYS KARAOKE 8PM - MIDNIGHT with DJ Steve @ The Back Porch",
+            [("The Back Porch", "wednesday", "20:00", "00:00", "Steve")],
+        ),
+        (
+            "Friday nights at Oneilly's Sports Pub - 123 Main St, Columbus, OH - 9pm karaoke with djmax614",
+            [("Oneilly's Sports Pub", "friday", "21:00", None, "djmax614")],
+        ),
+        (
+            "Weekends at Lucky Shamrock 6- 9PM",
+            [("Lucky Shamrock", d, "18:00", "21:00", None) for d in ("saturday", "sunday")],
+        ),
+        ("SUN @northighdublin 6PM-9PM", [("northighdublin", "sunday", "18:00", "21:00", None)]),
+    ],
+)
+def test_one_show_per_line(line: str, expected: list[ShowRow]) -> None:
+    schedule = parse_schedule(stack(["KARAOKE SCHEDULE", line]), today=TODAY)
+    assert show_rows(schedule) == expected
+
+
+def test_lines_with_title_and_vendor_credit() -> None:
+    lines = stack(
+        [
+            "Weekly Karaoke",
+            "Karaoke by Star Sound Entertainment",
+            "",
+            "MONDAY - The Rusty Nail - 9PM-1AM - DJ Mike",
+            "SATURDAYS KARAOKE 9PM-2AM KJ Tina @ Sand Bar Station",
+        ]
+    )
+    schedule = parse_schedule(lines, today=TODAY)
+    assert show_rows(schedule) == [
+        ("The Rusty Nail", "monday", "21:00", "01:00", "Mike"),
+        ("Sand Bar Station", "saturday", "21:00", "02:00", "Tina"),
+    ]
+    assert {s.vendor for s in schedule.shows} == {"Star Sound Entertainment"}
+    assert [v.name for v in schedule.vendors] == ["Star Sound Entertainment"]
+    assert [v.name for v in schedule.venues] == ["The Rusty Nail", "Sand Bar Station"]
+    assert [(d.name, d.aliases) for d in schedule.djs] == [("Mike", ["DJ Mike"]), ("Tina", ["KJ Tina"])]
+    assert [s.time for s in schedule.shows] == ["9PM-1AM", "9PM-2AM"]
+
+
+def test_a_venue_heading_names_the_venue_of_lines_without_one() -> None:
+    lines = stack(
+        ["Oties Tavern & Grill", "SUNDAYS KARAOKE 7:00PM - 11:00PM with DJ Steve", "Every Thursday 9pm-close"]
+    )
+    schedule = parse_schedule(lines, today=TODAY)
+    assert show_rows(schedule) == [
+        ("Oties Tavern & Grill", "sunday", "19:00", "23:00", "Steve"),
+        ("Oties Tavern & Grill", "thursday", "21:00", None, None),
+    ]
+
+
+def test_a_wrapped_line_is_read_as_one() -> None:
+    lines = [
+        OcrLine("Thursdays & Saturdays | Oties Tavern &", 24, 100, 560, 132),
+        OcrLine("Grill | 8:30pm-12:30am | KJ Max", 24, 136, 420, 168),
+        OcrLine("Sunday: Lucky Shamrock 9PM-2AM (DJ", 24, 190, 560, 222),
+        OcrLine("Carlos)", 24, 226, 120, 258),
+    ]
+    schedule = parse_schedule(lines, today=TODAY)
+    assert show_rows(schedule) == [
+        ("Oties Tavern & Grill", "thursday", "20:30", "00:30", "Max"),
+        ("Oties Tavern & Grill", "saturday", "20:30", "00:30", "Max"),
+        ("Lucky Shamrock", "sunday", "21:00", "02:00", "Carlos"),
+    ]
+
+
+TABLE_ROWS = [
+    ["Venue", "Day", "DJ", "Time", "Address"],
+    ["The Rusty Nail", "Thu-Sat", "DJ Mike", "9PM-2AM", "123 Main St, Columbus, OH 43215"],
+    ["Kelley's Pub", "Every Monday", "Max", "8pm-12am", ""],
+    ["Sand Bar Station", "SUNDAYS", "", "9pm-close", "2200 N High St, Columbus, OH 43201"],
+]
+
+
+def test_table_with_one_box_per_cell_in_any_column_order() -> None:
+    schedule = parse_schedule(table(TABLE_ROWS, [40, 300, 480, 640, 800]), today=TODAY)
+    assert show_rows(schedule) == [
+        ("The Rusty Nail", "thursday", "21:00", "02:00", "Mike"),
+        ("The Rusty Nail", "friday", "21:00", "02:00", "Mike"),
+        ("The Rusty Nail", "saturday", "21:00", "02:00", "Mike"),
+        ("Kelley's Pub", "monday", "20:00", "00:00", "Max"),
+        ("Sand Bar Station", "sunday", "21:00", None, None),
+    ]
+    venues = {v.name: (v.address, v.city, v.state, v.zip) for v in schedule.venues}
+    assert venues == {
+        "The Rusty Nail": ("123 Main St", "Columbus", "OH", "43215"),
+        "Kelley's Pub": (None, None, None, None),
+        "Sand Bar Station": ("2200 N High St", "Columbus", "OH", "43201"),
+    }
+
+
+def test_table_whose_neighbouring_cells_ocr_merged_into_one_box() -> None:
+    header = [
+        OcrLine(t, x, 40, x + 13 * len(t), 70)
+        for t, x in (("Day", 40), ("Venue", 260), ("Time", 520), ("DJ", 720))
+    ]
+    body = [
+        OcrLine("WEDNESDAYS O'Nelly's Sports Pub", 40, 100, 470, 130),
+        OcrLine("9:30PM - 1:30AM", 520, 100, 700, 130),
+        OcrLine("KJ Rob", 720, 100, 800, 130),
+        OcrLine("Fri & Sat", 40, 160, 150, 190),
+        OcrLine("The Crescent Lounge 9:00PM - 1:00AM", 260, 160, 700, 190),
+        OcrLine("DJ Tina", 720, 160, 810, 190),
+    ]
+    schedule = parse_schedule(header + body, today=TODAY)
+    assert show_rows(schedule) == [
+        ("O'Nelly's Sports Pub", "wednesday", "21:30", "01:30", "Rob"),
+        ("The Crescent Lounge", "friday", "21:00", "01:00", "Tina"),
+        ("The Crescent Lounge", "saturday", "21:00", "01:00", "Tina"),
+    ]
+
+
+def test_flyer_blocks_with_addresses_and_a_vendor() -> None:
+    lines = stack(
+        [
+            "KARAOKE NIGHT",
+            "",
+            "EVERY MONDAY",
+            "9PM-late",
+            "Kelley's Pub",
+            "with DJ Mike",
+            "88 S State St, Westerville, OH 43081",
+            "",
+            "FRI & SAT",
+            "7:00PM - 11:00PM",
+            "The Rusty Nail",
+            "123 Main St, Columbus, OH 43215",
+            "",
+            "Presented by Midnight Mic Productions",
+        ],
+        height=40,
+        gap=12,
+    )
+    schedule = parse_schedule(lines, today=TODAY)
+    assert show_rows(schedule) == [
+        ("Kelley's Pub", "monday", "21:00", None, "Mike"),
+        ("The Rusty Nail", "friday", "19:00", "23:00", None),
+        ("The Rusty Nail", "saturday", "19:00", "23:00", None),
+    ]
+    assert {s.vendor for s in schedule.shows} == {"Midnight Mic Productions"}
+    venues = {v.name: (v.address, v.city, v.state, v.zip) for v in schedule.venues}
+    assert venues == {
+        "Kelley's Pub": ("88 S State St", "Westerville", "OH", "43081"),
+        "The Rusty Nail": ("123 Main St", "Columbus", "OH", "43215"),
+    }
+
+
+def test_flyer_with_the_venue_above_the_day_and_a_wrapped_zip() -> None:
+    lines = [
+        OcrLine("THE RUSTY NAIL", 150, 40, 450, 85),
+        OcrLine("EVERY THURSDAY", 120, 100, 480, 145),
+        OcrLine("9PM-2AM", 200, 160, 400, 200),
+        OcrLine("123 Main St, Columbus, OH", 90, 215, 510, 247),
+        OcrLine("43215", 250, 253, 350, 285),
+    ]
+    schedule = parse_schedule(lines, today=TODAY)
+    assert show_rows(schedule) == [("THE RUSTY NAIL", "thursday", "21:00", "02:00", None)]
+    assert schedule.venues[0].zip == "43215"
+
+
+def test_social_post_chrome_is_ignored() -> None:
+    lines = [
+        OcrLine("9:41", 23, 9, 86, 39),
+        OcrLine("5G 60%", 467, 9, 575, 38),
+        OcrLine("\u25cf", 21, 61, 107, 149),
+        OcrLine("Columbus Karaoke Scene", 111, 69, 472, 99),
+        OcrLine("Yesterday at 4:12 PM", 111, 107, 362, 132),
+        OcrLine("Where to sing this week:", 24, 170, 400, 202),
+        OcrLine("MONDAYS | O'Nelly's Sports Pub | 9PM-late | DJ Rob", 23, 219, 580, 253),
+        OcrLine("#karaoke #columbus", 26, 299, 311, 327),
+        OcrLine("Likes 26", 26, 362, 124, 387),
+        OcrLine("2 comments", 115, 362, 285, 388),
+        OcrLine("2h", 300, 362, 330, 388),
+        OcrLine("Like", 74, 418, 133, 447),
+        OcrLine("Comment", 243, 420, 368, 445),
+        OcrLine("Share", 465, 417, 545, 447),
+    ]
+    schedule = parse_schedule(lines, today=TODAY)
+    assert show_rows(schedule) == [("O'Nelly's Sports Pub", "monday", "21:00", None, "Rob")]
+    assert [v.name for v in schedule.venues] == ["O'Nelly's Sports Pub"]
+
+
+TRAP_PAGES = [
+    ["This Week at Blue Moon Saloon", "TUESDAY - Trivia Night - 7PM-9PM", "Happy Hour Mon-Fri 3-6PM"],
+    ["Weekly Specials", "Wing Wednesday | 50 cent wings | 4PM-close", "Thursdays: Bingo 7:00PM - 9:00PM"],
+    [
+        "Trivia & Specials",
+        "Live Music Saturdays 9PM-1AM",
+        "Sunday Brunch 10AM - 2PM",
+        "FRIDAY Fish Fry 5PM-9PM",
+    ],
+    ["9:41", "Yesterday at 4:12 PM", "Likes 12", "3 comments"],
+    ["Karaoke at The Rusty Nail 9PM"],  # no day: never given a default one
+    [],
+]
+
+
+@pytest.mark.parametrize("texts", TRAP_PAGES)
+def test_pages_without_karaoke_shows_yield_none(texts: list[str]) -> None:
+    assert parse_schedule(stack(texts), today=TODAY).shows == []
+
+
+def test_karaoke_lines_survive_among_specials() -> None:
+    lines = stack(
+        ["KARAOKE SCHEDULE", "TUESDAY - Trivia Night - 7PM-9PM", "WEDNESDAY - The Back Porch - 9PM-1AM"]
+    )
+    assert show_rows(parse_schedule(lines, today=TODAY)) == [
+        ("The Back Porch", "wednesday", "21:00", "01:00", None)
+    ]
+
+
+def test_dated_one_off_gets_its_date_and_weekday() -> None:
+    schedule = parse_schedule(stack(["KARAOKE", "Sat Dec 12 - The Rusty Nail - 8pm-12am"]), today=TODAY)
+    assert [(s.venue_name, s.date, s.day) for s in schedule.shows] == [
+        ("The Rusty Nail", dt.date(2026, 12, 12), "saturday")
+    ]
+
+
+def test_monthly_rule_is_kept_in_the_description() -> None:
+    schedule = parse_schedule(
+        stack(["Last SATURDAY of Month - Kelley's Pub - 9PM-1AM - KJ Max"]), today=TODAY
+    )
+    assert [(s.day, s.description) for s in schedule.shows] == [("saturday", "Last SATURDAY of Month")]
+
+
+def test_confidence_drops_when_parts_are_missing() -> None:
+    full = parse_schedule(stack(["MONDAY - The Rusty Nail - 9PM-1AM - DJ Mike"]), today=TODAY).shows[0]
+    bare = parse_schedule(stack(["KARAOKE", "MONDAY - The Rusty Nail"]), today=TODAY).shows[0]
+    assert 0.0 <= bare.confidence < full.confidence <= 1.0
