@@ -71,13 +71,14 @@ def ray_runtime(address: str | None = None) -> Iterator[bool]:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         if address:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         else:
             temp_dir = tempfile.mkdtemp(prefix="karaoke-ray-")
             ray.init(
                 address="local",
                 include_dashboard=False,
                 log_to_driver=False,
+                logging_level=logging.WARNING,
                 _node_ip_address="127.0.0.1",
                 _temp_dir=temp_dir,
             )

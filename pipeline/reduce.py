@@ -43,6 +43,10 @@ VenueMatcher = Callable[[str, str], bool]
 
 DISPLAY_NAME_FIELDS = frozenset({"name", "venue_name"})
 UNION_FIELDS = frozenset({"sources", "aliases", "social_handles"})
+# A show's time text and end time are read together from one item, so a merge
+# never pairs "9pm-close" from one image with an end time of 02:00 from another.
+LINKED_FIELDS = ("time", "end_time")
+LINKED_PICK = "time+end_time"
 
 _DATED = len(WEEKDAYS)
 _NO_DAY = len(WEEKDAYS) + 1
@@ -96,7 +100,7 @@ class Pick:
     """One candidate value of a field, with the rank that decides between candidates."""
 
     rank: tuple[float | str, ...]
-    value: str | dt.date
+    value: str | dt.date | tuple[str | None, ...]
 
     @classmethod
     def of(cls, field_name: str, value: str | dt.date, confidence: float) -> Pick:
@@ -128,9 +132,12 @@ class MergedItem:
     def absorb(self, item: Item) -> None:
         """Fold one schedule item into the merge."""
         self.confidence = max(self.confidence, item.confidence)
+        linked = isinstance(item, Show)
+        if linked:
+            self._offer_linked(item)
         for name in type(item).model_fields:
             value = getattr(item, name)
-            if name == "confidence" or value is None:
+            if name == "confidence" or value is None or (linked and name in LINKED_FIELDS):
                 continue
             if name in UNION_FIELDS:
                 self.add_to(name, *value)
@@ -149,9 +156,18 @@ class MergedItem:
         for name, values in other.unions.items():
             self.add_to(name, *values)
 
+    def _offer_linked(self, show: Show) -> None:
+        values = tuple(getattr(show, name) for name in LINKED_FIELDS)
+        if any(value is not None for value in values):
+            known = sum(value is not None for value in values)
+            self._offer(LINKED_PICK, Pick(rank=(known, show.confidence, repr(values)), value=values))
+
     def build(self, model: type[M]) -> M:
         """The merged item as a schema model."""
         values: dict[str, object] = {name: pick.value for name, pick in self.picks.items()}
+        linked = values.pop(LINKED_PICK, None)
+        if isinstance(linked, tuple):
+            values.update(zip(LINKED_FIELDS, linked, strict=True))
         values.update({name: sorted(members) for name, members in self.unions.items()})
         values["confidence"] = self.confidence
         return model.model_validate(values)

@@ -419,3 +419,24 @@ def test_actor_matches_pure_reducer(ray_session: None) -> None:
     finally:
         ray.kill(actor)
     assert from_actor.to_wire() == ScheduleReducer.merge(pairs).to_wire()
+
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_time_text_and_end_time_come_from_the_same_image(order: int) -> None:
+    close = Show(
+        venue_name="Crescent Lounge", day="saturday", start_time="21:00", time="9pm-close", confidence=0.9
+    )
+    late = Show(
+        venue_name="Crescent Lounge",
+        day="saturday",
+        start_time="21:00",
+        end_time="02:00",
+        time="9PM-2AM",
+        confidence=0.8,
+    )
+    pairs = [("a.png", ParsedSchedule(shows=[close])), ("b.png", ParsedSchedule(shows=[late]))]
+    merged = ScheduleReducer.merge(pairs if order == 0 else pairs[::-1]).shows
+    assert len(merged) == 1
+    # the item that knows more of the time wins as a unit: never "9pm-close" with an end of 02:00
+    assert (merged[0].time, merged[0].end_time) == ("9PM-2AM", "02:00")
+    assert merged[0].confidence == 0.9
