@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.backends.base import OPTIONS_BY_KIND, options_for
+from pipeline.backends.base import OPTIONS_BY_KIND, BackendOptions, LocalOptions, options_for
 from pipeline.errors import ConfigError
 from pipeline.images import find_images
 from pipeline.runner import MAX_WORKERS, MIN_WORKERS, PoolOptions
@@ -85,8 +86,10 @@ def _parse_command(args: argparse.Namespace, err: Console) -> int:
     images = find_images(args.paths)
     if not images:
         raise ConfigError(f"no images found in {', '.join(map(str, args.paths))}")
-    backend_options = options_for(args.backend or settings.default_backend())
     pool_options = PoolOptions(workers=1 if args.sequential else args.workers, image_timeout_s=args.timeout)
+    backend_options = sized_for_pool(
+        options_for(args.backend or settings.default_backend()), pool_options.workers
+    )
     worker_options = WorkerOptions(max_pixels=settings.max_image_pixels)
     items = intake(images, max_bytes=settings.max_image_bytes)
     show_bar = not args.no_progress and err.is_terminal
@@ -104,6 +107,17 @@ def _parse_command(args: argparse.Namespace, err: Console) -> int:
         Console().print(shows_table(response))
     _print_summary(err, response)
     return EXIT_OK if response.success else EXIT_ALL_FAILED
+
+
+def sized_for_pool(options: BackendOptions, workers: int) -> BackendOptions:
+    """Give a CPU-bound backend an equal share of this machine's cores per worker.
+
+    OCR workers that each took every core would fight over them; one worker
+    alone should use them all.
+    """
+    if isinstance(options, LocalOptions):
+        return options.model_copy(update={"ocr_threads": max(1, (os.cpu_count() or 1) // workers)})
+    return options
 
 
 class ProgressBar:

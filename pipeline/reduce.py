@@ -133,7 +133,7 @@ class MergedItem:
         """Fold one schedule item into the merge."""
         self.confidence = max(self.confidence, item.confidence)
         linked = isinstance(item, Show)
-        if linked:
+        if isinstance(item, Show):
             self._offer_linked(item)
         for name in type(item).model_fields:
             value = getattr(item, name)
