@@ -21,7 +21,7 @@ from pipeline.errors import ImageRejected
 from pipeline.images import ImagePayload, read_base64, read_bytes, read_path
 from pipeline.progress import ProgressBoard, get_progress_actor
 from pipeline.reduce import ScheduleReducer
-from pipeline.runner import PoolOptions, SupervisedPool
+from pipeline.runner import PoolOptions, SupervisedPool, WorkerFleet
 from pipeline.schema import BatchProgress, ImageResult, ParsedSchedule, ParseResponse, ParseStats
 from pipeline.worker import ImageProcessor, ImageTask, WorkerOptions, failed_result
 
@@ -117,9 +117,9 @@ def run_parse(
         workers = 1 if tasks else workers
     wall_ms = (time.perf_counter() - started) * 1000
     by_index = {result.image_index: result for result in processed}
-    results = [by_index.get(item.index, None) if isinstance(item, ImagePayload) else item for item in items]
-    assert all(result is not None for result in results), "a result is missing"
-    return build_response([r for r in results if r is not None], merged, workers, wall_ms)
+    # a missing result is a bug in the pool: by_index[...] fails loudly rather than losing an image
+    results = [item if isinstance(item, ImageResult) else by_index[item.index] for item in items]
+    return build_response(results, merged, workers, wall_ms)
 
 
 def _run_on_ray(
@@ -138,9 +138,9 @@ def _run_on_ray(
     progress = get_progress_actor()
     ray.get(progress.create_job.remote(job_id, len(tasks), workers))
     reducer = make_reducer_actor()
-    sized = pool_options.model_copy(update={"workers": workers})
-    pool = SupervisedPool(backend_options, sized, worker_options, progress)
+    fleet = WorkerFleet(backend_options, worker_options, workers, progress)
     try:
+        pool = SupervisedPool(fleet, pool_options.model_copy(update={"workers": workers}))
         results = pool.run(
             tasks,
             on_result=lambda r: reducer.add.remote(r.data, r.source) if r.success else None,
@@ -152,7 +152,7 @@ def _run_on_ray(
         ray.get(progress.forget.remote(job_id))
         merged: ParsedSchedule = ray.get(reducer.result.remote())
     finally:
-        pool.close()
+        fleet.close()
         ray.kill(reducer)
     return results, merged
 

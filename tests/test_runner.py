@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 from pipeline.backends.base import ScriptedOptions
 from pipeline.images import ImagePayload, read_bytes
 from pipeline.progress import get_progress_actor
-from pipeline.runner import PoolOptions, SupervisedPool
+from pipeline.runner import PoolOptions, SupervisedPool, WorkerFleet
 from pipeline.schema import ImageResult
 from pipeline.testing.scripted import make_scripted_png
 from pipeline.worker import ImageTask, WorkerOptions
@@ -30,12 +31,21 @@ def tasks(*scripts: str, job_id: str = "test-job") -> list[ImageTask]:
     return [ImageTask(job_id=job_id, payload=payload) for payload in payloads(*scripts)]
 
 
-def make_pool(workers: int, delay_s: float = 0.0, **pool_args: float) -> SupervisedPool:
-    return SupervisedPool(
-        ScriptedOptions(delay_s=delay_s),
-        PoolOptions(workers=workers, **pool_args),  # type: ignore[arg-type]
-        WorkerOptions(num_cpus=0.25),
-    )
+class Pool(SupervisedPool):
+    """A pool over a fleet of its own, closed with the pool."""
+
+    def close(self) -> None:
+        self.fleet.close()
+
+    @property
+    def actors(self) -> list[Any]:
+        return self.fleet.actors
+
+
+def make_pool(workers: int, delay_s: float = 0.0, recycle_after: int = 0, **pool_args: float) -> Pool:
+    worker_options = WorkerOptions(num_cpus=0.25, recycle_after=recycle_after)
+    fleet = WorkerFleet(ScriptedOptions(delay_s=delay_s), worker_options, workers)
+    return Pool(fleet, PoolOptions(workers=workers, **pool_args))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("bad", [0, 6, -1, "3", 2.5, True])
@@ -65,7 +75,7 @@ def test_an_actor_killed_mid_task_loses_no_image() -> None:
     def kill_one_busy_actor() -> None:
         time.sleep(0.6)  # actors are ready and busy with their first images by now
         victim = pool.actors[0]
-        killed.append(pool._worker_ids[victim])
+        killed.append(pool.fleet.worker_id(victim))
         ray.kill(victim, no_restart=True)
 
     killer = threading.Thread(target=kill_one_busy_actor)
@@ -118,9 +128,7 @@ def test_a_backend_failure_is_a_failed_result_not_an_exception() -> None:
 
 
 def test_workers_are_recycled_after_n_images() -> None:
-    pool = SupervisedPool(
-        ScriptedOptions(), PoolOptions(workers=1), WorkerOptions(num_cpus=0.25, recycle_after=2)
-    )
+    pool = make_pool(1, recycle_after=2)
     try:
         results = pool.run(tasks(*["ok"] * 6))
     finally:
@@ -141,3 +149,28 @@ def test_progress_actor_is_one_per_cluster() -> None:
     first, second = get_progress_actor(), get_progress_actor()
     assert ray.get(first.get.remote("nope")) is None
     assert first._actor_id == second._actor_id
+
+
+def test_concurrent_runs_share_one_fleet_without_new_actors() -> None:
+    pool = make_pool(3, delay_s=0.2)
+    before = {pool.fleet.worker_id(actor) for actor in pool.actors}
+    outcomes: list[list[ImageResult]] = []
+
+    def one_run(job: str) -> None:
+        outcomes.append(
+            SupervisedPool(pool.fleet, PoolOptions(workers=2)).run(tasks("ok", "ok", "ok", job_id=job))
+        )
+
+    threads = [threading.Thread(target=one_run, args=(f"job-{n}",)) for n in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        after = {pool.fleet.worker_id(actor) for actor in pool.actors}
+    finally:
+        pool.close()
+    assert len(outcomes) == 4
+    assert all([r.status for r in run] == ["ok"] * 3 for run in outcomes)
+    assert after == before, "no actor was started or lost"
+    assert {r.worker for run in outcomes for r in run} <= before
