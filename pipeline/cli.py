@@ -8,22 +8,23 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.backends.base import OPTIONS_BY_KIND, BackendOptions, LocalOptions, options_for
+from pipeline.backends.base import OPTIONS_BY_KIND
 from pipeline.errors import ConfigError
 from pipeline.images import find_images
-from pipeline.runner import MAX_WORKERS, MIN_WORKERS, PoolOptions
+from pipeline.runner import MAX_WORKERS, MIN_WORKERS
 from pipeline.schema import BatchProgress, ParseResponse
-from pipeline.settings import get_settings
+from pipeline.settings import describe_settings_error, get_settings
+from pipeline.testing.fake_gemini_options import add_fake_gemini_arguments
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -61,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--timeout", type=_positive_float, default=30.0, help="per-image deadline in seconds")
     parse.add_argument("--out", type=Path, help="write the JSON here instead of stdout")
     parse.add_argument("--no-progress", action="store_true", help="no live progress bar on stderr")
+    parse.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
+    fake = commands.add_parser("fake-gemini", help="a local stand-in of the Gemini REST API")
+    add_fake_gemini_arguments(fake)
     return parser
 
 
@@ -69,15 +73,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     err = Console(stderr=True)
     try:
+        if args.command == "fake-gemini":
+            from pipeline.testing.fake_gemini import fake_gemini_command
+
+            return fake_gemini_command(args)
         return _parse_command(args, err)
     except ConfigError as exc:
         err.print(f"[red]error:[/red] {exc}")
         return EXIT_USAGE
+    except ValidationError as exc:  # a bad KARAOKE_* variable
+        err.print(f"[red]error:[/red] bad setting: {describe_settings_error(exc)}")
+        return EXIT_USAGE
 
 
 def _parse_command(args: argparse.Namespace, err: Console) -> int:
-    from pipeline.parse import intake, ray_runtime, run_parse
-    from pipeline.worker import WorkerOptions
+    from pipeline.cache import ResultCache, is_cacheable
+    from pipeline.parse import intake, plan_job, ray_runtime, run_parse
 
     settings = get_settings()
     missing = [str(path) for path in args.paths if not path.exists()]
@@ -86,38 +97,32 @@ def _parse_command(args: argparse.Namespace, err: Console) -> int:
     images = find_images(args.paths)
     if not images:
         raise ConfigError(f"no images found in {', '.join(map(str, args.paths))}")
-    pool_options = PoolOptions(workers=1 if args.sequential else args.workers, image_timeout_s=args.timeout)
-    backend_options = sized_for_pool(
-        options_for(args.backend or settings.default_backend()), pool_options.workers
+    workers = 1 if args.sequential else args.workers
+    kind = args.backend or settings.default_backend()
+    plan = plan_job(kind, workers=workers, timeout_s=args.timeout, settings=settings)
+    cache = (
+        None
+        if args.no_cache or not is_cacheable(plan.backend)
+        else ResultCache.in_data_dir(settings.data_dir)
     )
-    worker_options = WorkerOptions(max_pixels=settings.max_image_pixels)
     items = intake(images, max_bytes=settings.max_image_bytes)
     show_bar = not args.no_progress and err.is_terminal
     with ray_runtime(settings.ray_address) as use_ray, ProgressBar(err, len(images), show_bar) as on_progress:
         response = run_parse(
             items,
-            backend_options,
-            pool_options=pool_options,
-            worker_options=worker_options,
+            plan.backend,
+            pool_options=plan.pool,
+            worker_options=plan.worker,
             use_ray=use_ray,
             on_progress=on_progress,
+            cache=cache,
+            rate_limit=plan.rate_limit,
         )
     _write_output(response, args.out)
     if args.out is not None:  # stdout is free for people: show what was found
         Console().print(shows_table(response))
     _print_summary(err, response)
     return EXIT_OK if response.success else EXIT_ALL_FAILED
-
-
-def sized_for_pool(options: BackendOptions, workers: int) -> BackendOptions:
-    """Give a CPU-bound backend an equal share of this machine's cores per worker.
-
-    OCR workers that each took every core would fight over them; one worker
-    alone should use them all.
-    """
-    if isinstance(options, LocalOptions):
-        return options.model_copy(update={"ocr_threads": max(1, (os.cpu_count() or 1) // workers)})
-    return options
 
 
 class ProgressBar:

@@ -24,7 +24,7 @@ class ConfigError(KaraokeError, ValueError):
     """Options or settings that cannot work, with a message saying which."""
 
 
-class ImageRejected(KaraokeError):
+class ImageRejected(KaraokeError):  # noqa: N818 - reads as a verdict on the image
     """An input that is not a usable image (empty, corrupt, too large, ...)."""
 
     def __init__(self, code: ErrorCode, message: str) -> None:

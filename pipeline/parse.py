@@ -13,16 +13,21 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.backends.base import BackendOptions, ExtractContext
-from pipeline.errors import ImageRejected
+from pipeline.backends.base import BackendOptions, ExtractContext, LocalOptions, options_for
+from pipeline.backends.gemini import GeminiOptions
+from pipeline.cache import ResultCache, cache_key
+from pipeline.errors import ConfigError, ImageRejected
 from pipeline.images import ImagePayload, read_base64, read_bytes, read_path
 from pipeline.progress import ProgressBoard, get_progress_actor
+from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
 from pipeline.reduce import ScheduleReducer
 from pipeline.runner import PoolOptions, SupervisedPool, WorkerFleet
 from pipeline.schema import BatchProgress, ImageResult, ParsedSchedule, ParseResponse, ParseStats
+from pipeline.settings import Settings
 from pipeline.worker import ImageProcessor, ImageTask, WorkerOptions, failed_result
 
 if TYPE_CHECKING:
@@ -92,6 +97,40 @@ def ray_runtime(address: str | None = None) -> Iterator[bool]:
         ray.shutdown()
 
 
+# The pool waits this much longer than a backend's own per-image deadline, so a
+# backend that gives up on time reports its own cause instead of a bare timeout.
+DEADLINE_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """Every option of one job, derived from the few a user gives."""
+
+    backend: BackendOptions
+    pool: PoolOptions
+    worker: WorkerOptions
+    rate_limit: RateLimitOptions | None = None
+
+
+def plan_job(kind: str, *, workers: int, timeout_s: float, settings: Settings) -> JobPlan:
+    """Options for a job on ``kind`` with ``workers`` workers and a per-image deadline.
+
+    Local OCR workers split this machine's cores between them (one worker alone
+    uses them all); Gemini workers share one cluster-wide request budget.
+    """
+    backend = options_for(kind)
+    worker = WorkerOptions(max_pixels=settings.max_image_pixels)
+    if isinstance(backend, LocalOptions):
+        backend = backend.model_copy(update={"ocr_threads": max(1, (os.cpu_count() or 1) // workers)})
+    if isinstance(backend, GeminiOptions):
+        if backend.api_key is None:
+            raise ConfigError("the gemini backend needs an API key: set GEMINI_API_KEY or GOOGLE_API_KEY")
+        backend = backend.model_copy(update={"image_deadline_s": timeout_s})
+        pool = PoolOptions(workers=workers, image_timeout_s=timeout_s + DEADLINE_GRACE_S)
+        return JobPlan(backend, pool, worker, RateLimitOptions(rpm=settings.gemini_rpm, max_workers=workers))
+    return JobPlan(backend, PoolOptions(workers=workers, image_timeout_s=timeout_s), worker)
+
+
 def run_parse(
     items: Sequence[ImagePayload | ImageResult],
     backend_options: BackendOptions,
@@ -101,55 +140,125 @@ def run_parse(
     context: ExtractContext | None = None,
     use_ray: bool = True,
     on_progress: ProgressCallback | None = None,
+    cache: ResultCache | None = None,
+    rate_limit: RateLimitOptions | None = None,
 ) -> ParseResponse:
-    """Process intake items into one ParseResponse (results in input order)."""
+    """Process intake items into one ParseResponse (results in input order).
+
+    Images found in ``cache`` cost no backend call; ``rate_limit`` bounds the
+    API calls of every worker of the cluster together.
+    """
     job_id = uuid.uuid4().hex[:12]
     payloads = [item for item in items if isinstance(item, ImagePayload)]
-    tasks = [ImageTask(job_id=job_id, payload=payload, context=context) for payload in payloads]
+    cached = _cached_results(cache, payloads, backend_options)
+    tasks = [
+        ImageTask(job_id=job_id, payload=payload, context=context)
+        for payload in payloads
+        if payload.index not in cached
+    ]
+    job = _Job(job_id, tasks, list(cached.values()), _ResultSink(cache, backend_options), on_progress)
     workers = min(pool_options.workers, max(len(tasks), 1))
     started = time.perf_counter()
     if use_ray and tasks:
         processed, merged = _run_on_ray(
-            tasks, backend_options, pool_options, worker_options, workers, on_progress
+            job, backend_options, pool_options, worker_options, workers, rate_limit
         )
     else:
-        processed, merged = _run_in_process(tasks, backend_options, worker_options, on_progress)
+        processed, merged = _run_in_process(job, backend_options, worker_options)
         workers = 1 if tasks else workers
     wall_ms = (time.perf_counter() - started) * 1000
-    by_index = {result.image_index: result for result in processed}
+    by_index = {result.image_index: result for result in [*processed, *cached.values()]}
     # a missing result is a bug in the pool: by_index[...] fails loudly rather than losing an image
     results = [item if isinstance(item, ImageResult) else by_index[item.index] for item in items]
     return build_response(results, merged, workers, wall_ms)
 
 
+def _cached_results(
+    cache: ResultCache | None, payloads: list[ImagePayload], backend_options: BackendOptions
+) -> dict[int, ImageResult]:
+    """Results served from the cache, by image index (empty without a cache)."""
+    found: dict[int, ImageResult] = {}
+    for payload in payloads:
+        key = cache_key(payload.sha256, backend_options) if cache is not None else None
+        schedule = cache.get(key) if cache is not None and key is not None else None
+        if schedule is not None:
+            found[payload.index] = ImageResult(
+                image_index=payload.index,
+                source=payload.source,
+                sha256=payload.sha256,
+                success=True,
+                status="cached",
+                attempts=0,
+                data=schedule,
+            )
+    return found
+
+
+class _ResultSink:
+    """Stores each fresh successful result in the cache as it arrives."""
+
+    def __init__(self, cache: ResultCache | None, backend_options: BackendOptions) -> None:
+        self.cache = cache
+        self.backend_options = backend_options
+
+    def store(self, result: ImageResult) -> None:
+        if self.cache is None or result.status != "ok" or result.sha256 is None:
+            return
+        key = cache_key(result.sha256, self.backend_options)
+        if key is not None:
+            self.cache.put(key, result.sha256, result.data)
+
+
+@dataclass
+class _Job:
+    """One parse job: the work to do, what the cache already answered, where results go."""
+
+    job_id: str
+    tasks: list[ImageTask]
+    done: list[ImageResult]
+    sink: _ResultSink
+    on_progress: ProgressCallback | None
+
+    @property
+    def total(self) -> int:
+        return len(self.tasks) + len(self.done)
+
+
 def _run_on_ray(
-    tasks: list[ImageTask],
+    job: _Job,
     backend_options: BackendOptions,
     pool_options: PoolOptions,
     worker_options: WorkerOptions,
     workers: int,
-    on_progress: ProgressCallback | None,
+    rate_limit: RateLimitOptions | None,
 ) -> tuple[list[ImageResult], ParsedSchedule]:
     import ray
 
     from pipeline.reduce import make_reducer_actor
 
-    job_id = tasks[0].job_id
     progress = get_progress_actor()
-    ray.get(progress.create_job.remote(job_id, len(tasks), workers))
+    ray.get(progress.create_job.remote(job.job_id, job.total, workers))
     reducer = make_reducer_actor()
-    fleet = WorkerFleet(backend_options, worker_options, workers, progress)
+    for result in job.done:
+        progress.image_finished.remote(job.job_id, result.image_index, True, 0.0)
+        reducer.add.remote(result.data, result.source)
+    limiter = get_rate_limiter(rate_limit) if rate_limit is not None else None
+    fleet = WorkerFleet(backend_options, worker_options, workers, progress, limiter)
+
+    def on_result(result: ImageResult) -> None:
+        job.sink.store(result)
+        if result.success:
+            reducer.add.remote(result.data, result.source)
+
     try:
         pool = SupervisedPool(fleet, pool_options.model_copy(update={"workers": workers}))
         results = pool.run(
-            tasks,
-            on_result=lambda r: reducer.add.remote(r.data, r.source) if r.success else None,
-            on_tick=_progress_reader(progress, job_id, on_progress),
+            job.tasks, on_result=on_result, on_tick=_progress_reader(progress, job.job_id, job.on_progress)
         )
-        final = ray.get(progress.finish_job.remote(job_id, "done"))
-        if on_progress is not None:
-            on_progress(final)
-        ray.get(progress.forget.remote(job_id))
+        final = ray.get(progress.finish_job.remote(job.job_id, "done"))
+        if job.on_progress is not None:
+            job.on_progress(final)
+        ray.get(progress.forget.remote(job.job_id))
         merged: ParsedSchedule = ray.get(reducer.result.remote())
     finally:
         fleet.close()
@@ -172,33 +281,32 @@ def _progress_reader(
 
 
 def _run_in_process(
-    tasks: list[ImageTask],
-    backend_options: BackendOptions,
-    worker_options: WorkerOptions,
-    on_progress: ProgressCallback | None,
+    job: _Job, backend_options: BackendOptions, worker_options: WorkerOptions
 ) -> tuple[list[ImageResult], ParsedSchedule]:
     """The fallback: the same processing, one image at a time, no Ray."""
     reducer = ScheduleReducer()
-    if not tasks:
-        return [], reducer.result()
     board = ProgressBoard()
-    job_id = tasks[0].job_id
-    board.create_job(job_id, len(tasks), 1)
-    processor = ImageProcessor(backend_options, worker_options, "in-process")
+    board.create_job(job.job_id, job.total, 1)
+    for result in job.done:
+        board.image_finished(job.job_id, result.image_index, True, 0.0)
+        reducer.add(result.data, result.source)
     results = []
-    for task in tasks:
-        board.image_started(job_id, processor.worker_id)
+    processor = ImageProcessor(backend_options, worker_options, "in-process") if job.tasks else None
+    for task in job.tasks:
+        assert processor is not None
+        board.image_started(job.job_id, processor.worker_id)
         result = processor.process(task)
         board.image_finished(
-            job_id, result.image_index, result.success, result.processing_time, processor.worker_id
+            job.job_id, result.image_index, result.success, result.processing_time, processor.worker_id
         )
         results.append(result)
+        job.sink.store(result)
         if result.success:
             reducer.add(result.data, result.source)
-        if on_progress is not None:
-            on_progress(board.get(job_id) or BatchProgress())
-    if on_progress is not None:
-        on_progress(board.finish_job(job_id, "done"))
+        if job.on_progress is not None:
+            job.on_progress(board.get(job.job_id) or BatchProgress())
+    if job.on_progress is not None:
+        job.on_progress(board.finish_job(job.job_id, "done"))
     return results, reducer.result()
 
 

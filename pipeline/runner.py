@@ -64,10 +64,12 @@ class WorkerFleet:
         worker_options: WorkerOptions,
         size: int,
         progress: ActorHandle | None = None,
+        limiter: ActorHandle | None = None,
     ) -> None:
         self.backend_options = backend_options
         self.worker_options = worker_options
         self.progress = progress
+        self.limiter = limiter
         self._actor_class = worker_actor_class(worker_options)
         self._ids = itertools.count(1)
         self._worker_ids: dict[ActorHandle, str] = {}
@@ -131,7 +133,9 @@ class WorkerFleet:
 
     def _start_actor(self) -> ActorHandle:
         worker_id = f"worker-{next(self._ids)}"
-        actor = self._actor_class.remote(self.backend_options, self.worker_options, worker_id, self.progress)
+        actor = self._actor_class.remote(
+            self.backend_options, self.worker_options, worker_id, self.progress, self.limiter
+        )
         self._worker_ids[actor] = worker_id
         return actor
 
@@ -168,7 +172,7 @@ class SupervisedPool:
         if not pending:
             return []
         leased = self.fleet.lease(min(self.options.workers, len(pending)))
-        run = _Run(self, ActorPool(leased), pending, on_result)
+        run = _Run(self, ActorPool(leased), len(leased), pending, on_result)
         try:
             run.until_done(on_tick)
         finally:
@@ -184,12 +188,14 @@ class _Run:
         self,
         pool: SupervisedPool,
         actors: ActorPool,
+        size: int,
         pending: deque[ImageTask],
         on_result: ResultCallback | None,
     ) -> None:
         self.fleet = pool.fleet
         self.options = pool.options
         self.actors = actors
+        self.size = size  # actors leased; replacements keep it constant
         self.pending = pending
         self.on_result = on_result
         self.results: dict[int, ImageResult] = {}
@@ -199,7 +205,7 @@ class _Run:
         import ray
 
         while self.pending or self.in_flight:
-            self._submit_free()
+            self._submit_free(self._worker_cap())
             ready, _ = ray.wait(list(self.in_flight), num_returns=1, timeout=self._wait_time())
             for ref in ready:
                 self._collect(ref, self.in_flight.pop(ref))
@@ -214,8 +220,17 @@ class _Run:
             held.append(actor)
         return held
 
-    def _submit_free(self) -> None:
-        while self.pending and self.actors.has_free():
+    def _worker_cap(self) -> int:
+        """How many actors may be busy now: all leased ones, fewer while the API pushes back."""
+        import ray
+
+        if self.fleet.limiter is None:
+            return self.size
+        cap: int = ray.get(self.fleet.limiter.worker_cap.remote(self.size))
+        return cap
+
+    def _submit_free(self, cap: int) -> None:
+        while self.pending and self.actors.has_free() and len(self.in_flight) < cap:
             actor = self.actors.pop_idle()
             task = self.pending.popleft()
             ref = actor.process.remote(task)

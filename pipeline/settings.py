@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     )
     gemini_model: str = Field(default="gemini-2.5-flash", description="Gemini model name")
     gemini_base_url: str | None = Field(default=None, description="API base URL override")
+    gemini_rpm: int = Field(
+        default=1000,
+        ge=1,
+        description="requests per minute for the whole cluster; 1000 fits a paid tier-1 Flash project, "
+        "the free tier allows about 10",
+    )
     admin_token: SecretStr | None = Field(default=None, description="bearer token for admin endpoints")
     data_dir: Path = Field(default=Path(".karaoke"), description="cache and job results")
     ray_address: str | None = Field(
@@ -43,6 +49,16 @@ class Settings(BaseSettings):
         if self.backend is not None:
             return self.backend
         return "gemini" if self.gemini_api_key is not None else "local"
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """One line per bad environment variable, named as the user set it."""
+    lines = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else "?"
+        variable = name if name.isupper() else f"KARAOKE_{name.upper()}"
+        lines.append(f"{variable}: {problem['msg']}")
+    return "; ".join(lines)
 
 
 @lru_cache(maxsize=1)

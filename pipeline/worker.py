@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.backends.base import Backend, BackendOptions, ExtractContext, make_backend
+from pipeline.backends.base import Backend, BackendOptions, ExtractContext, RemoteCallHooks, make_backend
 from pipeline.clean import clean_schedule
 from pipeline.errors import BackendError, ImageRejected
 from pipeline.images import ImagePayload, decode_image
@@ -54,23 +54,35 @@ class ImageTask(WireModel):
 class ImageProcessor:
     """Decodes, extracts and cleans one image into an ImageResult."""
 
-    def __init__(self, backend_options: BackendOptions, options: WorkerOptions, worker_id: str) -> None:
+    def __init__(
+        self,
+        backend_options: BackendOptions,
+        options: WorkerOptions,
+        worker_id: str,
+        hooks: RemoteCallHooks | None = None,
+    ) -> None:
         self.worker_id = worker_id
         self.options = options
-        self.backend: Backend = make_backend(backend_options)  # loaded once, used for every image
+        self.backend: Backend = make_backend(backend_options, hooks)  # loaded once, used for every image
 
     def process(self, task: ImageTask) -> ImageResult:
         started = time.perf_counter()
         try:
             schedule = self._extract(task)
-        except (ImageRejected, BackendError) as exc:
+        except ImageRejected as exc:
             if self.options.raise_errors:
                 raise
             return self._result(task, started, error=ImageError(code=exc.code, message=exc.message))
-        return self._result(task, started, data=schedule)
+        except BackendError as exc:
+            if self.options.raise_errors:
+                raise
+            error = ImageError(code=exc.code, message=exc.message)
+            return self._result(task, started, error=error, calls=exc.attempts)
+        return self._result(task, started, data=schedule, calls=getattr(self.backend, "last_attempts", 1))
 
     def _extract(self, task: ImageTask) -> ParsedSchedule:
         decoded = decode_image(task.payload, max_pixels=self.options.max_pixels)
+        decoded.image.info["mime_type"] = decoded.mime_type  # the sniffed type, for backends that resend it
         raw = self.backend.extract(decoded.image, task.context)
         return clean_schedule(raw)
 
@@ -81,7 +93,9 @@ class ImageProcessor:
         *,
         data: ParsedSchedule | None = None,
         error: ImageError | None = None,
+        calls: int = 1,
     ) -> ImageResult:
+        """``attempts`` counts worker attempts before this one plus backend calls in this one."""
         return ImageResult(
             image_index=task.payload.index,
             source=task.payload.source,
@@ -89,7 +103,7 @@ class ImageProcessor:
             success=error is None,
             status="ok" if error is None else "failed",
             error=error,
-            attempts=task.attempt,
+            attempts=task.attempt - 1 + max(calls, 1),
             processing_time=(time.perf_counter() - started) * 1000,
             worker=self.worker_id,
             data=data or ParsedSchedule(),
@@ -118,9 +132,11 @@ class ImageWorker:
         options: WorkerOptions,
         worker_id: str,
         progress: ActorHandle | None = None,
+        limiter: ActorHandle | None = None,
     ) -> None:
-        self.processor = ImageProcessor(backend_options, options, worker_id)
+        self.processor = ImageProcessor(backend_options, options, worker_id, _limiter_hooks(limiter))
         self.progress = progress
+        self.limiter = limiter
 
     def process(self, task: ImageTask) -> ImageResult:
         import ray
@@ -129,6 +145,8 @@ class ImageWorker:
         if self.progress is not None:
             self.progress.image_started.remote(task.job_id, worker_id)
         result = self.processor.process(task)
+        if self.limiter is not None and result.success:
+            self.limiter.succeeded.remote()
         if self.progress is not None:
             # Wait for the ack so the driver never reads counts older than its results.
             ray.get(
@@ -140,6 +158,21 @@ class ImageWorker:
 
     def ping(self) -> str:
         return self.processor.worker_id
+
+
+def _limiter_hooks(limiter: ActorHandle | None) -> RemoteCallHooks | None:
+    """Hooks that take a slot from the cluster's rate limiter before each API call."""
+    if limiter is None:
+        return None
+    import ray
+
+    def acquire_permit() -> None:
+        time.sleep(ray.get(limiter.reserve.remote()))
+
+    def on_rate_limited(retry_after: float | None) -> None:
+        limiter.rate_limited.remote(retry_after)
+
+    return RemoteCallHooks(acquire_permit, on_rate_limited)
 
 
 def worker_actor_class(options: WorkerOptions) -> ActorClass[Any]:

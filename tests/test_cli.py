@@ -55,18 +55,24 @@ def test_a_directory_without_images_is_a_usage_error(
     assert "no images found" in capsys.readouterr().err
 
 
-def test_unknown_backend_from_the_environment_lists_the_known_ones(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("backend", "message"),
+    [("gemini", "needs an API key: set GEMINI_API_KEY"), ("nope", "KARAOKE_BACKEND")],
+)
+def test_a_backend_from_the_environment_that_cannot_run_is_a_usage_error(
+    backend: str, message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from pipeline.settings import get_settings
 
-    monkeypatch.setenv("KARAOKE_BACKEND", "gemini")
+    monkeypatch.setenv("KARAOKE_BACKEND", backend)
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
     get_settings.cache_clear()
     try:
         assert main(["parse", str(SAMPLES)]) == EXIT_USAGE
     finally:
         get_settings.cache_clear()
-    assert "known backends: local" in capsys.readouterr().err
+    assert message in " ".join(capsys.readouterr().err.split())
 
 
 def shows_key_set(schedule: ParsedSchedule) -> set[tuple[str, str | None, str | None]]:

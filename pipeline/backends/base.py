@@ -7,11 +7,13 @@ engine, the Gemini SDK) are imported inside each backend's module.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
-from typing import TYPE_CHECKING, Annotated, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.backends.gemini import GeminiOptions
 from pipeline.errors import ConfigError
 from pipeline.schema import ParsedSchedule, WireModel
 
@@ -55,10 +57,11 @@ class ScriptedOptions(BaseModel):
     delay_s: float = Field(default=0.0, ge=0.0, description="time each image takes, seconds")
 
 
-BackendOptions = Annotated[LocalOptions | ScriptedOptions, Field(discriminator="kind")]
-OPTIONS_BY_KIND: dict[str, type[LocalOptions] | type[ScriptedOptions]] = {
+BackendOptions = Annotated[LocalOptions | ScriptedOptions | GeminiOptions, Field(discriminator="kind")]
+OPTIONS_BY_KIND: dict[str, type[LocalOptions] | type[ScriptedOptions] | type[GeminiOptions]] = {
     "local": LocalOptions,
     "scripted": ScriptedOptions,
+    "gemini": GeminiOptions,
 }
 
 
@@ -74,6 +77,7 @@ class Backend(Protocol):
 BACKENDS: dict[str, str] = {
     "local": "pipeline.backends.local:LocalBackend",
     "scripted": "pipeline.testing.scripted:ScriptedBackend",
+    "gemini": "pipeline.backends.gemini:GeminiBackend",
 }
 
 
@@ -86,15 +90,34 @@ def options_for(kind: str) -> BackendOptions:
     options_class = OPTIONS_BY_KIND.get(kind)
     if options_class is None:
         raise _unknown(kind)
+    if options_class is GeminiOptions:  # the key, model and base URL come from the settings
+        from pipeline.settings import get_settings
+
+        return GeminiOptions.from_settings(get_settings())
     return options_class()
 
 
-def make_backend(options: BackendOptions) -> Backend:
-    """Build the backend named by ``options.kind`` (imports it on first use)."""
+class RemoteCallHooks(NamedTuple):
+    """Callbacks a backend that calls a rate-limited API makes around each request."""
+
+    acquire_permit: Callable[[], object]
+    on_rate_limited: Callable[[float | None], object]
+
+
+def make_backend(options: BackendOptions, hooks: RemoteCallHooks | None = None) -> Backend:
+    """Build the backend named by ``options.kind`` (imports it on first use).
+
+    ``hooks`` reach only backends that call a remote API (Gemini).
+    """
     target = BACKENDS.get(options.kind)
     if target is None:
         raise _unknown(options.kind)
     module_name, class_name = target.split(":")
     backend_class = getattr(import_module(module_name), class_name)
-    backend: Backend = backend_class(options)
+    if hooks is not None and isinstance(options, GeminiOptions):
+        backend: Backend = backend_class(
+            options, acquire_permit=hooks.acquire_permit, on_rate_limited=hooks.on_rate_limited
+        )
+    else:
+        backend = backend_class(options)
     return backend

@@ -34,7 +34,7 @@ class ScriptedBackend:
         elif action == "crash":
             os._exit(17)  # the whole worker process dies, as with a segfault or OOM kill
         elif action == "fail":
-            raise BackendError("upstream_error" if not argument else argument, f"scripted failure {argument}")  # type: ignore[arg-type]
+            raise BackendError(argument or "upstream_error", f"scripted failure {argument}")  # type: ignore[arg-type]
         venue = str(image.info.get("venue", "Scripted Bar"))
         show = Show(venue_name=venue, day="monday", start_time="21:00", time="9PM", confidence=0.9)
         return ParsedSchedule(shows=[show], venues=[Venue(name=venue, confidence=0.9)])

@@ -1,0 +1,328 @@
+"""The Gemini backend: one google-genai client per backend, retries that respect the API.
+
+Each ``extract`` sends one image (downscaled, with its real MIME type) and our
+prompt, asks for JSON in a response schema, and reads the reply text itself
+(see ``gemini_output``). Transient failures (408, 429, 5xx, timeouts, network
+errors; see ``gemini_errors``) are retried with exponential backoff and full jitter, never sooner than
+the server's ``RetryInfo.retryDelay`` or ``Retry-After``, and never past the
+per-image deadline. When the retries run out, the BackendError says how many
+attempts were made and what the last one died of.
+
+The SDK is imported when a client is built, so importing this module (for
+``GeminiOptions``) stays cheap; it does not import ``pipeline.backends.base``
+at run time, so ``base`` may import ``GeminiOptions`` from here. The API key is
+a ``SecretStr``: it never shows in reprs, logs, errors or results.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from pipeline.backends.gemini_errors import classify_error
+from pipeline.backends.gemini_output import PROMPT_VERSION, build_prompt, read_response, response_schema
+from pipeline.errors import BackendError, ConfigError
+from pipeline.schema import ParsedSchedule
+
+if TYPE_CHECKING:
+    from google import genai
+    from PIL.Image import Image
+    from tenacity import RetryCallState
+
+    from pipeline.backends.base import ExtractContext
+    from pipeline.settings import Settings
+
+__all__ = ["PROMPT_VERSION", "GeminiBackend", "GeminiOptions", "encode_image"]
+
+logger = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install 'karaoke-pipeline[gemini]'"
+# A request must stay under 20 MB with base64 (4/3) and the prompt counted.
+MAX_INLINE_IMAGE_BYTES = 14_000_000
+MIN_ATTEMPT_S = 0.5  # an attempt with less time than this left is not worth starting
+_SENDABLE_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
+
+
+class GeminiOptions(BaseModel):
+    """Options of the Gemini backend; pass them to each worker (remote nodes lack the driver's env)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["gemini"] = Field(default="gemini", description="backend name")
+    model: str = Field(default="gemini-2.5-flash", description="Gemini model name")
+    api_key: SecretStr | None = Field(default=None, description="API key; never logged or shown")
+    base_url: str | None = Field(default=None, description="API base URL (None: Google's); the fake server")
+    api_version: str = Field(
+        default="v1beta", description="REST API version; v1beta has structured output on every model"
+    )
+    temperature: float | None = Field(
+        default=0.0, ge=0.0, le=2.0, description="sampling temperature; None: the model's default"
+    )
+    max_output_tokens: int | None = Field(
+        default=None, ge=1, description="reply token cap; None: model default"
+    )
+    thinking_budget: int | None = Field(
+        default=None, ge=-1, description="thinking tokens (0 turns thinking off on 2.5 Flash); None: default"
+    )
+    attempt_timeout_s: float = Field(
+        default=20.0, gt=0, description="time limit of one HTTP attempt, seconds"
+    )
+    image_deadline_s: float = Field(
+        default=30.0, gt=0, description="no new attempt starts once this much time has gone on one image"
+    )
+    max_retries: int = Field(default=3, ge=0, le=10, description="retries after the first attempt")
+    backoff_base_s: float = Field(default=1.0, gt=0, description="first backoff ceiling; doubles per retry")
+    backoff_cap_s: float = Field(default=20.0, gt=0, description="largest backoff ceiling, seconds")
+    max_side_px: int = Field(
+        default=3000, ge=256, le=10_000, description="longer images are downscaled to this side first"
+    )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> GeminiOptions:
+        """Options from the process settings (key, model, base URL), with explicit overrides."""
+        values: dict[str, Any] = {
+            "api_key": settings.gemini_api_key,
+            "model": settings.gemini_model,
+            "base_url": settings.gemini_base_url,
+        }
+        return cls(**{**values, **overrides})
+
+
+ClientFactory = Callable[[GeminiOptions], Any]
+
+
+def _import_genai() -> tuple[Any, Any]:
+    """The ``google.genai`` module and its ``types``, or ConfigError naming the extra."""
+    try:
+        from google import genai
+        from google.genai import types
+    except ImportError as exc:
+        raise ConfigError(f"the gemini backend needs google-genai: {INSTALL_HINT}") from exc
+    return genai, types
+
+
+def make_client(options: GeminiOptions) -> genai.Client:
+    """One google-genai client for these options; the SDK's own retries stay off."""
+    if options.api_key is None:
+        raise ConfigError("the gemini backend needs an API key: set GEMINI_API_KEY or GOOGLE_API_KEY")
+    sdk, types = _import_genai()
+    http_options = types.HttpOptions(
+        base_url=options.base_url,
+        api_version=options.api_version,
+        timeout=int(options.attempt_timeout_s * 1000),
+    )
+    client: genai.Client = sdk.Client(
+        api_key=options.api_key.get_secret_value(), vertexai=False, http_options=http_options
+    )
+    return client
+
+
+# --- the image --------------------------------------------------------------------
+
+
+def _source_mime_type(image: Image) -> str | None:
+    """The type the image arrived as: ``info['mime_type']`` or the format PIL opened it from."""
+    from PIL import Image as PILImage
+
+    declared = image.info.get("mime_type")
+    if isinstance(declared, str):
+        return declared
+    return PILImage.MIME.get(image.format or "")
+
+
+def _encoded(image: Image, image_format: str) -> bytes:
+    if image_format in ("JPEG", "WEBP") and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    buffer = io.BytesIO()
+    options = {"quality": 90} if image_format in ("JPEG", "WEBP") else {"optimize": False}
+    image.save(buffer, format=image_format, **options)
+    return buffer.getvalue()
+
+
+def encode_image(image: Image, max_side_px: int) -> tuple[bytes, str]:
+    """Bytes and MIME type to send: downscaled to ``max_side_px``, in the source type when Gemini
+    takes it (else PNG), and JPEG when that is needed to stay under the request limit."""
+    from PIL import Image as PILImage
+
+    image_format = _SENDABLE_FORMATS.get(_source_mime_type(image) or "", "PNG")  # before resize drops it
+    if max(image.size) > max_side_px:
+        scale = max_side_px / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, PILImage.Resampling.LANCZOS)
+    data = _encoded(image, image_format)
+    if len(data) > MAX_INLINE_IMAGE_BYTES and image_format != "JPEG":
+        image_format, data = "JPEG", _encoded(image, "JPEG")
+    if len(data) > MAX_INLINE_IMAGE_BYTES:
+        raise BackendError(
+            "too_large", f"{len(data)} bytes after downscaling, limit {MAX_INLINE_IMAGE_BYTES}"
+        )
+    return data, PILImage.MIME[image_format]
+
+
+# --- retries -------------------------------------------------------------------------
+
+
+class _Deadline:
+    """The time budget of one image: started when ``extract`` was called."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.started = time.monotonic()
+
+    def remaining(self) -> float:
+        return self.seconds - (time.monotonic() - self.started)
+
+
+def _is_retryable(error: BaseException) -> bool:
+    return isinstance(error, BackendError) and error.retryable
+
+
+class GeminiBackend:
+    """Gemini through one google-genai client, built once and reused for every image.
+
+    ``client_factory`` builds that client (tests point it at the fake server);
+    ``acquire_permit()`` is called before every attempt (a shared rate limiter);
+    ``on_rate_limited(retry_after)`` is called on every 429.
+    ``last_attempts`` holds the attempts the latest ``extract`` made, success or not.
+    """
+
+    kind = "gemini"
+
+    def __init__(
+        self,
+        options: GeminiOptions,
+        client_factory: ClientFactory | None = None,
+        acquire_permit: Callable[[], object] | None = None,
+        on_rate_limited: Callable[[float | None], object] | None = None,
+    ) -> None:
+        self.options = options
+        self._client = (client_factory or make_client)(options)
+        self._acquire_permit = acquire_permit
+        self._on_rate_limited = on_rate_limited
+        self.last_attempts = 0
+
+    def __repr__(self) -> str:
+        return f"GeminiBackend(model={self.options.model!r}, base_url={self.options.base_url!r})"
+
+    def extract(self, image: Image, context: ExtractContext | None = None) -> ParsedSchedule:
+        """The schedule in ``image``; BackendError after the retries or the deadline run out."""
+        import tenacity
+
+        deadline = _Deadline(self.options.image_deadline_s)
+        contents = self._contents(image, context)
+        self.last_attempts = 0
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(_is_retryable),
+            wait=lambda state: self._backoff(state),
+            stop=lambda state: self._should_stop(state, deadline),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, contents, deadline)
+        except BackendError as error:
+            raise self._final_error(error) from error
+
+    def close(self) -> None:
+        """Release the client's HTTP connections."""
+        close = getattr(self._client, "close", None)
+        if callable(close):
+            close()
+
+    def _contents(self, image: Image, context: ExtractContext | None) -> list[Any]:
+        _, types = _import_genai()
+        data, mime_type = encode_image(image, self.options.max_side_px)
+        prompt = build_prompt(
+            vendor=context.vendor if context else None,
+            description=context.description if context else None,
+            url=context.url if context else None,
+        )
+        return [types.Part.from_bytes(data=data, mime_type=mime_type), prompt]
+
+    def _config(self, timeout_s: float) -> Any:
+        _, types = _import_genai()
+        thinking = None
+        if self.options.thinking_budget is not None:
+            thinking = types.ThinkingConfig(thinking_budget=self.options.thinking_budget)
+        return types.GenerateContentConfig(
+            response_mime_type="application/json",
+            response_schema=response_schema(),
+            temperature=self.options.temperature,
+            max_output_tokens=self.options.max_output_tokens,
+            thinking_config=thinking,
+            automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+            http_options=types.HttpOptions(timeout=max(1, int(timeout_s * 1000))),
+        )
+
+    def _attempt(self, contents: list[Any], deadline: _Deadline) -> ParsedSchedule:
+        """One request: permit, call, read; every failure leaves as a classified BackendError."""
+        self.last_attempts += 1
+        if self._acquire_permit is not None:
+            self._acquire_permit()
+        timeout_s = min(self.options.attempt_timeout_s, deadline.remaining())
+        if timeout_s < MIN_ATTEMPT_S:
+            raise BackendError("timeout", "the image deadline passed while waiting for a permit")
+        try:
+            response = self._client.models.generate_content(
+                model=self.options.model, contents=contents, config=self._config(timeout_s)
+            )
+        except Exception as exc:
+            error = self._redacted(classify_error(exc))
+            if error.code == "rate_limited" and self._on_rate_limited is not None:
+                self._on_rate_limited(error.retry_after)
+            raise error from exc
+        return read_response(response)
+
+    def _backoff(self, state: RetryCallState) -> float:
+        """Full jitter: uniform(0, min(cap, base * 2**(n-1))), but never less than the server asked."""
+        import random
+
+        ceiling = min(
+            self.options.backoff_cap_s, self.options.backoff_base_s * 2 ** (state.attempt_number - 1)
+        )
+        jittered = random.uniform(0, ceiling)
+        error = state.outcome.exception() if state.outcome else None
+        asked = error.retry_after if isinstance(error, BackendError) else None
+        return max(jittered, asked or 0.0)
+
+    def _should_stop(self, state: RetryCallState, deadline: _Deadline) -> bool:
+        """Stop after max_retries, or when waiting and one more attempt would pass the deadline."""
+        if state.attempt_number > self.options.max_retries:
+            return True
+        return state.upcoming_sleep + MIN_ATTEMPT_S > deadline.remaining()
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        logger.warning(
+            "gemini attempt %d failed (%s); retrying in %.2f s",
+            state.attempt_number,
+            error,
+            state.upcoming_sleep,
+        )
+
+    def _final_error(self, error: BackendError) -> BackendError:
+        """The error to report: the last cause, how many attempts, and why we stopped."""
+        attempts = self.last_attempts
+        if not error.retryable:
+            message = f"{error.message} ({attempts} attempt{'s' if attempts != 1 else ''})"
+        elif attempts > self.options.max_retries:
+            message = f"gave up after {attempts} attempts; last cause: {error.message}"
+        else:
+            budget = f"{self.options.image_deadline_s:g} s"
+            message = (
+                f"stopped after {attempts} attempts at the {budget} image deadline; "
+                f"last cause: {error.message}"
+            )
+        return BackendError(error.code, message, retry_after=error.retry_after, attempts=attempts)
+
+    def _redacted(self, error: BackendError) -> BackendError:
+        """The same error with the API key, should any message echo it, blanked out."""
+        key = self.options.api_key.get_secret_value() if self.options.api_key else ""
+        if key and key in error.message:
+            error.message = error.message.replace(key, "[redacted]")
+            error.args = (error.message,)
+        return error

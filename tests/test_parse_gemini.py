@@ -1,0 +1,159 @@
+"""The pipeline with the Gemini backend: real SDK, real HTTP, the fake server, a real Ray."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.backends.gemini import GeminiOptions
+from pipeline.cache import ResultCache
+from pipeline.images import ImagePayload, read_bytes
+from pipeline.parse import run_parse
+from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
+from pipeline.runner import PoolOptions
+from pipeline.schema import BatchProgress, ParseResponse
+from pipeline.testing.fake_gemini import FakeGeminiOptions, FakeGeminiServer
+from pipeline.testing.scripted import make_scripted_png
+from pipeline.worker import WorkerOptions
+
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_session")]
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "examples" / "screenshots"
+KEY = "test-key-do-not-log-0123456789"
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeGeminiServer]:
+    with FakeGeminiServer(FakeGeminiOptions(extract="echo")) as server:
+        yield server
+
+
+def gemini(fake: FakeGeminiServer, **overrides: object) -> GeminiOptions:
+    values: dict[str, object] = {
+        "api_key": KEY,
+        "base_url": fake.base_url,
+        "backoff_base_s": 0.05,
+        "backoff_cap_s": 0.2,
+        "image_deadline_s": 20,
+        **overrides,
+    }
+    return GeminiOptions.model_validate(values)
+
+
+def images(count: int) -> list[ImagePayload]:
+    # different venues so every image has its own sha256
+    return [read_bytes(make_scripted_png(venue=f"Bar {n}"), n, max_bytes=10**6) for n in range(count)]
+
+
+def parse(fake: FakeGeminiServer, count: int, workers: int, **kwargs: object) -> ParseResponse:
+    return run_parse(
+        images(count),
+        gemini(fake),
+        pool_options=PoolOptions(workers=workers, image_timeout_s=30),
+        worker_options=WorkerOptions(num_cpus=0.2),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_a_503_storm_fails_one_image_and_leaves_the_others_alone(fake: FakeGeminiServer) -> None:
+    # one worker, so the first image meets the scripted storm: 4 x 503 = first try + 3 retries
+    fake.configure(FakeGeminiOptions(extract="echo", script=("http_503",) * 4))
+    fake.clear_requests()
+    response = parse(fake, 4, workers=1)
+    first = response.results[0]
+    assert first.error is not None and first.error.code == "upstream_error"
+    assert first.attempts == 4 and "gave up after 4 attempts" in first.error.message
+    assert [r.status for r in response.results[1:]] == ["ok"] * 3
+    assert [r.status for r in fake.requests] == [503] * 4 + [200] * 3
+    assert response.stats.retries == 3
+
+
+def test_the_shared_rpm_limit_holds_across_five_workers(fake: FakeGeminiServer) -> None:
+    rpm, window = 8, 2.0
+    fake.configure(FakeGeminiOptions(extract="echo", rpm=rpm, rate_window_s=window, latency_median_ms=30))
+    fake.clear_requests()
+    response = parse(
+        fake, 24, workers=5, rate_limit=RateLimitOptions(rpm=rpm, window_s=window, max_workers=5)
+    )
+    assert response.stats.failed_images == 0
+    arrivals = sorted(r.time for r in fake.requests)
+    assert [r.status for r in fake.requests].count(429) == 0, "the limiter kept every request under the limit"
+    busiest = max(sum(1 for t in arrivals if start <= t < start + window) for start in arrivals)
+    assert busiest <= rpm
+    # 24 requests at 8 per 2 s cannot finish in under 4 s, and a good limiter needs little more than that
+    span = arrivals[-1] - arrivals[0]
+    assert 4.0 <= span < 8.0
+
+
+def test_429s_lower_the_workers_in_flight_then_successes_raise_them(fake: FakeGeminiServer) -> None:
+    fake.configure(
+        FakeGeminiOptions(extract="echo", script=("http_429",) * 3, retry_delay_s=0.1, latency_median_ms=50)
+    )
+    fake.clear_requests()
+    limits = RateLimitOptions(rpm=6000, max_workers=5, recovery_successes=4)
+    seen: list[BatchProgress] = []
+    response = parse(fake, 30, workers=5, rate_limit=limits, on_progress=seen.append)
+    assert response.stats.failed_images == 0
+    stats = get_rate_limiter_stats(limits)
+    assert stats.rate_limited == 3
+    assert stats.worker_cap >= 4, "the cap climbed back after a run of successes"
+    assert max(s.active_workers for s in seen) >= 2
+
+
+def get_rate_limiter_stats(limits: RateLimitOptions):  # type: ignore[no-untyped-def]
+    import ray
+
+    return ray.get(get_rate_limiter(limits).snapshot.remote())
+
+
+def test_a_second_run_is_served_from_the_cache(fake: FakeGeminiServer, tmp_path: Path) -> None:
+    fake.configure(FakeGeminiOptions(extract="echo"))
+    fake.clear_requests()
+    cache = ResultCache(tmp_path / "cache.sqlite3")
+    first = parse(fake, 3, workers=2, cache=cache)
+    assert [r.status for r in first.results] == ["ok"] * 3
+    assert len(fake.requests) == 3 and len(cache) == 3
+    second = parse(fake, 3, workers=2, cache=cache)
+    assert [r.status for r in second.results] == ["cached"] * 3
+    assert len(fake.requests) == 3, "no request reached the server"
+    assert second.data == first.data
+    assert second.stats.cached_images == 3
+
+
+@pytest.mark.ocr
+def test_cli_parses_the_samples_through_the_fake_server_and_then_the_cache(tmp_path: Path) -> None:
+    with FakeGeminiServer(FakeGeminiOptions(extract="ocr", ocr_threads=2)) as server:
+        env = {
+            **os.environ,
+            "GEMINI_API_KEY": KEY,
+            "KARAOKE_GEMINI_BASE_URL": server.base_url,
+            "KARAOKE_DATA_DIR": str(tmp_path / "data"),
+        }
+        samples = [str(SAMPLES / name) for name in ("001-lines.png", "002-table.png", "008-trap.png")]
+        command = [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "parse",
+            *samples,
+            "--backend",
+            "gemini",
+            "--no-progress",
+        ]
+        first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+        assert first.returncode == 0, first.stderr
+        assert KEY not in first.stdout + first.stderr
+        response = ParseResponse.model_validate_json(first.stdout)
+        assert [r.status for r in response.results] == ["ok"] * 3
+        assert {r.mime_type for r in server.requests} == {"image/png"}
+        assert any(show.venue_name for show in response.data.shows)
+        assert response.results[2].data.shows == [], "the trap image has no karaoke"
+        second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+        assert [r.status for r in ParseResponse.model_validate_json(second.stdout).results] == ["cached"] * 3
+        assert len(server.requests) == 3
