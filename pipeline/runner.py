@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -165,53 +165,97 @@ class SupervisedPool:
         on_tick: Callable[[], None] | None = None,
     ) -> list[ImageResult]:
         """Process every task; one result per task, in the order tasks were given."""
+        tasks = list(tasks)
+        results: dict[int, ImageResult] = {}
+
+        def keep(result: ImageResult) -> None:
+            results[result.image_index] = result
+            if on_result is not None:
+                on_result(result)
+
+        self.stream(tasks, keep, on_tick)
+        order = [task.payload.index for task in tasks]
+        assert sorted(results) == sorted(order), "every input must yield exactly one result"
+        return [results[index] for index in order]
+
+    def stream(
+        self,
+        tasks: Iterable[ImageTask],
+        on_result: ResultCallback,
+        on_tick: Callable[[], None] | None = None,
+        read_ahead: int | None = None,
+    ) -> int:
+        """Process tasks pulled lazily from ``tasks``; each result goes to ``on_result``, none is kept.
+
+        At most ``read_ahead`` tasks (default: the pool size) are taken from the
+        iterator and not yet finished, so memory stays flat however long it is.
+        Returns how many results were delivered.
+        """
         from ray.util import ActorPool
 
-        pending = deque(tasks)
-        order = [task.payload.index for task in pending]
-        if not pending:
-            return []
-        leased = self.fleet.lease(min(self.options.workers, len(pending)))
-        run = _Run(self, ActorPool(leased), len(leased), pending, on_result)
+        source = iter(tasks)
+        first = next(source, None)
+        if first is None:
+            return 0
+        leased = self.fleet.lease(self.options.workers)
+        run = _Run(self, ActorPool(leased), len(leased), itertools.chain([first], source), on_result)
+        run.read_ahead = max(read_ahead or 0, len(leased))
         try:
             run.until_done(on_tick)
         finally:
             self.fleet.release(run.leased_actors())
-        assert sorted(run.results) == sorted(order), "every input must yield exactly one result"
-        return [run.results[index] for index in order]
+        return run.delivered
 
 
 class _Run:
-    """The state of one ``SupervisedPool.run``: the table of items in flight."""
+    """The state of one ``SupervisedPool.stream``: the queue and the table of items in flight."""
 
     def __init__(
         self,
         pool: SupervisedPool,
         actors: ActorPool,
         size: int,
-        pending: deque[ImageTask],
-        on_result: ResultCallback | None,
+        source: Iterator[ImageTask],
+        on_result: ResultCallback,
     ) -> None:
         self.fleet = pool.fleet
         self.options = pool.options
         self.actors = actors
         self.size = size  # actors leased; replacements keep it constant
-        self.pending = pending
+        self.source: Iterator[ImageTask] | None = source
+        self.queue: deque[ImageTask] = deque()  # read ahead of the source, retries first
+        self.read_ahead = size
         self.on_result = on_result
-        self.results: dict[int, ImageResult] = {}
+        self.delivered = 0
         self.in_flight: dict[ObjectRef[ImageResult], _InFlight] = {}
 
     def until_done(self, on_tick: Callable[[], None] | None) -> None:
         import ray
 
-        while self.pending or self.in_flight:
+        next_tick = 0.0
+        while self._refill() or self.in_flight:
             self._submit_free(self._worker_cap())
-            ready, _ = ray.wait(list(self.in_flight), num_returns=1, timeout=self._wait_time())
+            if not self.in_flight:  # cannot happen: free actors take queued work above
+                raise RuntimeError("work is queued but no actor is free or busy")
+            ready, waiting = ray.wait(list(self.in_flight), num_returns=1, timeout=self._wait_time())
+            if ready and waiting:  # collect everything else already done in the same pass
+                ready += ray.wait(waiting, num_returns=len(waiting), timeout=0)[0]
             for ref in ready:
                 self._collect(ref, self.in_flight.pop(ref))
             self._expire()
-            if on_tick is not None:
+            if on_tick is not None and time.monotonic() >= next_tick:
                 on_tick()
+                next_tick = time.monotonic() + self.options.poll_interval_s
+
+    def _refill(self) -> bool:
+        """Top the queue up from the source; False when nothing is left to submit."""
+        while self.source is not None and len(self.queue) + len(self.in_flight) < self.read_ahead:
+            task = next(self.source, None)
+            if task is None:
+                self.source = None
+            else:
+                self.queue.append(task)
+        return bool(self.queue)
 
     def leased_actors(self) -> list[ActorHandle]:
         """Every actor this run holds: the idle ones, and the busy ones if it stopped early."""
@@ -230,9 +274,9 @@ class _Run:
         return cap
 
     def _submit_free(self, cap: int) -> None:
-        while self.pending and self.actors.has_free() and len(self.in_flight) < cap:
+        while self.queue and self.actors.has_free() and len(self.in_flight) < cap:
             actor = self.actors.pop_idle()
-            task = self.pending.popleft()
+            task = self.queue.popleft()
             ref = actor.process.remote(task)
             deadline = time.monotonic() + self.options.image_timeout_s
             self.in_flight[ref] = _InFlight(actor, self.fleet.worker_id(actor), task, deadline)
@@ -265,7 +309,7 @@ class _Run:
         log.warning("%s died on %s (attempt %d): %s", item.worker_id, task.payload.source, task.attempt, exc)
         self.actors.push(self.fleet.replace(item.actor, task.job_id))
         if task.attempt < self.options.max_attempts:
-            self.pending.appendleft(task.model_copy(update={"attempt": task.attempt + 1}))
+            self.queue.appendleft(task.model_copy(update={"attempt": task.attempt + 1}))
             if self.fleet.progress is not None:
                 self.fleet.progress.add_retry.remote(task.job_id)
             return
@@ -285,11 +329,10 @@ class _Run:
                 self.actors.push(self.fleet.replace(item.actor, item.task.job_id))
 
     def _finish(self, result: ImageResult, item: _InFlight) -> None:
-        self.results[result.image_index] = result
+        self.delivered += 1
         progress = self.fleet.progress
         if progress is not None and result.worker is None:  # workers report their own results
             progress.image_finished.remote(
                 item.task.job_id, result.image_index, result.success, result.processing_time, item.worker_id
             )
-        if self.on_result is not None:
-            self.on_result(result)
+        self.on_result(result)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -174,3 +175,25 @@ def test_concurrent_runs_share_one_fleet_without_new_actors() -> None:
     assert all([r.status for r in run] == ["ok"] * 3 for run in outcomes)
     assert after == before, "no actor was started or lost"
     assert {r.worker for run in outcomes for r in run} <= before
+
+
+def test_stream_pulls_lazily_and_keeps_at_most_read_ahead_unfinished() -> None:
+    pool = make_pool(2)
+    pulled: list[int] = []
+    finished: list[int] = []
+    most_unfinished = 0
+
+    def lazily() -> Iterator[ImageTask]:
+        nonlocal most_unfinished
+        for task in tasks(*["ok"] * 20):
+            pulled.append(task.payload.index)
+            most_unfinished = max(most_unfinished, len(pulled) - len(finished))
+            yield task
+
+    try:
+        delivered = pool.stream(lazily(), lambda r: finished.append(r.image_index), read_ahead=4)
+    finally:
+        pool.close()
+    assert delivered == 20
+    assert sorted(finished) == list(range(20))
+    assert most_unfinished <= 4
