@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -26,6 +28,9 @@ from pipeline.schema import BatchProgress, ParseResponse
 from pipeline.settings import describe_settings_error, get_settings
 from pipeline.testing.fake_gemini_options import add_fake_gemini_arguments
 
+if TYPE_CHECKING:
+    from pipeline.batch import BatchCounts
+
 EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -36,6 +41,16 @@ def _worker_count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if not MIN_WORKERS <= value <= MAX_WORKERS:
         raise argparse.ArgumentTypeError(f"must be from {MIN_WORKERS} to {MAX_WORKERS}, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
@@ -63,6 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--out", type=Path, help="write the JSON here instead of stdout")
     parse.add_argument("--no-progress", action="store_true", help="no live progress bar on stderr")
     parse.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
+    batch = commands.add_parser("batch", help="stream a large set of screenshots into JSONL shards")
+    batch.add_argument("input", metavar="INPUT", help="a directory, glob, list file, or s3:// / gs:// prefix")
+    batch.add_argument("--output", required=True, metavar="DIR", help="local directory or cloud prefix")
+    batch.add_argument("--backend", choices=sorted(OPTIONS_BY_KIND), help="as for parse")
+    batch.add_argument("--workers", type=_positive_int, default=5, help="worker actors (default 5)")
+    batch.add_argument("--resume", action="store_true", help="skip inputs that already succeeded in DIR")
+    batch.add_argument("--retry-failed", action="store_true", help="with --resume: retry failed inputs")
+    batch.add_argument(
+        "--max-in-flight", type=_positive_int, help="listed, unfinished items (default 4x workers)"
+    )
+    batch.add_argument("--timeout", type=_positive_float, default=30.0, help="per-image deadline in seconds")
+    batch.add_argument("--no-progress", action="store_true", help="no live progress display")
     fake = commands.add_parser("fake-gemini", help="a local stand-in of the Gemini REST API")
     add_fake_gemini_arguments(fake)
     return parser
@@ -77,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pipeline.testing.fake_gemini import fake_gemini_command
 
             return fake_gemini_command(args)
+        if args.command == "batch":
+            return _batch_command(args, err)
         return _parse_command(args, err)
     except ConfigError as exc:
         err.print(f"[red]error:[/red] {exc}")
@@ -123,6 +152,50 @@ def _parse_command(args: argparse.Namespace, err: Console) -> int:
         Console().print(shows_table(response))
     _print_summary(err, response)
     return EXIT_OK if response.success else EXIT_ALL_FAILED
+
+
+def _batch_command(args: argparse.Namespace, err: Console) -> int:
+    from pipeline.batch import BatchOptions, run_batch
+    from pipeline.parse import plan_job, ray_runtime
+
+    settings = get_settings()
+    kind = args.backend or settings.default_backend()
+    plan = plan_job(kind, workers=args.workers, timeout_s=args.timeout, settings=settings, large_pool=True)
+    options = BatchOptions(
+        input=args.input,
+        output=args.output,
+        resume=args.resume,
+        retry_failed=args.retry_failed,
+        read_ahead=args.max_in_flight or 4 * args.workers,
+    )
+    with ray_runtime(settings.ray_address) as use_ray:
+        if not use_ray:
+            raise ConfigError("the batch job needs Ray; it could not start (see the warning above)")
+        summary = run_batch(options, plan, BatchProgressLog(err, visible=not args.no_progress))
+    err.print(
+        f"{summary.successful_images}/{summary.total_images} images succeeded in {args.output} "
+        f"({len(summary.data.shows)} shows); failures: {summary.failures_by_code or 'none'}"
+    )
+    return EXIT_OK if summary.successful_images or not summary.total_images else EXIT_ALL_FAILED
+
+
+class BatchProgressLog:
+    """Batch progress: a live line on a terminal, a plain log line every few seconds elsewhere."""
+
+    def __init__(self, console: Console, visible: bool, every_s: float = 5.0) -> None:
+        self.console = console
+        self.visible = visible
+        self.every_s = every_s
+        self._last = 0.0
+
+    def __call__(self, counts: BatchCounts) -> None:
+        if not self.visible:
+            return
+        if self.console.is_terminal:
+            self.console.print(counts.line(), end="\r")
+        elif time.monotonic() - self._last >= self.every_s:
+            self._last = time.monotonic()
+            self.console.print(f"batch: {counts.line()}", soft_wrap=True)
 
 
 class ProgressBar:

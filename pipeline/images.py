@@ -47,6 +47,17 @@ class ImagePayload(WireModel):
     sha256: str
 
 
+class ImageRef(WireModel):
+    """An image named by a path or URI, read by the worker that processes it.
+
+    The batch driver hands these out so image bytes never pass through it.
+    """
+
+    index: int = Field(ge=0)
+    source: str = Field(description="a local path, file:// URI, or any fsspec URI (s3://, gs://, ...)")
+    sha256: None = None  # known only once the worker has read the bytes
+
+
 @dataclass(frozen=True)
 class DecodedImage:
     """A fully decoded, upright RGB image and the type sniffed from its bytes."""
@@ -77,6 +88,18 @@ def read_path(path: str | Path, index: int, *, max_bytes: int) -> ImagePayload:
     except OSError as exc:
         raise ImageRejected("not_an_image", f"{source}: cannot read: {exc.strerror}") from exc
     return _payload(index, source, data, max_bytes)
+
+
+def read_uri(uri: str, index: int, *, max_bytes: int) -> ImagePayload:
+    """Read one image from a path or any fsspec URI; unreadable ones are rejected, not raised."""
+    import fsspec
+
+    try:
+        with fsspec.open(uri, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except (OSError, ValueError, ImportError) as exc:  # missing file, bad URI, protocol not installed
+        raise ImageRejected("not_an_image", f"{uri}: cannot read: {exc}") from exc
+    return _payload(index, uri, data, max_bytes)
 
 
 def read_bytes(data: bytes, index: int, *, max_bytes: int, source: str | None = None) -> ImagePayload:

@@ -112,23 +112,29 @@ class JobPlan:
     rate_limit: RateLimitOptions | None = None
 
 
-def plan_job(kind: str, *, workers: int, timeout_s: float, settings: Settings) -> JobPlan:
+def plan_job(
+    kind: str, *, workers: int, timeout_s: float, settings: Settings, large_pool: bool = False
+) -> JobPlan:
     """Options for a job on ``kind`` with ``workers`` workers and a per-image deadline.
 
     Local OCR workers split this machine's cores between them (one worker alone
     uses them all); Gemini workers share one cluster-wide request budget.
     """
     backend = options_for(kind)
-    worker = WorkerOptions(max_pixels=settings.max_image_pixels)
+    worker = WorkerOptions(max_pixels=settings.max_image_pixels, max_bytes=settings.max_image_bytes)
     if isinstance(backend, LocalOptions):
         backend = backend.model_copy(update={"ocr_threads": max(1, (os.cpu_count() or 1) // workers)})
     if isinstance(backend, GeminiOptions):
         if backend.api_key is None:
             raise ConfigError("the gemini backend needs an API key: set GEMINI_API_KEY or GOOGLE_API_KEY")
         backend = backend.model_copy(update={"image_deadline_s": timeout_s})
-        pool = PoolOptions(workers=workers, image_timeout_s=timeout_s + DEADLINE_GRACE_S)
+        pool = PoolOptions(
+            workers=workers, image_timeout_s=timeout_s + DEADLINE_GRACE_S, large_pool=large_pool
+        )
         return JobPlan(backend, pool, worker, RateLimitOptions(rpm=settings.gemini_rpm, max_workers=workers))
-    return JobPlan(backend, PoolOptions(workers=workers, image_timeout_s=timeout_s), worker)
+    return JobPlan(
+        backend, PoolOptions(workers=workers, image_timeout_s=timeout_s, large_pool=large_pool), worker
+    )
 
 
 def run_parse(

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.backends.base import BackendOptions
 from pipeline.schema import ImageResult
@@ -38,18 +38,28 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIN_WORKERS, MAX_WORKERS = 1, 5
+MAX_BATCH_WORKERS = 256
 
 
 class PoolOptions(BaseModel):
     """How many workers one run uses and how each image is supervised."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    workers: int = Field(
-        default=3, ge=MIN_WORKERS, le=MAX_WORKERS, strict=True, description="worker actors in the pool, 1-5"
+    workers: int = Field(default=3, ge=MIN_WORKERS, strict=True, description="worker actors in the pool, 1-5")
+    large_pool: bool = Field(
+        default=False,
+        description=f"allow more than {MAX_WORKERS} workers (batch jobs of a CPU-bound backend on a cluster)",
     )
     image_timeout_s: float = Field(default=30.0, gt=0, description="per-image deadline, seconds")
     max_attempts: int = Field(default=3, ge=1, le=10, description="tries per image when its worker crashes")
     poll_interval_s: float = Field(default=0.25, gt=0, description="how often progress is read")
+
+    @model_validator(mode="after")
+    def _within_bounds(self) -> PoolOptions:
+        limit = MAX_BATCH_WORKERS if self.large_pool else MAX_WORKERS
+        if self.workers > limit:
+            raise ValueError(f"workers must be from {MIN_WORKERS} to {limit}, got {self.workers}")
+        return self
 
 
 class WorkerFleet:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline.backends.base import Backend, BackendOptions, ExtractContext, RemoteCallHooks, make_backend
 from pipeline.clean import clean_schedule
 from pipeline.errors import BackendError, ImageRejected
-from pipeline.images import ImagePayload, decode_image
+from pipeline.images import ImagePayload, ImageRef, decode_image, read_uri
 from pipeline.schema import ErrorCode, ImageError, ImageResult, ParsedSchedule, WireModel
 
 if TYPE_CHECKING:
@@ -37,6 +37,9 @@ class WorkerOptions(BaseModel):
         default=0, ge=0, description="replace an actor after this many images, to bound leaks (0: never)"
     )
     max_pixels: int = Field(default=40_000_000, ge=1, description="decompression-bomb limit per image")
+    max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, description="size limit of images the worker reads itself"
+    )
     raise_errors: bool = Field(
         default=False, description="for tests: raise failures instead of returning failed results"
     )
@@ -46,7 +49,7 @@ class ImageTask(WireModel):
     """One unit of work handed to a worker."""
 
     job_id: str
-    payload: ImagePayload
+    payload: ImagePayload | ImageRef
     context: ExtractContext | None = None
     attempt: int = Field(default=1, ge=1)
 
@@ -67,28 +70,38 @@ class ImageProcessor:
 
     def process(self, task: ImageTask) -> ImageResult:
         started = time.perf_counter()
+        payload: ImagePayload | ImageRef = task.payload
         try:
-            schedule = self._extract(task)
+            payload = self._read(payload)
+            schedule = self._extract(payload, task.context)
         except ImageRejected as exc:
             if self.options.raise_errors:
                 raise
-            return self._result(task, started, error=ImageError(code=exc.code, message=exc.message))
+            error = ImageError(code=exc.code, message=exc.message)
+            return self._result(task, payload, started, error=error)
         except BackendError as exc:
             if self.options.raise_errors:
                 raise
             error = ImageError(code=exc.code, message=exc.message)
-            return self._result(task, started, error=error, calls=exc.attempts)
-        return self._result(task, started, data=schedule, calls=getattr(self.backend, "last_attempts", 1))
+            return self._result(task, payload, started, error=error, calls=exc.attempts)
+        calls = getattr(self.backend, "last_attempts", 1)
+        return self._result(task, payload, started, data=schedule, calls=calls)
 
-    def _extract(self, task: ImageTask) -> ParsedSchedule:
-        decoded = decode_image(task.payload, max_pixels=self.options.max_pixels)
+    def _read(self, payload: ImagePayload | ImageRef) -> ImagePayload:
+        if isinstance(payload, ImageRef):
+            return read_uri(payload.source, payload.index, max_bytes=self.options.max_bytes)
+        return payload
+
+    def _extract(self, payload: ImagePayload, context: ExtractContext | None) -> ParsedSchedule:
+        decoded = decode_image(payload, max_pixels=self.options.max_pixels)
         decoded.image.info["mime_type"] = decoded.mime_type  # the sniffed type, for backends that resend it
-        raw = self.backend.extract(decoded.image, task.context)
+        raw = self.backend.extract(decoded.image, context)
         return clean_schedule(raw)
 
     def _result(
         self,
         task: ImageTask,
+        payload: ImagePayload | ImageRef,
         started: float,
         *,
         data: ParsedSchedule | None = None,
@@ -97,9 +110,9 @@ class ImageProcessor:
     ) -> ImageResult:
         """``attempts`` counts worker attempts before this one plus backend calls in this one."""
         return ImageResult(
-            image_index=task.payload.index,
-            source=task.payload.source,
-            sha256=task.payload.sha256,
+            image_index=payload.index,
+            source=payload.source,
+            sha256=payload.sha256,
             success=error is None,
             status="ok" if error is None else "failed",
             error=error,
@@ -110,7 +123,9 @@ class ImageProcessor:
         )
 
 
-def failed_result(payload: ImagePayload, code: ErrorCode, message: str, attempts: int = 0) -> ImageResult:
+def failed_result(
+    payload: ImagePayload | ImageRef, code: ErrorCode, message: str, attempts: int = 0
+) -> ImageResult:
     """A failed ImageResult for an image no worker could finish."""
     return ImageResult(
         image_index=payload.index,
@@ -159,6 +174,12 @@ class ImageWorker:
     def ping(self) -> str:
         return self.processor.worker_id
 
+    def node_id(self) -> str:
+        """The Ray node this worker runs on (to see where a cluster placed it)."""
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+
 
 def _limiter_hooks(limiter: ActorHandle | None) -> RemoteCallHooks | None:
     """Hooks that take a slot from the cluster's rate limiter before each API call."""
@@ -179,7 +200,8 @@ def worker_actor_class(options: WorkerOptions) -> ActorClass[Any]:
     """The ImageWorker actor class with this pool's resources applied."""
     import ray
 
-    resources: dict[str, Any] = {"num_cpus": options.num_cpus, "max_restarts": 0}
+    # SPREAD: on a cluster, workers go to different nodes, so losing one node costs few of them.
+    resources: dict[str, Any] = {"num_cpus": options.num_cpus, "max_restarts": 0, "scheduling_strategy": "SPREAD"}
     if options.memory_bytes is not None:
         resources["memory"] = options.memory_bytes
     return ray.remote(**resources)(ImageWorker)

@@ -55,6 +55,9 @@ class ScriptedOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["scripted"] = Field(default="scripted", description="backend name")
     delay_s: float = Field(default=0.0, ge=0.0, description="time each image takes, seconds")
+    log_file: str | None = Field(
+        default=None, description="append each image's venue here, to count calls across processes"
+    )
 
 
 BackendOptions = Annotated[LocalOptions | ScriptedOptions | GeminiOptions, Field(discriminator="kind")]

@@ -36,6 +36,9 @@ class ScriptedBackend:
         elif action == "fail":
             raise BackendError(argument or "upstream_error", f"scripted failure {argument}")  # type: ignore[arg-type]
         venue = str(image.info.get("venue", "Scripted Bar"))
+        if self.options.log_file is not None:
+            with open(self.options.log_file, "a", encoding="utf-8") as log:  # one short append per call
+                log.write(venue + "\n")
         show = Show(venue_name=venue, day="monday", start_time="21:00", time="9PM", confidence=0.9)
         return ParsedSchedule(shows=[show], venues=[Venue(name=venue, confidence=0.9)])
 

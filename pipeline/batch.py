@@ -1,0 +1,254 @@
+"""The batch job: stream a large listing through the supervised pool into JSONL shards.
+
+The driver lists INPUT lazily and hands workers ``ImageRef``s (they read the
+bytes themselves), so neither the listing nor the images ever sit whole in the
+driver. Each finished result is appended at once as one JSON line to this
+run's shard under OUTPUT; a crash can leave only a last line without its
+newline, which readers skip. ``--resume`` reads the shards back and skips every
+input that already succeeded; ``combined.json`` and ``failures.jsonl`` are
+recomputed from all shards at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.images import ImageRef
+from pipeline.parse import JobPlan
+from pipeline.reduce import ScheduleReducer
+from pipeline.runner import SupervisedPool, WorkerFleet
+from pipeline.schema import ImageResult, ParsedSchedule, WireModel
+from pipeline.sources import list_inputs
+from pipeline.worker import ImageTask
+
+log = logging.getLogger(__name__)
+
+SHARD_PREFIX = "results-"
+
+
+class BatchOptions(BaseModel):
+    """One batch job, as the operator asked for it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    input: str = Field(description="a directory, glob, list file or cloud prefix")
+    output: str = Field(description="a local directory or cloud prefix for shards and combined.json")
+    resume: bool = Field(default=False, description="skip inputs that already succeeded in OUTPUT")
+    retry_failed: bool = Field(default=False, description="with resume: process failed inputs again")
+    read_ahead: int | None = Field(default=None, ge=1, description="listed items not yet finished, at most")
+    shard_size: int = Field(default=1000, ge=1, description="results per shard object on cloud storage")
+
+
+class BatchSummary(WireModel):
+    """combined.json: the merged schedule and counts, recomputed from every shard."""
+
+    data: ParsedSchedule
+    total_images: int
+    successful_images: int
+    failed_images: int
+    failures_by_code: dict[str, int]
+    shards: list[str]
+    finished_at: dt.datetime
+
+
+class ShardLine(WireModel):
+    """One line of a shard: a result and the run that wrote it."""
+
+    run_id: str
+    result: ImageResult
+
+
+@dataclass
+class BatchCounts:
+    """What this run did so far, for the progress display."""
+
+    started: float = field(default_factory=time.monotonic)
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+
+    def line(self) -> str:
+        rate = self.done / max(time.monotonic() - self.started, 1e-9)
+        return f"{self.done} done, {self.failed} failed, {self.skipped} skipped, {rate:.1f} images/s"
+
+
+class ShardWriter:
+    """Appends results as JSON lines: one flushed write a line on local disks,
+    whole shard objects of ``shard_size`` lines on object stores (no append there)."""
+
+    def __init__(self, output: str, run_id: str, shard_size: int) -> None:
+        import fsspec
+
+        self.fs, self.root = fsspec.core.url_to_fs(output)
+        self.fs.makedirs(self.root, exist_ok=True)
+        self.run_id = run_id
+        self.local = "file" in _protocols(self.fs)
+        self.shard_size = shard_size
+        self._buffer: list[str] = []
+        self._shards = 0
+        self._handle: IO[str] | None = None
+
+    def write(self, result: ImageResult) -> None:
+        line = ShardLine(run_id=self.run_id, result=result).model_dump_json(by_alias=True) + "\n"
+        if self.local:
+            if self._handle is None:  # opened on the first result: a run with nothing to do leaves no shard
+                self._handle = self.fs.open(
+                    f"{self.root}/{SHARD_PREFIX}{self.run_id}.jsonl", "a", encoding="utf-8"
+                )
+            assert self._handle is not None
+            self._handle.write(line)  # one write of a whole line, then flush: a crash cuts at most the end
+            self._handle.flush()
+            return
+        self._buffer.append(line)
+        if len(self._buffer) >= self.shard_size:
+            self._flush_shard()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        elif self._buffer:
+            self._flush_shard()
+
+    def _flush_shard(self) -> None:
+        path = f"{self.root}/{SHARD_PREFIX}{self.run_id}-{self._shards:05d}.jsonl"
+        self.fs.pipe(path, "".join(self._buffer).encode())
+        self._shards += 1
+        self._buffer.clear()
+
+
+def _protocols(fs: object) -> tuple[str, ...]:
+    protocol = getattr(fs, "protocol", ())
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def read_shards(output: str) -> Iterator[ImageResult]:
+    """Every result in OUTPUT's shards, oldest shard first; a cut-off or corrupt line is skipped."""
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(output)
+    if not fs.exists(root):
+        return
+    for path in sorted(fs.glob(f"{root}/{SHARD_PREFIX}*.jsonl")):
+        with fs.open(path, "r", encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                try:
+                    yield ShardLine.model_validate_json(line).result
+                except ValidationError:
+                    log.warning("%s line %d is incomplete (a crash mid-write?); skipped", path, number)
+
+
+@dataclass
+class PriorOutcomes:
+    """What earlier runs recorded: sources that succeeded and those whose last try failed."""
+
+    succeeded: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
+
+    @classmethod
+    def read(cls, output: str) -> PriorOutcomes:
+        prior = cls()
+        for result in read_shards(output):
+            if result.success:
+                prior.succeeded.add(result.source)
+                prior.failed.discard(result.source)
+            elif result.source not in prior.succeeded:
+                prior.failed.add(result.source)
+        return prior
+
+    def skips(self, source: str, retry_failed: bool) -> bool:
+        return source in self.succeeded or (source in self.failed and not retry_failed)
+
+
+def run_batch(
+    options: BatchOptions,
+    plan: JobPlan,
+    on_progress: Callable[[BatchCounts], None] | None = None,
+    fleet: WorkerFleet | None = None,
+) -> BatchSummary:
+    """Run the job on the connected Ray cluster; returns what combined.json holds.
+
+    A caller may lend a ``fleet`` of warm workers (it stays open afterwards);
+    otherwise one of ``plan.pool.workers`` actors is started and closed here.
+    """
+    prior = PriorOutcomes.read(options.output) if options.resume else PriorOutcomes()
+    run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    counts = BatchCounts()
+    writer = ShardWriter(options.output, run_id, options.shard_size)
+    own_fleet = fleet is None
+    fleet = fleet or WorkerFleet(plan.backend, plan.worker, plan.pool.workers)
+
+    def tasks() -> Iterator[ImageTask]:
+        for index, source in enumerate(list_inputs(options.input)):
+            if prior.skips(source, options.retry_failed):
+                counts.skipped += 1
+                continue
+            yield ImageTask(job_id=run_id, payload=ImageRef(index=index, source=source))
+
+    def record(result: ImageResult) -> None:
+        writer.write(result)
+        counts.done += 1
+        counts.failed += 0 if result.success else 1
+
+    try:
+        tick = (lambda: on_progress(counts)) if on_progress is not None else None
+        SupervisedPool(fleet, plan.pool).stream(tasks(), record, tick, read_ahead=options.read_ahead)
+    finally:
+        writer.close()
+        if own_fleet:
+            fleet.close()
+    if on_progress is not None:
+        on_progress(counts)
+    return write_combined(options.output)
+
+
+def write_combined(output: str) -> BatchSummary:
+    """Recompute combined.json and failures.jsonl from every shard in OUTPUT.
+
+    Two passes over the shards keep memory to a few bytes per image: the first
+    learns each source's outcome, the second merges the first success of each
+    source and writes the last failure of each source that never succeeded.
+    """
+    import fsspec
+
+    failures_of: dict[str, int] = {}
+    succeeded: set[str] = set()
+    for result in read_shards(output):
+        if result.success:
+            succeeded.add(result.source)
+        else:
+            failures_of[result.source] = failures_of.get(result.source, 0) + 1
+    reducer = ScheduleReducer()
+    merged: set[str] = set()
+    failures_seen: dict[str, int] = {}
+    by_code: dict[str, int] = {}
+    fs, root = fsspec.core.url_to_fs(output)
+    with fs.open(f"{root}/failures.jsonl", "w", encoding="utf-8") as failed_lines:
+        for result in read_shards(output):
+            if result.success and result.source not in merged:
+                merged.add(result.source)
+                reducer.add(result.data, result.source)
+            elif not result.success and result.source not in succeeded:
+                failures_seen[result.source] = failures_seen.get(result.source, 0) + 1
+                if failures_seen[result.source] == failures_of[result.source]:  # its last failure
+                    code = result.error.code if result.error else "unknown"
+                    by_code[code] = by_code.get(code, 0) + 1
+                    failed_lines.write(result.model_dump_json(by_alias=True) + "\n")
+    total = len(succeeded | failures_of.keys())
+    summary = BatchSummary(
+        data=reducer.result(),
+        total_images=total,
+        successful_images=len(succeeded),
+        failed_images=total - len(succeeded),
+        failures_by_code=by_code,
+        shards=sorted(path.rsplit("/", 1)[-1] for path in fs.glob(f"{root}/{SHARD_PREFIX}*.jsonl")),
+        finished_at=dt.datetime.now(dt.UTC),
+    )
+    fs.pipe(f"{root}/combined.json", summary.to_wire_json(indent=2).encode())
+    return summary

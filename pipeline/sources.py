@@ -1,0 +1,81 @@
+"""Where a batch job's images come from: lazy listings of local or cloud inputs.
+
+INPUT may be a directory, a glob, a text file of paths or URIs (one a line),
+or a cloud prefix (``s3://bucket/screens/``, ``gs://...``) read through
+fsspec (install ``s3fs`` or ``gcsfs`` for those). Listings are generators:
+a directory of a million screenshots is walked, never loaded whole.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipeline.errors import ConfigError
+from pipeline.images import IMAGE_SUFFIXES
+
+_GLOB_CHARS = frozenset("*?[")
+LIST_SUFFIXES = frozenset({".txt", ".lst", ".list"})
+
+
+def is_image_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
+
+
+def _local(spec: str) -> str | None:
+    """The local path a spec names (plain path or file:// URI), or None for other URIs."""
+    if spec.startswith("file://"):
+        return spec[len("file://") :]
+    return None if "://" in spec else spec
+
+
+def list_inputs(spec: str) -> Iterator[str]:
+    """Every image a batch INPUT names, lazily, in a stable order."""
+    local = _local(spec)
+    if local is None:
+        return _list_remote(spec)
+    if _GLOB_CHARS & set(local):
+        return (path for path in glob.iglob(local, recursive=True) if is_image_name(path))
+    path = Path(local)
+    if path.is_dir():
+        return _walk(path)
+    if path.is_file() and path.suffix.lower() in LIST_SUFFIXES:
+        return _lines(path)
+    if path.is_file():
+        return iter([str(path)])
+    raise ConfigError(f"no such input: {spec}")
+
+
+def _walk(root: Path) -> Iterator[str]:
+    """Image files under ``root``, depth first, each directory sorted (one directory in memory)."""
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories.sort()
+        for name in sorted(files):
+            if is_image_name(name):
+                yield os.path.join(directory, name)
+
+
+def _lines(list_file: Path) -> Iterator[str]:
+    with list_file.open(encoding="utf-8") as lines:
+        for line in lines:
+            entry = line.strip()
+            if entry and not entry.startswith("#"):
+                yield entry
+
+
+def _list_remote(spec: str) -> Iterator[str]:
+    """Objects under a cloud prefix (or matching a cloud glob), one directory page at a time."""
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(spec)
+    except (ImportError, ValueError) as exc:
+        raise ConfigError(f"cannot read {spec}: {exc} (s3:// needs s3fs, gs:// needs gcsfs)") from exc
+    protocol = spec.split("://", 1)[0]
+    if _GLOB_CHARS & set(path):
+        names: Iterator[str] = iter(sorted(fs.glob(path)))
+    else:
+        names = (os.path.join(root, name) for root, _, files in fs.walk(path) for name in sorted(files))
+    return (f"{protocol}://{name}" for name in names if is_image_name(name))
