@@ -25,7 +25,7 @@ test: install  ## the whole test suite
 check: install  ## lint, format check and types, as in CI
 	$(BIN)/ruff check pipeline serve tests
 	$(BIN)/ruff format --check pipeline serve tests
-	$(BIN)/mypy pipeline
+	$(BIN)/mypy pipeline serve
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

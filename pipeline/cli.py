@@ -27,6 +27,7 @@ from pipeline.runner import MAX_WORKERS, MIN_WORKERS
 from pipeline.schema import BatchProgress, ParseResponse
 from pipeline.settings import describe_settings_error, get_settings
 from pipeline.testing.fake_gemini_options import add_fake_gemini_arguments
+from serve.cli import add_serve_command
 
 if TYPE_CHECKING:
     from pipeline.batch import BatchCounts
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("--timeout", type=_positive_float, default=30.0, help="per-image deadline in seconds")
     batch.add_argument("--no-progress", action="store_true", help="no live progress display")
+    add_serve_command(commands)
     fake = commands.add_parser("fake-gemini", help="a local stand-in of the Gemini REST API")
     add_fake_gemini_arguments(fake)
     return parser
@@ -104,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pipeline.testing.fake_gemini import fake_gemini_command
 
             return fake_gemini_command(args)
+        if args.command == "serve":
+            from serve.cli import run_serve
+
+            return run_serve(args)
         if args.command == "batch":
             return _batch_command(args, err)
         return _parse_command(args, err)

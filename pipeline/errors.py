@@ -2,6 +2,7 @@
 
     KaraokeError
     ├── ConfigError            bad options or settings (pool size, unknown backend)
+    ├── JobCancelled           a job stopped because its cancellation was asked for
     ├── ImageRejected          one input cannot be used; carries ``code``
     └── BackendError           extraction of one image failed; carries ``code``,
                                ``retryable``, ``retry_after`` and ``attempts``
@@ -22,6 +23,10 @@ class KaraokeError(Exception):
 
 class ConfigError(KaraokeError, ValueError):
     """Options or settings that cannot work, with a message saying which."""
+
+
+class JobCancelled(KaraokeError):  # noqa: N818 - reads as what happened to the job
+    """A job stopped because its cancellation was asked for."""
 
 
 class ImageRejected(KaraokeError):  # noqa: N818 - reads as a verdict on the image

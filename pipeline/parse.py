@@ -1,7 +1,8 @@
-"""One parse job end to end: intake, the supervised pool, the reducer, stats.
+"""One parse job end to end: intake, the supervised pool, streaming merge, stats.
 
-Used by the CLI's ``parse`` and (later) by the Serve app. If Ray cannot start,
-the same work runs in this process, one image at a time, with a warning.
+``run_on_fleet`` is the core, shared by the CLI's ``parse`` (on a fleet of its
+own, via ``run_parse``) and the Serve app (on a replica's long-lived fleet).
+If Ray cannot start, the same work runs in this process, one image at a time.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from typing import TYPE_CHECKING
 from pipeline.backends.base import BackendOptions, ExtractContext, LocalOptions, options_for
 from pipeline.backends.gemini import GeminiOptions
 from pipeline.cache import ResultCache, cache_key
-from pipeline.errors import ConfigError, ImageRejected
+from pipeline.errors import ConfigError, ImageRejected, JobCancelled
 from pipeline.images import ImagePayload, read_base64, read_bytes, read_path
 from pipeline.progress import ProgressBoard, get_progress_actor
 from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
 from pipeline.reduce import ScheduleReducer
 from pipeline.runner import PoolOptions, SupervisedPool, WorkerFleet
-from pipeline.schema import BatchProgress, ImageResult, ParsedSchedule, ParseResponse, ParseStats
+from pipeline.schema import BatchProgress, ImageResult, JobStatus, ParsedSchedule, ParseResponse, ParseStats
 from pipeline.settings import Settings
 from pipeline.worker import ImageProcessor, ImageTask, WorkerOptions, failed_result
 
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 ImageInput = str | bytes | Path
 ProgressCallback = Callable[[BatchProgress], None]
+StopCheck = Callable[[], bool]
 
 
 def intake(inputs: Sequence[ImageInput], *, max_bytes: int) -> list[ImagePayload | ImageResult]:
@@ -149,12 +151,67 @@ def run_parse(
     cache: ResultCache | None = None,
     rate_limit: RateLimitOptions | None = None,
 ) -> ParseResponse:
-    """Process intake items into one ParseResponse (results in input order).
+    """Process intake items into one ParseResponse (results in input order), on a fleet of its own.
 
     Images found in ``cache`` cost no backend call; ``rate_limit`` bounds the
-    API calls of every worker of the cluster together.
+    API calls of every worker of the cluster together. Without Ray the same
+    work runs in this process, one image at a time.
     """
-    job_id = uuid.uuid4().hex[:12]
+    if not use_ray:
+        job = _prepare(items, backend_options, None, context, cache, on_progress)
+        started = time.perf_counter()
+        processed, merged = _run_in_process(job, backend_options, worker_options)
+        return _respond(items, job, processed, merged, 1 if job.tasks else 0, started)
+    payloads = sum(1 for item in items if isinstance(item, ImagePayload))
+    limiter = get_rate_limiter(rate_limit) if rate_limit is not None else None
+    size = min(pool_options.workers, max(payloads, 1))
+    fleet = WorkerFleet(backend_options, worker_options, size, get_progress_actor(), limiter)
+    try:
+        return run_on_fleet(fleet, items, pool_options, context=context, on_progress=on_progress, cache=cache)
+    finally:
+        fleet.close()
+
+
+def run_on_fleet(
+    fleet: WorkerFleet,
+    items: Sequence[ImagePayload | ImageResult],
+    pool_options: PoolOptions,
+    *,
+    job_id: str | None = None,
+    context: ExtractContext | None = None,
+    on_progress: ProgressCallback | None = None,
+    should_stop: StopCheck | None = None,
+    cache: ResultCache | None = None,
+) -> ParseResponse:
+    """Process intake items on actors leased from a long-lived ``fleet`` (a server's, say).
+
+    Progress goes through the fleet's progress actor and covers every input,
+    including those refused at intake or answered by the cache.
+
+    Raises:
+        JobCancelled: ``should_stop`` returned True before every image was done.
+    """
+    progress = fleet.progress
+    if progress is None:
+        raise ConfigError("run_on_fleet needs a fleet that reports to the progress actor")
+    job = _prepare(items, fleet.backend_options, job_id, context, cache, on_progress)
+    workers = min(pool_options.workers, max(len(job.tasks), 1))
+    started = time.perf_counter()
+    sized = pool_options.model_copy(update={"workers": workers})
+    processed, merged = _run_job(fleet, progress, job, sized, should_stop)
+    return _respond(items, job, processed, merged, workers if job.tasks else 0, started)
+
+
+def _prepare(
+    items: Sequence[ImagePayload | ImageResult],
+    backend_options: BackendOptions,
+    job_id: str | None,
+    context: ExtractContext | None,
+    cache: ResultCache | None,
+    on_progress: ProgressCallback | None,
+) -> _Job:
+    """Split the items into work to do and results already known (refused or cached)."""
+    job_id = job_id or uuid.uuid4().hex[:12]
     payloads = [item for item in items if isinstance(item, ImagePayload)]
     cached = _cached_results(cache, payloads, backend_options)
     tasks = [
@@ -162,20 +219,22 @@ def run_parse(
         for payload in payloads
         if payload.index not in cached
     ]
-    job = _Job(job_id, tasks, list(cached.values()), _ResultSink(cache, backend_options), on_progress)
-    workers = min(pool_options.workers, max(len(tasks), 1))
-    started = time.perf_counter()
-    if use_ray and tasks:
-        processed, merged = _run_on_ray(
-            job, backend_options, pool_options, worker_options, workers, rate_limit
-        )
-    else:
-        processed, merged = _run_in_process(job, backend_options, worker_options)
-        workers = 1 if tasks else workers
+    known = [item for item in items if isinstance(item, ImageResult)] + list(cached.values())
+    return _Job(job_id, tasks, known, _ResultSink(cache, backend_options), on_progress)
+
+
+def _respond(
+    items: Sequence[ImagePayload | ImageResult],
+    job: _Job,
+    processed: list[ImageResult],
+    merged: ParsedSchedule,
+    workers: int,
+    started: float,
+) -> ParseResponse:
     wall_ms = (time.perf_counter() - started) * 1000
-    by_index = {result.image_index: result for result in [*processed, *cached.values()]}
+    by_index = {result.image_index: result for result in [*processed, *job.known]}
     # a missing result is a bug in the pool: by_index[...] fails loudly rather than losing an image
-    results = [item if isinstance(item, ImageResult) else by_index[item.index] for item in items]
+    results = [by_index[item.image_index if isinstance(item, ImageResult) else item.index] for item in items]
     return build_response(results, merged, workers, wall_ms)
 
 
@@ -217,68 +276,79 @@ class _ResultSink:
 
 @dataclass
 class _Job:
-    """One parse job: the work to do, what the cache already answered, where results go."""
+    """One parse job: the work to do, the results already known, where results go."""
 
     job_id: str
     tasks: list[ImageTask]
-    done: list[ImageResult]
+    known: list[ImageResult]
     sink: _ResultSink
     on_progress: ProgressCallback | None
 
     @property
     def total(self) -> int:
-        return len(self.tasks) + len(self.done)
+        return len(self.tasks) + len(self.known)
+
+    def start_reducer(self) -> ScheduleReducer:
+        """A streaming reducer that already holds the known successful results.
+
+        Results reach this process anyway, so they are merged here as they
+        arrive rather than shipped on to a reducer actor.
+        """
+        reducer = ScheduleReducer()
+        for result in self.known:
+            if result.success:
+                reducer.add(result.data, result.source)
+        return reducer
+
+    def record(self, result: ImageResult, reducer: ScheduleReducer) -> None:
+        self.sink.store(result)
+        if result.success:
+            reducer.add(result.data, result.source)
 
 
-def _run_on_ray(
+def _run_job(
+    fleet: WorkerFleet,
+    progress: ActorHandle,
     job: _Job,
-    backend_options: BackendOptions,
     pool_options: PoolOptions,
-    worker_options: WorkerOptions,
-    workers: int,
-    rate_limit: RateLimitOptions | None,
+    should_stop: StopCheck | None,
 ) -> tuple[list[ImageResult], ParsedSchedule]:
     import ray
 
-    from pipeline.reduce import make_reducer_actor
-
-    progress = get_progress_actor()
-    ray.get(progress.create_job.remote(job.job_id, job.total, workers))
-    reducer = make_reducer_actor()
-    for result in job.done:
-        progress.image_finished.remote(job.job_id, result.image_index, True, 0.0)
-        reducer.add.remote(result.data, result.source)
-    limiter = get_rate_limiter(rate_limit) if rate_limit is not None else None
-    fleet = WorkerFleet(backend_options, worker_options, workers, progress, limiter)
-
-    def on_result(result: ImageResult) -> None:
-        job.sink.store(result)
-        if result.success:
-            reducer.add.remote(result.data, result.source)
-
+    ray.get(progress.create_job.remote(job.job_id, job.total, pool_options.workers))
+    for result in job.known:
+        progress.image_finished.remote(job.job_id, result.image_index, result.success, 0.0)
+    reducer = job.start_reducer()
+    status: JobStatus = "failed"
     try:
-        pool = SupervisedPool(fleet, pool_options.model_copy(update={"workers": workers}))
-        results = pool.run(
-            job.tasks, on_result=on_result, on_tick=_progress_reader(progress, job.job_id, job.on_progress)
+        results = SupervisedPool(fleet, pool_options).run(
+            job.tasks,
+            on_result=lambda result: job.record(result, reducer),
+            on_tick=_ticker(progress, job.job_id, job.on_progress, should_stop),
         )
-        final = ray.get(progress.finish_job.remote(job.job_id, "done"))
+        status = "done"
+    except JobCancelled:
+        status = "cancelled"
+        raise
+    finally:
+        final = ray.get(progress.finish_job.remote(job.job_id, status))
         if job.on_progress is not None:
             job.on_progress(final)
-        ray.get(progress.forget.remote(job.job_id))
-        merged: ParsedSchedule = ray.get(reducer.result.remote())
-    finally:
-        fleet.close()
-        ray.kill(reducer)
-    return results, merged
+        progress.forget.remote(job.job_id)
+    return results, reducer.result()
 
 
-def _progress_reader(
-    progress: ActorHandle, job_id: str, on_progress: ProgressCallback | None
+def _ticker(
+    progress: ActorHandle, job_id: str, on_progress: ProgressCallback | None, should_stop: StopCheck | None
 ) -> Callable[[], None]:
-    def tick() -> None:
-        if on_progress is not None:
-            import ray
+    """The pool's tick: pass the progress on, and stop the run when asked to."""
 
+    def tick() -> None:
+        import ray
+
+        if should_stop is not None and should_stop():
+            raise JobCancelled(f"job {job_id} was cancelled")
+        if on_progress is not None:
             snapshot = ray.get(progress.get.remote(job_id))
             if snapshot is not None:
                 on_progress(snapshot)
@@ -290,12 +360,11 @@ def _run_in_process(
     job: _Job, backend_options: BackendOptions, worker_options: WorkerOptions
 ) -> tuple[list[ImageResult], ParsedSchedule]:
     """The fallback: the same processing, one image at a time, no Ray."""
-    reducer = ScheduleReducer()
     board = ProgressBoard()
     board.create_job(job.job_id, job.total, 1)
-    for result in job.done:
-        board.image_finished(job.job_id, result.image_index, True, 0.0)
-        reducer.add(result.data, result.source)
+    for result in job.known:
+        board.image_finished(job.job_id, result.image_index, result.success, 0.0)
+    reducer = job.start_reducer()
     results = []
     processor = ImageProcessor(backend_options, worker_options, "in-process") if job.tasks else None
     for task in job.tasks:
@@ -306,9 +375,7 @@ def _run_in_process(
             job.job_id, result.image_index, result.success, result.processing_time, processor.worker_id
         )
         results.append(result)
-        job.sink.store(result)
-        if result.success:
-            reducer.add(result.data, result.source)
+        job.record(result, reducer)
         if job.on_progress is not None:
             job.on_progress(board.get(job.job_id) or BatchProgress())
     if job.on_progress is not None:

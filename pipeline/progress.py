@@ -124,19 +124,26 @@ class ProgressBoard:
     def create_job(self, job_id: str, total_images: int, batch_size: int) -> None:
         self._jobs[job_id] = ProgressTracker(job_id, total_images, max(batch_size, 1))
 
+    # Reports for a job that is gone (cancelled and forgotten while a worker
+    # was still busy with one of its images) are dropped.
+
     def image_started(self, job_id: str, worker_id: str) -> None:
-        self._jobs[job_id].image_started(worker_id)
+        if tracker := self._jobs.get(job_id):
+            tracker.image_started(worker_id)
 
     def image_finished(
         self, job_id: str, index: int, ok: bool, processing_ms: float, worker_id: str | None = None
     ) -> None:
-        self._jobs[job_id].image_finished(index, ok=ok, processing_ms=processing_ms, worker_id=worker_id)
+        if tracker := self._jobs.get(job_id):
+            tracker.image_finished(index, ok=ok, processing_ms=processing_ms, worker_id=worker_id)
 
     def worker_gone(self, job_id: str, worker_id: str) -> None:
-        self._jobs[job_id].worker_gone(worker_id)
+        if tracker := self._jobs.get(job_id):
+            tracker.worker_gone(worker_id)
 
     def add_retry(self, job_id: str) -> None:
-        self._jobs[job_id].add_retry()
+        if tracker := self._jobs.get(job_id):
+            tracker.add_retry()
 
     def finish_job(self, job_id: str, status: JobStatus) -> BatchProgress:
         self._jobs[job_id].finish(status)

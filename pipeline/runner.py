@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.backends.base import BackendOptions
+from pipeline.errors import ConfigError
 from pipeline.schema import ImageResult
 from pipeline.worker import ImageTask, WorkerOptions, failed_result, worker_actor_class
 
@@ -53,6 +54,9 @@ class PoolOptions(BaseModel):
     image_timeout_s: float = Field(default=30.0, gt=0, description="per-image deadline, seconds")
     max_attempts: int = Field(default=3, ge=1, le=10, description="tries per image when its worker crashes")
     poll_interval_s: float = Field(default=0.25, gt=0, description="how often progress is read")
+    startup_timeout_s: float = Field(
+        default=60.0, gt=0, description="time a worker may take to load its backend, on top of an image's"
+    )
 
     @model_validator(mode="after")
     def _within_bounds(self) -> PoolOptions:
@@ -84,6 +88,7 @@ class WorkerFleet:
         self._ids = itertools.count(1)
         self._worker_ids: dict[ActorHandle, str] = {}
         self._images_done: dict[ActorHandle, int] = {}
+        self._started: dict[ActorHandle, ObjectRef[str]] = {}
         self._free: list[ActorHandle] = []
         self._changed = threading.Condition()
         for _ in range(size):
@@ -118,6 +123,7 @@ class WorkerFleet:
         with self._changed:
             worker_id = self._worker_ids.pop(actor, "?")
             self._images_done.pop(actor, None)
+            self._started.pop(actor, None)
             successor = self._start_actor()
         ray.kill(actor, no_restart=True)
         if self.progress is not None:
@@ -138,6 +144,7 @@ class WorkerFleet:
         with self._changed:
             actors, self._free = list(self._worker_ids), []
             self._worker_ids.clear()
+            self._started.clear()
         for actor in actors:
             ray.kill(actor, no_restart=True)
 
@@ -147,7 +154,42 @@ class WorkerFleet:
             self.backend_options, self.worker_options, worker_id, self.progress, self.limiter
         )
         self._worker_ids[actor] = worker_id
+        self._started[actor] = actor.ping.remote()  # resolves once the backend is loaded
         return actor
+
+    def is_ready(self, actor: ActorHandle) -> bool:
+        """Whether the actor has finished starting (its backend is loaded)."""
+        import ray
+
+        started = self._started.get(actor)
+        return started is None or bool(ray.wait([started], timeout=0)[0])
+
+    def wait_ready(self, actors: list[ActorHandle], timeout_s: float) -> None:
+        """Block until these actors have started; a backend that cannot be built is a clear error.
+
+        An actor that died while starting for another reason (killed, its node
+        lost) is left to the run, which replaces it when its first image fails.
+
+        Raises:
+            ConfigError: a worker's constructor failed (bad options, a missing extra).
+        """
+        import ray
+        from ray.exceptions import GetTimeoutError, RayActorError
+
+        deadline = time.monotonic() + timeout_s
+        for actor in actors:
+            started = self._started.get(actor)
+            if started is None:
+                continue
+            try:
+                ray.get(started, timeout=max(0.0, deadline - time.monotonic()))
+            except GetTimeoutError:
+                log.warning("workers still starting after %g s; their images wait for them", timeout_s)
+                return
+            except RayActorError as exc:
+                if exc.actor_init_failed:  # the last line of Ray's report names the cause
+                    cause = str(exc).strip().splitlines()[-1]
+                    raise ConfigError(f"a worker could not start: {cause}") from exc
 
 
 @dataclass
@@ -208,6 +250,11 @@ class SupervisedPool:
         if first is None:
             return 0
         leased = self.fleet.lease(self.options.workers)
+        try:
+            self.fleet.wait_ready(leased, self.options.startup_timeout_s)
+        except ConfigError:
+            self.fleet.release(leased)
+            raise
         run = _Run(self, ActorPool(leased), len(leased), itertools.chain([first], source), on_result)
         run.read_ahead = max(read_ahead or 0, len(leased))
         try:
@@ -288,7 +335,9 @@ class _Run:
             actor = self.actors.pop_idle()
             task = self.queue.popleft()
             ref = actor.process.remote(task)
-            deadline = time.monotonic() + self.options.image_timeout_s
+            # a fresh replacement first loads its backend: that time is not the image's
+            grace = 0.0 if self.fleet.is_ready(actor) else self.options.startup_timeout_s
+            deadline = time.monotonic() + self.options.image_timeout_s + grace
             self.in_flight[ref] = _InFlight(actor, self.fleet.worker_id(actor), task, deadline)
 
     def _wait_time(self) -> float:

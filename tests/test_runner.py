@@ -197,3 +197,15 @@ def test_stream_pulls_lazily_and_keeps_at_most_read_ahead_unfinished() -> None:
     assert delivered == 20
     assert sorted(finished) == list(range(20))
     assert most_unfinished <= 4
+
+
+def test_a_worker_that_cannot_start_is_a_clear_error_not_a_hang() -> None:
+    from pipeline.backends.gemini import GeminiOptions
+    from pipeline.errors import ConfigError
+
+    fleet = WorkerFleet(GeminiOptions(api_key=None), WorkerOptions(num_cpus=0.1), 1)
+    try:
+        with pytest.raises(ConfigError, match="could not start.*GEMINI_API_KEY"):
+            SupervisedPool(fleet, PoolOptions(workers=1)).run(tasks("ok"))
+    finally:
+        fleet.close()

@@ -1,0 +1,147 @@
+"""Parse jobs on a long-lived fleet: running them, their records, their files.
+
+A server (the Serve replica) holds one ``WorkerFleet`` for its lifetime and
+runs every request on it with ``run_job`` (``pipeline.parse.run_on_fleet``); no
+request pays to start actors.
+``JobStore`` keeps one ``JobRecord`` per asynchronous job: live progress in
+memory, and the record as JSON under ``<data dir>/jobs/`` when it is created
+and when it ends, so finished results survive a restart until they expire.
+``JobRunner`` ties the two together with a thread pool, because
+``SupervisedPool.run`` blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Protocol
+
+from pydantic import Field
+
+from pipeline.backends.base import BackendOptions, ExtractContext
+from pipeline.errors import JobCancelled
+from pipeline.images import ImagePayload
+from pipeline.job_store import JobRecord, JobStore, new_job_id
+from pipeline.parse import run_on_fleet
+from pipeline.progress import get_progress_actor
+from pipeline.runner import PoolOptions, WorkerFleet
+from pipeline.schema import ImageResult, ParseResponse, WireModel
+from pipeline.worker import WorkerOptions
+
+log = logging.getLogger(__name__)
+
+
+class RunObserver(Protocol):
+    """Told when a run starts and ends (metrics, say); called from the run's thread."""
+
+    def run_started(self, workers: int) -> None: ...
+
+    def run_finished(self, workers: int, response: ParseResponse | None) -> None: ...
+
+
+__all__ = [
+    "JobCancelled",
+    "JobRecord",
+    "JobRunner",
+    "JobStore",
+    "RunObserver",
+    "RunRequest",
+    "new_job_id",
+    "run_job",
+    "start_fleet",
+]
+
+
+def start_fleet(backend_options: BackendOptions, worker_options: WorkerOptions, size: int) -> WorkerFleet:
+    """A fleet whose workers report to the cluster's progress actor, as ``run_on_fleet`` needs."""
+    return WorkerFleet(backend_options, worker_options, size, get_progress_actor())
+
+
+run_job = run_on_fleet  # a job on a long-lived fleet is exactly one parse on it
+
+
+class RunRequest(WireModel):
+    """One request to parse: the intake items and how to run them."""
+
+    items: list[ImagePayload | ImageResult]
+    workers: int = Field(ge=1, le=5)
+    context: ExtractContext | None = None
+    admin: bool = False
+
+
+class JobRunner:
+    """Runs requests on one fleet, now (blocking) or as background jobs with records."""
+
+    def __init__(
+        self,
+        fleet: WorkerFleet,
+        store: JobStore,
+        pool_options: PoolOptions,
+        *,
+        threads: int = 64,
+        observer: RunObserver | None = None,
+    ) -> None:
+        self.fleet = fleet
+        self.store = store
+        self.pool_options = pool_options
+        self.observer = observer
+        # SupervisedPool.run blocks a thread per request; runs beyond the fleet's size wait for a lease.
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="karaoke-job")
+
+    def run_now(self, request: RunRequest) -> ParseResponse:
+        """Run one request to the end in the calling thread."""
+        return self._observed(request, job_id=None, recorded=False)
+
+    def submit(self, request: RunRequest) -> JobRecord:
+        """Start a background job; its record is returned at once (status ``queued``)."""
+        record = self.store.create(len(request.items), admin=request.admin)
+        self.executor.submit(self._run_recorded, record.job_id, request)
+        return record
+
+    def cancel(self, job_id: str) -> JobRecord | None:
+        """Ask a queued or running job to stop; None when there is no such job."""
+        return self.store.request_cancel(job_id)
+
+    def close(self) -> None:
+        """Stop taking work, cancel what is running and kill the fleet's actors."""
+        for record in self.store.active():
+            self.store.request_cancel(record.job_id)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.fleet.close()
+
+    def _run_recorded(self, job_id: str, request: RunRequest) -> None:
+        if self.store.cancel_requested(job_id):
+            self.store.finish(job_id, "cancelled")
+            return
+        self.store.mark_running(job_id)
+        try:
+            response = self._observed(request, job_id=job_id, recorded=True)
+        except JobCancelled:
+            self.store.finish(job_id, "cancelled")
+            return
+        except Exception as exc:  # a bug or a lost cluster: the job fails, the server carries on
+            log.exception("job %s failed", job_id)
+            self.store.finish(job_id, "failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        self.store.finish(job_id, "done", result=response)
+
+    def _observed(self, request: RunRequest, *, job_id: str | None, recorded: bool) -> ParseResponse:
+        """``run_job`` with the observer told; a recorded job reports progress and can be cancelled."""
+        if self.observer is not None:
+            self.observer.run_started(request.workers)
+        response: ParseResponse | None = None
+        try:
+            response = run_job(
+                self.fleet,
+                request.items,
+                self.pool_options.model_copy(update={"workers": request.workers}),
+                job_id=job_id,
+                context=request.context,
+                on_progress=partial(self.store.update_progress, job_id) if recorded and job_id else None,
+                should_stop=partial(self.store.cancel_requested, job_id) if recorded and job_id else None,
+            )
+            return response
+        finally:
+            if self.observer is not None:
+                self.observer.run_finished(request.workers, response)

@@ -1,0 +1,1 @@
+"""The HTTP API on Ray Serve: a thin layer that validates, builds library objects and delegates."""

@@ -1,0 +1,166 @@
+"""Reading parse requests: JSON or multipart, size limits first, then strict validation.
+
+Limits are checked before work is done: the body is read with a cap (413),
+the image count before validation (413), one image's size at intake (413).
+Per-image problems found later (not an image, truncated, a decompression
+bomb) become that image's failed result, not a refused request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+from fastapi import Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.types import Message
+
+from pipeline.images import ImagePayload
+from pipeline.parse import ImageInput, intake
+from pipeline.schema import ImageResult
+from serve.errors import ApiError, from_validation
+from serve.models import AnalyzeBody, RequestFields
+from serve.options import ServeOptions
+
+Item = ImagePayload | ImageResult
+_WORKERS_TEXT = re.compile(r"^[1-5]$")
+_UNSAFE_NAME = re.compile(r"[^\w .,()+-]")
+
+
+@dataclass(frozen=True)
+class ParseInput:
+    """A validated request: its fields and one intake item per image, in order."""
+
+    fields: RequestFields
+    items: list[Item]
+
+
+async def read_parse_input(request: Request, options: ServeOptions) -> ParseInput:
+    """Read and validate a JSON (``screenshots``) or multipart (``files``) parse request."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("application/json", "multipart/form-data"):
+        raise ApiError(
+            415, f"Content-Type must be application/json or multipart/form-data, got {content_type!r}"
+        )
+    body = await read_capped_body(request, options.max_body_bytes)
+    if content_type == "application/json":
+        return await _from_json(body, options)
+    return await _from_multipart(request, body, options)
+
+
+async def read_capped_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused with 413 as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"request body of {declared} bytes is over the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _from_json(body: bytes, options: ServeOptions) -> ParseInput:
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiError(400, f"malformed JSON body: {exc}", field="body") from None
+    if not isinstance(document, dict):
+        raise ApiError(400, f"body must be a JSON object, got {type(document).__name__}", field="body")
+    screenshots = document.get("screenshots")
+    if isinstance(screenshots, list):
+        _check_count(len(screenshots), options, "screenshots")
+    try:
+        parsed = AnalyzeBody.model_validate(document)
+    except ValidationError as exc:
+        raise from_validation(exc) from None
+    items = await _intake(parsed.screenshots, options, "screenshots")
+    return ParseInput(RequestFields.model_validate(parsed.model_dump(exclude={"screenshots"})), items)
+
+
+async def _from_multipart(request: Request, body: bytes, options: ServeOptions) -> ParseInput:
+    form = await _replayed(request, body).form(max_files=options.max_images + 1, max_fields=50)
+    try:
+        uploads = [value for value in form.getlist("files") if isinstance(value, UploadFile)]
+        if not uploads:
+            raise ApiError(
+                400, "files: no files uploaded (send images as multipart field `files`)", field="files"
+            )
+        _check_count(len(uploads), options, "files")
+        fields = _form_fields({key: value for key, value in form.items() if isinstance(value, str)})
+        contents = [await upload.read() for upload in uploads]
+    finally:
+        await form.close()
+    items = await _intake(contents, options, "files")
+    names = [_display_name(upload.filename, index) for index, upload in enumerate(uploads)]
+    return ParseInput(fields, [_named(item, name) for item, name in zip(items, names, strict=True)])
+
+
+def _replayed(request: Request, body: bytes) -> Request:
+    """A request that reads ``body`` again (the original stream is spent)."""
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, receive)
+
+
+def _form_fields(form: dict[str, str]) -> RequestFields:
+    """Form fields are text: a worker count must be a digit 1-5, a flag true or false."""
+    values: dict[str, Any] = {key: form[key] for key in ("vendor", "description", "url") if key in form}
+    workers = form.get("maxConcurrentWorkers", "").strip()
+    if workers:
+        if not _WORKERS_TEXT.match(workers):
+            raise ApiError(
+                400,
+                f"maxConcurrentWorkers: must be an integer from 1 to 5, got {workers[:20]!r}",
+                field="maxConcurrentWorkers",
+            )
+        values["maxConcurrentWorkers"] = int(workers)
+    admin = form.get("isAdminUpload", "").strip().lower()
+    if admin:
+        if admin not in ("true", "false"):
+            raise ApiError(
+                400, f"isAdminUpload: must be true or false, got {admin[:20]!r}", field="isAdminUpload"
+            )
+        values["isAdminUpload"] = admin == "true"
+    try:
+        return RequestFields.model_validate(values)
+    except ValidationError as exc:
+        raise from_validation(exc) from None
+
+
+def _check_count(count: int, options: ServeOptions, field: str) -> None:
+    if count > options.max_images:
+        raise ApiError(413, f"{field}: {count} images, at most {options.max_images} per request", field=field)
+
+
+async def _intake(inputs: Sequence[ImageInput], options: ServeOptions, field: str) -> list[Item]:
+    """The library's intake; an image over the size limit refuses the whole request (413)."""
+    items = await run_in_threadpool(intake, inputs, max_bytes=options.max_image_bytes)
+    for index, item in enumerate(items):
+        if isinstance(item, ImageResult) and item.error is not None and item.error.code == "too_large":
+            raise ApiError(
+                413,
+                f"{field}[{index}]: image is over the limit of {options.max_image_bytes} bytes",
+                field=f"{field}[{index}]",
+            )
+    return items
+
+
+def _display_name(filename: str | None, index: int) -> str:
+    """A label for results: the upload's base name, made safe; never used as a path."""
+    name = _UNSAFE_NAME.sub("_", PurePath(filename or "").name)[:100].strip()
+    return name or f"image-{index}"
+
+
+def _named(item: Item, name: str) -> Item:
+    return item.model_copy(update={"source": name})

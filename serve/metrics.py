@@ -1,0 +1,67 @@
+"""Counters and histograms through ``ray.util.metrics``, exported by Ray's Prometheus endpoint.
+
+Created inside the replica (Ray metrics belong to the process that records them).
+Tags stay low-cardinality: status, error code, route; never a job id or a client.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from pipeline.schema import ParseResponse
+
+LATENCY_BOUNDARIES_MS = [50, 100, 250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000]
+
+
+class ServeMetrics:
+    """The API's metrics; also the job runner's ``RunObserver``."""
+
+    def __init__(self) -> None:
+        from ray.util import metrics
+
+        self.images = metrics.Counter(
+            "karaoke_images_processed",
+            description="images processed, by status and error code",
+            tag_keys=("status", "error_code"),
+        )
+        self.latency = metrics.Histogram(
+            "karaoke_image_latency_ms",
+            description="time to process one image (worker time), ms",
+            boundaries=LATENCY_BOUNDARIES_MS,
+            tag_keys=("status",),
+        )
+        self.retries = metrics.Counter("karaoke_image_retries", description="images retried after a crash")
+        self.rejected = metrics.Counter(
+            "karaoke_http_rejected",
+            description="requests refused, by HTTP status (429: rate limited)",
+            tag_keys=("status",),
+        )
+        self.busy_workers = metrics.Gauge("karaoke_active_workers", description="workers leased to runs now")
+        self._busy = 0
+        self._lock = threading.Lock()
+
+    def run_started(self, workers: int) -> None:
+        self._add_busy(workers)
+
+    def run_finished(self, workers: int, response: ParseResponse | None) -> None:
+        self._add_busy(-workers)
+        if response is not None:
+            self.observe(response)
+
+    def observe(self, response: ParseResponse) -> None:
+        """Count the images of one finished run."""
+        for result in response.results:
+            code = result.error.code if result.error is not None else "none"
+            self.images.inc(1, tags={"status": result.status, "error_code": code})
+            if result.attempts:
+                self.latency.observe(result.processing_time, tags={"status": result.status})
+        if response.stats.retries:
+            self.retries.inc(response.stats.retries)
+
+    def refused(self, status: int) -> None:
+        self.rejected.inc(1, tags={"status": str(status)})
+
+    def _add_busy(self, delta: int) -> None:
+        with self._lock:
+            self._busy = max(self._busy + delta, 0)
+            self.busy_workers.set(self._busy)

@@ -1,0 +1,134 @@
+"""One Ray Serve for every Serve test module, started on a free loopback port.
+
+Each ``tests/test_serve_*.py`` imports the session fixture ``served``; pytest
+makes one fixture per importing module, so the harness counts its users and
+starts Serve once and shuts it down (before Ray) when the last one finishes.
+Applications are deployed on first use, under their own route prefixes:
+
+- ``main`` at ``/``: scripted backend, 5 workers, admin token set, no rate limit;
+- ``limited`` at ``/limited``: scripted, 1 worker, a tight rate limit, no admin token;
+- ``ocr`` at ``/ocr``: the local OCR backend, 3 workers, for realistic tests.
+"""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.backends.base import LocalOptions, ScriptedOptions
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+TEST_LIMITS: dict[str, Any] = {
+    "max_body_bytes": 4 * 1024 * 1024,
+    "max_image_bytes": 1024 * 1024,
+    "max_images": 20,
+    "replica_num_cpus": 0.1,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Served:
+    """The running Serve: its base URL, data dir and deployed applications."""
+
+    port: int
+    data_dir: Path
+    deployed: set[str] = field(default_factory=set)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, app: str = "main") -> str:
+        """The base URL of an application, deploying it first if needed."""
+        if app not in self.deployed:
+            self._deploy(app)
+        return self.base + PREFIXES[app].rstrip("/")
+
+    def restart(self) -> None:
+        """Shut Serve down and start it again on the same port and data dir."""
+        from ray import serve
+
+        apps = set(self.deployed)
+        serve.shutdown()
+        self.deployed.clear()
+        _start(self.port)
+        for app in sorted(apps):
+            self._deploy(app)
+
+    def _deploy(self, app: str) -> None:
+        from ray import serve
+
+        from serve.app import build_app
+        from serve.options import ServeOptions
+
+        options = ServeOptions(data_dir=self.data_dir / app, **TEST_LIMITS, **APP_OPTIONS[app])
+        serve.run(build_app(options), name=app, route_prefix=PREFIXES[app], blocking=False)
+        self.deployed.add(app)
+
+
+PREFIXES = {"main": "/", "limited": "/limited", "ocr": "/ocr"}
+APP_OPTIONS: dict[str, dict[str, Any]] = {
+    "main": {
+        "backend": ScriptedOptions(),
+        "fleet_size": 5,
+        "worker_num_cpus": 0.1,
+        "admin_token": ADMIN_TOKEN,
+        "rate_limit_per_minute": 0,
+        "image_timeout_s": 10,
+    },
+    "limited": {
+        "backend": ScriptedOptions(),
+        "fleet_size": 1,
+        "worker_num_cpus": 0.1,
+        "rate_limit_per_minute": 6,
+        "rate_limit_burst": 2,
+    },
+    "ocr": {
+        "backend": LocalOptions(ocr_threads=1),
+        "fleet_size": 3,
+        "worker_num_cpus": 0.4,
+        "admin_token": ADMIN_TOKEN,
+        "rate_limit_per_minute": 0,
+    },
+}
+
+
+def _start(port: int) -> None:
+    from ray import serve
+
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+
+
+_state: dict[str, Any] = {"users": 0, "served": None}
+
+
+@pytest.fixture(scope="session")
+def served(ray_session: None) -> Iterator[Served]:
+    """The shared Serve (started by the first module that asks for it)."""
+    from ray import serve
+
+    if _state["served"] is None:
+        port = free_port()
+        _start(port)
+        _state["served"] = Served(port, Path(tempfile.mkdtemp(prefix="karaoke-serve-test-")))
+    _state["users"] += 1
+    try:
+        yield _state["served"]
+    finally:
+        _state["users"] -= 1
+        if _state["users"] == 0:
+            serve.shutdown()
+            _state["served"] = None

@@ -1,0 +1,174 @@
+"""Jobs on a long-lived fleet (pipeline/jobs.py) and their records (pipeline/job_store.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.backends.base import ScriptedOptions
+from pipeline.errors import JobCancelled
+from pipeline.job_store import JobStore, RunDefaults, load_run_defaults, save_run_defaults
+from pipeline.jobs import JobRunner, RunRequest, run_job, start_fleet
+from pipeline.parse import intake
+from pipeline.runner import PoolOptions, WorkerFleet
+from pipeline.schema import BatchProgress, ParsedSchedule, ParseResponse, ParseStats
+from pipeline.testing.scripted import make_scripted_png
+from pipeline.worker import WorkerOptions
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def a_response() -> ParseResponse:
+    stats = ParseStats(
+        total_images=0,
+        successful_images=0,
+        failed_images=0,
+        max_concurrent_workers=1,
+        total_processing_time=0.0,
+        average_processing_time=0.0,
+        speedup=0.0,
+    )
+    return ParseResponse(success=False, data=ParsedSchedule(), results=[], stats=stats)
+
+
+# --- the store, without Ray ---------------------------------------------------------------------
+
+
+def test_a_finished_job_is_read_back_by_a_new_store(tmp_path: Path) -> None:
+    store = JobStore(tmp_path, ttl_s=60)
+    record = store.create(3)
+    assert store.get(record.job_id) is not None
+    store.update_progress(record.job_id, BatchProgress(total_images=3, processed_images=2))
+    store.finish(record.job_id, "done", result=a_response())
+    reopened = JobStore(tmp_path, ttl_s=60).get(record.job_id)
+    assert reopened is not None
+    assert reopened.status == "done" and reopened.result == a_response()
+    assert reopened.progress.status == "done" and reopened.progress.processed_images == 2
+
+
+def test_a_job_left_running_by_a_stopped_server_is_marked_failed(tmp_path: Path) -> None:
+    record = JobStore(tmp_path, ttl_s=60).create(2)
+    reopened = JobStore(tmp_path, ttl_s=60).get(record.job_id)
+    assert reopened is not None and reopened.status == "failed"
+    assert reopened.error is not None and "stopped" in reopened.error
+
+
+def test_records_expire_after_the_ttl(tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = JobStore(tmp_path, ttl_s=60, clock=clock)
+    record = store.create(1)
+    store.finish(record.job_id, "done", result=a_response())
+    clock.now += dt.timedelta(seconds=59)
+    assert store.get(record.job_id) is not None
+    clock.now += dt.timedelta(seconds=2)
+    assert store.get(record.job_id) is None
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_ids_that_are_not_job_ids_never_touch_the_disk(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs", ttl_s=60)
+    (tmp_path / "secret.json").write_text("{}")
+    assert store.get("../secret") is None
+    assert store.get("x" * 32) is None
+
+
+def test_cancelling_a_queued_job_ends_it_at_once_and_the_first_end_wins(tmp_path: Path) -> None:
+    store = JobStore(tmp_path, ttl_s=60)
+    record = store.create(1)
+    cancelled = store.request_cancel(record.job_id)
+    assert cancelled is not None and cancelled.status == "cancelled"
+    assert store.cancel_requested(record.job_id)
+    store.finish(record.job_id, "done", result=a_response())
+    again = store.get(record.job_id)
+    assert again is not None and again.status == "cancelled" and again.result is None
+
+
+def test_run_defaults_round_trip_and_sequential_means_one_worker(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    assert load_run_defaults(path) == RunDefaults()
+    save_run_defaults(path, RunDefaults(default_workers=5, mode="sequential"))
+    loaded = load_run_defaults(path)
+    assert loaded.workers_for(None) == 1 and loaded.workers_for(4) == 1
+    assert RunDefaults(default_workers=4).workers_for(None) == 4
+    path.write_text("not json")
+    assert load_run_defaults(path) == RunDefaults()
+
+
+# --- jobs on a real fleet -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fleet(ray_session: None) -> Iterator[WorkerFleet]:
+    fleet = start_fleet(ScriptedOptions(), WorkerOptions(num_cpus=0.1), 3)
+    yield fleet
+    fleet.close()
+
+
+def pngs(*scripts: str) -> list[bytes]:
+    return [make_scripted_png(script, venue=f"Bar {index}") for index, script in enumerate(scripts)]
+
+
+@pytest.mark.ray
+def test_jobs_share_the_fleet_and_return_results_in_input_order(fleet: WorkerFleet) -> None:
+    actors_before = set(fleet.actors)
+    items = intake([*pngs("sleep:0.2", "ok", "fail:blocked"), b""], max_bytes=10**6)
+    seen: list[BatchProgress] = []
+    response = run_job(fleet, items, PoolOptions(workers=3), on_progress=seen.append)
+    assert [r.image_index for r in response.results] == [0, 1, 2, 3]
+    assert [r.status for r in response.results] == ["ok", "ok", "failed", "failed"]
+    assert [s.venue_name for s in response.data.shows] == ["Bar 0", "Bar 1"]
+    assert set(fleet.actors) == actors_before, "a job never starts actors of its own"
+    final = seen[-1]
+    assert final.status == "done"
+    assert (final.total_images, final.processed_images, final.failed_images) == (4, 4, 2)
+
+
+@pytest.mark.ray
+def test_a_cancelled_job_stops_and_gives_its_actors_back(fleet: WorkerFleet) -> None:
+    items = intake(pngs(*["sleep:0.3"] * 6), max_bytes=10**6)
+    started = time.monotonic()
+    with pytest.raises(JobCancelled):
+        run_job(fleet, items, PoolOptions(workers=1), should_stop=lambda: time.monotonic() - started > 0.4)
+    assert time.monotonic() - started < 1.5
+    response = run_job(fleet, intake(pngs("ok"), max_bytes=10**6), PoolOptions(workers=3))
+    assert response.success
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+        self.finished = threading.Event()
+
+    def run_started(self, workers: int) -> None:
+        self.calls.append(("started", workers))
+
+    def run_finished(self, workers: int, response: ParseResponse | None) -> None:
+        self.calls.append(("finished", workers))
+        self.finished.set()
+
+
+@pytest.mark.ray
+def test_the_runner_records_a_background_job_on_disk(fleet: WorkerFleet, tmp_path: Path) -> None:
+    store = JobStore(tmp_path, ttl_s=60)
+    observer = Observer()
+    runner = JobRunner(fleet, store, PoolOptions(), observer=observer)
+    request = RunRequest(items=intake(pngs("ok", "ok"), max_bytes=10**6), workers=2, admin=True)
+    record = runner.submit(request)
+    assert record.status == "queued"
+    assert observer.finished.wait(20)
+    assert observer.calls == [("started", 2), ("finished", 2)]
+    runner.executor.shutdown(wait=True)  # the record is written after the observer hears of the end
+    stored = JobStore(tmp_path, ttl_s=60).get(record.job_id)
+    assert stored is not None and stored.status == "done" and stored.admin
+    assert stored.result is not None and stored.result.stats.successful_images == 2

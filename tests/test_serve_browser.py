@@ -1,0 +1,74 @@
+"""The upload page in headless Chromium: real screenshots, live progress, the table, a bad file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from serve_harness import Served, served  # noqa: F401 - the fixture is used by name
+
+pytestmark = [pytest.mark.ray, pytest.mark.serve, pytest.mark.browser, pytest.mark.ocr]
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "examples" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def page(served: Served) -> Iterator[Any]:  # noqa: F811 - pytest injects the imported fixture
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.goto(served.url("ocr") + "/")
+            yield page
+        finally:
+            browser.close()
+
+
+def test_upload_page_parses_real_screenshots_and_shows_a_bad_file(page: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-screenshot.png"
+    bad.write_text("this is a text file with a .png name")
+    names = ["001-lines.png", "002-table.png", "004-social.png"]
+    page.set_input_files("#files", [str(SCREENSHOTS / name) for name in names] + [str(bad)])
+    assert "001-lines.png" in page.inner_text("#chosen")
+    page.select_option("#workers", "3")
+    page.click("#submit")
+    page.wait_for_selector("#results:not([hidden])", timeout=90_000)
+    assert page.get_attribute("#progress-bar", "value") == "100"
+    assert "processed 4 / 4" in page.inner_text("#progress-text")
+    assert "failed 1" in page.inner_text("#progress-text")
+    venues = page.eval_on_selector_all(
+        "#shows tbody tr td:first-child", "cells => cells.map(c => c.textContent)"
+    )
+    truth = json.loads((SCREENSHOTS / "truth.json").read_text())
+    expected = {show["venueName"] for name in names for show in truth[name]["shows"]}
+    assert len(set(venues) & expected) >= len(expected) // 2, f"found {venues}"
+    images = page.inner_text("#images")
+    assert "not-a-screenshot.png: not_an_image" in images
+    assert images.count(": ok (") == 3
+    page.screenshot(path=str(ROOT / "docs" / "upload-page.png"), full_page=True)
+
+
+def test_upload_page_reports_a_refused_admin_upload(page: Any) -> None:
+    page.check("input[name=mode][value=admin]")
+    page.fill("#token", "wrong-token")
+    page.set_input_files("#files", [str(SCREENSHOTS / "003-flyer.png")])
+    page.click("#submit")
+    page.wait_for_function("document.getElementById('message').textContent.length > 0", timeout=10_000)
+    assert page.inner_text("#message").startswith("401")

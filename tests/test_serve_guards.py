@@ -1,0 +1,84 @@
+"""The Serve layer's pure parts: admin auth, rate limiting, error messages, metrics."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from serve.errors import ApiError, field_path, from_validation
+from serve.guards import RateLimiter, require_admin
+from serve.models import AnalyzeBody
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_admin_needs_a_configured_token_and_the_exact_bearer() -> None:
+    with pytest.raises(ApiError) as refused:
+        require_admin("Bearer anything", None)
+    assert refused.value.status == 403 and "KARAOKE_ADMIN_TOKEN" in refused.value.message
+    token = SecretStr("s3cret")
+    for header in (None, "", "Basic s3cret", "Bearer", "Bearer s3cre", "Bearer s3cret2"):
+        with pytest.raises(ApiError) as denied:
+            require_admin(header, token)
+        assert denied.value.status == 401 and "WWW-Authenticate" in denied.value.headers
+    require_admin("Bearer s3cret", token)
+    require_admin("bearer  s3cret ", token)
+
+
+def test_rate_limit_allows_a_burst_then_refills_at_the_rate() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(per_minute=30, burst=2, clock=clock)
+    limiter.check("a")
+    limiter.check("a")
+    with pytest.raises(ApiError) as limited:
+        limiter.check("a")
+    assert limited.value.status == 429 and limited.value.headers["Retry-After"] == "2"
+    limiter.check("b")  # per client
+    clock.now += 2.0
+    limiter.check("a")
+
+
+def test_no_rate_limit_when_the_rate_is_zero() -> None:
+    limiter = RateLimiter(per_minute=0, burst=1)
+    for _ in range(100):
+        limiter.check("a")
+
+
+def test_validation_errors_name_the_field_and_index() -> None:
+    assert field_path(("screenshots", 2)) == "screenshots[2]"
+    with pytest.raises(ValidationError) as invalid:
+        AnalyzeBody.model_validate({"screenshots": ["a", 7], "maxConcurrentWorkers": "3"})
+    error = from_validation(invalid.value)
+    assert error.status == 400 and error.field == "maxConcurrentWorkers"
+    assert "screenshots[1]: must be a string, got 7 (int)" in error.message
+    assert "maxConcurrentWorkers: must be an integer" in error.message
+
+
+@pytest.mark.ray
+@pytest.mark.usefixtures("ray_session")
+def test_metrics_count_a_response_and_busy_workers() -> None:
+    from pipeline.parse import build_response
+    from pipeline.schema import ImageError, ImageResult, ParsedSchedule
+    from serve.metrics import ServeMetrics
+
+    failed = ImageResult(
+        image_index=1,
+        source="b",
+        success=False,
+        status="failed",
+        attempts=2,
+        error=ImageError(code="timeout", message="slow"),
+    )
+    ok = ImageResult(image_index=0, source="a", success=True, status="ok", attempts=1, processing_time=12.0)
+    metrics = ServeMetrics()
+    metrics.run_started(3)
+    assert metrics._busy == 3
+    metrics.run_finished(3, build_response([ok, failed], ParsedSchedule(), 3, 20.0))
+    assert metrics._busy == 0
+    metrics.refused(429)
