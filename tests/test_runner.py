@@ -205,7 +205,7 @@ def test_a_worker_that_cannot_start_is_a_clear_error_not_a_hang() -> None:
 
     fleet = WorkerFleet(GeminiOptions(api_key=None), WorkerOptions(num_cpus=0.1), 1)
     try:
-        with pytest.raises(ConfigError, match="could not start.*GEMINI_API_KEY"):
+        with pytest.raises(ConfigError, match=r"could not start.*GEMINI_API_KEY"):
             SupervisedPool(fleet, PoolOptions(workers=1)).run(tasks("ok"))
     finally:
         fleet.close()
