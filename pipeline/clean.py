@@ -10,6 +10,7 @@ backend's raw output.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import unicodedata
 from typing import NamedTuple
@@ -28,6 +29,7 @@ __all__ = [
     "DateMatch",
     "DayMatch",
     "TimeRange",
+    "clause_starts",
     "clean_schedule",
     "dj_key",
     "find_address",
@@ -40,6 +42,7 @@ __all__ = [
     "parse_days",
     "parse_time",
     "split_address",
+    "split_clauses",
     "venue_key",
 ]
 
@@ -217,6 +220,8 @@ class DayMatch(NamedTuple):
     days: list[Weekday]
     text: str
     monthly: bool
+    start: int = -1
+    """Offset of the phrase in the searched text."""
 
 
 def _weekday_of(word: str) -> Weekday:
@@ -254,8 +259,36 @@ def find_day_phrases(text: str) -> list[DayMatch]:
         else:
             days = list(WEEKDAYS)
         monthly = bool(match["nth"] and match["monthly"])
-        found.append(DayMatch(_week_order(days), match.group(0).strip(), monthly))
+        start = match.start() + len(match.group(0)) - len(match.group(0).lstrip())
+        found.append(DayMatch(_week_order(days), match.group(0).strip(), monthly, start))
     return found
+
+
+def clause_starts(text: str) -> list[int]:
+    """Offsets where a new show's clause begins in running prose (after the first one).
+
+    A clause ends once it holds a day and a time; the next day phrase starts another.
+    """
+    starts: list[int] = []
+    begin, seen_day = 0, False
+    for phrase in find_day_phrases(text):
+        if seen_day and normalize_time_range(text[begin : phrase.start]) is not None:
+            starts.append(phrase.start)
+            begin = phrase.start
+        seen_day = True
+    return starts
+
+
+def split_clauses(text: str) -> list[str]:
+    """Running prose cut into one clause per show, before each day phrase that starts a new one.
+
+    'Wednesday at Kelley's Pub 8pm-12am, Thursday & Saturday at The Crescent
+    Lounge 8pm-12am' -> two clauses; text before the first day phrase stays with
+    the first clause.
+    """
+    cuts = [0, *clause_starts(text), len(text)]
+    clauses = [text[first:last].strip(" ,;.") for first, last in itertools.pairwise(cuts)]
+    return [clause for clause in clauses if clause]
 
 
 def parse_days(text: str) -> list[Weekday]:

@@ -7,6 +7,7 @@ usage errors (bad arguments, missing paths, unknown backend).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -22,6 +23,7 @@ from rich.table import Table
 
 from pipeline.backends.base import OPTIONS_BY_KIND
 from pipeline.errors import ConfigError
+from pipeline.evaluate import add_eval_command, run_eval
 from pipeline.images import find_images
 from pipeline.runner import MAX_WORKERS, MIN_WORKERS
 from pipeline.schema import BatchProgress, ParseResponse
@@ -91,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("--timeout", type=_positive_float, default=30.0, help="per-image deadline in seconds")
     batch.add_argument("--no-progress", action="store_true", help="no live progress display")
+    add_eval_command(commands)
     add_serve_command(commands)
     fake = commands.add_parser("fake-gemini", help="a local stand-in of the Gemini REST API")
     add_fake_gemini_arguments(fake)
@@ -106,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pipeline.testing.fake_gemini import fake_gemini_command
 
             return fake_gemini_command(args)
+        if args.command == "eval":
+            return run_eval(args)
         if args.command == "serve":
             from serve.cli import run_serve
 
@@ -122,28 +127,57 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parse_command(args: argparse.Namespace, err: Console) -> int:
+    response = parse_paths(
+        args.paths,
+        backend=args.backend,
+        workers=1 if args.sequential else args.workers,
+        timeout_s=args.timeout,
+        use_cache=not args.no_cache,
+        progress=err if not args.no_progress else None,
+    )
+    _write_output(response, args.out)
+    if args.out is not None:  # stdout is free for people: show what was found
+        Console().print(shows_table(response))
+    _print_summary(err, response)
+    return EXIT_OK if response.success else EXIT_ALL_FAILED
+
+
+def parse_paths(
+    paths: Sequence[Path],
+    *,
+    backend: str | None,
+    workers: int,
+    timeout_s: float,
+    use_cache: bool = True,
+    in_process: bool = False,
+    progress: Console | None = None,
+) -> ParseResponse:
+    """Parse image files and directories as ``karaoke-pipeline parse`` does (also used by ``eval``).
+
+    Raises:
+        ConfigError: a path is missing, no image was found, or the backend cannot run.
+    """
     from pipeline.cache import ResultCache, is_cacheable
     from pipeline.parse import intake, plan_job, ray_runtime, run_parse
 
     settings = get_settings()
-    missing = [str(path) for path in args.paths if not path.exists()]
+    missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise ConfigError(f"no such file or directory: {', '.join(missing)}")
-    images = find_images(args.paths)
+    images = find_images(list(paths))
     if not images:
-        raise ConfigError(f"no images found in {', '.join(map(str, args.paths))}")
-    workers = 1 if args.sequential else args.workers
-    kind = args.backend or settings.default_backend()
-    plan = plan_job(kind, workers=workers, timeout_s=args.timeout, settings=settings)
-    cache = (
-        None
-        if args.no_cache or not is_cacheable(plan.backend)
-        else ResultCache.in_data_dir(settings.data_dir)
+        raise ConfigError(f"no images found in {', '.join(map(str, paths))}")
+    plan = plan_job(
+        backend or settings.default_backend(), workers=workers, timeout_s=timeout_s, settings=settings
     )
+    cacheable = use_cache and is_cacheable(plan.backend)
+    cache = ResultCache.in_data_dir(settings.data_dir) if cacheable else None
     items = intake(images, max_bytes=settings.max_image_bytes)
-    show_bar = not args.no_progress and err.is_terminal
-    with ray_runtime(settings.ray_address) as use_ray, ProgressBar(err, len(images), show_bar) as on_progress:
-        response = run_parse(
+    runtime = contextlib.nullcontext(False) if in_process else ray_runtime(settings.ray_address)
+    console = progress or Console(stderr=True)
+    show_bar = progress is not None and progress.is_terminal
+    with runtime as use_ray, ProgressBar(console, len(images), show_bar) as on_progress:
+        return run_parse(
             items,
             plan.backend,
             pool_options=plan.pool,
@@ -153,11 +187,6 @@ def _parse_command(args: argparse.Namespace, err: Console) -> int:
             cache=cache,
             rate_limit=plan.rate_limit,
         )
-    _write_output(response, args.out)
-    if args.out is not None:  # stdout is free for people: show what was found
-        Console().print(shows_table(response))
-    _print_summary(err, response)
-    return EXIT_OK if response.success else EXIT_ALL_FAILED
 
 
 def _batch_command(args: argparse.Namespace, err: Console) -> int:

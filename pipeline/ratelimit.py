@@ -130,4 +130,6 @@ def get_rate_limiter(options: RateLimitOptions) -> ActorHandle:
 
     name = f"{RATE_LIMITER_NAME}-{options.rpm}per{options.window_s:g}s-{options.max_workers}w"
     actor_class = ray.remote(num_cpus=0)(RateLimiterActor)
-    return actor_class.options(name=name, namespace=RATE_LIMITER_NAMESPACE, get_if_exists=True).remote(options)
+    return actor_class.options(name=name, namespace=RATE_LIMITER_NAMESPACE, get_if_exists=True).remote(
+        options
+    )

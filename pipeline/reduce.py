@@ -11,8 +11,15 @@ Identity rules (the old app's fault 7 was getting these wrong):
 
 - a show is ``ShowKey``: venue key, day or date, start time (or the time text
   when the start time is unknown). Different days, dates or start times never
-  merge: they are separate buckets, whatever the venue matcher says;
-- venues merge by ``venue_key``, DJs by ``dj_key``, vendors by ``vendor_key``.
+  merge: they are separate buckets, whatever the venue matcher says; within a
+  bucket venue keys merge when the matcher says so (default: the fuzzy
+  ``pipeline.matching.venue_keys_match``, 'The Crescent Lounge' = 'Crescent Lounge');
+- venues merge by name and address (``cluster_venue_keys``): two branches of
+  one chain at different streets stay apart;
+- DJs merge by ``dj_key`` and by alias: when one item names a DJ together with
+  aliases or handles ('Max', 'DJ Max', '@djmax614'), every spelling joins one
+  DJ, and shows credited to any spelling are credited to that DJ's name;
+- vendors merge by ``vendor_key``.
 
 Field rules: a value beats a null; between two values the one from the
 higher-confidence item wins, ties go to the lexicographically larger text;
@@ -23,12 +30,15 @@ the maximum, lists (sources, aliases, social handles) are united and sorted.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from pipeline.clean import dj_key, venue_key
+from pipeline.clusters import VenueKey, cluster_keys, cluster_venue_keys, link_components
+from pipeline.matching import street_key, venue_keys_match
 from pipeline.schema import WEEKDAYS, Dj, ParsedSchedule, Show, Vendor, Venue
 
 if TYPE_CHECKING:
@@ -36,10 +46,12 @@ if TYPE_CHECKING:
 
 Item = Show | Venue | Dj | Vendor
 M = TypeVar("M", Show, Venue, Dj, Vendor)
-K = TypeVar("K", str, "ShowKey")  # the key types; both hash and sort
+K = TypeVar("K", str, "ShowKey", VenueKey)  # the key types; all hash and sort
 
 VenueMatcher = Callable[[str, str], bool]
 """Decides whether two venue keys name the same venue (``None`` means exact equality)."""
+
+__all__ = ["ScheduleReducer", "ShowKey", "VenueMatcher", "cluster_keys", "make_reducer_actor", "show_key"]
 
 DISPLAY_NAME_FIELDS = frozenset({"name", "venue_name"})
 UNION_FIELDS = frozenset({"sources", "aliases", "social_handles"})
@@ -48,6 +60,7 @@ UNION_FIELDS = frozenset({"sources", "aliases", "social_handles"})
 LINKED_FIELDS = ("time", "end_time")
 LINKED_PICK = "time+end_time"
 
+_HANDLE = re.compile(r"^@|^\S*\d\S*$")  # '@djmax614', 'djmax614': a handle, not a display name
 _DATED = len(WEEKDAYS)
 _NO_DAY = len(WEEKDAYS) + 1
 _KNOWN_START, _TIME_TEXT_ONLY, _NO_TIME = 0, 1, 2
@@ -112,7 +125,7 @@ class Pick:
         text = value if isinstance(value, str) else value.isoformat()
         if field_name in DISPLAY_NAME_FIELDS:
             completeness = sum(char.isalnum() for char in text)
-            return cls(rank=(completeness, confidence, text), value=value)
+            return cls(rank=(not _HANDLE.match(text), completeness, confidence, text), value=value)
         return cls(rank=(confidence, text), value=value)
 
 
@@ -178,62 +191,27 @@ class MergedItem:
             self.picks[name] = pick
 
 
-def cluster_keys(
-    keys: Iterable[K],
-    bucket_of: Callable[[K], Hashable],
-    same: Callable[[K, K], bool] | None,
-) -> list[list[K]]:
-    """Group keys that ``same`` matches, only ever within one bucket.
-
-    Clusters are the transitive closure of matching pairs, each listed in
-    sorted order and the clusters sorted by their smallest key, so the grouping
-    depends only on the set of keys. ``same=None`` means exact equality: every
-    key is its own cluster and no pairwise pass is needed.
-    """
-    ordered = sorted(keys)
-    if same is None:
-        return [[key] for key in ordered]
-    parent: dict[K, K] = {key: key for key in ordered}
-
-    def root(key: K) -> K:
-        while parent[key] != key:
-            key = parent[key]
-        return key
-
-    buckets: dict[Hashable, list[K]] = defaultdict(list)
-    for key in ordered:
-        buckets[bucket_of(key)].append(key)
-    for members in buckets.values():
-        for index, first in enumerate(members):
-            for second in members[index + 1 :]:
-                if same(first, second):
-                    low, high = sorted((root(first), root(second)))
-                    parent[high] = low
-    clusters: dict[K, list[K]] = defaultdict(list)
-    for key in ordered:
-        clusters[root(key)].append(key)
-    return list(clusters.values())
-
-
 class ScheduleReducer:
     """Streaming merge + dedupe of per-image schedules; pure and order-independent.
 
-    ``show_key_of`` and ``venues_match`` are the seams for smarter matching: the
-    default is exact key equality after normalisation; a fuzzy venue matcher
-    (e.g. rapidfuzz on venue keys) can be passed without touching the merge.
+    ``show_key_of`` and ``venues_match`` are the seams for matching: venue keys
+    are compared by the fuzzy ``venue_keys_match`` by default; pass
+    ``venues_match=None`` for exact key equality. The matcher only ever
+    compares shows in one day/date and start-time bucket.
     """
 
     def __init__(
         self,
         *,
         show_key_of: Callable[[Show], ShowKey] = show_key,
-        venues_match: VenueMatcher | None = None,
+        venues_match: VenueMatcher | None = venue_keys_match,
     ) -> None:
         self._show_key_of = show_key_of
         self._venues_match = venues_match
         self._shows: dict[ShowKey, MergedItem] = defaultdict(MergedItem)
-        self._venues: dict[str, MergedItem] = defaultdict(MergedItem)
+        self._venues: dict[VenueKey, MergedItem] = defaultdict(MergedItem)
         self._djs: dict[str, MergedItem] = defaultdict(MergedItem)
+        self._dj_links: set[tuple[str, str]] = set()
         self._vendors: dict[str, MergedItem] = defaultdict(MergedItem)
 
     @classmethod
@@ -251,21 +229,32 @@ class ScheduleReducer:
             merged.absorb(show)
             merged.add_to("sources", source)
         for venue in schedule.venues:
-            self._venues[venue_key(venue.name)].absorb(venue)
+            self._venues[VenueKey(venue_key(venue.name), street_key(venue.address or ""))].absorb(venue)
         for dj in schedule.djs:
-            merged = self._djs[dj_key(dj.name)]
-            merged.absorb(dj)
-            merged.add_to("aliases", dj.name)  # every spelling seen; the chosen one is dropped
+            self._add_dj(dj)
         for vendor in schedule.vendors:
             self._vendors[vendor_key(vendor.name)].absorb(vendor)
 
+    def _add_dj(self, dj: Dj) -> None:
+        """Merge a DJ under its key and link it to the keys of its aliases and handles."""
+        key = dj_key(dj.name)
+        merged = self._djs[key]
+        merged.absorb(dj)
+        merged.add_to("aliases", dj.name)  # every spelling seen; the chosen one is dropped
+        for other in (*dj.aliases, *dj.social_handles):
+            other_key = dj_key(other)
+            if other_key and other_key != key:
+                low, high = sorted((key, other_key))
+                self._dj_links.add((low, high))
+
     def result(self) -> ParsedSchedule:
         """The merged, deduplicated schedule, sorted; the reducer stays usable."""
+        djs, dj_names = self._merged_djs()
         return ParsedSchedule(
             vendors=[self._vendors[key].build(Vendor) for key in sorted(self._vendors)],
             venues=self._merged_venues(),
-            djs=[_build_dj(self._djs[key]) for key in sorted(self._djs)],
-            shows=self._merged_shows(),
+            djs=djs,
+            shows=[_credit(show, dj_names) for show in self._merged_shows()],
         )
 
     def _merged_shows(self) -> list[Show]:
@@ -275,8 +264,30 @@ class ScheduleReducer:
         return [_join(self._shows, cluster).build(Show) for cluster in clusters]
 
     def _merged_venues(self) -> list[Venue]:
-        clusters = cluster_keys(self._venues, lambda key: None, self._venues_match)
+        clusters = cluster_venue_keys(self._venues, self._venues_match)
         return [_join(self._venues, cluster).build(Venue) for cluster in clusters]
+
+    def _merged_djs(self) -> tuple[list[Dj], dict[str, str]]:
+        """DJs joined by key and alias links, and each spelling's key -> the DJ's name."""
+        djs: list[Dj] = []
+        names: dict[str, str] = {}
+        for component in link_components(self._djs, self._dj_links):
+            members = [key for key in component if key in self._djs]
+            if not members:
+                continue
+            dj = _build_dj(_join(self._djs, members))
+            djs.append(dj)
+            names.update({key: dj.name for key in component})
+            names.update({dj_key(alias): dj.name for alias in dj.aliases})
+        return sorted(djs, key=lambda dj: (dj_key(dj.name), dj.name)), names
+
+
+def _credit(show: Show, dj_names: dict[str, str]) -> Show:
+    """The show credited to its DJ's merged name, when its spelling belongs to a known DJ."""
+    if show.dj_name is None:
+        return show
+    name = dj_names.get(dj_key(show.dj_name))
+    return show if name is None or name == show.dj_name else show.model_copy(update={"dj_name": name})
 
 
 def _join(merges: dict[K, MergedItem], keys: list[K]) -> MergedItem:

@@ -201,7 +201,11 @@ def worker_actor_class(options: WorkerOptions) -> ActorClass[Any]:
     import ray
 
     # SPREAD: on a cluster, workers go to different nodes, so losing one node costs few of them.
-    resources: dict[str, Any] = {"num_cpus": options.num_cpus, "max_restarts": 0, "scheduling_strategy": "SPREAD"}
+    resources: dict[str, Any] = {
+        "num_cpus": options.num_cpus,
+        "max_restarts": 0,
+        "scheduling_strategy": "SPREAD",
+    }
     if options.memory_bytes is not None:
         resources["memory"] = options.memory_bytes
     return ray.remote(**resources)(ImageWorker)

@@ -142,12 +142,26 @@ def test_engine_uses_the_configured_thread_count(backend: LocalBackend) -> None:
 
 
 def test_ocr_output_becomes_axis_aligned_lines() -> None:
-    corners = np.array([[[10, 20], [110, 22], [110, 50], [10, 48]]], dtype=np.float32)
+    corners = np.array([[[10, 20], [110, 20], [110, 50], [10, 50]]], dtype=np.float32)
     output = SimpleNamespace(txts=("9PM-2AM",), boxes=corners, scores=(0.93,))
     [line] = ocr_lines(output)
     assert (line.text, line.x0, line.y0, line.x1, line.y1) == ("9PM-2AM", 10, 20, 110, 50)
     assert line.score == pytest.approx(0.93)
     assert ocr_lines(SimpleNamespace(txts=None, boxes=None, scores=None)) == []
+
+
+def test_tilted_photo_lines_are_straightened_into_rows() -> None:
+    """Two boxes on one tilted text line (3 degrees) overlap as one row once straightened."""
+    tilt = np.tan(np.radians(3))
+
+    def box(x0: float, x1: float, y: float) -> list[list[float]]:
+        return [[x0, y + x0 * tilt], [x1, y + x1 * tilt], [x1, y + 30 + x1 * tilt], [x0, y + 30 + x0 * tilt]]
+
+    corners = np.array([box(10, 400, 100), box(600, 900, 100)], dtype=np.float32)
+    first, second = ocr_lines(
+        SimpleNamespace(txts=("MONDAY - Rusty Nail", "9PM-2AM"), boxes=corners, scores=None)
+    )
+    assert abs(first.y0 - second.y0) < 2 and abs((first.y1 - first.y0) - 30) < 2
 
 
 def test_ocr_failure_becomes_an_upstream_backend_error(

@@ -440,3 +440,137 @@ def test_time_text_and_end_time_come_from_the_same_image(order: int) -> None:
     # the item that knows more of the time wins as a unit: never "9pm-close" with an end of 02:00
     assert (merged[0].time, merged[0].end_time) == ("9PM-2AM", "02:00")
     assert merged[0].confidence == 0.9
+
+
+# --- fuzzy venues, venues by address, DJs by alias ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"),
+    [
+        ("The Crescent Lounge", "Crescent Lounge", True),
+        ("O'Nelly's", "ONellys", True),
+        ("Sand Bar Station", "Sandbar Station", True),
+        ("Oties", "Oties Tavern & Grill", True),
+        ("Oneilly's Sports Pub", "O'Nelly's Sports Pub", True),  # OCR / typing slip
+        ("Kelley's Pub", "Kelly's Tavern", False),
+        ("Crescent Lounge", "Crescent Pub", False),
+        ("Blue Moon Saloon", "Lucky Shamrock", False),
+        ("Bar 145", "Bar 154", False),
+    ],
+)
+def test_default_matcher_merges_spellings_of_one_venue(first: str, second: str, same: bool) -> None:
+    merged = merge_shows(
+        Show(venue_name=first, day="friday", start_time="21:00"),
+        Show(venue_name=second, day="friday", start_time="21:00"),
+    )
+    assert len(merged) == (1 if same else 2)
+
+
+def test_fuzzy_venues_never_merge_across_days_or_start_times() -> None:
+    merged = merge_shows(
+        Show(venue_name="The Crescent Lounge", day="friday", start_time="21:00"),
+        Show(venue_name="Crescent Lounge", day="saturday", start_time="21:00"),
+        Show(venue_name="Crescent Lounge", day="friday", start_time="20:00"),
+    )
+    assert len(merged) == 3
+
+
+def test_exact_matcher_is_still_available() -> None:
+    reducer = ScheduleReducer(venues_match=None)
+    reducer.add(
+        ParsedSchedule(
+            shows=[
+                Show(venue_name="Oties", day="friday", start_time="21:00"),
+                Show(venue_name="Oties Tavern & Grill", day="friday", start_time="21:00"),
+            ]
+        ),
+        "a.png",
+    )
+    assert len(reducer.result().shows) == 2
+
+
+def test_venues_merge_by_name_and_address() -> None:
+    result = ScheduleReducer.merge(
+        [
+            ("a.png", ParsedSchedule(venues=[Venue(name="Oties", address="5344 Center Street")])),
+            ("b.png", ParsedSchedule(venues=[Venue(name="Oties Tavern & Grill", address="5344 Center St")])),
+            ("c.png", ParsedSchedule(venues=[Venue(name="Oties Tavern & Grill", phone="(614) 555-0101")])),
+            ("d.png", ParsedSchedule(venues=[Venue(name="Applebee's", address="1 Polaris Pkwy")])),
+            ("e.png", ParsedSchedule(venues=[Venue(name="Applebees", address="77 Sawmill Rd")])),
+        ]
+    )
+    assert sorted((v.name, v.address, v.phone) for v in result.venues) == [
+        ("Applebee's", "1 Polaris Pkwy", None),  # two branches of a chain stay apart
+        ("Applebees", "77 Sawmill Rd", None),
+        ("Oties Tavern & Grill", "5344 Center Street", "(614) 555-0101"),
+    ]
+
+
+def test_djs_merge_by_alias_when_one_image_ties_them() -> None:
+    pairs = [
+        ("a.png", ParsedSchedule(djs=[Dj(name="Max", aliases=["DJ Max"], social_handles=["@djmax614"])])),
+        (
+            "b.png",
+            ParsedSchedule(
+                djs=[Dj(name="djmax614")],
+                shows=[Show(venue_name="Bar", day="friday", start_time="21:00", dj_name="djmax614")],
+            ),
+        ),
+        ("c.png", ParsedSchedule(djs=[Dj(name="Steve")])),
+    ]
+    for order in (pairs, pairs[::-1]):
+        result = ScheduleReducer.merge(order)
+        assert [dj.name for dj in result.djs] == ["Max", "Steve"]
+        assert result.djs[0].aliases == ["DJ Max", "djmax614"]
+        assert result.shows[0].dj_name == "Max"  # credited to the merged DJ's name
+
+
+def test_djs_without_a_tie_stay_apart() -> None:
+    result = ScheduleReducer.merge([("a.png", ParsedSchedule(djs=[Dj(name="Max"), Dj(name="@djmax614")]))])
+    assert len(result.djs) == 2
+
+
+fuzzy_shows = st.builds(
+    Show,
+    venue_name=st.sampled_from(
+        [
+            "Oties",
+            "Oties Tavern & Grill",
+            "O'Nelly's Sports Pub",
+            "Oneilly's Sports Pub",
+            "Kelley's Pub",
+            "Kelly's Tavern",
+            "The Crescent Lounge",
+            "Crescent Lounge",
+        ]
+    ),
+    day=st.sampled_from(WEEKDAYS[:2]),
+    start_time=st.sampled_from(["21:00", "20:00"]),
+    dj_name=st.none() | st.sampled_from(["Max", "DJ Max", "djmax614"]),
+    confidence=confidences,
+)
+fuzzy_djs = st.builds(
+    Dj,
+    name=st.sampled_from(["DJ Max", "Max", "djmax614", "Steve"]),
+    aliases=st.lists(st.sampled_from(["Max", "@djmax614", "KJ Steve"]), max_size=2),
+    confidence=confidences,
+)
+fuzzy_inputs = st.lists(
+    st.tuples(
+        st.sampled_from(["a.png", "b.png", "c.png"]),
+        st.builds(
+            ParsedSchedule, shows=st.lists(fuzzy_shows, max_size=5), djs=st.lists(fuzzy_djs, max_size=2)
+        ),
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(pairs=fuzzy_inputs, data=st.data())
+def test_fuzzy_merge_is_order_independent(
+    pairs: list[tuple[str, ParsedSchedule]], data: st.DataObject
+) -> None:
+    expected = reduce_all(pairs).result().to_wire()
+    assert reduce_all(data.draw(st.permutations(pairs))).result().to_wire() == expected

@@ -300,3 +300,111 @@ def test_confidence_drops_when_parts_are_missing() -> None:
     full = parse_schedule(stack(["MONDAY - The Rusty Nail - 9PM-1AM - DJ Mike"]), today=TODAY).shows[0]
     bare = parse_schedule(stack(["KARAOKE", "MONDAY - The Rusty Nail"]), today=TODAY).shows[0]
     assert 0.0 <= bare.confidence < full.confidence <= 1.0
+
+
+# --- breadth: prose, notes, grids, phone chrome (rows are real strings from REFERENCE.md / issue 3)
+
+PROSE_CASES = [
+    (
+        ["Wednesday at Kelley's Pub 8pm-12am, Thursday & Saturday at The Crescent Lounge 8pm-12am"],
+        [
+            ("Kelley's Pub", "wednesday", "20:00", "00:00", None),
+            ("The Crescent Lounge", "thursday", "20:00", "00:00", None),
+            ("The Crescent Lounge", "saturday", "20:00", "00:00", None),
+        ],
+    ),
+    (  # a paragraph wrapped mid-clause, as a phone or a post shows it
+        [
+            "Here's where to find us: Monday at Kelley's Pub 9:00PM till",
+            "2:00AM, Monday nights at Hideaway Bar & Grill 8PM-12AM with",
+            "DJ Tina, and Tuesday at Dublin Village Tavern 8pm till 1am. See you there!",
+        ],
+        [
+            ("Kelley's Pub", "monday", "21:00", "02:00", None),
+            ("Hideaway Bar & Grill", "monday", "20:00", "00:00", "Tina"),
+            ("Dublin Village Tavern", "tuesday", "20:00", "01:00", None),
+        ],
+    ),
+    (
+        ["Friday nights at Oneilly's Sports Pub - 123 Main St, Columbus, OH - 9pm karaoke with djmax614"],
+        [("Oneilly's Sports Pub", "friday", "21:00", None, "djmax614")],
+    ),
+    (["SUN @northighdublin 6PM-9PM"], [("northighdublin", "sunday", "18:00", "21:00", None)]),
+]
+
+
+@pytest.mark.parametrize(("texts", "expected"), PROSE_CASES)
+def test_running_prose_gives_one_show_per_clause(texts: list[str], expected: list[ShowRow]) -> None:
+    lines = [OcrLine(text, 40, 40 + 34 * i, 40 + 12 * len(text), 70 + 34 * i) for i, text in enumerate(texts)]
+    assert show_rows(parse_schedule(lines, today=TODAY)) == expected
+
+
+def test_canceled_note_is_a_note_not_a_venue() -> None:
+    schedule = parse_schedule(
+        stack(
+            [
+                "Oties Tavern & Grill",
+                "5344 Center St, Hilliard, OH 43026",
+                "",
+                "Thursdays 8pm-12am with KJ Max",
+                "SUNDAYS KARAOKE 7:00PM - 11:00PM (Temporarily Canceled for Fall/Winter)",
+            ]
+        ),
+        today=TODAY,
+    )
+    assert show_rows(schedule) == [
+        ("Oties Tavern & Grill", "thursday", "20:00", "00:00", "Max"),
+        ("Oties Tavern & Grill", "sunday", "19:00", "23:00", None),
+    ]
+    assert schedule.shows[1].description == "Temporarily Canceled for Fall/Winter"
+    assert schedule.venues[0].address == "5344 Center St"  # the heading's address
+
+
+def test_weekly_grid_gives_one_show_per_filled_cell() -> None:
+    rows = [
+        ["Venue", "Mon", "Tue", "Wed", "Thu"],
+        ["Sand Bar Station", "9PM-2AM", "", "", "8-12"],
+        ["Lucky Shamrock", "", "9pm-close", "", ""],
+    ]
+    schedule = parse_schedule(table(rows, [40, 360, 520, 680, 840]), today=TODAY)
+    assert show_rows(schedule) == [
+        ("Sand Bar Station", "monday", "21:00", "02:00", None),
+        ("Sand Bar Station", "thursday", "20:00", "00:00", None),
+        ("Lucky Shamrock", "tuesday", "21:00", None, None),
+    ]
+
+
+def test_story_chrome_and_dated_event() -> None:
+    schedule = parse_schedule(
+        stack(
+            [
+                "9:41",
+                "karaoke_cbus 5h",
+                "",
+                "NEW YEAR'S EVE KARAOKE",
+                "Thursday, December 31, 2026",
+                "9PM-2AM",
+                "The Crescent Lounge",
+                "with DJ Steve",
+                "",
+                "Send message",
+            ]
+        ),
+        today=TODAY,
+    )
+    assert [(s.venue_name, s.date, s.day, s.start_time, s.dj_name) for s in schedule.shows] == [
+        ("The Crescent Lounge", dt.date(2026, 12, 31), "thursday", "21:00", "Steve")
+    ]
+
+
+def test_specials_post_under_a_singers_page_yields_no_shows() -> None:
+    texts = [
+        "Singers of Central Ohio",
+        "Yesterday at 11:44 PM",
+        "",
+        "This Week at The Pint House",
+        "Happy Hour Mon-Fri 3-6PM",
+        "Euchre League - Mondays 7pm",
+        "Live Music Saturdays 9PM-1AM",
+    ]
+    assert parse_schedule(stack(texts), today=TODAY).shows == []

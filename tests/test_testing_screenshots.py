@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline.schema import ParsedSchedule
+from pipeline.schema import WEEKDAYS, ParsedSchedule
 from pipeline.testing.screenshot_content import (
     MULTI_DAY_TEXTS,
     TIME_TEXTS,
@@ -19,8 +19,8 @@ from pipeline.testing.screenshot_content import (
     ShowSpec,
     build_truth,
 )
-from pipeline.testing.screenshot_layouts import LAYOUTS
 from pipeline.testing.screenshots import (
+    LAYOUTS,
     TRUTH_FILE,
     generate_corpus,
     load_truth,
@@ -33,9 +33,9 @@ HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, ParsedSchedule]]:
-    """A 20-image corpus covering every layout."""
+    """A corpus covering every layout."""
     out = tmp_path_factory.mktemp("corpus")
-    return out, generate_corpus(out, seed=11, count=20, layouts=list(LAYOUTS))
+    return out, generate_corpus(out, seed=11, count=len(LAYOUTS) + 4, layouts=["all"])
 
 
 def test_same_seed_gives_identical_files(tmp_path: Path) -> None:
@@ -70,14 +70,15 @@ def test_images_open_with_expected_names_and_sizes(
     corpus: tuple[Path, dict[str, ParsedSchedule]],
 ) -> None:
     out, truth = corpus
-    assert sorted(p.name for p in out.glob("*.png")) == sorted(truth)
+    assert sorted(p.name for p in out.iterdir() if p.name != TRUTH_FILE) == sorted(truth)
+    layouts = "|".join(LAYOUTS)
     for name in truth:
-        assert re.fullmatch(r"\d{3}-(lines|table|flyer|trap|social)\.png", name)
+        assert re.fullmatch(rf"\d{{3}}-({layouts})\.(png|jpg)", name)
         with Image.open(out / name) as image:
             image.verify()
         with Image.open(out / name) as image:
-            assert image.format == "PNG"
-            assert 600 <= image.width <= 1400
+            assert image.format == ("JPEG" if name.endswith("-photo.jpg") else "PNG")
+            assert 420 <= image.width <= 1400
 
 
 def test_truth_json_validates(corpus: tuple[Path, dict[str, ParsedSchedule]]) -> None:
@@ -90,7 +91,7 @@ def test_truth_json_validates(corpus: tuple[Path, dict[str, ParsedSchedule]]) ->
 
 def test_trap_images_have_no_shows(corpus: tuple[Path, dict[str, ParsedSchedule]]) -> None:
     _, truth = corpus
-    traps = [schedule for name, schedule in truth.items() if name.endswith("-trap.png")]
+    traps = [schedule for name, schedule in truth.items() if "trap" in name]
     assert traps
     assert all(schedule == ParsedSchedule() for schedule in traps)
     for seed in range(10):
@@ -100,7 +101,7 @@ def test_trap_images_have_no_shows(corpus: tuple[Path, dict[str, ParsedSchedule]
 def test_karaoke_layouts_have_shows(corpus: tuple[Path, dict[str, ParsedSchedule]]) -> None:
     _, truth = corpus
     for name, schedule in truth.items():
-        if not name.endswith("-trap.png"):
+        if "trap" not in name:
             assert schedule.shows, name
             assert {s.venue_name for s in schedule.shows} == {v.name for v in schedule.venues}
 
@@ -123,6 +124,7 @@ def test_every_truth_time_is_hhmm(corpus: tuple[Path, dict[str, ParsedSchedule]]
         assert show.start_time and HHMM.match(show.start_time)
         assert show.end_time is None or HHMM.match(show.end_time)
         assert show.time and show.day
+        assert show.date is None or show.day == WEEKDAYS[show.date.weekday()]
     for entry in TIME_TEXTS:
         assert HHMM.match(entry.start) and (entry.end is None or HHMM.match(entry.end))
 
@@ -168,3 +170,29 @@ def test_cli_writes_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         "003-table.png",
     ]
     assert "001-table.png" in capsys.readouterr().out
+
+
+def test_at_least_fifteen_layouts() -> None:
+    assert len(LAYOUTS) >= 15
+
+
+def test_repeated_shows_agree_across_images(tmp_path: Path) -> None:
+    """The world is fixed: the same venue, day and start always has the same end and DJ."""
+    truth = generate_corpus(tmp_path, seed=4, count=40, layouts=["lines", "table", "social", "prose"])
+    seen: dict[tuple[str, str | None, str | None], tuple[str | None, str | None]] = {}
+    for schedule in truth.values():
+        for show in schedule.shows:
+            key = (show.venue_name, show.day, show.start_time)
+            assert seen.setdefault(key, (show.end_time, show.dj_name))[0] == show.end_time
+    assert len(seen) < sum(len(s.shows) for s in truth.values())  # some shows repeat
+
+
+@pytest.mark.parametrize("layout", ["prose", "dated", "monthly", "grid", "venue"])
+def test_new_layouts_truth(layout: str) -> None:
+    for seed in range(5):
+        _, truth = render_sample(layout, random.Random(seed))
+        assert truth.shows
+        if layout == "dated":
+            assert all(show.date is not None for show in truth.shows)
+        if layout == "monthly":
+            assert all(show.description and "month" in show.description.lower() for show in truth.shows)

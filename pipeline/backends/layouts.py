@@ -19,9 +19,20 @@ from dataclasses import dataclass
 
 from pipeline.clean import find_date, find_day_phrases
 
-__all__ = ["Column", "OcrLine", "Row", "find_table_header", "group_rows", "split_blocks", "table_cells"]
+__all__ = [
+    "GRID_DAY",
+    "Column",
+    "OcrLine",
+    "Row",
+    "find_table_header",
+    "group_rows",
+    "split_blocks",
+    "table_cells",
+]
 
-_CONNECTOR_END = re.compile(r"(?:[&|,+@(\-\u2013\u2014]|\b(?:with|by|at|and|of|w/|dj|kj))$", re.IGNORECASE)
+_CONNECTOR_END = re.compile(
+    r"(?:[&|,+@(\-\u2013\u2014]|\b(?:with|by|at|and|of|w/|dj|kj|till?|until|to))$", re.IGNORECASE
+)
 _ZIP_ONLY = re.compile(r"^\d{5}(?:-\d{4})?$")
 _WRAP_GAP = 0.25  # gap / line height below which a row continues the one above
 _BLOCK_GAP = 1.0  # gap / median line height above which a new block starts
@@ -34,6 +45,13 @@ HEADER_WORDS: dict[str, str] = {
     "address": "address", "addr": "address", "street": "address", "city": "city",
 }  # fmt: skip
 _HEADER_FILLER = {"name", "of", "week", "&", "/", "-"}
+GRID_DAY = "grid:"  # column kind prefix of a weekday column: "grid:monday"
+# A weekly grid names one column per weekday: 'Venue | Mon | Tue | ...'.
+WEEKDAY_HEADERS: dict[str, str] = {
+    word: f"{GRID_DAY}{day}"
+    for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    for word in (day, day[:3], f"{day}s")
+} | {"tues": "grid:tuesday", "weds": "grid:wednesday", "thur": "grid:thursday", "thurs": "grid:thursday"}
 _EPOCH = dt.date(2000, 1, 1)  # any date: only whether a date is present matters
 
 
@@ -186,13 +204,15 @@ def _header_columns(row: Row) -> list[Column] | None:
     columns: list[Column] = []
     words = [piece for box in row.boxes for piece in _words(box)]
     for piece in words:
-        kind = HEADER_WORDS.get(piece.text.lower().strip(":|"))
+        word = piece.text.lower().strip(":|.")
+        kind = HEADER_WORDS.get(word) or WEEKDAY_HEADERS.get(word)
         if kind is not None and not any(c.kind == kind for c in columns):
             columns.append(Column(kind, piece.x0, piece.x1))
         elif kind is None and piece.text.lower() not in _HEADER_FILLER:
             return None
     kinds = {c.kind for c in columns}
-    if len(columns) < 3 or not kinds & {"venue"} or not kinds & {"day", "time"}:
+    grid = sum(kind.startswith(GRID_DAY) for kind in kinds) >= 2
+    if len(columns) < 3 or not kinds & {"venue"} or not (kinds & {"day", "time"} or grid):
         return None
     return columns
 

@@ -70,7 +70,16 @@ _TIMESTAMP = re.compile(
     re.IGNORECASE,
 )
 _ENGAGEMENT = {"like", "likes", "comment", "comments", "share", "shares", "reply", "replies",
-               "reactions", "views", "send", "follow", "following", "retweets", "reposts"}  # fmt: skip
+               "reactions", "views", "send", "follow", "following", "retweets", "reposts",
+               "message", "messages"}  # fmt: skip
+_ACCOUNT_LINE = re.compile(
+    r"^@?[\w.]+\s*[\u2022\u00b7]?\s*\d{1,2}\s*[hmdw]$", re.IGNORECASE
+)  # 'karaoke_cbus 2h'
+_STATUS_NOTE = re.compile(
+    r"\(?\b(?:temporarily\s+)?(?:cancel+ed|on\s+hiatus|closed|suspended|postponed|no\s+karaoke)\b[^)|]*\)?",
+    re.IGNORECASE,
+)
+_AT_VENUE = re.compile(r"(?:\bat\b|@)\s*(?P<rest>[^|]+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -105,7 +114,12 @@ def is_noise(text: str) -> bool:
     """Status-bar clock or battery, post timestamp, reaction counts, hashtags, stray symbols."""
     stripped = text.strip()
     words = re.findall(r"[a-z]+|\d+", stripped.lower())
-    if not words or _STATUS_BAR.match(stripped) or _TIMESTAMP.match(stripped):
+    if (
+        not words
+        or _STATUS_BAR.match(stripped)
+        or _TIMESTAMP.match(stripped)
+        or _ACCOUNT_LINE.match(stripped)
+    ):
         return True
     if all(word.startswith("#") for word in stripped.split()):
         return True
@@ -171,9 +185,23 @@ def _segments(text: str) -> list[str]:
     return [p for p in pieces if p and re.search(r"[A-Za-z]{2}", p)]
 
 
+def _venue_after_at(rest: str) -> str | None:
+    """The name after 'at' or '@' ('Wednesday at Kelley's Pub'), which beats other leftovers."""
+    for match in _AT_VENUE.finditer(rest):
+        segments = _segments(match["rest"])
+        if segments:
+            return segments[0]
+    return None
+
+
 def read_fields(text: str, today: dt.date) -> LineFields:
-    """Cut date, address, phone, time, days and DJ out of a line; the rest names the venue."""
-    rest = text
+    """Cut date, address, phone, time, days and DJ out of a line; the rest names the venue.
+
+    A status note ('(Temporarily Canceled for Fall/Winter)') goes to the notes,
+    never into the venue; a name after 'at'/'@' is preferred as the venue.
+    """
+    status = _STATUS_NOTE.search(text)
+    rest = _cut(text, status.group(0)) if status else text
     date = find_date(rest, today)
     if date is not None:
         rest = _cut(rest, date.text)
@@ -191,6 +219,12 @@ def read_fields(text: str, today: dt.date) -> LineFields:
         days = (WEEKDAYS[date.date.weekday()],)
     dj, dj_as_seen, rest = _read_dj(rest)
     segments = _segments(rest)
+    at_venue = _venue_after_at(rest)
+    if at_venue is not None and at_venue in segments:
+        segments.remove(at_venue)
+        segments.insert(0, at_venue)
+    if status is not None:
+        rules += (clean_name(status.group(0).strip("()")) or "",)
     return LineFields(
         days=days,
         date=date.date if date else None,

@@ -7,7 +7,9 @@ package stays cheap; its PP-OCR models ship inside the wheel (no download).
 
 from __future__ import annotations
 
+import math
 import os
+import statistics
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -49,17 +51,34 @@ def _build_engine(options: LocalOptions) -> Any:
     return RapidOCR(params=_ocr_params(options))
 
 
+def _skew(boxes: Sequence[Any]) -> float:
+    """Median slope angle (radians) of the boxes' top edges: how far a photo is tilted."""
+    angles = [
+        math.atan2(float(corners[1][1]) - float(corners[0][1]), float(corners[1][0]) - float(corners[0][0]))
+        for corners in boxes
+        if float(corners[1][0]) - float(corners[0][0]) > 40  # short boxes give noisy angles
+    ]
+    return statistics.median(angles) if angles else 0.0
+
+
 def ocr_lines(output: Any) -> list[OcrLine]:
-    """rapidocr's output (boxes of 4 corner points, texts, scores) as axis-aligned OcrLines."""
+    """rapidocr's output (boxes of 4 corner points, texts, scores) as axis-aligned OcrLines.
+
+    A tilted photo is straightened first: corners are turned back by the median
+    tilt of the text, so the lines of one row stay one row for the parser.
+    """
     texts: Sequence[str] | None = getattr(output, "txts", None)
     boxes = getattr(output, "boxes", None)
     if not texts or boxes is None:
         return []
     scores: Sequence[float] = getattr(output, "scores", None) or [1.0] * len(texts)
+    tilt = _skew(boxes)
+    cos, sin = math.cos(-tilt), math.sin(-tilt)
     lines: list[OcrLine] = []
     for corners, text, score in zip(boxes, texts, scores, strict=True):
-        xs = [float(point[0]) for point in corners]
-        ys = [float(point[1]) for point in corners]
+        points = [(float(point[0]), float(point[1])) for point in corners]
+        xs = [x * cos - y * sin for x, y in points]
+        ys = [x * sin + y * cos for x, y in points]
         lines.append(OcrLine(str(text), min(xs), min(ys), max(xs), max(ys), float(score)))
     return lines
 

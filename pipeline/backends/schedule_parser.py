@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import cast
 
 from pipeline.addresses import find_address, normalize_phone
 from pipeline.backends.layouts import (
+    GRID_DAY,
     Column,
     OcrLine,
     Row,
@@ -36,7 +38,7 @@ from pipeline.backends.line_fields import (
     strip_dj_prefix,
     vendor_name,
 )
-from pipeline.clean import dj_key, normalize_time_range, venue_key
+from pipeline.clean import clause_starts, dj_key, normalize_time_range, split_clauses, venue_key
 from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue, Weekday
 
 __all__ = ["OcrLine", "parse_schedule"]
@@ -59,6 +61,8 @@ class _Page:
     vendor: str | None
     karaoke: bool
     venue: str | None
+    heading: LineFields = field(default_factory=LineFields)
+    """Everything read above the first show (the heading venue's address and phone)."""
 
 
 def _merge(first: LineFields, other: LineFields) -> LineFields:
@@ -89,27 +93,70 @@ def _is_heading(row: Row) -> bool:
     return is_title(row.text) or vendor_name(row.text) is not None
 
 
-def _venue_heading(rows: Sequence[Row], today: dt.date) -> str | None:
-    """A venue named above the first show ('Oties Tavern & Grill' over its weekly nights)."""
+def _venue_heading(rows: Sequence[Row], today: dt.date) -> LineFields:
+    """A venue named above the first show ('Oties Tavern & Grill' over its weekly nights).
+
+    Its address and phone are taken from the rows between it and the first show.
+    """
+    heading = LineFields()
     for row in rows:
         if _is_heading(row) or row.text.rstrip().endswith((":", "!")) or mentions_karaoke(row.text):
             continue
         fields = read_fields(row.text, today)
         if fields.has_days or mentions_other_event(row.text):
-            return None
-        if fields.venue:
-            return fields.venue
-    return None
+            break
+        if heading.venue is None and fields.venue:
+            heading = fields
+        elif heading.venue is not None:
+            heading = replace(
+                heading, address=heading.address or fields.address, phone=heading.phone or fields.phone
+            )
+    return replace(heading, notes=())
 
 
 def _read_page(rows: Sequence[Row], today: dt.date) -> _Page:
     vendors = [name for row in rows if (name := vendor_name(row.text))]
     karaoke = any(mentions_karaoke(row.text) for row in rows)
-    return _Page(vendors[0] if vendors else None, karaoke, _venue_heading(rows, today))
+    heading = _venue_heading(rows, today)
+    return _Page(vendors[0] if vendors else None, karaoke, heading.venue, heading)
+
+
+def _is_prose(block: Sequence[Row]) -> bool:
+    """Running text: a row ends one show's clause (its time) and starts the next one's.
+
+    'Euchre League - Mondays 7pm' is not prose: nothing with a time precedes its day.
+    """
+    for row in block:
+        for start in clause_starts(row.text):
+            if normalize_time_range(row.text[:start]) is not None:
+                return True
+    text, offset, row_starts = " ".join(row.text for row in block), 0, []
+    for row in block:
+        row_starts.append(offset)
+        offset += len(row.text) + 1
+    for start in clause_starts(text):
+        row_start = max(first for first in row_starts if first <= start)
+        if start != row_start and normalize_time_range(text[row_start:start]) is not None:
+            return True
+    return False
+
+
+def _prose_drafts(block: Sequence[Row], today: dt.date) -> list[_Draft]:
+    """Shows of a paragraph: the rows joined, then cut into one clause per show."""
+    score = min(row.score for row in block)
+    drafts: list[_Draft] = []
+    for clause in split_clauses(" ".join(row.text for row in block)):
+        fields = read_fields(clause, today)
+        if not fields.has_days or (mentions_other_event(clause) and not mentions_karaoke(clause)):
+            continue
+        drafts.append(_Draft(fields, score, karaoke_line=mentions_karaoke(clause)))
+    return drafts
 
 
 def _block_drafts(block: Sequence[Row], today: dt.date) -> list[_Draft]:
     """Shows of one block: each day line plus the lines under it, filled from lines above it."""
+    if _is_prose(block):
+        return _prose_drafts(block, today)
     fields = [read_fields(row.text, today) for row in block]
     starts = [i for i, f in enumerate(fields) if f.has_days]
     if not starts:
@@ -139,7 +186,9 @@ def _flow_drafts(rows: Sequence[Row], page: _Page, today: dt.date) -> list[_Draf
     if page.venue is None:
         return drafts
     return [
-        replace(draft, fields=replace(draft.fields, venue=page.venue), borrowed_venue=True)
+        replace(
+            draft, fields=_merge(replace(draft.fields, venue=page.venue), page.heading), borrowed_venue=True
+        )
         if draft.fields.venue is None
         else draft
         for draft in drafts
@@ -170,8 +219,27 @@ def _table_venue(cells: dict[str, str], today: dt.date) -> str | None:
     return " ".join(part for part in parts if part) or None
 
 
+def _grid_drafts(body: Sequence[Row], columns: list[Column], today: dt.date) -> list[_Draft]:
+    """A weekly grid: each row's venue, one show per weekday column holding a time."""
+    drafts: list[_Draft] = []
+    for row in body:
+        cells = table_cells(row, columns, body)
+        venue = read_fields(cells.get("venue", ""), today).venue
+        if venue is None or (mentions_other_event(row.text) and not mentions_karaoke(row.text)):
+            continue
+        for kind, text in cells.items():
+            time = normalize_time_range(text) if kind.startswith(GRID_DAY) else None
+            if time is not None:
+                day = cast(Weekday, kind.removeprefix(GRID_DAY))
+                fields = LineFields(days=(day,), time=time, venue=venue)
+                drafts.append(_Draft(fields, row.score, karaoke_line=True))
+    return drafts
+
+
 def _table_drafts(rows: Sequence[Row], start: int, columns: list[Column], today: dt.date) -> list[_Draft]:
     body = [row for row in rows[start + 1 :] if not _is_heading(row)]
+    if any(column.kind.startswith(GRID_DAY) for column in columns):
+        return _grid_drafts(body, columns, today)
     drafts: list[_Draft] = []
     for row in body:
         fields = _table_row_fields(table_cells(row, columns, body), row, today)

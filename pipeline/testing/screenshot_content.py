@@ -7,11 +7,13 @@ image never depends on the parsing code it is meant to test.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pipeline.schema import WEEKDAYS, Dj, ParsedSchedule, Show, Vendor, Venue, Weekday
+from pipeline.testing.screenshot_world import Night, build_world, spell_days, spell_time
 
 
 @dataclass(frozen=True)
@@ -33,13 +35,14 @@ class DayText:
 
 @dataclass(frozen=True)
 class VenueInfo:
-    """A bar with its postal address."""
+    """A bar with its postal address; ``aliases`` are other ways people write its name."""
 
     name: str
     street: str
     city: str
     state: str
     zip: str
+    aliases: tuple[str, ...] = ()
 
     @property
     def address_text(self) -> str:
@@ -49,29 +52,47 @@ class VenueInfo:
 
 @dataclass(frozen=True)
 class ShowSpec:
-    """One karaoke night to render; ``address_shown`` says if the address is drawn."""
+    """One karaoke night to render; ``address_shown`` says if the address is drawn.
+
+    ``written`` is the venue name as this image writes it (default: the real
+    name); ``date`` makes it a dated one-off; ``note`` lands in the truth's
+    description (a monthly rule, a cancellation).
+    """
 
     venue: VenueInfo
     day: DayText
     time: TimeText
     dj: str | None
     address_shown: bool = False
+    written: str | None = None
+    date: dt.date | None = None
+    note: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The venue name as drawn."""
+        return self.written or self.venue.name
 
 
 VENUES: tuple[VenueInfo, ...] = (
-    VenueInfo("The Rusty Nail", "123 Main St", "Columbus", "OH", "43215"),
-    VenueInfo("Oties Tavern & Grill", "5344 Center St", "Hilliard", "OH", "43026"),
-    VenueInfo("Sand Bar Station", "2200 N High St", "Columbus", "OH", "43201"),
-    VenueInfo("O'Nelly's Sports Pub", "4525 Sawmill Rd", "Columbus", "OH", "43220"),
+    VenueInfo("The Rusty Nail", "123 Main St", "Columbus", "OH", "43215", ("Rusty Nail",)),
+    VenueInfo("Oties Tavern & Grill", "5344 Center St", "Hilliard", "OH", "43026", ("Oties",)),
+    VenueInfo("Sand Bar Station", "2200 N High St", "Columbus", "OH", "43201", ("Sandbar Station",)),
+    VenueInfo("O'Nelly's Sports Pub", "4525 Sawmill Rd", "Columbus", "OH", "43220", ("O'Nelly's",)),
     VenueInfo("Kelley's Pub", "88 S State St", "Westerville", "OH", "43081"),
-    VenueInfo("The Crescent Lounge", "610 W Broad St", "Columbus", "OH", "43215"),
+    VenueInfo("The Crescent Lounge", "610 W Broad St", "Columbus", "OH", "43215", ("Crescent Lounge",)),
     VenueInfo("Blue Moon Saloon", "3950 Broadway", "Grove City", "OH", "43123"),
-    VenueInfo("Hideaway Bar & Grill", "17 E Bridge St", "Dublin", "OH", "43017"),
+    VenueInfo("Hideaway Bar & Grill", "17 E Bridge St", "Dublin", "OH", "43017", ("Hideaway Bar and Grill",)),
     VenueInfo("Lucky Shamrock", "1410 Morse Rd", "Columbus", "OH", "43229"),
-    VenueInfo("The Back Porch", "742 Parsons Ave", "Columbus", "OH", "43206"),
+    VenueInfo("The Back Porch", "742 Parsons Ave", "Columbus", "OH", "43206", ("Back Porch",)),
+    VenueInfo("Kelly's Tavern", "215 E Main St", "Lancaster", "OH", "43130"),
+    VenueInfo("Brewster's Taphouse", "6400 Busch Blvd", "Columbus", "OH", "43229"),
+    VenueInfo("Dublin Village Tavern", "27 S High St", "Dublin", "OH", "43017"),
+    VenueInfo("The Pint House", "780 N High St", "Columbus", "OH", "43215", ("Pint House",)),
 )
 
 DJ_NAMES: tuple[str, ...] = ("Mike", "Max", "Steve", "Jenny", "Rob", "Tina", "Carlos", "Dana")
+WORLD: tuple[Night, ...] = build_world(len(VENUES), DJ_NAMES)
 
 VENDORS: tuple[str, ...] = (
     "Star Sound Entertainment",
@@ -121,19 +142,26 @@ def pick_day_text(rng: random.Random, multi_day_chance: float = 0.25) -> DayText
     return single_day_text(rng.choice(WEEKDAYS), rng.choice(SINGLE_DAY_STYLES))
 
 
+def spec_of(rng: random.Random, night: Night) -> ShowSpec:
+    """A world night worded one way: its days, time and (now and then) venue name respelt."""
+    venue = VENUES[night.venue_index]
+    written = rng.choice(venue.aliases) if venue.aliases and rng.random() < 0.4 else None
+    return ShowSpec(
+        venue=venue,
+        day=DayText(spell_days(rng, night.days), night.days),
+        time=TimeText(spell_time(rng, night.start, night.end), night.start, night.end),
+        dj=night.dj,
+        written=written,
+    )
+
+
 def pick_shows(rng: random.Random, count: int) -> list[ShowSpec]:
-    """``count`` shows at distinct venues, ordered by first weekday like a real schedule."""
-    venues = rng.sample(VENUES, count)
-    djs = rng.sample(DJ_NAMES, rng.randint(1, 3))
-    shows = [
-        ShowSpec(
-            venue=venue,
-            day=pick_day_text(rng),
-            time=rng.choice(TIME_TEXTS),
-            dj=rng.choice(djs) if rng.random() < 0.85 else None,
-        )
-        for venue in venues
-    ]
+    """``count`` world nights at distinct venues, ordered by first weekday like a real schedule."""
+    by_venue: dict[int, list[Night]] = {}
+    for night in WORLD:
+        by_venue.setdefault(night.venue_index, []).append(night)
+    venues = rng.sample(sorted(by_venue), min(count, len(by_venue)))
+    shows = [spec_of(rng, rng.choice(by_venue[index])) for index in venues]
     return sorted(shows, key=lambda show: WEEKDAYS.index(show.day.days[0]))
 
 
@@ -150,15 +178,15 @@ def karaoke_line(rng: random.Random, show: ShowSpec) -> str:
     shape = rng.randrange(3)
     if shape == 0:
         sep = rng.choice((" - ", " | "))
-        parts = [show.day.text, show.venue.name, show.time.text]
+        parts = [show.day.text, show.name, show.time.text]
         if show.dj:
             parts.append(dj_text(rng, show.dj, allow_with=False))
         return sep.join(parts)
     if shape == 1:
         dj = f" {dj_text(rng, show.dj)}" if show.dj else ""
-        return f"{show.day.text.upper()} KARAOKE {show.time.text}{dj} @ {show.venue.name}"
+        return f"{show.day.text.upper()} KARAOKE {show.time.text}{dj} @ {show.name}"
     dj = f" ({dj_text(rng, show.dj, allow_with=False)})" if show.dj else ""
-    return f"{show.day.text}: {show.venue.name} {show.time.text}{dj}"
+    return f"{show.day.text}: {show.name} {show.time.text}{dj}"
 
 
 def build_truth(shows: Sequence[ShowSpec], vendor: str | None = None) -> ParsedSchedule:
@@ -175,11 +203,13 @@ def build_truth(shows: Sequence[ShowSpec], vendor: str | None = None) -> ParsedS
                 Show(
                     venue_name=spec.venue.name,
                     day=day,
+                    date=spec.date,
                     start_time=spec.time.start,
                     end_time=spec.time.end,
                     time=spec.time.text,
                     dj_name=spec.dj,
                     vendor=vendor,
+                    description=spec.note,
                 )
             )
     vendors = [Vendor(name=vendor)] if vendor else []

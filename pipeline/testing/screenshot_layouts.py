@@ -77,7 +77,7 @@ def table_cells(rng: random.Random, show: ShowSpec, with_address: bool) -> list[
     dj = dj_text(rng, show.dj, allow_with=False) if show.dj else ""
     if show.dj and rng.random() < 0.3:
         dj = show.dj
-    cells = [show.day.text, show.venue.name, show.time.text, dj]
+    cells = [show.day.text, show.name, show.time.text, dj]
     return [*cells, show.venue.address_text] if with_address else cells
 
 
@@ -163,7 +163,7 @@ def flyer_block(rng: random.Random, style: Style, show: ShowSpec, size: int) -> 
     lines = [
         TextLine(show.day.text.upper(), style.font(size + 10, bold=True), theme.accent, True),
         TextLine(show.time.text, style.font(size + 2, bold=True), theme.fg, True),
-        TextLine(show.venue.name, style.font(size, bold=True), theme.fg, True),
+        TextLine(show.name, style.font(size, bold=True), theme.fg, True),
     ]
     if show.dj:
         lines.append(TextLine(dj_text(rng, show.dj), style.font(size - 2), theme.fg, True))

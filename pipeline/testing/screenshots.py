@@ -1,13 +1,15 @@
 """Deterministic synthetic screenshots of karaoke schedules, with their ground truth.
 
-Each image is drawn by one layout (``lines``, ``table``, ``flyer``, ``trap``,
-``social``) from a ``random.Random`` seeded by the corpus seed and the image
-index, so image N is the same whatever ``count`` is. The truth is built from
-the generator's own tables, never by a parser, so it can score the parsers.
+Each image is drawn by one layout (see ``LAYOUTS``: lines, table, flyer, social,
+prose, dated, monthly, grid, story, dark-table, photo, phone, venue and three
+traps) from a ``random.Random`` seeded by the corpus seed and the image index,
+so image N is the same whatever ``count`` is. The truth is built from the
+generator's own tables, never by a parser, so it can score the parsers.
 
 Usage::
 
     python -m pipeline.testing.screenshots --out examples/screenshots --seed 1 --count 12
+    python -m pipeline.testing.screenshots --out /tmp/corpus --seed 2026 --count 68 --layouts all
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from pipeline.evaluate import read_truth
 from pipeline.schema import ParsedSchedule
-from pipeline.testing.screenshot_layouts import LAYOUTS
+from pipeline.testing.screenshot_layouts_more import LAYOUTS
 
 # The default mix: per 12 images, 3 lines, 3 table, 3 flyer, 2 social, 1 trap.
 DEFAULT_ROTATION: tuple[str, ...] = (
@@ -30,6 +33,8 @@ DEFAULT_ROTATION: tuple[str, ...] = (
     "flyer", "trap", "lines", "table", "flyer", "social",
 )  # fmt: skip
 FORMATS: dict[str, str] = {"png": "png", "jpeg": "jpg", "jpg": "jpg"}
+NATIVE_FORMATS: dict[str, str] = {"photo": "jpeg"}  # a photo is a JPEG whatever the corpus format
+ALL = "all"  # ``--layouts all``: every layout in turn
 TRUTH_FILE = "truth.json"
 
 
@@ -80,7 +85,7 @@ def generate_corpus(
     Raises:
         ValueError: an unknown layout or format.
     """
-    rotation = tuple(layouts) if layouts else DEFAULT_ROTATION
+    rotation = tuple(LAYOUTS) if list(layouts or ()) == [ALL] else tuple(layouts or DEFAULT_ROTATION)
     unknown = sorted(set(rotation) - set(LAYOUTS)) + ([] if fmt in FORMATS else [fmt])
     if unknown:
         raise ValueError(f"unknown layout or format {unknown}; layouts: {', '.join(LAYOUTS)}")
@@ -89,8 +94,9 @@ def generate_corpus(
     for index in range(1, count + 1):
         layout = rotation[(index - 1) % len(rotation)]
         image, schedule = render_sample(layout, sample_rng(seed, index))
-        name = f"{index:03d}-{layout}.{FORMATS[fmt]}"
-        (out_dir / name).write_bytes(encode_image(image, fmt))
+        image_format = NATIVE_FORMATS.get(layout, fmt)
+        name = f"{index:03d}-{layout}.{FORMATS[image_format]}"
+        (out_dir / name).write_bytes(encode_image(image, image_format))
         truth[name] = schedule
     wire = {name: schedule.to_wire() for name, schedule in truth.items()}
     (out_dir / TRUTH_FILE).write_text(json.dumps(wire, indent=2, ensure_ascii=False) + "\n")
@@ -98,9 +104,8 @@ def generate_corpus(
 
 
 def load_truth(path: Path) -> dict[str, ParsedSchedule]:
-    """Read a ``truth.json`` back into models."""
-    raw = json.loads(path.read_text())
-    return {name: ParsedSchedule.model_validate(value) for name, value in raw.items()}
+    """Read a ``truth.json`` back into models (the format ``karaoke-pipeline eval`` reads)."""
+    return read_truth(path)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
     parser.add_argument("--count", type=int, default=12, help="number of images (default 12)")
-    parser.add_argument("--layouts", default=None, help=f"comma-separated, from: {','.join(LAYOUTS)}")
+    parser.add_argument(
+        "--layouts", default=None, help=f"'all' or comma-separated, from: {','.join(LAYOUTS)}"
+    )
     parser.add_argument("--format", dest="fmt", choices=sorted(FORMATS), default="png")
     return parser
 

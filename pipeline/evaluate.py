@@ -1,0 +1,398 @@
+"""Score extracted schedules against labelled ground truth, and the ``eval`` command.
+
+A predicted show matches a true one when they share the day (or, for a dated
+one-off, the date), the start time and the venue (fuzzily, with the reducer's
+own matcher). Matching is one to one, so a show found twice counts once and the
+second copy is a false positive. On matched shows the end time, DJ (compared
+without 'DJ'/'KJ'/'@') and venue address (street, city, state, zip) are checked.
+
+Beyond per-image precision and recall, three failures the product must never
+make are counted over the whole corpus: shows read from trap images (no karaoke
+in the truth), false merges (the reducer joined shows that the truth says are
+different) and the merged output's own precision and recall (under-merged
+duplicates lower its precision).
+
+Truth files map image file names to ParsedSchedule JSON, the shape the
+synthetic generator writes (``truth.json``); users can label their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from pipeline.clean import dj_key, venue_key
+from pipeline.matching import street_key, venue_names_match
+from pipeline.reduce import ScheduleReducer
+from pipeline.schema import ParsedSchedule, Show, Venue, WireModel
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from pipeline.schema import ParseResponse
+
+__all__ = [
+    "Counts",
+    "EvalReport",
+    "ImageScore",
+    "add_eval_command",
+    "count_false_merges",
+    "match_shows",
+    "read_truth",
+    "run_eval",
+    "score_corpus",
+    "score_image",
+    "shows_match",
+]
+
+ShowIdentity = tuple[str, str, str]
+
+
+def _ratio(part: int, whole: int) -> float:
+    """part / whole, with 1.0 for 0/0 (nothing to find and nothing found is perfect)."""
+    return part / whole if whole else 1.0
+
+
+class Counts(WireModel):
+    """Tallies of one image or a whole corpus; the rates are derived from them."""
+
+    true_shows: int = 0
+    predicted_shows: int = 0
+    matched: int = 0
+    end_time_right: int = 0
+    dj_right: int = 0
+    address_checked: int = Field(default=0, description="matched shows where either side has an address")
+    address_right: int = 0
+
+    def plus(self, other: Counts) -> Counts:
+        """Field-wise sum, to total images into a corpus."""
+        return Counts.model_validate(
+            {name: getattr(self, name) + getattr(other, name) for name in Counts.model_fields}
+        )
+
+    @property
+    def precision(self) -> float:
+        return _ratio(self.matched, self.predicted_shows)
+
+    @property
+    def recall(self) -> float:
+        return _ratio(self.matched, self.true_shows)
+
+    @property
+    def f1(self) -> float:
+        total = self.precision + self.recall
+        return 2 * self.precision * self.recall / total if total else 0.0
+
+    @property
+    def end_time_accuracy(self) -> float:
+        return _ratio(self.end_time_right, self.matched)
+
+    @property
+    def dj_accuracy(self) -> float:
+        return _ratio(self.dj_right, self.matched)
+
+    @property
+    def address_accuracy(self) -> float:
+        return _ratio(self.address_right, self.address_checked)
+
+
+class ImageScore(WireModel):
+    """The score of one image, with the shows it missed and the ones it made up."""
+
+    name: str
+    counts: Counts
+    trap: bool = Field(description="the truth has no shows: any predicted show is a false positive")
+    error: str | None = Field(default=None, description="error code when the image failed")
+    missed: list[Show] = Field(default_factory=list)
+    spurious: list[Show] = Field(default_factory=list)
+
+
+class EvalReport(WireModel):
+    """Scores per image and over the corpus, plus the merge-level checks."""
+
+    images: list[ImageScore]
+    overall: Counts
+    merged: Counts | None = Field(
+        default=None, description="the pipeline's merged output vs the truth's union"
+    )
+    false_merges: int = 0
+    trap_false_positives: int = 0
+    unlabelled: list[str] = Field(default_factory=list, description="images with no truth entry (not scored)")
+
+
+def _when(show: Show) -> str:
+    return show.date.isoformat() if show.date is not None else (show.day or "")
+
+
+def true_identity(show: Show) -> ShowIdentity:
+    """What makes two true shows one show: venue key, day or date, start time."""
+    return (venue_key(show.venue_name), _when(show), show.start_time or show.time or "")
+
+
+def shows_match(true: Show, predicted: Show) -> bool:
+    """Same day or date, same start time and the same venue (fuzzily)."""
+    return (
+        _when(true) == _when(predicted)
+        and true.start_time == predicted.start_time
+        and venue_names_match(true.venue_name, predicted.venue_name)
+    )
+
+
+def match_shows(true: Sequence[Show], predicted: Sequence[Show]) -> list[tuple[int, int]]:
+    """One-to-one ``(true index, predicted index)`` pairs; exact venue keys are paired first."""
+    pairs: list[tuple[int, int]] = []
+    used: set[int] = set()
+    for exact in (True, False):
+        for t_index, t_show in enumerate(true):
+            if any(pair[0] == t_index for pair in pairs):
+                continue
+            for p_index, p_show in enumerate(predicted):
+                same_key = venue_key(t_show.venue_name) == venue_key(p_show.venue_name)
+                if p_index not in used and (same_key or not exact) and shows_match(t_show, p_show):
+                    pairs.append((t_index, p_index))
+                    used.add(p_index)
+                    break
+    return sorted(pairs)
+
+
+def _address(schedule: ParsedSchedule, venue_name: str) -> tuple[str, str, str, str] | None:
+    """The normalised address the schedule gives for a venue, if any."""
+    venues: list[Venue] = [v for v in schedule.venues if venue_names_match(v.name, venue_name)]
+    for venue in venues:
+        if venue.address or venue.city or venue.zip:
+            parts = (
+                street_key(venue.address or ""),
+                (venue.city or "").lower(),
+                venue.state or "",
+                venue.zip or "",
+            )
+            return parts
+    return None
+
+
+def _pair_counts(truth: ParsedSchedule, predicted: ParsedSchedule, pairs: list[tuple[int, int]]) -> Counts:
+    end_right = dj_right = checked = address_right = 0
+    for t_index, p_index in pairs:
+        true, guess = truth.shows[t_index], predicted.shows[p_index]
+        end_right += true.end_time == guess.end_time
+        dj_right += dj_key(true.dj_name or "") == dj_key(guess.dj_name or "")
+        true_address = _address(truth, true.venue_name)
+        guessed_address = _address(predicted, guess.venue_name)
+        if true_address is not None or guessed_address is not None:
+            checked += 1
+            address_right += true_address == guessed_address
+    return Counts(
+        true_shows=len(truth.shows),
+        predicted_shows=len(predicted.shows),
+        matched=len(pairs),
+        end_time_right=end_right,
+        dj_right=dj_right,
+        address_checked=checked,
+        address_right=address_right,
+    )
+
+
+def score_image(
+    name: str, truth: ParsedSchedule, predicted: ParsedSchedule, error: str | None = None
+) -> ImageScore:
+    """Score one image's predicted schedule against its truth."""
+    pairs = match_shows(truth.shows, predicted.shows)
+    matched_true = {t for t, _ in pairs}
+    matched_predicted = {p for _, p in pairs}
+    return ImageScore(
+        name=name,
+        counts=_pair_counts(truth, predicted, pairs),
+        trap=not truth.shows,
+        error=error,
+        missed=[s for i, s in enumerate(truth.shows) if i not in matched_true],
+        spurious=[s for i, s in enumerate(predicted.shows) if i not in matched_predicted],
+    )
+
+
+def count_false_merges(truth: Mapping[str, ParsedSchedule], predicted: Mapping[str, ParsedSchedule]) -> int:
+    """How many times the reducer joined predicted shows that match different true shows.
+
+    Each predicted show is tagged in ``sources`` (the reducer unites sources), so
+    every merged show tells which per-image shows it absorbed. A merged show
+    holding shows of k different true identities counts k - 1 false merges.
+    """
+    reducer = ScheduleReducer()
+    identities: dict[str, ShowIdentity] = {}
+    for name, schedule in sorted(predicted.items()):
+        true_shows = truth[name].shows if name in truth else []
+        matched = dict((p, t) for t, p in match_shows(true_shows, schedule.shows))
+        tagged: list[Show] = []
+        for index, show in enumerate(schedule.shows):
+            tag = f"{name}#{index}"
+            tagged.append(show.model_copy(update={"sources": [tag]}))
+            if index in matched:
+                identities[tag] = true_identity(true_shows[matched[index]])
+        reducer.add(ParsedSchedule(shows=tagged), name)
+    merges = 0
+    for show in reducer.result().shows:
+        merges += max(len({identities[s] for s in show.sources if s in identities}) - 1, 0)
+    return merges
+
+
+def truth_union(truth: Mapping[str, ParsedSchedule]) -> ParsedSchedule:
+    """Every true show once: the truth of all images merged on exact identity."""
+    reducer = ScheduleReducer(venues_match=None)
+    for name, schedule in sorted(truth.items()):
+        reducer.add(schedule, name)
+    return reducer.result()
+
+
+def score_corpus(
+    truth: Mapping[str, ParsedSchedule],
+    predicted: Mapping[str, ParsedSchedule],
+    *,
+    merged: ParsedSchedule | None = None,
+    errors: Mapping[str, str] | None = None,
+) -> EvalReport:
+    """Score every labelled image; ``merged`` (the pipeline's combined output) adds a merged row.
+
+    Images in ``predicted`` without truth are listed as unlabelled; labelled
+    images missing from ``predicted`` score as if nothing was found.
+    """
+    errors = errors or {}
+    scores = [
+        score_image(name, schedule, predicted.get(name, ParsedSchedule()), errors.get(name))
+        for name, schedule in sorted(truth.items())
+    ]
+    overall = Counts()
+    for score in scores:
+        overall = overall.plus(score.counts)
+    labelled = {name: schedule for name, schedule in predicted.items() if name in truth}
+    return EvalReport(
+        images=scores,
+        overall=overall,
+        merged=score_image("merged", truth_union(truth), merged).counts if merged is not None else None,
+        false_merges=count_false_merges(truth, labelled),
+        trap_false_positives=sum(s.counts.predicted_shows for s in scores if s.trap),
+        unlabelled=sorted(set(predicted) - set(truth)),
+    )
+
+
+def read_truth(path: Path) -> dict[str, ParsedSchedule]:
+    """A truth file: image file name -> ParsedSchedule (camelCase JSON, like ``truth.json``)."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return {name: ParsedSchedule.model_validate(value) for name, value in raw.items()}
+
+
+# --- the ``eval`` command ------------------------------------------------------------
+
+
+def add_eval_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``eval PATH --truth FILE [--backend] [--workers N] [--out FILE]`` on the CLI."""
+    from pipeline.backends.base import OPTIONS_BY_KIND
+    from pipeline.runner import MAX_WORKERS, MIN_WORKERS
+
+    command = subparsers.add_parser(
+        "eval", help="parse labelled screenshots and score them against the truth"
+    )
+    command.add_argument("path", type=Path, metavar="PATH", help="an image directory (or one image)")
+    command.add_argument("--truth", type=Path, help="truth JSON (default: PATH/truth.json)")
+    command.add_argument("--backend", choices=sorted(OPTIONS_BY_KIND), help="default: $KARAOKE_BACKEND")
+    command.add_argument(
+        "--workers", type=int, choices=range(MIN_WORKERS, MAX_WORKERS + 1), default=3, help="worker actors"
+    )
+    command.add_argument("--timeout", type=float, default=60.0, help="per-image deadline in seconds")
+    command.add_argument("--out", type=Path, help="write the report (JSON) here")
+    command.add_argument("--in-process", action="store_true", help="no Ray: one image at a time here")
+
+
+def _truth_path(args: argparse.Namespace) -> Path:
+    from pipeline.errors import ConfigError
+
+    path: Path = args.truth or (
+        args.path / "truth.json" if args.path.is_dir() else args.path.parent / "truth.json"
+    )
+    if not path.is_file():
+        raise ConfigError(f"no truth file at {path}; pass --truth FILE")
+    return path
+
+
+def _run_pipeline(args: argparse.Namespace, err: Console) -> ParseResponse:
+    """Parse PATH the way ``karaoke-pipeline parse`` does (on Ray unless --in-process), uncached."""
+    from pipeline.cli import parse_paths
+
+    return parse_paths(
+        [args.path],
+        backend=args.backend,
+        workers=1 if args.in_process else args.workers,
+        timeout_s=args.timeout,
+        use_cache=False,
+        in_process=args.in_process,
+        progress=err,
+    )
+
+
+def report_from_response(response: ParseResponse, truth: Mapping[str, ParsedSchedule]) -> EvalReport:
+    """Score a pipeline response: each result under its file name, and the merged output."""
+    predicted = {Path(result.source).name: result.data for result in response.results}
+    errors = {Path(r.source).name: r.error.code for r in response.results if r.error is not None}
+    return score_corpus(truth, predicted, merged=response.data, errors=errors)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Run ``eval``: 0 when scored, 1 when every image failed, 2 for usage errors."""
+    from rich.console import Console
+
+    from pipeline.errors import ConfigError
+
+    err = Console(stderr=True)
+    try:
+        truth = read_truth(_truth_path(args))
+        response = _run_pipeline(args, err)
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        return 2
+    report = report_from_response(response, truth)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(report.to_wire_json(indent=2) + "\n", encoding="utf-8")
+    console = Console()
+    for table in report_tables(report):
+        console.print(table)
+    return 0 if response.success else 1
+
+
+def _pct(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _counts_cells(counts: Counts) -> list[str]:
+    return [
+        str(counts.true_shows), str(counts.predicted_shows), str(counts.matched), _pct(counts.precision),
+        _pct(counts.recall), _pct(counts.f1), _pct(counts.end_time_accuracy), _pct(counts.dj_accuracy),
+        f"{_pct(counts.address_accuracy)} ({counts.address_checked})",
+    ]  # fmt: skip
+
+
+def report_tables(report: EvalReport) -> list[Table]:
+    """The report as rich tables: one row per image, the totals, then the merge checks."""
+    from rich.table import Table
+
+    scores = Table(title="extraction quality per image", title_justify="left")
+    for column in ("image", "true", "found", "matched", "precision", "recall", "F1", "end", "DJ", "address"):
+        scores.add_column(column, justify="left" if column == "image" else "right")
+    for image in report.images:
+        label = f"{image.name} [red]{image.error}[/red]" if image.error else image.name
+        scores.add_row(label + (" (trap)" if image.trap else ""), *_counts_cells(image.counts))
+    scores.add_section()
+    scores.add_row("[bold]all images[/bold]", *_counts_cells(report.overall))
+    if report.merged is not None:
+        scores.add_row("[bold]merged output[/bold]", *_counts_cells(report.merged))
+    checks = Table(title="must be zero", title_justify="left")
+    checks.add_column("check")
+    checks.add_column("count", justify="right")
+    checks.add_row("shows read from trap images", str(report.trap_false_positives))
+    checks.add_row("false merges", str(report.false_merges))
+    checks.add_row("images without truth (not scored)", str(len(report.unlabelled)))
+    return [scores, checks]
