@@ -390,8 +390,12 @@ class _Run:
     def _finish(self, result: ImageResult, item: _InFlight) -> None:
         self.delivered += 1
         progress = self.fleet.progress
-        if progress is not None and result.worker is None:  # workers report their own results
+        # The driver reports every result, even those a worker already reported (reports are
+        # idempotent by image index): Ray keeps one caller's calls in order, so the progress this
+        # driver reads next never lags behind the results it holds, and no worker waits on it.
+        # Busy workers are tracked by the workers' own ordered start/finish reports alone.
+        if progress is not None:
             progress.image_finished.remote(
-                item.task.job_id, result.image_index, result.success, result.processing_time, item.worker_id
+                item.task.job_id, result.image_index, result.success, result.processing_time
             )
         self.on_result(result)

@@ -154,20 +154,15 @@ class ImageWorker:
         self.limiter = limiter
 
     def process(self, task: ImageTask) -> ImageResult:
-        import ray
-
         worker_id = self.processor.worker_id
         if self.progress is not None:
             self.progress.image_started.remote(task.job_id, worker_id)
         result = self.processor.process(task)
         if self.limiter is not None and result.success:
             self.limiter.succeeded.remote()
-        if self.progress is not None:
-            # Wait for the ack so the driver never reads counts older than its results.
-            ray.get(
-                self.progress.image_finished.remote(
-                    task.job_id, result.image_index, result.success, result.processing_time, worker_id
-                )
+        if self.progress is not None:  # early word for live progress; the driver's report is the record
+            self.progress.image_finished.remote(
+                task.job_id, result.image_index, result.success, result.processing_time, worker_id
             )
         return result
 
