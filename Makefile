@@ -23,9 +23,9 @@ test: install  ## the whole test suite
 	$(RUN) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: install  ## lint, format check and types, as in CI
-	$(BIN)/ruff check pipeline serve tests
-	$(BIN)/ruff format --check pipeline serve tests
-	$(BIN)/mypy pipeline serve
+	$(BIN)/ruff check pipeline serve bench tests
+	$(BIN)/ruff format --check pipeline serve bench tests
+	$(BIN)/mypy pipeline serve bench
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

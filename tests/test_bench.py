@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.bound import greedy_makespan
+from bench.bound import barrier_makespan, greedy_makespan
 from bench.records import busiest_window, percentile, sustained_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +37,10 @@ def test_greedy_makespan_hands_each_job_to_the_first_free_slot() -> None:
     assert greedy_makespan([3.0, 1.0, 1.0, 1.0], 2) == 3.0
     assert greedy_makespan([1.0] * 10, 5) == 2.0
     assert greedy_makespan([2.0, 2.0, 2.0], 1) == 6.0
+
+
+def test_the_batch_barrier_waits_for_the_slowest_image_of_each_batch_and_pauses_between() -> None:
+    assert barrier_makespan([3.0, 1.0, 1.0, 1.0], 2, 0.1) == pytest.approx(3.0 + 0.1 + 1.0)
 
 
 def test_percentiles() -> None:
