@@ -184,6 +184,7 @@ def test_a_driver_killed_mid_batch_resumes_without_redoing_finished_images(tmp_p
     assert not redone, f"finished images were sent to the backend again: {redone}"
 
 
+@pytest.mark.ray
 @pytest.mark.cluster
 @pytest.mark.slow
 def test_three_nodes_spread_the_workers_and_survive_losing_one(tmp_path: Path) -> None:
