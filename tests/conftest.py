@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from pipeline.testing.fake_gemini import FakeGeminiServer
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +32,22 @@ def ray_session() -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def module_server() -> Iterator[FakeGeminiServer]:
+    """One fake Gemini server per test module (echo replies, no OCR)."""
+    from pipeline.testing.fake_gemini import FakeGeminiOptions, FakeGeminiServer
+
+    with FakeGeminiServer(FakeGeminiOptions(extract="echo")) as server:
+        yield server
+
+
+@pytest.fixture
+def server(module_server: FakeGeminiServer) -> FakeGeminiServer:
+    """The module's fake Gemini server, back in plain echo mode with an empty request log."""
+    from pipeline.testing.fake_gemini import FakeGeminiOptions
+
+    module_server.configure(FakeGeminiOptions(extract="echo"))
+    module_server.clear_requests()
+    return module_server

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,19 +26,6 @@ from pipeline.testing.fake_gemini import FakeGeminiOptions, FakeGeminiServer, Fa
 KEY = "AIzaTEST-never-in-logs-0123456789"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "examples" / "screenshots"
 ECHO = FakeGeminiOptions(extract="echo")
-
-
-@pytest.fixture(scope="module")
-def module_server() -> Iterator[FakeGeminiServer]:
-    with FakeGeminiServer(ECHO) as server:
-        yield server
-
-
-@pytest.fixture
-def server(module_server: FakeGeminiServer) -> FakeGeminiServer:
-    module_server.configure(ECHO)
-    module_server.clear_requests()
-    return module_server
 
 
 def gemini(server: FakeGeminiServer, **overrides: Any) -> GeminiBackend:

@@ -8,7 +8,6 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -42,20 +41,6 @@ def camel_body(json_mode: bool = True) -> dict[str, Any]:
 def snake_body() -> dict[str, Any]:
     parts = [{"inline_data": {"mime_type": "image/png", "data": _png_base64(urlsafe=True)}}, {"text": "x"}]
     return {"contents": [{"parts": parts}], "generation_config": {"response_mime_type": "application/json"}}
-
-
-@pytest.fixture(scope="module")
-def module_server() -> Iterator[FakeGeminiServer]:
-    with FakeGeminiServer(ECHO) as server:
-        yield server
-
-
-@pytest.fixture
-def server(module_server: FakeGeminiServer) -> FakeGeminiServer:
-    """The module's server, back in plain echo mode with an empty request log."""
-    module_server.configure(ECHO)
-    module_server.clear_requests()
-    return module_server
 
 
 def post(

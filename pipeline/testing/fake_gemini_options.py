@@ -13,7 +13,7 @@ import math
 import random
 import time
 from collections import deque
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -29,17 +29,7 @@ Fault = Literal[
     "max_tokens",
     "blocked",
 ]
-FAULTS: tuple[Fault, ...] = (
-    "http_500",
-    "http_503",
-    "http_429",
-    "http_403",
-    "slow",
-    "malformed_json",
-    "fenced_json",
-    "max_tokens",
-    "blocked",
-)
+FAULTS: tuple[Fault, ...] = tuple(fault for fault in get_args(Fault) if fault != "ok")
 
 
 def _rate(description: str) -> Any:
