@@ -20,11 +20,13 @@ from typing import Protocol
 from pydantic import Field
 
 from pipeline.backends.base import BackendOptions, ExtractContext
+from pipeline.cache import ResultCache
 from pipeline.errors import JobCancelled
 from pipeline.images import ImagePayload
 from pipeline.job_store import JobRecord, JobStore, new_job_id
 from pipeline.parse import run_on_fleet
 from pipeline.progress import get_progress_actor
+from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
 from pipeline.runner import PoolOptions, WorkerFleet
 from pipeline.schema import ImageResult, ParseResponse, WireModel
 from pipeline.worker import WorkerOptions
@@ -53,9 +55,16 @@ __all__ = [
 ]
 
 
-def start_fleet(backend_options: BackendOptions, worker_options: WorkerOptions, size: int) -> WorkerFleet:
-    """A fleet whose workers report to the cluster's progress actor, as ``run_on_fleet`` needs."""
-    return WorkerFleet(backend_options, worker_options, size, get_progress_actor())
+def start_fleet(
+    backend_options: BackendOptions,
+    worker_options: WorkerOptions,
+    size: int,
+    rate_limit: RateLimitOptions | None = None,
+) -> WorkerFleet:
+    """A fleet whose workers report to the cluster's progress actor, as ``run_on_fleet`` needs,
+    and take their API calls from the cluster's request budget when ``rate_limit`` is given."""
+    limiter = get_rate_limiter(rate_limit) if rate_limit is not None else None
+    return WorkerFleet(backend_options, worker_options, size, get_progress_actor(), limiter)
 
 
 run_job = run_on_fleet  # a job on a long-lived fleet is exactly one parse on it
@@ -81,11 +90,13 @@ class JobRunner:
         *,
         threads: int = 64,
         observer: RunObserver | None = None,
+        cache: ResultCache | None = None,
     ) -> None:
         self.fleet = fleet
         self.store = store
         self.pool_options = pool_options
         self.observer = observer
+        self.cache = cache
         # SupervisedPool.run blocks a thread per request; runs beyond the fleet's size wait for a lease.
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="karaoke-job")
 
@@ -140,6 +151,7 @@ class JobRunner:
                 context=request.context,
                 on_progress=partial(self.store.update_progress, job_id) if recorded and job_id else None,
                 should_stop=partial(self.store.cancel_requested, job_id) if recorded and job_id else None,
+                cache=self.cache,
             )
             return response
         finally:

@@ -22,6 +22,7 @@ from ray import serve
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from pipeline.cache import ResultCache, is_cacheable
 from pipeline.job_store import JobStore, RunDefaults, load_run_defaults, save_run_defaults
 from pipeline.jobs import JobRunner, RunRequest, start_fleet
 from pipeline.runner import PoolOptions
@@ -84,11 +85,13 @@ class ParserService:
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
         worker_options = WorkerOptions(num_cpus=options.worker_num_cpus, max_pixels=options.max_image_pixels)
-        fleet = start_fleet(options.backend, worker_options, options.fleet_size)
+        fleet = start_fleet(options.backend, worker_options, options.fleet_size, options.rate_limit())
         self.store = JobStore(options.data_dir / "jobs", options.job_ttl_s)
         self.metrics = ServeMetrics()
         pool_options = PoolOptions(image_timeout_s=options.image_timeout_s)
-        self.runner = JobRunner(fleet, self.store, pool_options, observer=self.metrics)
+        use_cache = options.use_cache and is_cacheable(options.backend)
+        cache = ResultCache.in_data_dir(options.data_dir) if use_cache else None
+        self.runner = JobRunner(fleet, self.store, pool_options, observer=self.metrics, cache=cache)
         self.limiter = RateLimiter(options.rate_limit_per_minute, options.rate_limit_burst)
         self.settings_path = options.data_dir / "settings.json"
 

@@ -14,6 +14,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from pipeline.backends.base import BackendOptions, LocalOptions, options_for
+from pipeline.backends.gemini import GeminiOptions
+from pipeline.ratelimit import RateLimitOptions
 from pipeline.settings import get_settings
 
 MB = 1024 * 1024
@@ -39,6 +41,10 @@ class ServeOptions(BaseModel):
     )
     rate_limit_burst: int = Field(default=20, ge=1, description="public requests a client may make at once")
     job_ttl_s: float = Field(default=24 * 3600.0, gt=0, description="how long finished job results are kept")
+    gemini_rpm: int = Field(
+        default=1000, ge=1, description="Gemini requests per minute for the whole cluster (shared budget)"
+    )
+    use_cache: bool = Field(default=True, description="answer repeated Gemini images from the result cache")
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ServeOptions:
@@ -53,6 +59,13 @@ class ServeOptions(BaseModel):
             "data_dir": settings.data_dir.resolve(),
             "max_image_bytes": settings.max_image_bytes,
             "max_image_pixels": settings.max_image_pixels,
+            "gemini_rpm": settings.gemini_rpm,
         }
         values.update(overrides)
         return cls.model_validate(values)
+
+    def rate_limit(self) -> RateLimitOptions | None:
+        """The cluster-wide request budget of a backend that calls a rate-limited API."""
+        if isinstance(self.backend, GeminiOptions):
+            return RateLimitOptions(rpm=self.gemini_rpm, max_workers=self.fleet_size)
+        return None

@@ -7,8 +7,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from pydantic import SecretStr
 
 from pipeline.backends.base import ScriptedOptions
 from pipeline.errors import JobCancelled
@@ -19,6 +21,9 @@ from pipeline.runner import PoolOptions, WorkerFleet
 from pipeline.schema import BatchProgress, ParsedSchedule, ParseResponse, ParseStats
 from pipeline.testing.scripted import make_scripted_png
 from pipeline.worker import WorkerOptions
+
+if TYPE_CHECKING:
+    from pipeline.testing.fake_gemini import FakeGeminiServer
 
 
 class FakeClock:
@@ -172,3 +177,34 @@ def test_the_runner_records_a_background_job_on_disk(fleet: WorkerFleet, tmp_pat
     stored = JobStore(tmp_path, ttl_s=60).get(record.job_id)
     assert stored is not None and stored.status == "done" and stored.admin
     assert stored.result is not None and stored.result.stats.successful_images == 2
+
+
+@pytest.mark.ray
+def test_a_gemini_fleet_shares_the_request_budget_and_the_cache(
+    ray_session: None, server: FakeGeminiServer, tmp_path: Path
+) -> None:
+    import ray
+
+    from pipeline.backends.gemini import GeminiOptions
+    from pipeline.cache import ResultCache
+    from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
+
+    gemini = GeminiOptions(api_key=SecretStr("k"), base_url=server.base_url, backoff_base_s=0.05)
+    budget = RateLimitOptions(rpm=977, max_workers=2)  # limits of its own: a limiter of its own
+    gemini_fleet = start_fleet(gemini, WorkerOptions(num_cpus=0.1), 2, budget)
+    runner = JobRunner(
+        gemini_fleet,
+        JobStore(tmp_path / "jobs", ttl_s=60),
+        PoolOptions(),
+        cache=ResultCache(tmp_path / "c.db"),
+    )
+    images = [make_scripted_png(venue=f"Bar {n}") for n in range(3)]
+    try:
+        first = runner.run_now(RunRequest(items=intake(images, max_bytes=10**6), workers=2))
+        second = runner.run_now(RunRequest(items=intake(images, max_bytes=10**6), workers=2))
+    finally:
+        runner.close()
+    assert [r.status for r in first.results] == ["ok"] * 3
+    assert [r.status for r in second.results] == ["cached"] * 3
+    assert len(server.requests) == 3, "the repeat cost no request"
+    assert ray.get(get_rate_limiter(budget).snapshot.remote()).granted == 3, "every call took a slot"
