@@ -8,7 +8,6 @@ repetition, so slow spells on a shared machine do not always hit the same one.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -222,7 +221,7 @@ def run_ocr(config: BenchConfig) -> list[RunRecord]:
 @contextmanager
 def _ocr_fleet(k: int) -> Iterator[WarmPipeline]:
     """k OCR workers that split this machine's cores, as ``plan_job`` sizes them."""
-    backend = LocalOptions(ocr_threads=max(1, (os.cpu_count() or 1) // k))
+    backend = LocalOptions().sized_for(k)
     pipeline = WarmPipeline(backend, WorkerOptions(), k)
     log(f"ocr fleet of {k} ({backend.ocr_threads} threads each) started in {pipeline.startup_s:.2f} s")
     try:

@@ -7,7 +7,6 @@ and the options travel with the deployment, as values a remote node needs.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +51,7 @@ class ServeOptions(BaseModel):
         settings = get_settings()
         backend = options_for(settings.default_backend())
         if isinstance(backend, LocalOptions):  # OCR: the cores shared by every worker
-            backend = backend.model_copy(update={"ocr_threads": max(1, (os.cpu_count() or 1) // 5)})
+            backend = backend.sized_for(5)
         values: dict[str, Any] = {
             "backend": backend,
             "admin_token": settings.admin_token,

@@ -7,6 +7,7 @@ engine, the Gemini SDK) are imported inside each backend's module.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from importlib import import_module
 from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple, Protocol
@@ -43,6 +44,13 @@ class LocalOptions(BaseModel):
     max_side: int = Field(
         default=2000, ge=320, description="longest image side fed to the text detector, in pixels"
     )
+
+    def sized_for(self, workers: int) -> LocalOptions:
+        """These options with this machine's cores split evenly between ``workers`` OCR workers.
+
+        Workers that each took every core would fight over them; one alone uses them all.
+        """
+        return self.model_copy(update={"ocr_threads": max(1, (os.cpu_count() or 1) // workers)})
 
 
 class ScriptedOptions(BaseModel):
