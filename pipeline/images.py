@@ -19,8 +19,10 @@ import base64
 import binascii
 import hashlib
 import io
+import os
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -170,14 +172,26 @@ def _check_pixels(source: str, width: int, height: int, max_pixels: int) -> None
         raise ImageRejected("too_many_pixels", f"{source}: {width}x{height} pixels, limit is {max_pixels}")
 
 
+def is_image_name(name: str) -> bool:
+    """Whether a file name has one of the image suffixes (the bytes decide the real type later)."""
+    return os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
+
+
+def walk_images(root: Path) -> Iterator[str]:
+    """Image files under ``root``, lazily, depth first, each directory sorted (one in memory)."""
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories.sort()
+        for name in sorted(files):
+            if is_image_name(name):
+                yield os.path.join(directory, name)
+
+
 def find_images(paths: list[Path]) -> list[Path]:
     """Expand directories (recursively, sorted) into image files; files pass as given."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            )
+            found.extend(sorted(Path(name) for name in walk_images(path)))
         else:
             found.append(path)
     return found

@@ -14,14 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.errors import ConfigError
-from pipeline.images import IMAGE_SUFFIXES
+from pipeline.images import is_image_name, walk_images
 
 _GLOB_CHARS = frozenset("*?[")
 LIST_SUFFIXES = frozenset({".txt", ".lst", ".list"})
-
-
-def is_image_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
 
 
 def _local(spec: str) -> str | None:
@@ -40,21 +36,12 @@ def list_inputs(spec: str) -> Iterator[str]:
         return (path for path in glob.iglob(local, recursive=True) if is_image_name(path))
     path = Path(local)
     if path.is_dir():
-        return _walk(path)
+        return walk_images(path)
     if path.is_file() and path.suffix.lower() in LIST_SUFFIXES:
         return _lines(path)
     if path.is_file():
         return iter([str(path)])
     raise ConfigError(f"no such input: {spec}")
-
-
-def _walk(root: Path) -> Iterator[str]:
-    """Image files under ``root``, depth first, each directory sorted (one directory in memory)."""
-    for directory, subdirectories, files in os.walk(root):
-        subdirectories.sort()
-        for name in sorted(files):
-            if is_image_name(name):
-                yield os.path.join(directory, name)
 
 
 def _lines(list_file: Path) -> Iterator[str]:
