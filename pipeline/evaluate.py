@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from pipeline.clean import dj_key, venue_key
 from pipeline.matching import street_key, venue_names_match
@@ -76,27 +76,33 @@ class Counts(WireModel):
             {name: getattr(self, name) + getattr(other, name) for name in Counts.model_fields}
         )
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def precision(self) -> float:
         return _ratio(self.matched, self.predicted_shows)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def recall(self) -> float:
         return _ratio(self.matched, self.true_shows)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def f1(self) -> float:
         total = self.precision + self.recall
         return 2 * self.precision * self.recall / total if total else 0.0
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def end_time_accuracy(self) -> float:
         return _ratio(self.end_time_right, self.matched)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def dj_accuracy(self) -> float:
         return _ratio(self.dj_right, self.matched)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def address_accuracy(self) -> float:
         return _ratio(self.address_right, self.address_checked)

@@ -125,7 +125,7 @@ def plan_job(
     backend = options_for(kind)
     worker = WorkerOptions(max_pixels=settings.max_image_pixels, max_bytes=settings.max_image_bytes)
     if isinstance(backend, LocalOptions):
-        backend = backend.model_copy(update={"ocr_threads": max(1, (os.cpu_count() or 1) // workers)})
+        backend = backend.sized_for(workers)
     if isinstance(backend, GeminiOptions):
         if backend.api_key is None:
             raise ConfigError("the gemini backend needs an API key: set GEMINI_API_KEY or GOOGLE_API_KEY")
@@ -243,9 +243,11 @@ def _cached_results(
 ) -> dict[int, ImageResult]:
     """Results served from the cache, by image index (empty without a cache)."""
     found: dict[int, ImageResult] = {}
+    if cache is None:
+        return found
     for payload in payloads:
-        key = cache_key(payload.sha256, backend_options) if cache is not None else None
-        schedule = cache.get(key) if cache is not None and key is not None else None
+        key = cache_key(payload.sha256, backend_options)
+        schedule = cache.get(key) if key is not None else None
         if schedule is not None:
             found[payload.index] = ImageResult(
                 image_index=payload.index,

@@ -155,3 +155,10 @@ def test_read_truth_reads_generator_output(tmp_path: Path) -> None:
         json.dumps({"x.png": {"shows": [{"venueName": "Bar", "day": "friday", "startTime": "21:00"}]}})
     )
     assert read_truth(path)["x.png"].shows[0].start_time == "21:00"
+
+
+def test_the_written_report_carries_the_rates_not_only_the_tallies() -> None:
+    truth = {"a.png": ParsedSchedule(shows=[show("Bar"), show("Pub")])}
+    report = score_corpus(truth, {"a.png": ParsedSchedule(shows=[show("Bar")])}).to_wire()
+    assert report["overall"]["recall"] == 0.5
+    assert report["overall"]["f1"] == pytest.approx(2 / 3)
