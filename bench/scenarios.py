@@ -152,7 +152,7 @@ def run_rate_limit(config: BenchConfig, server: ServerProcess) -> list[RunRecord
     if scenario is None:
         return []
     options = gemini_options(server.base_url)
-    limits = RateLimitOptions(rpm=scenario.rpm, window_s=scenario.window_s, max_workers=scenario.workers)
+    limits = RateLimitOptions(model=options.model, rpm=scenario.rpm, window_s=scenario.window_s)
     payloads = make_payloads(scenario.images)
     pngs = [payload.data for payload in payloads]
     k = scenario.workers
