@@ -190,7 +190,7 @@ def _limited_pipeline_run(
     The limiter is a named actor that outlives a job; waiting one window lets
     the slots of the previous run leave it, as they have left the server's.
     """
-    time.sleep(limits.window_s + limits.margin_s)
+    time.sleep(limits.window_s + limits.spacing_s)
     return outcome_of(run_parse_cold(payloads, options, GEMINI_WORKERS, k, rate_limit=limits))
 
 

@@ -52,21 +52,27 @@ class RateLimitOptions(BaseModel):
     tpm: int | None = Field(default=None, ge=1, description="input tokens per window; None: not metered")
     rpd: int | None = Field(default=None, ge=1, description="requests per day; None: not metered")
     window_s: float = Field(default=60.0, gt=0, description="length of the RPM/TPM window, seconds")
-    margin_s: float = Field(
-        default=0.5,
+    margin_s: float | None = Field(
+        default=None,
         ge=0,
-        description="extra spacing for the time between a reserved slot and the request reaching the API",
+        description="extra spacing for the time between a reserved slot and the request reaching the API; "
+        "None: 2% of the window, at most 0.5 s",
     )
     recovery_successes: int = Field(
         default=10, ge=1, description="successes in a row that give back one step of busy workers after a 429"
     )
+
+    @property
+    def spacing_s(self) -> float:
+        """The margin in force: as set, else 2% of the window (at most 0.5 s)."""
+        return self.margin_s if self.margin_s is not None else min(0.5, 0.02 * self.window_s)
 
     def actor_name(self) -> str:
         """The name of this budget's actor: what Google meters, nothing about who asks."""
         model = re.sub(r"[^A-Za-z0-9_.-]", "_", self.model)
         return (
             f"{RATE_LIMITER_NAME}-{model}-{self.rpm}rp{self.window_s:g}s-"
-            f"{self.tpm or 0}tp-{self.rpd or 0}rpd-{self.margin_s:g}m-{self.recovery_successes}r"
+            f"{self.tpm or 0}tp-{self.rpd or 0}rpd-{self.spacing_s:g}m-{self.recovery_successes}r"
         )
 
 
@@ -155,7 +161,7 @@ class RequestBudget:
         charged = self._charged(tokens)
         slot = max(now, self._not_before, self._last_slot)
         if len(self._requests) == self.options.rpm:  # slot i waits for slot i - rpm to leave the window
-            slot = max(slot, self._requests[0] + self.options.window_s + self.options.margin_s)
+            slot = max(slot, self._requests[0] + self.options.window_s + self.options.spacing_s)
         slot = self._token_slot(slot, charged)
         self._requests.append(slot)
         self._last_slot = slot
@@ -216,7 +222,7 @@ class RequestBudget:
         for at, count in in_window:  # oldest first: wait until enough of them have left
             if used + charged <= tpm:
                 break
-            slot = max(slot, at + window + self.options.margin_s)
+            slot = max(slot, at + window + self.options.spacing_s)
             used -= count
         self._tokens.append((slot, charged))
         return slot

@@ -138,7 +138,7 @@ def test_cli_batch_runs_and_resumes(tmp_path: Path) -> None:
     again = subprocess.run(
         [*command, "--backend", "scripted", "--resume"], capture_output=True, text=True, timeout=300
     )
-    assert "0 done, 0 failed, 3 skipped" in again.stderr
+    assert "0 done, 0 failed, 0 cached, 3 skipped" in again.stderr
 
 
 def run_driver(*args: str, timeout: float = 300) -> dict[str, object]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from importlib import import_module
-from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple, Protocol, Union
 
 from pydantic import Field
 
@@ -71,12 +71,20 @@ class ScriptedOptions(BackendOptionsBase):
     )
 
 
-BackendOptions = Annotated[LocalOptions | ScriptedOptions | GeminiOptions, Field(discriminator="kind")]
-OPTIONS_BY_KIND: dict[str, type[LocalOptions] | type[ScriptedOptions] | type[GeminiOptions]] = {
-    "local": LocalOptions,
-    "scripted": ScriptedOptions,
-    "gemini": GeminiOptions,
+# The registry: kind -> its options class and "module:Backend" (the module is imported only
+# when that backend is built). A new backend is one module and one line here.
+REGISTRY: dict[str, tuple[type[BackendOptionsBase], str]] = {
+    "local": (LocalOptions, "pipeline.backends.local:LocalBackend"),
+    "scripted": (ScriptedOptions, "pipeline.testing.scripted:ScriptedBackend"),
+    "gemini": (GeminiOptions, "pipeline.backends.gemini:GeminiBackend"),
 }
+OPTIONS_BY_KIND: dict[str, type[BackendOptionsBase]] = {kind: entry[0] for kind, entry in REGISTRY.items()}
+BACKENDS: dict[str, str] = {kind: entry[1] for kind, entry in REGISTRY.items()}
+
+if TYPE_CHECKING:
+    BackendOptions = BackendOptionsBase  # callers use the traits, never a particular class
+else:  # pydantic validates any registered kind by its discriminator
+    BackendOptions = Annotated[Union[tuple(OPTIONS_BY_KIND.values())], Field(discriminator="kind")]  # noqa: UP007
 
 
 class Backend(Protocol):
@@ -85,14 +93,6 @@ class Backend(Protocol):
     kind: str
 
     def extract(self, image: Image, context: ExtractContext | None = None) -> ParsedSchedule: ...
-
-
-# kind -> "module:Class"; modules are imported only when that backend is built.
-BACKENDS: dict[str, str] = {
-    "local": "pipeline.backends.local:LocalBackend",
-    "scripted": "pipeline.testing.scripted:ScriptedBackend",
-    "gemini": "pipeline.backends.gemini:GeminiBackend",
-}
 
 
 def _unknown(kind: str) -> ConfigError:
