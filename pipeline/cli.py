@@ -97,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
     cache = commands.add_parser("cache", help="the result cache of paid backends")
     cache.add_argument("action", choices=["stats", "clear"], help="stats: what it holds; clear: empty it")
+    up = commands.add_parser("up", help="keep a local Ray and a warm fleet for the next commands")
+    up.add_argument("--backend", choices=sorted(OPTIONS_BY_KIND), help="as for parse")
+    up.add_argument(
+        "--workers", type=_worker_count, default=3, help="warm workers, 1-5 (default 3, as parse)"
+    )
+    commands.add_parser("down", help="stop what `up` started")
+    commands.add_parser("status", help="what `up` runs, if anything")
     add_eval_command(commands)
     add_serve_command(commands)
     fake = commands.add_parser("fake-gemini", help="a local stand-in of the Gemini REST API")
@@ -123,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _batch_command(args, err)
         if args.command == "cache":
             return _cache_command(args)
+        if args.command in ("up", "down", "status"):
+            return _runtime_command(args, err)
         return _parse_command(args, err)
     except ConfigError as exc:
         err.print(f"[red]error:[/red] {exc}")
@@ -164,7 +173,8 @@ def parse_paths(
         ConfigError: a path is missing, no image was found, or the backend cannot run.
     """
     from pipeline.cache import ResultCache
-    from pipeline.parse import intake, plan_job, ray_runtime, run_parse
+    from pipeline.parse import intake, plan_job, ray_runtime, run_parse, warm_fleet_name
+    from pipeline.runtime import read_state
 
     settings = get_settings()
     missing = [str(path) for path in paths if not path.exists()]
@@ -179,7 +189,9 @@ def parse_paths(
     cacheable = use_cache and plan.backend.cache_identity(None) is not None
     cache = ResultCache.in_data_dir(settings.data_dir, settings.cache_max_entries) if cacheable else None
     items = intake(images, max_bytes=settings.max_image_bytes)
-    runtime = contextlib.nullcontext(False) if in_process else ray_runtime(settings.ray_address)
+    state = None if in_process or settings.ray_address else read_state(settings.data_dir)
+    warm_name = warm_fleet_name(plan, state)
+    runtime = contextlib.nullcontext(False) if in_process else ray_runtime(settings.ray_address, state)
     console = progress or Console(stderr=True)
     show_bar = progress is not None and progress.is_terminal
     with runtime as use_ray, ProgressBar(console, len(images), show_bar) as on_progress:
@@ -192,12 +204,14 @@ def parse_paths(
             on_progress=on_progress,
             cache=cache,
             rate_limit=plan.rate_limit,
+            warm=(warm_name, state.workers) if warm_name is not None and state is not None else None,
         )
 
 
 def _batch_command(args: argparse.Namespace, err: Console) -> int:
     from pipeline.batch import BatchOptions, check_output, run_batch
     from pipeline.parse import plan_job, ray_runtime
+    from pipeline.runtime import read_state
 
     settings = get_settings()
     kind = args.backend or settings.default_backend()
@@ -212,7 +226,8 @@ def _batch_command(args: argparse.Namespace, err: Console) -> int:
         read_ahead=args.max_in_flight or 4 * args.workers,
         cache_path=cache_path,
     )
-    with ray_runtime(settings.ray_address) as use_ray:
+    state = None if settings.ray_address else read_state(settings.data_dir)
+    with ray_runtime(settings.ray_address, state) as use_ray:
         if not use_ray:
             raise ConfigError("the batch job needs Ray; it could not start (see the warning above)")
         summary = run_batch(options, plan, BatchProgressLog(err, visible=not args.no_progress))
@@ -311,6 +326,31 @@ def shows_table(response: ParseResponse) -> Table:
             str(len(show.sources)),
         )
     return table
+
+
+def _runtime_command(args: argparse.Namespace, err: Console) -> int:
+    from pipeline.runtime import read_state, start_runtime, stop_runtime
+
+    settings = get_settings()
+    if args.command == "up":
+        backend = args.backend or settings.default_backend()
+        err.print(f"starting a local Ray and {args.workers} warm {backend} workers ...")
+        state = start_runtime(settings.data_dir, backend, args.workers)
+        err.print(f"up: Ray at {state.address} (pid {state.pid}); parse, batch and eval attach to it")
+        return EXIT_OK
+    if args.command == "down":
+        stopped = stop_runtime(settings.data_dir)
+        err.print(f"stopped the runtime (pid {stopped.pid})" if stopped else "no runtime was running")
+        return EXIT_OK
+    running = read_state(settings.data_dir)
+    if running is None:
+        print("no runtime running (`karaoke-pipeline up` starts one)")
+    else:
+        print(
+            f"running since {running.started_at:%Y-%m-%d %H:%M:%S} UTC: Ray at {running.address} "
+            f"(pid {running.pid}), {running.workers} warm {running.backend} workers ({running.fleet})"
+        )
+    return EXIT_OK
 
 
 def _cache_command(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from pipeline.progress import ProgressTracker, get_progress_actor
 from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
 from pipeline.reduce import ScheduleReducer
 from pipeline.runner import PoolOptions, SupervisedPool, WorkerFleet
+from pipeline.runtime import RuntimeState, fleet_name, plan_fingerprint, use_token
 from pipeline.schema import (
     BatchProgress,
     ImageResult,
@@ -73,11 +74,15 @@ def _read_one(item: ImageInput, index: int, max_bytes: int) -> ImagePayload:
 
 
 @contextlib.contextmanager
-def ray_runtime(address: str | None = None) -> Iterator[bool]:
+def ray_runtime(address: str | None = None, runtime: RuntimeState | None = None) -> Iterator[bool]:
     """Yield True with Ray connected (started locally when no address), else False.
 
+    ``runtime``: the local Ray that ``karaoke-pipeline up`` keeps, attached with its token.
     Shuts down only a Ray this function started itself.
     """
+    if runtime is not None and not address:
+        use_token(runtime)  # before Ray is imported: it reads the token settings once
+        address = runtime.address
     import ray
 
     if ray.is_initialized():
@@ -149,11 +154,20 @@ def start_fleet(
     worker_options: WorkerOptions,
     size: int,
     rate_limit: RateLimitOptions | None = None,
+    *,
+    named: str | None = None,
 ) -> WorkerFleet:
     """A fleet that publishes to the cluster's progress actor and, when ``rate_limit`` is given,
-    takes its API calls from the cluster's one budget for those limits."""
+    takes its API calls from the cluster's one budget for those limits (``named``: a warm fleet)."""
     limiter = get_rate_limiter(rate_limit) if rate_limit is not None else None
-    return WorkerFleet(backend_options, worker_options, size, get_progress_actor(), limiter)
+    return WorkerFleet(backend_options, worker_options, size, get_progress_actor(), limiter, named=named)
+
+
+def warm_fleet_name(plan: JobPlan, runtime: RuntimeState | None) -> str | None:
+    """The warm fleet of ``karaoke-pipeline up`` that serves this plan, if one does."""
+    if runtime is None or runtime.fleet != fleet_name(plan_fingerprint(plan)):
+        return None
+    return runtime.fleet
 
 
 def run_parse(
@@ -167,12 +181,14 @@ def run_parse(
     on_progress: ProgressCallback | None = None,
     cache: ResultCache | None = None,
     rate_limit: RateLimitOptions | None = None,
+    warm: tuple[str, int] | None = None,
 ) -> ParseResponse:
     """Process intake items into one ParseResponse (results in input order), on a fleet of its own.
 
     Images found in ``cache`` cost no backend call; ``rate_limit`` bounds the
-    API calls of every worker of the cluster together. Without Ray the same
-    work runs in this process, one image at a time.
+    API calls of every worker of the cluster together; ``warm`` (name, size)
+    leases the warm fleet of ``karaoke-pipeline up`` instead of starting one.
+    Without Ray the same work runs in this process, one image at a time.
     """
     if not use_ray:
         job = _prepare(items, backend_options, None, context, cache, on_progress)
@@ -181,7 +197,11 @@ def run_parse(
         return _respond(items, job, processed, merged, 1 if job.tasks else 0, started)
     payloads = sum(1 for item in items if isinstance(item, ImagePayload))
     size = min(pool_options.workers, max(payloads, 1))
-    fleet = start_fleet(backend_options, worker_options, size, rate_limit)
+    if warm is not None:
+        name, size = warm
+        fleet = start_fleet(backend_options, worker_options, size, rate_limit, named=name)
+    else:
+        fleet = start_fleet(backend_options, worker_options, size, rate_limit)
     try:
         return run_on_fleet(fleet, items, pool_options, context=context, on_progress=on_progress, cache=cache)
     finally:

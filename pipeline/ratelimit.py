@@ -10,8 +10,10 @@ once draw on the same budget.
 The driver asks for a slot *before* it hands an image to a worker
 (``reserve``); the answer says how long to wait, so an image's deadline starts
 only when it is sent. The actor never blocks. A per-minute 429 holds new slots
-until the server's ``retryDelay`` and lowers how many workers a pool keeps busy
-(halved on each 429, never below one; a run of successes gives one step back).
+until the server's ``retryDelay``, widens the spacing kept between windows (the
+requests took longer to arrive than it allowed) and lowers how many workers a
+pool keeps busy (halved on each 429, never below one; a run of successes gives
+one step back).
 A per-day 429, a ``limit: 0`` quota or our own count reaching RPD exhausts the
 budget until the quota resets: every later ``reserve`` is denied at once, with
 the quota's name and reset time, so jobs end promptly instead of retrying.
@@ -111,6 +113,7 @@ class BudgetStats(WireModel):
     pressure: int = 0
     tokens_reserved: int = 0
     token_scale: float = 1.0
+    margin_s: float = 0.0
 
 
 def next_quota_reset(now: dt.datetime | None = None) -> dt.datetime:
@@ -140,7 +143,8 @@ class RequestBudget:
         self._last_slot = 0.0
         self._denial: QuotaDenial | None = None
         self._successes = 0
-        self.stats = BudgetStats()
+        self._margin = options.spacing_s
+        self.stats = BudgetStats(margin_s=self._margin)
 
     def assume_full(self) -> None:
         """Start as if the last window were used up (a restarted actor forgot what was sent)."""
@@ -161,7 +165,7 @@ class RequestBudget:
         charged = self._charged(tokens)
         slot = max(now, self._not_before, self._last_slot)
         if len(self._requests) == self.options.rpm:  # slot i waits for slot i - rpm to leave the window
-            slot = max(slot, self._requests[0] + self.options.window_s + self.options.spacing_s)
+            slot = max(slot, self._requests[0] + self.options.window_s + self._margin)
         slot = self._token_slot(slot, charged)
         self._requests.append(slot)
         self._last_slot = slot
@@ -186,6 +190,9 @@ class RequestBudget:
         """A per-minute 429: hold new slots until ``retry_after`` and halve the busy workers."""
         if retry_after:
             self._not_before = max(self._not_before, self._clock() + retry_after)
+        # our spacing was not enough for this link: widen it (never past 10% of the window)
+        self._margin = min(max(self._margin * 1.5, 0.05), 0.1 * self.options.window_s)
+        self.stats.margin_s = self._margin
         self.stats.pressure = min(self.stats.pressure + 1, 8)
         self._successes = 0
         self.stats.rate_limited += 1
@@ -222,7 +229,7 @@ class RequestBudget:
         for at, count in in_window:  # oldest first: wait until enough of them have left
             if used + charged <= tpm:
                 break
-            slot = max(slot, at + window + self.options.spacing_s)
+            slot = max(slot, at + window + self._margin)
             used -= count
         self._tokens.append((slot, charged))
         return slot

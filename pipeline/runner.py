@@ -78,17 +78,24 @@ class WorkerFleet:
         size: int,
         progress: ActorHandle | None = None,
         limiter: ActorHandle | None = None,
+        *,
+        named: str | None = None,
     ) -> None:
+        """``named``: the actors are the detached, named ones ``<named>-<n>`` (a warm fleet that
+        outlives this fleet object, see ``pipeline.runtime``): found when they exist, else made."""
         self.backend_options = backend_options
         self.worker_options = worker_options
         self.progress = progress
         self.limiter = limiter
+        self.named = named
         self._actor_class = worker_actor_class(worker_options)
         self._ids = itertools.count(1)
         self._worker_ids: dict[ActorHandle, str] = {}
         self._images_done: dict[ActorHandle, int] = {}
         self._started: dict[ActorHandle, ObjectRef[str]] = {}
         self._free: list[ActorHandle] = []
+        self._warm: set[ActorHandle] = set()
+        self._warm_left = size if named is not None else 0
         self._changed = threading.Condition()
         for _ in range(size):
             self._free.append(self._start_actor())
@@ -121,6 +128,7 @@ class WorkerFleet:
 
         with self._changed:
             worker_id = self._worker_ids.pop(actor, "?")
+            self._warm.discard(actor)
             self._images_done.pop(actor, None)
             self._started.pop(actor, None)
             successor = self._start_actor()
@@ -136,7 +144,7 @@ class WorkerFleet:
             return bool(limit) and self._images_done[actor] >= limit
 
     def close(self) -> None:
-        """Kill every actor of the fleet."""
+        """Kill every actor of the fleet, except the warm ones of a named fleet (they stay for others)."""
         import ray
 
         with self._changed:
@@ -144,11 +152,22 @@ class WorkerFleet:
             self._worker_ids.clear()
             self._started.clear()
         for actor in actors:
-            ray.kill(actor, no_restart=True)
+            if actor not in self._warm:
+                ray.kill(actor, no_restart=True)
 
     def _start_actor(self) -> ActorHandle:
-        worker_id = f"worker-{next(self._ids)}"
-        actor = self._actor_class.remote(self.backend_options, self.worker_options, worker_id, self.limiter)
+        number = next(self._ids)
+        worker_id = f"worker-{number}"
+        actor_class, warm = self._actor_class, self.named is not None and self._warm_left > 0
+        if warm:  # one of the warm fleet's actors, found or made; successors are this fleet's own
+            self._warm_left -= 1
+            worker_id = f"{self.named}-{number}"
+            actor_class = actor_class.options(
+                name=worker_id, namespace="karaoke-pipeline", get_if_exists=True, lifetime="detached"
+            )
+        actor = actor_class.remote(self.backend_options, self.worker_options, worker_id, self.limiter)
+        if warm:
+            self._warm.add(actor)
         self._worker_ids[actor] = worker_id
         self._started[actor] = actor.ping.remote()  # resolves once the backend is loaded
         return actor

@@ -178,3 +178,15 @@ def test_budgets_are_named_by_what_google_meters_never_by_workers() -> None:
 def test_a_grant_is_a_wire_model() -> None:
     grant = SlotGrant(wait_s=1.5, pressure=1)
     assert SlotGrant.model_validate(grant.to_wire()) == grant
+
+
+def test_a_429_widens_the_spacing_between_windows_up_to_a_tenth_of_the_window() -> None:
+    clock = Clock()
+    budget = RequestBudget(RateLimitOptions(rpm=1, window_s=10, margin_s=0.2), clock)
+    budget.rate_limited(None)
+    assert budget.snapshot().margin_s == pytest.approx(0.3)
+    for _ in range(10):
+        budget.rate_limited(None)
+    assert budget.snapshot().margin_s == pytest.approx(1.0)
+    budget.reserve()
+    assert budget.reserve().wait_s == pytest.approx(11.0)
