@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pipeline.errors import ConfigError
 from pipeline.ratelimit import QuotaDenial, Settlement, SlotGrant, next_quota_reset
 from pipeline.schema import ImageResult
 from pipeline.worker import ImageTask, failed_result
@@ -29,6 +30,7 @@ from pipeline.worker import ImageTask, failed_result
 if TYPE_CHECKING:
     from ray import ObjectRef
     from ray.actor import ActorHandle
+    from ray.exceptions import RayActorError
     from ray.util import ActorPool
 
     from pipeline.progress import ProgressTracker
@@ -340,7 +342,16 @@ class Dispatch:
         result.error.quota = self.denial.quota
         self._deliver(result, None)
 
-    def _on_crash(self, item: InFlight, exc: Exception) -> None:
+    def _on_crash(self, item: InFlight, exc: RayActorError) -> None:
+        """A dead worker: its image goes back to the queue, or fails after ``max_attempts``.
+
+        Raises:
+            ConfigError: the worker never started because its backend cannot be built
+                (bad options, a missing key or extra); every worker would fail alike.
+        """
+        if exc.actor_init_failed:  # the last line of Ray's report names the cause
+            cause = str(exc).strip().splitlines()[-1]
+            raise ConfigError(f"a worker could not start: {cause}") from exc
         task = item.task
         log.warning("%s died on %s (attempt %d): %s", item.worker_id, task.payload.source, task.attempt, exc)
         self.actors.push(self.fleet.replace(item.actor, task.job_id))

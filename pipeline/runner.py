@@ -261,12 +261,9 @@ class SupervisedPool:
         first = next(source, None)
         if first is None:
             return 0
+        # No wait for the leased actors to finish starting: each takes its first image as soon as
+        # it is up (a backend that cannot be built fails the run, see Dispatch._on_crash).
         leased = self.fleet.lease(self.options.workers)
-        try:
-            self.fleet.wait_ready(leased, self.options.startup_timeout_s)
-        except ConfigError:
-            self.fleet.release(leased)
-            raise
         source = itertools.chain([first], source)
         run = Dispatch(self.fleet, self.options, ActorPool(leased), len(leased), source, on_result, tracker)
         run.read_ahead = max(read_ahead or 0, len(leased))
