@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pipeline.errors import ConfigError
+from pipeline.metrics import metrics
 from pipeline.ratelimit import QuotaDenial, Settlement, SlotGrant, next_quota_reset
 from pipeline.schema import ImageResult
 from pipeline.worker import ImageTask, failed_result
@@ -229,6 +230,8 @@ class Dispatch:
             self.budget.estimates.pop(task.payload.index, None)
             self._deny(task)
             return
+        if grant.wait_s > 0:
+            metrics().quota_wait.inc(grant.wait_s)
         due = _Due(time.monotonic() + grant.wait_s, task.model_copy(update={"slot_held": True}))
         position = len(self.due)  # grants may come back out of order; keep the deque sorted
         while position and self.due[position - 1].at > due.at:
@@ -245,6 +248,7 @@ class Dispatch:
             grace = 0.0 if self.fleet.is_ready(actor) else self.options.startup_timeout_s
             worker_id = self.fleet.worker_id(actor)
             self.in_flight[ref] = InFlight(actor, worker_id, task, now + self.options.image_timeout_s + grace)
+            metrics().worker_count("busy", 1)
             if self.tracker is not None:
                 self.tracker.image_started(worker_id)
 
@@ -279,6 +283,7 @@ class Dispatch:
         import ray
         from ray.exceptions import RayActorError, RayTaskError
 
+        metrics().worker_count("busy", -1)
         try:
             result: ImageResult = ray.get(ref)
         except RayActorError as exc:
@@ -306,6 +311,7 @@ class Dispatch:
         error = result.error
         if error is None or error.code != "rate_limited" or self.budget is None:
             return False
+        metrics().rate_limited.inc(1, tags={"quota": error.quota or "unknown"})
         denial = _denial_for(result)
         if denial is not None:
             log.warning("stopping: %s", denial.message)
@@ -369,6 +375,7 @@ class Dispatch:
         for ref, item in list(self.in_flight.items()):
             if item.deadline <= now:
                 del self.in_flight[ref]
+                metrics().worker_count("busy", -1)
                 timeout = self.options.image_timeout_s
                 message = f"no result within {timeout:g} s; worker {item.worker_id} replaced"
                 result = failed_result(item.task.payload, "timeout", message, item.task.attempt)

@@ -23,6 +23,7 @@ from pipeline.backends.base import BackendOptions, ExtractContext, options_for
 from pipeline.cache import ResultCache, cache_key
 from pipeline.errors import ImageRejected, JobCancelled
 from pipeline.images import ImagePayload, read_base64, read_bytes, read_path
+from pipeline.metrics import metrics
 from pipeline.progress import ProgressTracker, get_progress_actor
 from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
 from pipeline.reduce import ScheduleReducer
@@ -233,7 +234,9 @@ def run_on_fleet(
     started = time.perf_counter()
     sized = pool_options.model_copy(update={"workers": workers})
     processed, merged = _run_job(fleet, job, sized, should_stop)
-    return _respond(items, job, processed, merged, workers if job.tasks else 0, started)
+    response = _respond(items, job, processed, merged, workers if job.tasks else 0, started)
+    metrics().response(response)
+    return response
 
 
 def _prepare(

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.backends.base import BackendOptions
 from pipeline.errors import ConfigError
+from pipeline.metrics import metrics
 from pipeline.schema import ImageResult
 from pipeline.worker import ImageTask, WorkerOptions, worker_actor_class
 
@@ -114,10 +115,13 @@ class WorkerFleet:
         with self._changed:
             self._changed.wait_for(lambda: bool(self._free))
             leased, self._free = self._free[:wanted], self._free[wanted:]
-            return leased
+        metrics().worker_count("leased", len(leased))
+        return leased
 
     def release(self, actors: Iterable[ActorHandle]) -> None:
         """Give leased actors back (dead ones must have gone through ``replace``)."""
+        actors = list(actors)
+        metrics().worker_count("leased", -len(actors))
         with self._changed:
             self._free.extend(actor for actor in actors if actor in self._worker_ids)
             self._changed.notify_all()
@@ -132,6 +136,7 @@ class WorkerFleet:
             self._images_done.pop(actor, None)
             self._started.pop(actor, None)
             successor = self._start_actor()
+        metrics().worker_count("total", -1)
         ray.kill(actor, no_restart=True)
         log.debug("%s of job %s replaced", worker_id, job_id)
         return successor
@@ -152,6 +157,7 @@ class WorkerFleet:
             self._worker_ids.clear()
             self._started.clear()
         for actor in actors:
+            metrics().worker_count("total", -1)
             if actor not in self._warm:
                 ray.kill(actor, no_restart=True)
 
@@ -166,6 +172,7 @@ class WorkerFleet:
                 name=worker_id, namespace="karaoke-pipeline", get_if_exists=True, lifetime="detached"
             )
         actor = actor_class.remote(self.backend_options, self.worker_options, worker_id, self.limiter)
+        metrics().worker_count("total", 1)
         if warm:
             self._warm.add(actor)
         self._worker_ids[actor] = worker_id
