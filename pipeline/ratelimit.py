@@ -203,11 +203,15 @@ class RequestBudget:
         self.stats.rate_limited += 1
 
     def succeeded(self) -> None:
-        """A request went through; enough of them in a row give back one halving."""
+        """A request went through; enough of them in a row give back one halving and narrow the
+        spacing one step towards its configured value."""
         self._successes += 1
-        if self._successes >= self.options.recovery_successes and self.stats.pressure > 0:
-            self.stats.pressure -= 1
-            self._successes = 0
+        if self._successes < self.options.recovery_successes:
+            return
+        self._successes = 0
+        self.stats.pressure = max(0, self.stats.pressure - 1)
+        self._margin = max(self.options.spacing_s, self._margin / 1.5)
+        self.stats.margin_s = self._margin
 
     def snapshot(self) -> BudgetStats:
         return self.stats.model_copy()

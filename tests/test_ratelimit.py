@@ -190,3 +190,14 @@ def test_a_429_widens_the_spacing_between_windows_up_to_a_tenth_of_the_window() 
     assert budget.snapshot().margin_s == pytest.approx(1.0)
     budget.reserve()
     assert budget.reserve().wait_s == pytest.approx(11.0)
+
+
+def test_a_run_of_successes_narrows_the_spacing_back_to_its_setting() -> None:
+    budget = RequestBudget(RateLimitOptions(rpm=1, window_s=10, margin_s=0.2, recovery_successes=2))
+    for _ in range(3):
+        budget.rate_limited(None)
+    widened = budget.snapshot().margin_s
+    budget.reserve(settlements=[Settlement()] * 2)
+    assert budget.snapshot().margin_s == pytest.approx(widened / 1.5)
+    budget.reserve(settlements=[Settlement()] * 40)
+    assert budget.snapshot().margin_s == pytest.approx(0.2), "never narrower than configured"
