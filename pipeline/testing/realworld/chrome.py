@@ -12,7 +12,18 @@ import html
 import random
 from dataclasses import dataclass
 
-__all__ = ["Theme", "button_row", "cookie_banner", "esc", "footer", "nav_bar", "page", "pick_theme"]
+__all__ = [
+    "TAGLINES",
+    "Theme",
+    "button_row",
+    "cookie_banner",
+    "esc",
+    "footer",
+    "nav_bar",
+    "page",
+    "pick_theme",
+    "status_bar",
+]
 
 BODY_FONTS: tuple[str, ...] = ("Lato", "Open Sans", "Roboto", "Liberation Sans", "Nimbus Sans", "DejaVu Sans")
 DISPLAY_FONTS: tuple[str, ...] = ("Bebas Neue", "League Spartan", "Comfortaa", "Lobster Two", "Nimbus Sans")
@@ -103,17 +114,37 @@ def page(theme: Theme, title: str, body: str, extra_css: str = "") -> str:
 NAV_ITEMS: tuple[str, ...] = ("Home", "Schedule", "Venues", "Book Us", "Photos", "Contact", "Events")
 
 
+TAGLINES: tuple[str, ...] = (
+    "Tampa Bay's #1 Karaoke Company", "Sing your heart out since 2009", "Your stage. Your song.",
+    "Pro sound, 80,000 songs, zero judgement", "Where everyone is a star",
+)  # fmt: skip
+"""Slogans a company puts under its name: never a venue."""
+
+
+def status_bar(rng: random.Random, brand: str) -> str:
+    """A phone's status bar (a clock such as '9:41', signal, battery) and the browser's address bar."""
+    clock = f"{rng.randint(1, 12)}:{rng.randint(0, 59):02d}"
+    domain = "".join(ch for ch in brand.lower() if ch.isalnum()) + rng.choice((".com", ".net", ".app"))
+    return (
+        "<div style='display:flex;justify-content:space-between;padding:6px 18px;font-weight:700;"
+        f"font-size:15px;background:#000;color:#fff'><span>{clock}</span><span>&#9646;&#9646;&#9646; 5G "
+        f"{rng.randint(12, 99)}%</span></div><div style='padding:6px 14px;background:#e9e9ee;color:#333;"
+        f"font-size:14px;text-align:center'>{esc(domain)}</div>"
+    )
+
+
 def nav_bar(rng: random.Random, brand: str, *, sticky: bool = False, phone: bool = False) -> str:
-    """A site header: the brand and 3-6 links (a hamburger on a phone)."""
+    """A site header: the brand and 3-6 links (on a phone: a hamburger, under the status bar)."""
     links = rng.sample(NAV_ITEMS, rng.randint(3, 6))
     items = (
         "<span style='margin-left:auto;font-size:26px'>&#9776;</span>"
         if phone
         else "".join(f"<a href='#'>{esc(link)}</a>" for link in links)
     )
-    return (
+    header = (
         f"<div class='nav{' sticky' if sticky else ''}'><span class='brand'>{esc(brand)}</span>{items}</div>"
     )
+    return (status_bar(rng, brand) if phone else "") + header
 
 
 _COOKIE_TEXTS: tuple[str, ...] = (

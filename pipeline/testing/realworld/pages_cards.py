@@ -13,6 +13,7 @@ import random
 from dataclasses import replace
 
 from pipeline.testing.realworld.chrome import (
+    TAGLINES,
     Theme,
     button_row,
     cookie_banner,
@@ -52,6 +53,12 @@ def _card(rng: random.Random, place: Place, nights: list[Night], show_address: b
     parts: list[str] = []
     title = f"<h3>{esc(place.name)}</h3>"
     lines = []
+    if len(nights) == 2 and nights[0].text == nights[1].text and not nights[0].cancelled:
+        first, second = nights  # one headline for both days: 'FRIDAYS & SATURDAYS KARAOKE 9PM-1AM'
+        host = f" {dj_phrase(rng, first.dj)}" if first.dj else ""
+        days = f"{first.day.upper()}S & {second.day.upper()}S"
+        nights = []
+        lines.append(f"<div class='headline'>{esc(f'{days} KARAOKE {first.text}{host}')}</div>")
     for night in nights:
         text = esc(_headline(rng, night))
         if night.cancelled:
@@ -77,7 +84,9 @@ def _cards_nights(rng: random.Random, world: World, count: int) -> list[list[Nig
         group = [spelled(rng, night)]
         if rng.random() < 0.2:
             other_day = rng.choice([d for d in ("friday", "saturday", "wednesday") if d != night.day])
-            group.append(spelled(rng, replace(night, day=other_day)))  # type: ignore[arg-type]
+            other = spelled(rng, replace(night, day=other_day))  # type: ignore[arg-type]
+            same_text = rng.random() < 0.5  # then the card writes both days in one headline
+            group.append(replace(other, text=group[0].text) if same_text else other)
         groups.append(group)
     if rng.random() < 0.4 and groups:
         index = rng.randrange(len(groups))
@@ -98,7 +107,7 @@ def render_card_grid(rng: random.Random, world: World) -> Sample:
     title = rng.choice(("Weekly Karaoke Schedule", "Where to Sing This Week", "Our Shows", "KARAOKE NIGHTS"))
     body = (
         nav_bar(rng, vendor, sticky=rng.random() < 0.5, phone=viewport.phone)
-        + f"<div class='wrap'><h1>{esc(title)}</h1>"
+        + f"<div class='wrap'><h1>{esc(title)}</h1><h3>{esc(rng.choice(TAGLINES))}</h3>"
         + f"<p class='muted'>{esc(rng.choice(HINTS))}</p>{grid}</div>"
         + footer(rng, vendor)
         + (cookie_banner(rng) if rng.random() < 0.3 else "")

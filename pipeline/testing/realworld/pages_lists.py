@@ -13,6 +13,7 @@ import random
 from dataclasses import replace
 
 from pipeline.testing.realworld.chrome import (
+    TAGLINES,
     button_row,
     cookie_banner,
     esc,
@@ -20,6 +21,7 @@ from pipeline.testing.realworld.chrome import (
     nav_bar,
     page,
     pick_theme,
+    status_bar,
 )
 from pipeline.testing.realworld.pages_cards import pick_viewport, spelled
 from pipeline.testing.realworld.phrases import (
@@ -194,11 +196,11 @@ def render_social_post(rng: random.Random, world: World) -> Sample:
         f"<p class='muted'>#karaoke #{esc(nights[0].place.city.lower())} #singyourheartout</p>"
         "<div style='height:220px;border-radius:8px;"
         f"background:linear-gradient(135deg,{theme.accent},#222)'></div>"
-        f"<div class='muted' style='display:flex;gap:40px;padding-top:10px'><span>&#128077; "
+        f"<div class='muted' style='display:flex;gap:40px;padding-top:10px'><span>"
         f"{rng.randint(5, 300)}</span><span>Like</span><span>Comment</span><span>Share</span></div>"
         f"<p><b>{esc(rng.choice(world.djs))}</b> See you there!!</p></div>"
     )
-    body = f"<div style='padding:10px'>{post}</div>"
+    body = (status_bar(rng, vendor) if viewport.phone else "") + f"<div style='padding:10px'>{post}</div>"
     truth = build_truth(nights, vendor=vendor)
     return Sample("social-post", truth, html=page(theme, vendor, body), viewport=viewport)
 
@@ -221,11 +223,13 @@ def render_link_in_bio(rng: random.Random, world: World) -> Sample:
                f"{esc(n.text or '')}</div>" for n in nights]  # fmt: skip
     buttons += [f"<div style='{style}'>{esc(b)}</div>" for b in ("BOOK A PRIVATE PARTY", "VISIT WEBSITE")]
     body = (
-        "<div style='padding:30px 16px;min-height:100vh;background:linear-gradient(180deg,#2a1145,#0b0b14)'>"
+        (status_bar(rng, handle) if viewport.phone else "")
+        + "<div style='padding:30px 16px;min-height:100vh;"
+        "background:linear-gradient(180deg,#2a1145,#0b0b14)'>"
         "<div style='width:96px;height:96px;border-radius:50%;margin:0 auto;"
         f"background:{theme.accent}'></div>"
         f"<h2 style='text-align:center'>{esc(handle)}</h2>"
-        f"<p style='text-align:center' class='muted'>{esc(vendor)} &middot; {esc(rng.choice(HINTS))}</p>"
+        f"<p style='text-align:center' class='muted'>{esc(vendor)} &middot; {esc(rng.choice(TAGLINES))}</p>"
         + "".join(buttons)
         + "</div>"
     )
