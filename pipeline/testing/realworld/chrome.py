@@ -92,7 +92,7 @@ table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ text-align: left; padding: 10px 12px; border-bottom: 1px solid {theme.border};
   vertical-align: top; }}
 th {{ color: {theme.muted}; font-size: 13px; text-transform: uppercase; letter-spacing: .05em; }}
-.cookie {{ position: fixed; left: 0; right: 0; bottom: 0; padding: 18px 32px; background: #222831;
+.cookie {{ position: relative; padding: 18px 32px; background: #222831;
   color: #fff; display: flex; gap: 18px; align-items: center; z-index: 9; font-size: 14px; }}
 .cookie .btn {{ background: #fff; color: #222831; border-color: #fff; }}
 .footer {{ padding: 30px 32px; color: {theme.muted}; font-size: 13px; border-top: 1px solid {theme.border}; }}
@@ -155,7 +155,12 @@ _COOKIE_TEXTS: tuple[str, ...] = (
 
 
 def cookie_banner(rng: random.Random) -> str:
-    """A consent banner pinned to the bottom of the window."""
+    """A consent banner, in the page's flow at its end.
+
+    Not ``position: fixed``: in a full-page capture Chromium leaves a fixed bar at
+    the first window's bottom, over whatever card is there, and the truth would
+    list a show nobody can read.
+    """
     return (
         f"<div class='cookie'><span>{esc(rng.choice(_COOKIE_TEXTS))}</span>"
         "<span class='btn'>ACCEPT ALL</span><span class='btn'>MANAGE</span></div>"
