@@ -94,14 +94,15 @@ def encode_sample(sample: Sample, renderer: Callable[..., bytes] | None) -> byte
     """The file bytes of a sample: a browser capture, or the drawn image (JPEG with EXIF).
 
     Raises:
-        RuntimeError: a web page without a renderer.
+        RuntimeError: a web page without a renderer, or a sample with neither page nor image.
     """
     if sample.html is not None:
         if renderer is None or sample.viewport is None:
             raise RuntimeError(f"{sample.family} is a web page: it needs the Chromium renderer")
         shot = renderer(sample.html, sample.viewport)
         return shot if sample.fmt == "png" else _to_jpeg(Image.open(io.BytesIO(shot)), sample)
-    assert sample.image is not None, "a sample is either a page or an image"
+    if sample.image is None:
+        raise RuntimeError(f"{sample.family}: a sample is either a page or an image, this is neither")
     if sample.fmt == "png":
         buffer = io.BytesIO()
         sample.image.save(buffer, format="PNG", optimize=True)
