@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--count", type=int, help=f"images (default {len(ROTATION) * 2} dev, {TEST_COUNT} test)"
     )
     parser.add_argument("--families", help=f"comma-separated subset of: {','.join(FAMILIES)}")
+    parser.add_argument("--html", action="store_true", help="also write each web page's HTML beside it")
     return parser
 
 
@@ -35,7 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = sorted(set(families) - set(FAMILIES))
     if unknown:
         raise SystemExit(f"unknown families {unknown}; known: {', '.join(FAMILIES)}")
-    written = generate_split(args.out, split=args.split, seed=seed, count=count, families=families)
+    written = generate_split(
+        args.out, split=args.split, seed=seed, count=count, families=families, keep_html=args.html
+    )
     for name, (family, truth) in written.items():
         print(f"{args.out / name}\t{family}\t{len(truth.shows)} shows")
     return 0

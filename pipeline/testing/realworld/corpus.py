@@ -138,9 +138,17 @@ def iter_split(
 
 
 def generate_split(
-    out_dir: Path, *, split: str, seed: int, count: int, families: tuple[str, ...] = ()
+    out_dir: Path,
+    *,
+    split: str,
+    seed: int,
+    count: int,
+    families: tuple[str, ...] = (),
+    keep_html: bool = False,
 ) -> dict[str, tuple[str, ParsedSchedule]]:
     """Write the images of a split and ``truth.json`` (with a ``family`` per image) into ``out_dir``.
+
+    ``keep_html`` also writes each web page's HTML beside its capture, to open in a browser.
 
     Returns:
         File name -> (family, truth).
@@ -152,6 +160,8 @@ def generate_split(
         for index, sample in samples:
             name = sample_name(index, sample)
             (out_dir / name).write_bytes(encode_sample(sample, renderer))
+            if keep_html and sample.html is not None:
+                (out_dir / name).with_suffix(".html").write_text(sample.html, encoding="utf-8")
             written[name] = (sample.family, sample.truth)
     wire = {name: {"family": family, **truth.to_wire()} for name, (family, truth) in written.items()}
     (out_dir / TRUTH_FILE).write_text(json.dumps(wire, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
