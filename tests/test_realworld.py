@@ -193,11 +193,13 @@ def test_pages_render_in_chromium_with_their_truth_on_screen(tmp_path: Path) -> 
             pytest.fail("Debian's chromium is missing in CI")
         pytest.skip("Debian's chromium is not installed (make realworld-deps)")
     # images 1 (card grid, desktop) and 3 (venue pane) of seed 4, and a phone card grid (image 12)
-    written = generate_split(tmp_path, split="dev", seed=4, count=12, families=("card-grid", "venue-pane"))
+    families = ("card-grid", "venue-pane")
+    written = generate_split(tmp_path, split="dev", seed=4, count=12, families=families, keep_html=True)
     assert len(written) >= 3
     for name in written:
         with Image.open(tmp_path / name) as image:
             assert image.width in (1170, 1280, 1366, 1440, 1600, 1920)
+        assert (tmp_path / name).with_suffix(".html").read_text().startswith("<!doctype html>")
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         try:
