@@ -57,7 +57,7 @@ def test_a_line_cut_off_by_a_crash_is_skipped(tmp_path: Path) -> None:
 
 
 def test_a_line_cut_inside_a_multibyte_character_or_invalid_utf8_is_skipped(tmp_path: Path) -> None:
-    cafe = result_line("Café.png").encode()
+    cafe = result_line("Café.png").encode().replace(b"\\u00e9", "é".encode())  # as pydantic writes it
     cut = cafe[: cafe.index("é".encode()) + 1]  # the first byte of the two-byte é, then the crash
     (tmp_path / "results-1.jsonl").write_bytes(result_line("a.png").encode() + cut)
     (tmp_path / "results-2.jsonl").write_bytes(b"\xff\xfe not utf-8 at all\n" + result_line("b.png").encode())
