@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     )
     max_image_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="per-image size limit")
     max_image_pixels: int = Field(default=40_000_000, ge=1, description="decompression-bomb limit")
+    max_queued_images: int = Field(
+        default=200, ge=1, description="images one Serve replica holds (running or waiting) before 503"
+    )
 
     def default_backend(self) -> str:
         """The backend to use when none is asked for."""

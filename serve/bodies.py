@@ -68,20 +68,34 @@ async def read_capped_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _from_json(body: bytes, options: ServeOptions) -> ParseInput:
+def decode_json(body: bytes) -> Any:
+    """The JSON document of a body; anything that is not JSON (or nests too deep) is a 400.
+
+    Blocking (a 50 MB body takes a while): call it in a thread.
+    """
     try:
-        document = json.loads(body)
+        return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError(400, f"malformed JSON body: {exc}", field="body") from None
+    except RecursionError:  # a nesting bomb: [[[[...]]]] 100k deep
+        raise ApiError(400, "malformed JSON body: nested too deeply", field="body") from None
+
+
+def _analyze_body(body: bytes, options: ServeOptions) -> AnalyzeBody:
+    document = decode_json(body)
     if not isinstance(document, dict):
         raise ApiError(400, f"body must be a JSON object, got {type(document).__name__}", field="body")
     screenshots = document.get("screenshots")
     if isinstance(screenshots, list):
         _check_count(len(screenshots), options, "screenshots")
     try:
-        parsed = AnalyzeBody.model_validate(document)
+        return AnalyzeBody.model_validate(document)
     except ValidationError as exc:
         raise from_validation(exc) from None
+
+
+async def _from_json(body: bytes, options: ServeOptions) -> ParseInput:
+    parsed = await run_in_threadpool(_analyze_body, body, options)
     items = await _intake(parsed.screenshots, options, "screenshots")
     return ParseInput(RequestFields.model_validate(parsed.model_dump(exclude={"screenshots"})), items)
 

@@ -7,6 +7,8 @@ and the options travel with the deployment, as values a remote node needs.
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +27,19 @@ class ServeOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     backend: BackendOptions = Field(default_factory=LocalOptions, description="the backend every worker runs")
-    fleet_size: int = Field(default=5, ge=1, le=5, description="worker actors each replica holds")
-    worker_num_cpus: float = Field(default=0.4, gt=0, description="CPU share per worker actor")
+    fleet_size: int | None = Field(
+        default=None, ge=1, le=5, description="worker actors each replica holds (None: sized from the node)"
+    )
+    worker_num_cpus: float | None = Field(
+        default=None, gt=0, description="CPU share per worker actor (None: from the backend and the node)"
+    )
     replica_num_cpus: float = Field(default=0.25, gt=0, description="CPU share of each Serve replica")
+    replicas: int = Field(
+        default=1, ge=1, le=64, description="replicas the CPUs are shared by (autoscaling: its max_replicas)"
+    )
+    max_queued_images: int = Field(
+        default=200, ge=1, description="images a replica holds (running or waiting) before it answers 503"
+    )
     image_timeout_s: float = Field(default=60.0, gt=0, description="per-image deadline, seconds")
     admin_token: SecretStr | None = Field(default=None, description="bearer token of the admin endpoints")
     data_dir: Path = Field(default=Path(".karaoke"), description="job results and admin settings")
@@ -59,12 +71,67 @@ class ServeOptions(BaseModel):
             "max_image_bytes": settings.max_image_bytes,
             "max_image_pixels": settings.max_image_pixels,
             "gemini_rpm": settings.gemini_rpm,
+            "max_queued_images": settings.max_queued_images,
         }
         values.update(overrides)
         return cls.model_validate(values)
 
+    def sized_for_cluster(self, free_cpus: float | None = None) -> ServeOptions:
+        """These options with the fleet size and worker shares that fit the CPUs Ray reports.
+
+        I/O-bound workers (they wait on an API) take a small fixed share; CPU-bound
+        ones (OCR) split what the replicas leave. Explicit values are kept.
+        """
+        if self.fleet_size is not None and self.worker_num_cpus is not None:
+            return self
+        free = cluster_free_cpus() if free_cpus is None else free_cpus
+        size, share = fleet_shares(self.backend.kind, free, self.replicas, self.replica_num_cpus)
+        size = self.fleet_size or size
+        share = self.worker_num_cpus or share
+        backend = self.backend
+        if isinstance(backend, LocalOptions):  # OCR threads match the worker's share of the cores
+            backend = backend.model_copy(update={"ocr_threads": max(1, min(16, round(share)))})
+        return self.model_copy(update={"fleet_size": size, "worker_num_cpus": share, "backend": backend})
+
+    @property
+    def workers(self) -> int:
+        """The fleet size (options not yet sized count the largest fleet)."""
+        return self.fleet_size or MAX_FLEET
+
     def rate_limit(self) -> RateLimitOptions | None:
         """The cluster-wide request budget of a backend that calls a rate-limited API."""
         if isinstance(self.backend, GeminiOptions):
-            return RateLimitOptions(rpm=self.gemini_rpm, max_workers=self.fleet_size)
+            return RateLimitOptions(rpm=self.gemini_rpm, max_workers=self.workers)
         return None
+
+
+MAX_FLEET = 5
+# CPU share of one worker of a backend that mostly waits on a remote API. Backends not named
+# here are CPU-bound and split the cores. (These traits would sit best in each backend module.)
+IO_BOUND_SHARE: dict[str, float] = {"gemini": 0.15, "scripted": 0.1}
+MIN_CPU_BOUND_SHARE = 0.2
+
+
+def fleet_shares(kind: str, free_cpus: float, replicas: int, replica_cpus: float) -> tuple[int, float]:
+    """(workers per replica, CPU share per worker) that fit ``free_cpus`` with every replica placed."""
+    budget = max(free_cpus - replicas * replica_cpus, 0.0) / replicas
+    io_share = IO_BOUND_SHARE.get(kind)
+    if io_share is not None:
+        size = max(1, min(MAX_FLEET, int(budget / io_share + 1e-9)))
+        return size, _floor_cents(min(io_share, budget / size))
+    size = max(1, min(MAX_FLEET, int(budget / MIN_CPU_BOUND_SHARE + 1e-9)))
+    return size, _floor_cents(budget / size)
+
+
+def _floor_cents(value: float) -> float:
+    """Rounded down to 0.01 CPU (never 0), so the shares' sum never passes the budget."""
+    return max(math.floor(value * 100 + 1e-9) / 100, 0.01)
+
+
+def cluster_free_cpus() -> float:
+    """CPUs Ray reports free now (all of this machine's when Ray is not connected)."""
+    import ray
+
+    if not ray.is_initialized():
+        return float(os.cpu_count() or 1)
+    return float(ray.available_resources().get("CPU", 0.0))

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import socket
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from pipeline.backends.base import LocalOptions, ScriptedOptions
 
+T = TypeVar("T")
 ADMIN_TOKEN = "test-admin-token-0123456789"
 TEST_LIMITS: dict[str, Any] = {
     "max_body_bytes": 4 * 1024 * 1024,
@@ -30,6 +32,29 @@ TEST_LIMITS: dict[str, Any] = {
     "max_images": 20,
     "replica_num_cpus": 0.1,
 }
+
+
+def wait_for(condition: Callable[[], T | None], timeout_s: float, what: str, every_s: float = 0.1) -> T:
+    """Poll ``condition`` until it returns something other than None/False; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value is not None and value is not False:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout_s:g} s")
+        time.sleep(every_s)
+
+
+def ready_body(url: str, timeout_s: float = 120) -> dict[str, Any]:
+    """``/readyz`` once it says ready: a fleet comes up worker by worker, however loaded the machine."""
+    import httpx
+
+    def ready() -> dict[str, Any] | None:
+        body: dict[str, Any] = httpx.get(f"{url}/readyz", timeout=10).json()
+        return body if body["ready"] else None
+
+    return wait_for(ready, timeout_s, f"{url}/readyz ready")
 
 
 def free_port() -> int:
