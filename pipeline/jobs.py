@@ -144,6 +144,7 @@ class JobRunner:
         for record in self.store.active():
             self.store.request_cancel(record.job_id)
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.store.close()
         self.fleet.close()
 
     def _run_recorded(self, job_id: str, request: RunRequest, on_end: Callable[[], None] | None) -> None:

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     )
     max_image_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="per-image size limit")
     max_image_pixels: int = Field(default=40_000_000, ge=1, description="decompression-bomb limit")
+    jobs_uri: str | None = Field(
+        default=None, description="job records for every node: a path or fsspec URI; None: <data dir>/jobs"
+    )
     max_queued_images: int = Field(
         default=200, ge=1, description="images one Serve replica holds (running or waiting) before 503"
     )

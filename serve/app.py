@@ -98,7 +98,7 @@ class ParserService:
         fleet = start_fleet(
             options.backend, worker_options, options.fleet_size, options.rate_limit(), ready_only=True
         )
-        self.store = JobStore(options.data_dir / "jobs", options.job_ttl_s)
+        self.store = JobStore.shared(options.jobs_location(), options.job_ttl_s, options.orphan_after_s)
         self.admission = Admission(options.max_queued_images, options.fleet_size)
         self.metrics = ServeMetrics()
         pool_options = PoolOptions(image_timeout_s=options.image_timeout_s)

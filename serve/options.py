@@ -43,6 +43,14 @@ class ServeOptions(BaseModel):
     image_timeout_s: float = Field(default=60.0, gt=0, description="per-image deadline, seconds")
     admin_token: SecretStr | None = Field(default=None, description="bearer token of the admin endpoints")
     data_dir: Path = Field(default=Path(".karaoke"), description="job results and admin settings")
+    jobs_uri: str | None = Field(
+        default=None,
+        description="where job records live, read by every node: a path or an fsspec URI "
+        "(s3://bucket/jobs); None: <data dir>/jobs",
+    )
+    orphan_after_s: float = Field(
+        default=10.0, gt=0, description="a job whose replica has been silent this long is marked failed"
+    )
     max_body_bytes: int = Field(default=50 * MB, ge=1, description="largest request body accepted (413)")
     max_images: int = Field(default=100, ge=1, description="most images in one request (413)")
     max_image_bytes: int = Field(default=10 * MB, ge=1, description="largest single image (413)")
@@ -72,6 +80,7 @@ class ServeOptions(BaseModel):
             "max_image_pixels": settings.max_image_pixels,
             "gemini_rpm": settings.gemini_rpm,
             "max_queued_images": settings.max_queued_images,
+            "jobs_uri": settings.jobs_uri,
         }
         values.update(overrides)
         return cls.model_validate(values)
@@ -92,6 +101,10 @@ class ServeOptions(BaseModel):
         if isinstance(backend, LocalOptions):  # OCR threads match the worker's share of the cores
             backend = backend.model_copy(update={"ocr_threads": max(1, min(16, round(share)))})
         return self.model_copy(update={"fleet_size": size, "worker_num_cpus": share, "backend": backend})
+
+    def jobs_location(self) -> str:
+        """The jobs location every replica shares (one registry actor per location)."""
+        return self.jobs_uri or str(self.data_dir / "jobs")
 
     @property
     def workers(self) -> int:
