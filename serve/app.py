@@ -24,6 +24,7 @@ from ray import serve
 from ray.exceptions import RayError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.cache import ResultCache, is_cacheable
 from pipeline.errors import JobCancelled
@@ -32,7 +33,7 @@ from pipeline.jobs import JobRunner, RunRequest, start_fleet
 from pipeline.runner import PoolOptions
 from pipeline.schema import ParseResponse
 from pipeline.worker import WorkerOptions
-from serve.bodies import ParseInput, decode_json, read_capped_body, read_parse_input
+from serve.bodies import ParseInput, decode_json, read_capped_body, read_parse_input, warm_decoder
 from serve.errors import (
     ApiError,
     api_error_handler,
@@ -62,6 +63,41 @@ api.add_exception_handler(HTTPException, http_exception_handler)
 api.add_exception_handler(RayError, ray_error_handler)
 api.add_exception_handler(Exception, internal_error_handler)
 api.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+
+class ReplicaHeader:
+    """Names the replica that answered in ``X-Karaoke-Replica`` (operators and tests see the routing).
+
+    Plain ASGI, not ``BaseHTTPMiddleware``, so streaming and disconnects pass through untouched.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.name = b""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not self.name:
+            self.name = _replica_name().encode()
+
+        async def named(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-karaoke-replica", self.name)]
+            await send(message)
+
+        await self.app(scope, receive, named)
+
+
+def _replica_name() -> str:
+    try:
+        return str(serve.get_replica_context().replica_id.unique_id)
+    except Exception:  # outside a replica (a plain ASGI test client)
+        return "local"
+
+
+api.add_middleware(ReplicaHeader)
 
 PARSE_BODY: dict[str, Any] = {
     "requestBody": {
@@ -107,6 +143,7 @@ class ParserService:
         self.runner = JobRunner(fleet, self.store, pool_options, observer=self.metrics, cache=cache)
         self.limiter = RateLimiter(options.rate_limit_per_minute, options.rate_limit_burst)
         self.settings_path = options.data_dir / "settings.json"
+        warm_decoder()
 
     def __del__(self) -> None:
         """Serve calls this when the replica stops: end running jobs and the fleet."""

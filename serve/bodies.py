@@ -8,9 +8,13 @@ bomb) become that image's failed result, not a refused request.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import multiprocessing
 import re
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
@@ -95,9 +99,38 @@ def _analyze_body(body: bytes, options: ServeOptions) -> AnalyzeBody:
 
 
 async def _from_json(body: bytes, options: ServeOptions) -> ParseInput:
-    parsed = await run_in_threadpool(_analyze_body, body, options)
-    items = await _intake(parsed.screenshots, options, "screenshots")
+    if len(body) >= OFFLOAD_BYTES:  # big: in the decoder process, so the GIL stays free for the loop
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_decoder(), _json_input, body, options)
+    return await run_in_threadpool(_json_input, body, options)
+
+
+def _json_input(body: bytes, options: ServeOptions) -> ParseInput:
+    parsed = _analyze_body(body, options)
+    items = _intake_now(parsed.screenshots, options, "screenshots")
     return ParseInput(RequestFields.model_validate(parsed.model_dump(exclude={"screenshots"})), items)
+
+
+# json.loads and base64 decoding hold the GIL for ~0.1 s per 20 MB: in a thread they would stall
+# the replica's event loop (/healthz included). Bodies this big are decoded in a child process.
+OFFLOAD_BYTES = 1024 * 1024
+_decoders: list[ProcessPoolExecutor] = []
+_decoder_lock = threading.Lock()
+
+
+def warm_decoder() -> None:
+    """Start the decoding process now, so the first big request does not wait for it."""
+    _decoder().submit(int).result(timeout=120)
+
+
+def _decoder() -> ProcessPoolExecutor:
+    """The replica's one body-decoding process, started on first use (spawned: Ray's threads
+    make forking unsafe)."""
+    with _decoder_lock:
+        if not _decoders:
+            context = multiprocessing.get_context("spawn")
+            _decoders.append(ProcessPoolExecutor(max_workers=1, mp_context=context))
+        return _decoders[0]
 
 
 async def _from_multipart(request: Request, body: bytes, options: ServeOptions) -> ParseInput:
@@ -158,8 +191,12 @@ def _check_count(count: int, options: ServeOptions, field: str) -> None:
 
 
 async def _intake(inputs: Sequence[ImageInput], options: ServeOptions, field: str) -> list[Item]:
+    return await run_in_threadpool(_intake_now, inputs, options, field)
+
+
+def _intake_now(inputs: Sequence[ImageInput], options: ServeOptions, field: str) -> list[Item]:
     """The library's intake; an image over the size limit refuses the whole request (413)."""
-    items = await run_in_threadpool(intake, inputs, max_bytes=options.max_image_bytes)
+    items = intake(inputs, max_bytes=options.max_image_bytes)
     for index, item in enumerate(items):
         if isinstance(item, ImageResult) and item.error is not None and item.error.code == "too_large":
             raise ApiError(

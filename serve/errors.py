@@ -38,6 +38,10 @@ class ApiError(Exception):
         self.field = field
         self.headers = dict(headers or {})
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled whole (it crosses from the body-decoding process), not as ``Exception(message)``."""
+        return (_rebuilt, (self.status, self.message, self.field, self.headers))
+
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "statusCode": self.status,
@@ -47,6 +51,10 @@ class ApiError(Exception):
         if self.field is not None:
             body["field"] = self.field
         return body
+
+
+def _rebuilt(status: int, message: str, field: str | None, headers: dict[str, str]) -> ApiError:
+    return ApiError(status, message, field=field, headers=headers)
 
 
 def _phrase(status: int) -> str:

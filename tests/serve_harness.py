@@ -7,7 +7,11 @@ Applications are deployed on first use, under their own route prefixes:
 
 - ``main`` at ``/``: scripted backend, 5 workers, admin token set, no rate limit;
 - ``limited`` at ``/limited``: scripted, 1 worker, a tight rate limit, no admin token;
-- ``ocr`` at ``/ocr``: the local OCR backend, 3 workers, for realistic tests.
+- ``ocr`` at ``/ocr``: the local OCR backend, 3 workers, for realistic tests;
+- ``pair`` at ``/pair``: scripted, two replicas of 2 workers (jobs across replicas);
+- ``bulk`` at ``/bulk``: scripted, 1 worker, room for 3 queued images, 32 MB bodies.
+
+A test may also ``deploy`` an application of its own (a Gemini one on its fake server).
 """
 
 from __future__ import annotations
@@ -93,18 +97,25 @@ class Served:
         for app in sorted(apps):
             self._deploy(app)
 
+    def deploy(self, app: str, **options: Any) -> str:
+        """Deploy an application of the test's own at ``/<app>``; returns its base URL."""
+        PREFIXES[app] = f"/{app}"
+        APP_OPTIONS[app] = options
+        self.deployed.discard(app)
+        return self.url(app)
+
     def _deploy(self, app: str) -> None:
         from ray import serve
 
         from serve.app import build_app
         from serve.options import ServeOptions
 
-        options = ServeOptions(data_dir=self.data_dir / app, **TEST_LIMITS, **APP_OPTIONS[app])
+        options = ServeOptions(data_dir=self.data_dir / app, **{**TEST_LIMITS, **APP_OPTIONS[app]})
         serve.run(build_app(options), name=app, route_prefix=PREFIXES[app], blocking=False)
         self.deployed.add(app)
 
 
-PREFIXES = {"main": "/", "limited": "/limited", "ocr": "/ocr"}
+PREFIXES = {"main": "/", "limited": "/limited", "ocr": "/ocr", "pair": "/pair", "bulk": "/bulk"}
 APP_OPTIONS: dict[str, dict[str, Any]] = {
     "main": {
         "backend": ScriptedOptions(),
@@ -120,6 +131,23 @@ APP_OPTIONS: dict[str, dict[str, Any]] = {
         "worker_num_cpus": 0.1,
         "rate_limit_per_minute": 6,
         "rate_limit_burst": 2,
+    },
+    "pair": {
+        "backend": ScriptedOptions(),
+        "fleet_size": 2,
+        "worker_num_cpus": 0.1,
+        "replicas": 2,
+        "admin_token": ADMIN_TOKEN,
+        "rate_limit_per_minute": 0,
+    },
+    "bulk": {
+        "backend": ScriptedOptions(),
+        "fleet_size": 1,
+        "worker_num_cpus": 0.1,
+        "max_queued_images": 3,
+        "max_body_bytes": 32 * 1024 * 1024,
+        "max_image_bytes": 24 * 1024 * 1024,
+        "rate_limit_per_minute": 0,
     },
     "ocr": {
         "backend": LocalOptions(ocr_threads=1),
