@@ -237,9 +237,9 @@ def test_a_client_that_disconnects_stops_the_upstream_calls(
     )
     ready_body(url)
     slow_gemini.clear_requests()
-    images = [data_url(make_scripted_png(venue=f"Venue {n}")) for n in range(30)]
-    with pytest.raises(httpx.ReadTimeout):  # about 30 x 0.3 s of work; the client gives up after 2.5 s
-        httpx.post(f"{url}{PARSER}/analyze-screenshots", json={"screenshots": images}, timeout=2.5)
+    images = [data_url(make_scripted_png(venue=f"Venue {n}")) for n in range(20)]
+    with pytest.raises(httpx.ReadTimeout):  # about 20 x 0.3 s of work; the client gives up after 2 s
+        httpx.post(f"{url}{PARSER}/analyze-screenshots", json={"screenshots": images}, timeout=2.0)
     gave_up = time.monotonic()
     counts: list[tuple[float, int]] = []
     while time.monotonic() - gave_up < 3.0:  # watch the fake server for 3 s
@@ -248,5 +248,5 @@ def test_a_client_that_disconnects_stops_the_upstream_calls(
     after_one_second = max(count for at, count in counts if at <= 1.0)
     final = counts[-1][1]
     print(f"\nupstream calls: {after_one_second} one second after the disconnect, {final} after 3 s")
-    assert 2 <= final < 30
+    assert 2 <= final < 20
     assert final == after_one_second, "no upstream call starts later than a second after the disconnect"
