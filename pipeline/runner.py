@@ -185,7 +185,9 @@ class WorkerFleet:
             failed = list(self._failed.values())
         waiting: list[str] = []
         if starting:
-            waiting.append(f"{starting} worker(s) starting ({self._resource_note()})")
+            waiting.append(
+                f"{starting} worker(s) starting (loading the backend, or waiting for {self._resource_note()})"
+            )
         if failed:
             waiting.append(f"{len(failed)} worker(s) failed to start: {failed[0]}")
         return FleetReadiness(
@@ -261,8 +263,8 @@ class WorkerFleet:
         try:
             free_cpus = ray.available_resources().get("CPU", 0.0)
         except Exception:  # a lost GCS: readiness still answers
-            return f"each needs {self.worker_options.num_cpus:g} CPU"
-        return f"each needs {self.worker_options.num_cpus:g} CPU; Ray reports {free_cpus:g} CPU free"
+            return f"{self.worker_options.num_cpus:g} CPU each"
+        return f"{self.worker_options.num_cpus:g} CPU each; Ray reports {free_cpus:g} CPU free"
 
     def _watch(self) -> None:
         """Mark workers ready as they start, and free (or replace) busy actors given back early."""

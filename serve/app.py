@@ -360,17 +360,22 @@ def _rendered(response: ParseResponse, admin: bool) -> dict[str, Any]:
     return marked.to_wire()
 
 
-def build_app(options: ServeOptions) -> serve.Application:
+def build_app(options: ServeOptions, *, fixed_replicas: bool = True) -> serve.Application:
     """The application for these options: its replica CPU share set explicitly, and each
-    replica's fleet sized from the CPUs Ray reports now (so every worker it counts fits)."""
+    replica's fleet sized from the CPUs Ray reports now (so every worker it counts fits).
+
+    ``fixed_replicas``: run ``options.replicas`` replicas; else leave it to the config
+    (an ``autoscaling_config``).
+    """
     options = options.sized_for_cluster()
-    deployment = ParserDeployment.options(
-        ray_actor_options={"num_cpus": options.replica_num_cpus}, num_replicas=options.replicas
-    )
-    application: serve.Application = deployment.bind(options)
+    changes: dict[str, Any] = {"ray_actor_options": {"num_cpus": options.replica_num_cpus}}
+    if fixed_replicas:
+        changes["num_replicas"] = options.replicas
+    application: serve.Application = ParserDeployment.options(**changes).bind(options)
     return application
 
 
 def app_builder(args: dict[str, Any]) -> serve.Application:
-    """For ``serve run``/``serve deploy``: settings from the environment, ``args`` on top."""
-    return build_app(ServeOptions.from_settings(**args))
+    """For ``serve run``/``serve deploy``: settings from the environment, ``args`` on top;
+    replicas (or autoscaling) come from the config's ``deployments``."""
+    return build_app(ServeOptions.from_settings(**args), fixed_replicas=False)

@@ -25,11 +25,23 @@ def _port(text: str) -> int:
     return value
 
 
+def _replicas(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 8:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 8, got {text!r}")
+    return int(text)
+
+
 def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``serve [--host] [--port]`` to the CLI's subcommands."""
     serve = commands.add_parser("serve", help="start the HTTP API and upload page on Ray Serve")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument(
+        "--replicas",
+        type=_replicas,
+        default=1,
+        help="Serve replicas, each with its own fleet sized to share this node (default 1)",
+    )
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -45,7 +57,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from serve.app import build_app
     from serve.options import ServeOptions
 
-    options = ServeOptions.from_settings()
+    options = ServeOptions.from_settings(replicas=args.replicas)
     say("starting Ray ...")
     with ray_runtime(get_settings().ray_address) as use_ray:
         if not use_ray:
