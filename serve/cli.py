@@ -71,7 +71,7 @@ def run_serve(args: argparse.Namespace) -> int:
             application = build_app(options)
             say("deploying the API (its replica starts the worker fleet) ...")
             serve.run(application, name="karaoke", route_prefix="/", blocking=False)
-            _wait_until_ready(args.host, args.port)
+            _wait_until_ready(args.host, args.port, args.replicas)
         except Exception as exc:  # Serve reports failures as long tracebacks: one line is enough
             print(f"error: the API did not start: {_first_line(exc)}", flush=True)
             serve.shutdown()
@@ -118,24 +118,29 @@ def _start_serve(host: str, port: int) -> str | None:
     return None
 
 
-def _wait_until_ready(host: str, port: int) -> None:
-    """Poll ``/readyz`` until every worker has started, saying what is still awaited."""
+def _wait_until_ready(host: str, port: int, replicas: int) -> None:
+    """Poll ``/readyz`` until each replica has said every worker started, saying what is awaited."""
     import httpx
 
     probe = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     url = f"http://{probe}:{port}/readyz"
-    last = ""
+    last, ready = "", set()
     while True:
         try:
-            body = httpx.get(url, timeout=10).json()
+            response = httpx.get(url, timeout=10)
+            body, replica = response.json(), response.headers.get("x-karaoke-replica", "")
         except (httpx.HTTPError, ValueError) as exc:
-            body = {"ready": False, "waitingFor": f"the HTTP proxy ({type(exc).__name__})"}
+            body, replica = {"ready": False, "waitingFor": f"the HTTP proxy ({type(exc).__name__})"}, ""
         if body.get("ready"):
-            say(f"ready: {body.get('workers')} of {body.get('wanted')} workers started")
-            return
-        waiting = f"waiting for {body.get('waitingFor') or 'the workers'}"
-        if "wanted" in body:
-            waiting += f" ({body.get('workers')} of {body['wanted']} workers started)"
+            ready.add(replica)
+            if len(ready) >= replicas:
+                say(f"ready: {body.get('workers')} of {body.get('wanted')} workers started on each replica")
+                return
+            waiting = f"waiting for {replicas - len(ready)} more replica(s) to be ready"
+        else:
+            waiting = f"waiting for {body.get('waitingFor') or 'the workers'}"
+            if "wanted" in body:
+                waiting += f" ({body.get('workers')} of {body['wanted']} workers started)"
         if waiting != last:
             say(waiting)
             last = waiting

@@ -138,7 +138,7 @@ def test_serve_beside_two_busy_loops_comes_up_or_says_why_in_one_line(
             assert served.lines[-1].startswith("error: ")
         else:
             assert httpx.get(f"{served.url}/readyz", timeout=10).json()["ready"] is True
-            assert served.said("ready: 5 of 5 workers started")
+            assert served.said("ready: 5 of 5 workers started on each replica")
     finally:
         for hog in hogs:
             hog.kill()
