@@ -159,6 +159,13 @@ def image_counts(clients: int, requests: int, seed: int) -> list[list[int]]:
     return [[rng.randint(1, 5) for _ in range(requests)] for _ in range(clients)]
 
 
+def request_body(name: str, images: int) -> dict[str, Any]:
+    """A request of ``images`` distinct screenshots (so none is answered from the cache)."""
+    shots = [make_scripted_png(venue=f"{name} i{image}") for image in range(images)]
+    encoded = ["data:image/png;base64," + base64.b64encode(shot).decode() for shot in shots]
+    return {"screenshots": encoded, "maxConcurrentWorkers": 5}
+
+
 async def run_load(
     url: str, counts: list[list[int]], run: str
 ) -> tuple[float, list[float], Counter[str], Counter[str]]:
@@ -168,19 +175,7 @@ async def run_load(
     image_statuses: Counter[str] = Counter()
     target = f"{url}/api/parser/analyze-screenshots-parallel"
     bodies = [
-        [
-            {
-                "screenshots": [
-                    "data:image/png;base64,"
-                    + __import__("base64")
-                    .b64encode(make_scripted_png(venue=f"{run} c{client} r{request} i{image}"))
-                    .decode()
-                    for image in range(count)
-                ],
-                "maxConcurrentWorkers": 5,
-            }
-            for request, count in enumerate(per_client)
-        ]
+        [request_body(f"{run} c{client} r{request}", count) for request, count in enumerate(per_client)]
         for client, per_client in enumerate(counts)
     ]
 
