@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     jobs_uri: str | None = Field(
         default=None, description="job records for every node: a path or fsspec URI; None: <data dir>/jobs"
     )
+    rate_limit_per_minute: float = Field(
+        default=60.0, ge=0, description="public HTTP requests per client per minute, per replica (0: off)"
+    )
     max_queued_images: int = Field(
         default=200, ge=1, description="images one Serve replica holds (running or waiting) before 503"
     )

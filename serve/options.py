@@ -81,6 +81,7 @@ class ServeOptions(BaseModel):
             "gemini_rpm": settings.gemini_rpm,
             "max_queued_images": settings.max_queued_images,
             "jobs_uri": settings.jobs_uri,
+            "rate_limit_per_minute": settings.rate_limit_per_minute,
         }
         values.update(overrides)
         return cls.model_validate(values)

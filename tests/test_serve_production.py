@@ -250,3 +250,43 @@ def test_a_client_that_disconnects_stops_the_upstream_calls(
     print(f"\nupstream calls: {after_one_second} one second after the disconnect, {final} after 3 s")
     assert 2 <= final < 20
     assert final == after_one_second, "no upstream call starts later than a second after the disconnect"
+
+
+RAY_INTERNALS = ("ActorID", "ActorDiedError", "RayActorError", "pid=", "ip=", "Traceback")
+
+
+def test_a_dead_helper_actor_shows_in_health_and_requests_answer_cleanly(
+    served: Served,  # noqa: F811
+    slow_gemini: FakeGeminiServer,
+) -> None:
+    import ray
+
+    from pipeline.backends.gemini import GeminiOptions
+    from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
+
+    gemini = GeminiOptions(api_key=SecretStr("k"), base_url=slow_gemini.base_url, backoff_base_s=0.05)
+    rpm = 4321  # limits of its own: a rate-limiter actor no other test shares
+    url = served.deploy(
+        "budget", backend=gemini, fleet_size=1, worker_num_cpus=0.1, use_cache=False, gemini_rpm=rpm
+    )
+    ready_body(url)
+    assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+    limiter = get_rate_limiter(RateLimitOptions(rpm=rpm, max_workers=1))
+    ray.kill(limiter, no_restart=True)  # down for good: the outage lasts as long as the test looks
+
+    def degraded() -> dict[str, Any] | None:
+        response = httpx.get(f"{url}/healthz", timeout=10)
+        return response.json() if response.status_code == 503 else None
+
+    health = wait_for(degraded, 10, "/healthz reports the dead rate limiter")
+    assert health == {"status": "degraded", "down": ["rate limiter"]}
+    readiness = httpx.get(f"{url}/readyz", timeout=10)
+    assert readiness.status_code == 503 and "rate limiter" in readiness.json()["waitingFor"]
+    body = {"screenshots": [data_url(make_scripted_png(venue="Helper Bar"))]}
+    response = httpx.post(f"{url}{PARSER}/analyze-screenshots", json=body, timeout=60)
+    assert response.status_code in (200, 503), response.text
+    assert not any(word in response.text for word in RAY_INTERNALS), response.text
+    if response.status_code == 503:
+        assert response.json()["statusCode"] == 503 and int(response.headers["Retry-After"]) >= 1
+    else:
+        assert [result["status"] for result in response.json()["results"]] == ["failed"]
