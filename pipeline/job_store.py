@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 JOB_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 TERMINAL: frozenset[JobStatus] = frozenset({"done", "failed", "cancelled"})
 REGISTRY_NAMESPACE = "karaoke"
+DEFAULTS_NAME = "settings"  # settings.json beside the records: never a job id
 HEARTBEAT_S = 0.2
 Clock = Callable[[], dt.datetime]
 ORPHAN_ERROR = "the server running this job stopped before it finished"
@@ -119,6 +120,23 @@ class JobFiles:
         names = [str(name).rsplit("/", 1)[-1] for name in self.fs.ls(self.root, detail=False)]
         return [name[:-5] for name in names if name.endswith(".json") and JOB_ID_PATTERN.match(name[:-5])]
 
+    def read_defaults(self) -> RunDefaults:
+        """The admin's run defaults stored beside the records (built-in ones when none are)."""
+        try:
+            return RunDefaults.model_validate_json(self.fs.cat_file(self._path(DEFAULTS_NAME)))
+        except FileNotFoundError:
+            return RunDefaults()
+        except (OSError, ValidationError, ValueError) as exc:
+            log.warning("ignoring unreadable run defaults in %s: %s", self.location, exc)
+            return RunDefaults()
+
+    def write_defaults(self, defaults: RunDefaults) -> None:
+        text = defaults.to_wire_json(indent=2)
+        if self.local:
+            write_json_atomically(Path(self.root) / f"{DEFAULTS_NAME}.json", text)
+        else:
+            self.fs.pipe_file(self._path(DEFAULTS_NAME), text.encode())
+
     def _path(self, job_id: str) -> str:
         return f"{self.root.rstrip('/')}/{job_id}.json"
 
@@ -138,8 +156,10 @@ class JobRegistry:
         *,
         orphan_after_s: float = 0.0,
         clock: Clock = utc_now,
+        beat_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.files = JobFiles(location)
+        self.beat_clock = beat_clock
         self.ttl = dt.timedelta(seconds=ttl_s)
         self.orphan_after_s = orphan_after_s
         self.clock = clock
@@ -147,11 +167,23 @@ class JobRegistry:
         self._expiry: dict[str, dt.datetime] = {}
         self._cancel: set[str] = set()
         self._heard: dict[str, float] = {}  # owner -> monotonic time of its last heartbeat
+        self._defaults: RunDefaults | None = None
         self._lock = threading.RLock()
         self._load()
 
     def ping(self) -> bool:
         return True
+
+    def run_defaults(self) -> RunDefaults:
+        with self._lock:
+            if self._defaults is None:
+                self._defaults = self.files.read_defaults()
+            return self._defaults
+
+    def set_run_defaults(self, defaults: RunDefaults) -> None:
+        self.files.write_defaults(defaults)
+        with self._lock:
+            self._defaults = defaults
 
     def create(self, total_images: int, admin: bool, owner: str | None) -> JobRecord:
         """A new queued job (its id is random); expired records are purged first."""
@@ -164,7 +196,7 @@ class JobRegistry:
         with self._lock:
             self._active[job_id] = record
             if owner is not None:
-                self._heard[owner] = time.monotonic()
+                self._heard[owner] = self.beat_clock()
         self.files.write(record)
         return record
 
@@ -235,7 +267,7 @@ class JobRegistry:
     def heartbeat(self, owner: str) -> list[str]:
         """An owner is alive: returns its jobs whose cancellation was asked; ends orphans' jobs."""
         with self._lock:
-            self._heard[owner] = time.monotonic()
+            self._heard[owner] = self.beat_clock()
             mine = [self._active.get(job_id) for job_id in self._cancel]
             cancelled = [record.job_id for record in mine if record is not None and record.owner == owner]
         self.fail_orphans()
@@ -243,7 +275,7 @@ class JobRegistry:
 
     def fail_orphans(self) -> int:
         """Mark failed the active jobs whose owner has been silent too long; returns how many."""
-        now = time.monotonic()
+        now = self.beat_clock()
         with self._lock:
             gone = [
                 record.job_id
@@ -276,7 +308,7 @@ class JobRegistry:
 
     def _load(self) -> None:
         """Index stored records; active ones get ``orphan_after_s`` for their owner to report in."""
-        started = time.monotonic()
+        started = self.beat_clock()
         for job_id in self.files.job_ids():
             record = self.files.read(job_id)
             if record is None:
@@ -373,6 +405,13 @@ class JobStore:
 
     def purge_expired(self) -> int:
         return cast(int, self._call("purge_expired"))
+
+    def run_defaults(self) -> RunDefaults:
+        """The admin's run defaults, the same for every replica."""
+        return cast(RunDefaults, self._call("run_defaults"))
+
+    def set_run_defaults(self, defaults: RunDefaults) -> None:
+        self._call("set_run_defaults", defaults)
 
     def close(self) -> None:
         """Stop the heartbeat; this store's unfinished jobs become orphans."""

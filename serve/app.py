@@ -28,12 +28,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.cache import ResultCache, is_cacheable
 from pipeline.errors import JobCancelled
-from pipeline.job_store import JobRecord, JobStore, RunDefaults, load_run_defaults, save_run_defaults
+from pipeline.job_store import JobRecord, JobStore, RunDefaults
 from pipeline.jobs import JobRunner, RunRequest, start_fleet
 from pipeline.runner import PoolOptions
 from pipeline.schema import ParseResponse
 from pipeline.worker import WorkerOptions
-from serve.bodies import ParseInput, decode_json, read_capped_body, read_parse_input, warm_decoder
+from serve.bodies import (
+    ParseInput,
+    close_decoder,
+    decode_json,
+    read_capped_body,
+    read_parse_input,
+    warm_decoder,
+)
 from serve.errors import (
     ApiError,
     api_error_handler,
@@ -142,7 +149,6 @@ class ParserService:
         cache = ResultCache.in_data_dir(options.data_dir) if use_cache else None
         self.runner = JobRunner(fleet, self.store, pool_options, observer=self.metrics, cache=cache)
         self.limiter = RateLimiter(options.rate_limit_per_minute, options.rate_limit_burst)
-        self.settings_path = options.data_dir / "settings.json"
         warm_decoder()
 
     def __del__(self) -> None:
@@ -150,6 +156,7 @@ class ParserService:
         runner = getattr(self, "runner", None)
         if runner is not None:
             runner.close()
+        close_decoder()
 
     @api.get("/", include_in_schema=False)
     async def upload_page(self) -> FileResponse:
@@ -244,16 +251,16 @@ class ParserService:
     @api.get(f"{PARSER}/settings", summary="run defaults (admin)")
     async def get_settings(self, request: Request) -> JSONResponse:
         self._check_admin(request)
-        defaults = await run_in_threadpool(load_run_defaults, self.settings_path)
+        defaults = await run_in_threadpool(self.store.run_defaults)
         return JSONResponse(defaults.to_wire())
 
     @api.put(f"{PARSER}/settings", summary="change run defaults (admin)")
     async def put_settings(self, request: Request) -> JSONResponse:
         self._check_admin(request)
         update = await self._settings_update(request)
-        stored = await run_in_threadpool(load_run_defaults, self.settings_path)
+        stored = await run_in_threadpool(self.store.run_defaults)
         changed = stored.model_copy(update=update.model_dump(exclude_none=True))
-        await run_in_threadpool(save_run_defaults, self.settings_path, RunDefaults.model_validate(changed))
+        await run_in_threadpool(self.store.set_run_defaults, RunDefaults.model_validate(changed))
         return JSONResponse(changed.to_wire())
 
     async def _analyze(self, request: Request, *, admin: bool, parallel: bool) -> JSONResponse:
@@ -309,7 +316,7 @@ class ParserService:
         require_admin(request.headers.get("authorization"), self.options.admin_token)
 
     async def _run_request(self, parse_input: ParseInput, *, parallel: bool, admin: bool) -> RunRequest:
-        defaults = await run_in_threadpool(load_run_defaults, self.settings_path)
+        defaults = await run_in_threadpool(self.store.run_defaults)
         workers = defaults.workers_for(parse_input.fields.max_concurrent_workers) if parallel else 1
         return RunRequest(
             items=parse_input.items, workers=workers, context=parse_input.fields.context(), admin=admin

@@ -123,6 +123,14 @@ def warm_decoder() -> None:
     _decoder().submit(int).result(timeout=120)
 
 
+def close_decoder() -> None:
+    """Stop the decoding process (the replica is stopping)."""
+    with _decoder_lock:
+        for decoder in _decoders:
+            decoder.shutdown(wait=False, cancel_futures=True)
+        _decoders.clear()
+
+
 def _decoder() -> ProcessPoolExecutor:
     """The replica's one body-decoding process, started on first use (spawned: Ray's threads
     make forking unsafe)."""
