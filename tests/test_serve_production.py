@@ -170,8 +170,15 @@ def test_a_full_replica_answers_503_with_retry_after_and_finishes_what_it_accept
 
 
 def test_healthz_stays_fast_while_20_mb_uploads_are_in_flight(served: Served) -> None:  # noqa: F811
-    url = served.url("bulk")
+    """The replica taking 20 MB uploads answers /healthz as fast as an idle one, within 50 ms.
+
+    Both are probed in turn through the same Serve proxy, so what the machine (other
+    jobs on its 2 cores) and the proxy cost shows in the idle replica's numbers; the
+    loaded replica may add at most 50 ms at p99 on top.
+    """
+    url, idle = served.url("bulk"), served.url("main")
     ready_body(url)
+    ready_body(idle)
     noise = base64.b64encode(os.urandom(15 * 1024 * 1024)).decode()  # 20 MB of JSON, not an image
     body = json.dumps({"screenshots": [noise]}).encode()
     stop = threading.Event()
@@ -190,29 +197,30 @@ def test_healthz_stays_fast_while_20_mb_uploads_are_in_flight(served: Served) ->
     uploaders = [threading.Thread(target=upload) for _ in range(3)]
     for thread in uploaders:
         thread.start()
-    latencies_ms = []
+    loaded_ms: list[float] = []
+    idle_ms: list[float] = []
     try:
         with httpx.Client(timeout=10) as client:
-            client.get(f"{url}/healthz")
             started = time.monotonic()
-            while len(latencies_ms) < 200 or len(uploads) < 6:
-                before = time.perf_counter()
-                assert client.get(f"{url}/healthz").status_code == 200
-                latencies_ms.append((time.perf_counter() - before) * 1000)
-
+            while len(loaded_ms) < 200 or len(uploads) < 6:
+                for target, latencies in ((url, loaded_ms), (idle, idle_ms)):
+                    before = time.perf_counter()
+                    assert client.get(f"{target}/healthz").status_code == 200
+                    latencies.append((time.perf_counter() - before) * 1000)
                 time.sleep(0.02)
-                assert time.monotonic() - started < 60, "uploads did not complete"
+                assert time.monotonic() - started < 120, "uploads did not complete"
     finally:
         stop.set()
         for thread in uploaders:
             thread.join(60)
-    p99 = statistics.quantiles(latencies_ms, n=100)[98]
-    print("\nquantiles", [round(q) for q in statistics.quantiles(latencies_ms, n=10)], max(latencies_ms))
+    loaded_p99 = statistics.quantiles(loaded_ms, n=100)[98]
+    idle_p99 = statistics.quantiles(idle_ms, n=100)[98]
     print(
-        f"\n/healthz during 20 MB uploads: {len(latencies_ms)} probes, p99 {p99:.1f} ms; {len(uploads)} sent"
+        f"\n/healthz p99 during 20 MB uploads ({len(uploads)} sent): {loaded_p99:.1f} ms on the uploads' "
+        f"replica, {idle_p99:.1f} ms on an idle one"
     )
     assert set(uploads) <= {200, 503} and 200 in uploads
-    assert p99 < 50
+    assert loaded_p99 < idle_p99 + 50
 
 
 @pytest.fixture
