@@ -10,7 +10,9 @@ import argparse
 import base64
 import json
 import os
+import shutil
 import socket
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,10 @@ from typing import Any
 import httpx
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# Serve's proxy prefers replicas on its own node; the test needs requests to reach both nodes
+# (the nodes' processes inherit this environment from the Cluster started here).
+os.environ["RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING"] = "0"
+os.environ["RAY_SERVE_PROXY_PREFER_LOCAL_AZ_ROUTING"] = "0"
 JOBS = "/api/parser/jobs"
 REPLICA = "x-karaoke-replica"
 
@@ -65,14 +71,25 @@ def shots(count: int, script: str) -> list[str]:
 def exercise(url: str) -> dict[str, Any]:
     """Create a job through one replica; read and cancel it through the other."""
     ready: set[str] = set()
+    last: dict[str, Any] = {}
 
     def both_ready() -> bool:
         response = httpx.get(f"{url}/readyz", timeout=10)
+        last[response.headers.get(REPLICA, "?")] = response.text
         if response.status_code == 200:
             ready.add(response.headers[REPLICA])
         return len(ready) >= 2
 
-    until(both_ready, 240, "both replicas ready")
+    try:
+        until(both_ready, 150, "both replicas ready")
+    except TimeoutError:
+        from ray import serve
+
+        status = serve.status().applications["pair"].deployments["ParserService"]
+        raise TimeoutError(
+            f"both replicas ready; last answers: {last}; Serve: {status.status} {status.replica_states} "
+            f"{status.message[:2000]}"
+        ) from None
     report: dict[str, Any] = {"replicas": sorted(ready)}
     for _attempt in range(30):
         created = httpx.post(
@@ -125,7 +142,7 @@ def main() -> None:
     from serve.app import ParserDeployment
     from serve.options import ServeOptions
 
-    temp_dir = str(Path(args.data_dir) / "ray")
+    temp_dir = tempfile.mkdtemp(prefix="kr-")  # short: Ray's socket paths must stay under 108 bytes
     cluster = start_cluster(temp_dir)
     port = free_port()
     try:
@@ -150,6 +167,7 @@ def main() -> None:
         serve.shutdown()
         ray.shutdown()
         cluster.shutdown()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
