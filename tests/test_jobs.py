@@ -299,3 +299,63 @@ def test_two_replicas_stores_share_records_and_a_cancel_reaches_the_owner(
     finally:
         owner.close()
         other.close()
+
+
+# --- the fleet: readiness, leases that can be stopped, busy actors given back only when done ------
+
+
+def ready_fleet(size: int, num_cpus: float = 0.1) -> WorkerFleet:
+    fleet = start_fleet(ScriptedOptions(), WorkerOptions(num_cpus=num_cpus), size, ready_only=True)
+    deadline = time.monotonic() + 60
+    while not fleet.readiness().ready:
+        assert time.monotonic() < deadline, fleet.readiness()
+        time.sleep(0.05)
+    return fleet
+
+
+@pytest.mark.ray
+def test_a_worker_ray_cannot_place_is_never_leased_and_readiness_says_why(ray_session: None) -> None:
+    from pipeline.runner import LEASE_STOP
+
+    fleet = start_fleet(ScriptedOptions(), WorkerOptions(num_cpus=64), 1, ready_only=True)
+    try:
+        readiness = fleet.readiness()
+        assert not readiness.ready and readiness.workers == 0 and readiness.wanted == 1
+        assert readiness.waiting_for is not None and "64 CPU each" in readiness.waiting_for
+        started = time.monotonic()
+        token = LEASE_STOP.set(lambda: time.monotonic() - started > 0.3)
+        try:
+            with pytest.raises(JobCancelled):
+                fleet.lease(1)
+        finally:
+            LEASE_STOP.reset(token)
+        assert time.monotonic() - started < 1.5, "a run waiting for workers stops when asked"
+    finally:
+        fleet.close()
+
+
+@pytest.mark.ray
+def test_busy_actors_of_a_cancelled_run_are_free_again_only_once_their_image_is_done(
+    ray_session: None,
+) -> None:
+    import ray
+
+    fleet = ready_fleet(2)
+    try:
+        actors = set(fleet.actors)
+        started = time.monotonic()
+        items = intake(pngs(*["sleep:1.5"] * 4), max_bytes=10**6)
+        with pytest.raises(JobCancelled):
+            run_job(
+                fleet, items, PoolOptions(workers=2), should_stop=lambda: time.monotonic() - started > 0.3
+            )
+        cancelled_at = time.monotonic()
+        assert cancelled_at - started < 1.2, "the cancel does not wait for the images in flight"
+        leased = fleet.lease(2)  # waits for an image in flight to end (its result is dropped)
+        assert time.monotonic() - started >= 1.3, "a busy actor was handed out as free"
+        leased += fleet.lease(2 - len(leased)) if len(leased) < 2 else []
+        assert set(leased) == actors, "finished in time: the same actors, not replacements"
+        assert ray.get([actor.ping.remote() for actor in leased], timeout=2), "free means idle"
+        fleet.release(leased)
+    finally:
+        fleet.close()
