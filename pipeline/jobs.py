@@ -13,6 +13,7 @@ and when it ends, so finished results survive a restart until they expire.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Protocol
@@ -25,7 +26,7 @@ from pipeline.errors import JobCancelled
 from pipeline.images import ImagePayload
 from pipeline.job_store import JobRecord, JobStore, new_job_id
 from pipeline.parse import run_on_fleet, start_fleet
-from pipeline.runner import PoolOptions, WorkerFleet
+from pipeline.runner import LEASE_STOP, PoolOptions, WorkerFleet
 from pipeline.schema import ImageResult, ParseResponse, WireModel
 
 log = logging.getLogger(__name__)
@@ -47,12 +48,23 @@ __all__ = [
     "RunObserver",
     "RunRequest",
     "new_job_id",
+    "public_reason",
     "run_job",
     "start_fleet",
 ]
 
 
 run_job = run_on_fleet  # a job on a long-lived fleet is exactly one parse on it
+StopCheck = Callable[[], bool]
+
+
+def public_reason(exc: Exception) -> str:
+    """Why a job failed, in words safe to show a client: never Ray's internals (ids, pids, IPs)."""
+    from ray.exceptions import RayError
+
+    if isinstance(exc, RayError):
+        return "a service of the cluster (progress or request budget) was unavailable; retry the job"
+    return f"internal error ({type(exc).__name__}); see the server log"
 
 
 class RunRequest(WireModel):
@@ -85,14 +97,22 @@ class JobRunner:
         # SupervisedPool.run blocks a thread per request; runs beyond the fleet's size wait for a lease.
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="karaoke-job")
 
-    def run_now(self, request: RunRequest) -> ParseResponse:
-        """Run one request to the end in the calling thread."""
-        return self._observed(request, job_id=None, recorded=False)
+    def run_now(self, request: RunRequest, should_stop: StopCheck | None = None) -> ParseResponse:
+        """Run one request to the end in the calling thread.
 
-    def submit(self, request: RunRequest) -> JobRecord:
-        """Start a background job; its record is returned at once (status ``queued``)."""
+        Raises:
+            JobCancelled: ``should_stop`` (a client that went away, say) said stop; no new
+                image is dispatched after it does.
+        """
+        return self._observed(request, job_id=None, should_stop=should_stop)
+
+    def submit(self, request: RunRequest, on_end: Callable[[], None] | None = None) -> JobRecord:
+        """Start a background job; its record is returned at once (status ``queued``).
+
+        ``on_end`` is called in the job's thread once it has ended, however it ended.
+        """
         record = self.store.create(len(request.items), admin=request.admin)
-        self.executor.submit(self._run_recorded, record.job_id, request)
+        self.executor.submit(self._run_recorded, record.job_id, request, on_end)
         return record
 
     def cancel(self, job_id: str) -> JobRecord | None:
@@ -104,29 +124,42 @@ class JobRunner:
         for record in self.store.active():
             self.store.request_cancel(record.job_id)
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.store.close()
         self.fleet.close()
 
-    def _run_recorded(self, job_id: str, request: RunRequest) -> None:
+    def _run_recorded(self, job_id: str, request: RunRequest, on_end: Callable[[], None] | None) -> None:
+        try:
+            self._run_to_end(job_id, request)
+        finally:
+            if on_end is not None:
+                on_end()
+
+    def _run_to_end(self, job_id: str, request: RunRequest) -> None:
         if self.store.cancel_requested(job_id):
             self.store.finish(job_id, "cancelled")
             return
         self.store.mark_running(job_id)
         try:
-            response = self._observed(request, job_id=job_id, recorded=True)
+            response = self._observed(
+                request, job_id=job_id, should_stop=partial(self.store.cancel_requested, job_id)
+            )
         except JobCancelled:
             self.store.finish(job_id, "cancelled")
             return
         except Exception as exc:  # a bug or a lost cluster: the job fails, the server carries on
             log.exception("job %s failed", job_id)
-            self.store.finish(job_id, "failed", error=f"{type(exc).__name__}: {exc}")
+            self.store.finish(job_id, "failed", error=public_reason(exc))
             return
         self.store.finish(job_id, "done", result=response)
 
-    def _observed(self, request: RunRequest, *, job_id: str | None, recorded: bool) -> ParseResponse:
-        """``run_job`` with the observer told; a recorded job reports progress and can be cancelled."""
+    def _observed(
+        self, request: RunRequest, *, job_id: str | None, should_stop: StopCheck | None
+    ) -> ParseResponse:
+        """``run_job`` with the observer told; a recorded job (with an id) reports progress."""
         if self.observer is not None:
             self.observer.run_started(request.workers)
         response: ParseResponse | None = None
+        stop_token = LEASE_STOP.set(should_stop)  # a run still waiting for workers stops too
         try:
             response = run_job(
                 self.fleet,
@@ -134,11 +167,12 @@ class JobRunner:
                 self.pool_options.model_copy(update={"workers": request.workers}),
                 job_id=job_id,
                 context=request.context,
-                on_progress=partial(self.store.update_progress, job_id) if recorded and job_id else None,
-                should_stop=partial(self.store.cancel_requested, job_id) if recorded and job_id else None,
+                on_progress=partial(self.store.update_progress, job_id) if job_id else None,
+                should_stop=should_stop,
                 cache=self.cache,
             )
             return response
         finally:
+            LEASE_STOP.reset(stop_token)
             if self.observer is not None:
                 self.observer.run_finished(request.workers, response)

@@ -157,11 +157,18 @@ def start_fleet(
     rate_limit: RateLimitOptions | None = None,
     *,
     named: str | None = None,
+    ready_only: bool = False,
 ) -> WorkerFleet:
     """A fleet that publishes to the cluster's progress actor and, when ``rate_limit`` is given,
-    takes its API calls from the cluster's one budget for those limits (``named``: a warm fleet)."""
+    takes its API calls from the cluster's one budget for those limits.
+
+    ``named``: a warm fleet (see ``pipeline.runtime``); ``ready_only`` (a server's fleet):
+    requests lease only workers that have started."""
     limiter = get_rate_limiter(rate_limit) if rate_limit is not None else None
-    return WorkerFleet(backend_options, worker_options, size, get_progress_actor(), limiter, named=named)
+    progress = get_progress_actor()
+    return WorkerFleet(
+        backend_options, worker_options, size, progress, limiter, named=named, ready_only=ready_only
+    )
 
 
 def warm_fleet_name(plan: JobPlan, runtime: RuntimeState | None) -> str | None:

@@ -20,12 +20,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.backends.base import BackendOptions
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, JobCancelled
 from pipeline.metrics import metrics
 from pipeline.schema import ImageResult
 from pipeline.worker import ImageTask, WorkerOptions, worker_actor_class
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from ray import ObjectRef
     from ray.actor import ActorHandle
 
+    from pipeline.dispatch import Dispatch
     from pipeline.progress import ProgressTracker
 
 log = logging.getLogger(__name__)
@@ -66,10 +69,35 @@ class PoolOptions(BaseModel):
         return self
 
 
+class FleetReadiness(BaseModel):
+    """How much of a fleet can take work now: what ``/readyz`` reports."""
+
+    model_config = ConfigDict(frozen=True)
+    ready: bool = Field(description="every worker the fleet wants has started")
+    workers: int = Field(description="workers that have started and can be leased")
+    wanted: int = Field(description="workers the fleet was sized for")
+    waiting_for: str | None = Field(default=None, description="what the rest are waiting for, if any")
+
+    def to_wire(self) -> dict[str, object]:
+        body: dict[str, object] = {"ready": self.ready, "workers": self.workers, "wanted": self.wanted}
+        if self.waiting_for is not None:
+            body["waitingFor"] = self.waiting_for
+        return body
+
+
+# A leased run waits for free workers through this check (set per thread by the job runner),
+# so a cancelled job that is still waiting for workers ends at once instead of when they free up.
+LEASE_STOP: ContextVar[Callable[[], bool] | None] = ContextVar("karaoke_lease_stop", default=None)
+
+
 class WorkerFleet:
     """Long-lived worker actors, lent out exclusively to one run at a time.
 
     Thread-safe: concurrent runs lease disjoint actors and wait when none is free.
+    With ``ready_only`` (a server's fleet) a lease takes only workers whose backend
+    has loaded, so an actor Ray cannot place is never handed to a request. Busy
+    actors a run gives back early (cancelled, say) stay out of the free set until
+    their image is done, or are replaced when it overruns its deadline.
     """
 
     def __init__(
@@ -80,6 +108,7 @@ class WorkerFleet:
         progress: ActorHandle | None = None,
         limiter: ActorHandle | None = None,
         *,
+        ready_only: bool = False,
         named: str | None = None,
     ) -> None:
         """``named``: the actors are the detached, named ones ``<named>-<n>`` (a warm fleet that
@@ -88,18 +117,26 @@ class WorkerFleet:
         self.worker_options = worker_options
         self.progress = progress
         self.limiter = limiter
+        self.size = size
+        self.ready_only = ready_only
         self.named = named
+        self._warm: set[ActorHandle] = set()
+        self._warm_left = size if named is not None else 0
         self._actor_class = worker_actor_class(worker_options)
         self._ids = itertools.count(1)
         self._worker_ids: dict[ActorHandle, str] = {}
         self._images_done: dict[ActorHandle, int] = {}
         self._started: dict[ActorHandle, ObjectRef[str]] = {}
+        self._ready: set[ActorHandle] = set()
+        self._failed: dict[ActorHandle, str] = {}
+        self._draining: dict[ObjectRef[ImageResult], _Draining] = {}
         self._free: list[ActorHandle] = []
-        self._warm: set[ActorHandle] = set()
-        self._warm_left = size if named is not None else 0
         self._changed = threading.Condition()
+        self._closed = False
         for _ in range(size):
             self._free.append(self._start_actor())
+        self._watcher = threading.Thread(target=self._watch, name="karaoke-fleet-watch", daemon=True)
+        self._watcher.start()
 
     @property
     def actors(self) -> list[ActorHandle]:
@@ -111,12 +148,27 @@ class WorkerFleet:
         return self._worker_ids.get(actor, "?")
 
     def lease(self, wanted: int) -> list[ActorHandle]:
-        """Take up to ``wanted`` free actors, waiting until at least one is free."""
+        """Take up to ``wanted`` free actors (ready ones only, with ``ready_only``), waiting for one.
+
+        Raises:
+            ConfigError: no worker of the fleet could start (its backend cannot be built).
+            JobCancelled: the thread's ``LEASE_STOP`` check said stop while waiting.
+        """
+        should_stop = LEASE_STOP.get()
         with self._changed:
-            self._changed.wait_for(lambda: bool(self._free))
-            leased, self._free = self._free[:wanted], self._free[wanted:]
-        metrics().worker_count("leased", len(leased))
-        return leased
+            while True:
+                leasable = self._leasable()
+                if leasable:
+                    leased = leasable[:wanted]
+                    self._free = [actor for actor in self._free if actor not in leased]
+                    metrics().worker_count("leased", len(leased))
+                    return leased
+                if self._failed and len(self._failed) == len(self._worker_ids):
+                    cause = next(iter(self._failed.values()))
+                    raise ConfigError(f"no worker could start: {cause}")
+                if should_stop is not None and should_stop():
+                    raise JobCancelled("cancelled while waiting for a free worker")
+                self._changed.wait(timeout=0.1 if should_stop is not None else 1.0)
 
     def release(self, actors: Iterable[ActorHandle]) -> None:
         """Give leased actors back (dead ones must have gone through ``replace``)."""
@@ -126,16 +178,44 @@ class WorkerFleet:
             self._free.extend(actor for actor in actors if actor in self._worker_ids)
             self._changed.notify_all()
 
+    def release_when_done(self, actor: ActorHandle, ref: ObjectRef[ImageResult], deadline: float) -> None:
+        """Give back a busy actor once its image ``ref`` is done (its result is dropped).
+
+        Past ``deadline`` (monotonic) the actor is replaced instead, and its successor freed.
+        """
+        with self._changed:
+            if actor in self._worker_ids:
+                self._draining[ref] = _Draining(actor, deadline)
+                self._changed.notify_all()
+
+    def readiness(self) -> FleetReadiness:
+        """Ready when every wanted worker has started; otherwise what the rest wait for."""
+        with self._changed:
+            ready = len(self._ready)
+            starting = len(self._worker_ids) - ready - len(self._failed)
+            failed = list(self._failed.values())
+        waiting: list[str] = []
+        if starting:
+            waiting.append(
+                f"{starting} worker(s) starting (loading the backend, or waiting for {self._resource_note()})"
+            )
+        if failed:
+            waiting.append(f"{len(failed)} worker(s) failed to start: {failed[0]}")
+        return FleetReadiness(
+            ready=ready >= self.size,
+            workers=ready,
+            wanted=self.size,
+            waiting_for="; ".join(waiting) or None,
+        )
+
     def replace(self, actor: ActorHandle, job_id: str) -> ActorHandle:
         """Kill a dead, stuck or worn actor; its fresh successor stays leased to the caller."""
         import ray
 
         with self._changed:
-            worker_id = self._worker_ids.pop(actor, "?")
-            self._warm.discard(actor)
-            self._images_done.pop(actor, None)
-            self._started.pop(actor, None)
+            worker_id = self._forget(actor)
             successor = self._start_actor()
+            self._changed.notify_all()
         metrics().worker_count("total", -1)
         ray.kill(actor, no_restart=True)
         log.debug("%s of job %s replaced", worker_id, job_id)
@@ -153,9 +233,13 @@ class WorkerFleet:
         import ray
 
         with self._changed:
+            self._closed = True
             actors, self._free = list(self._worker_ids), []
             self._worker_ids.clear()
             self._started.clear()
+            self._ready.clear()
+            self._draining.clear()
+            self._changed.notify_all()
         for actor in actors:
             metrics().worker_count("total", -1)
             if actor not in self._warm:
@@ -179,10 +263,115 @@ class WorkerFleet:
         self._started[actor] = actor.ping.remote()  # resolves once the backend is loaded
         return actor
 
+    def _forget(self, actor: ActorHandle) -> str:
+        """Drop an actor from every table (the lock is held); returns its worker id."""
+        self._images_done.pop(actor, None)
+        self._started.pop(actor, None)
+        self._ready.discard(actor)
+        self._warm.discard(actor)
+        self._failed.pop(actor, None)
+        if actor in self._free:
+            self._free.remove(actor)
+        return self._worker_ids.pop(actor, "?")
+
+    def _leasable(self) -> list[ActorHandle]:
+        """Free actors a lease may take now (the lock is held)."""
+        if self.ready_only:
+            return [actor for actor in self._free if actor in self._ready]
+        return [actor for actor in self._free if actor not in self._failed]
+
+    def _resource_note(self) -> str:
+        import ray
+
+        try:
+            free_cpus = ray.available_resources().get("CPU", 0.0)
+        except Exception:  # a lost GCS: readiness still answers
+            return f"{self.worker_options.num_cpus:g} CPU each"
+        return f"{self.worker_options.num_cpus:g} CPU each; Ray reports {free_cpus:g} CPU free"
+
+    def _watch(self) -> None:
+        """Mark workers ready as they start, and free (or replace) busy actors given back early."""
+        import ray
+
+        while True:
+            with self._changed:
+                if self._closed:
+                    return
+                starting = {ref: actor for actor, ref in self._started.items() if actor not in self._ready}
+                starting = {ref: actor for ref, actor in starting.items() if actor not in self._failed}
+                refs = [*starting, *self._draining]
+                if not refs:
+                    self._changed.wait(timeout=0.5)
+                    continue
+            try:
+                done, rest = ray.wait(refs, num_returns=1, timeout=0.25)
+                if done and rest:
+                    done += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
+            except Exception as exc:  # Ray going away under the thread: stop watching
+                log.debug("fleet watcher stops: %s", exc)
+                return
+            for ref in done:
+                if ref in starting:
+                    self._started_one(starting[ref], ref)
+                else:
+                    self._drained(ref, timed_out=False)
+            now = time.monotonic()
+            with self._changed:
+                overdue = [ref for ref, item in self._draining.items() if item.deadline <= now]
+            for ref in overdue:
+                self._drained(ref, timed_out=True)
+
+    def _started_one(self, actor: ActorHandle, ref: ObjectRef[str]) -> None:
+        import ray
+        from ray.exceptions import RayActorError
+
+        try:
+            ray.get(ref, timeout=0)
+        except RayActorError as exc:
+            cause = str(exc).strip().splitlines()[-1] if exc.actor_init_failed else "the actor died"
+            idle = False
+            with self._changed:
+                if actor in self._worker_ids:
+                    self._failed[actor] = cause
+                    idle = actor in self._free
+                self._changed.notify_all()
+            if not exc.actor_init_failed and idle and not self._closed:
+                self.release([self.replace(actor, "")])  # a free actor that died: a fresh one instead
+            return
+        except Exception:  # any other answer still means the actor runs
+            pass
+        with self._changed:
+            if actor in self._worker_ids:
+                self._ready.add(actor)
+            self._changed.notify_all()
+
+    def _drained(self, ref: ObjectRef[ImageResult], *, timed_out: bool) -> None:
+        import ray
+        from ray.exceptions import RayActorError
+
+        with self._changed:
+            item = self._draining.pop(ref, None)
+        if item is None or self._closed:
+            return
+        died = False
+        if not timed_out:
+            try:
+                ray.get(ref, timeout=0)
+            except RayActorError:
+                died = True
+            except Exception:  # the image failed; the actor is fine
+                pass
+        if timed_out or died:
+            self.release([self.replace(item.actor, "")])
+        else:
+            self.release([item.actor])
+
     def is_ready(self, actor: ActorHandle) -> bool:
         """Whether the actor has finished starting (its backend is loaded)."""
         import ray
 
+        if actor in self._ready:
+            return True
         started = self._started.get(actor)
         return started is None or bool(ray.wait([started], timeout=0)[0])
 
@@ -212,6 +401,12 @@ class WorkerFleet:
                 if exc.actor_init_failed:  # the last line of Ray's report names the cause
                     cause = str(exc).strip().splitlines()[-1]
                     raise ConfigError(f"a worker could not start: {cause}") from exc
+
+
+@dataclass
+class _Draining:
+    actor: ActorHandle
+    deadline: float
 
 
 ResultCallback = Callable[[ImageResult], None]
@@ -277,5 +472,18 @@ class SupervisedPool:
         try:
             run.until_done(on_tick)
         finally:
-            self.fleet.release(run.leased_actors())
+            self._give_back(run)
         return run.delivered
+
+    def _give_back(self, run: Dispatch) -> None:
+        """Idle actors go back at once; busy ones (a run stopped early) once their image is done.
+
+        A busy actor handed back as free would make the next run queue behind an
+        image nobody wants; its result is dropped, or it is replaced if it overruns.
+        """
+        idle = []
+        while (actor := run.actors.pop_idle()) is not None:
+            idle.append(actor)
+        self.fleet.release(idle)
+        for ref, item in run.in_flight.items():
+            self.fleet.release_when_done(item.actor, ref, item.deadline)

@@ -66,6 +66,15 @@ class Settings(BaseSettings):
     )
     max_image_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="per-image size limit")
     max_image_pixels: int = Field(default=40_000_000, ge=1, description="decompression-bomb limit")
+    jobs_uri: str | None = Field(
+        default=None, description="job records for every node: a path or fsspec URI; None: <data dir>/jobs"
+    )
+    rate_limit_per_minute: float = Field(
+        default=60.0, ge=0, description="public HTTP requests per client per minute, per replica (0: off)"
+    )
+    max_queued_images: int = Field(
+        default=200, ge=1, description="images one Serve replica holds (running or waiting) before 503"
+    )
 
     def default_backend(self) -> str:
         """The backend to use when none is asked for."""

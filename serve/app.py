@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +21,36 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from ray import serve
+from ray.exceptions import RayError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.cache import ResultCache
-from pipeline.job_store import JobStore, RunDefaults, load_run_defaults, save_run_defaults
+from pipeline.errors import JobCancelled
+from pipeline.job_store import JobRecord, JobStore, RunDefaults
 from pipeline.jobs import JobRunner, RunRequest, start_fleet
 from pipeline.runner import PoolOptions
 from pipeline.schema import ParseResponse
 from pipeline.worker import WorkerOptions
-from serve.bodies import ParseInput, read_capped_body, read_parse_input
+from serve.bodies import (
+    ParseInput,
+    close_decoder,
+    decode_json,
+    read_capped_body,
+    read_parse_input,
+    warm_decoder,
+)
 from serve.errors import (
     ApiError,
     api_error_handler,
     from_validation,
     http_exception_handler,
+    internal_error_handler,
+    ray_error_handler,
     request_validation_handler,
 )
-from serve.guards import RateLimiter, require_admin
+from serve.guards import Admission, RateLimiter, require_admin
 from serve.metrics import ServeMetrics
 from serve.models import AdminParseResponse, AnalyzeBody, JobAccepted, JobUrls, JobView, SettingsUpdate
 from serve.options import ServeOptions
@@ -53,7 +67,44 @@ api = FastAPI(
 api.add_exception_handler(ApiError, api_error_handler)
 api.add_exception_handler(RequestValidationError, request_validation_handler)
 api.add_exception_handler(HTTPException, http_exception_handler)
+api.add_exception_handler(RayError, ray_error_handler)
+api.add_exception_handler(Exception, internal_error_handler)
 api.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+
+class ReplicaHeader:
+    """Names the replica that answered in ``X-Karaoke-Replica`` (operators and tests see the routing).
+
+    Plain ASGI, not ``BaseHTTPMiddleware``, so streaming and disconnects pass through untouched.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.name = b""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not self.name:
+            self.name = _replica_name().encode()
+
+        async def named(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-karaoke-replica", self.name)]
+            await send(message)
+
+        await self.app(scope, receive, named)
+
+
+def _replica_name() -> str:
+    try:
+        return str(serve.get_replica_context().replica_id.unique_id)
+    except Exception:  # outside a replica (a plain ASGI test client)
+        return "local"
+
+
+api.add_middleware(ReplicaHeader)
 
 PARSE_BODY: dict[str, Any] = {
     "requestBody": {
@@ -83,42 +134,50 @@ class ParserService:
     """One replica: a worker fleet, a job store, a rate limiter and the routes."""
 
     def __init__(self, options: ServeOptions) -> None:
+        options = options.sized_for_cluster()  # normally done by build_app, where the driver sees the node
+        assert options.fleet_size is not None and options.worker_num_cpus is not None
         self.options = options
         worker_options = WorkerOptions(num_cpus=options.worker_num_cpus, max_pixels=options.max_image_pixels)
-        fleet = start_fleet(options.backend, worker_options, options.fleet_size, options.rate_limit())
-        self.store = JobStore(options.data_dir / "jobs", options.job_ttl_s)
+        fleet = start_fleet(
+            options.backend, worker_options, options.fleet_size, options.rate_limit(), ready_only=True
+        )
+        self.store = JobStore.shared(options.jobs_location(), options.job_ttl_s, options.orphan_after_s)
+        self.admission = Admission(options.max_queued_images, options.fleet_size)
         self.metrics = ServeMetrics()
         pool_options = PoolOptions(image_timeout_s=options.image_timeout_s)
         use_cache = options.use_cache and options.backend.cache_identity(None) is not None
         cache = ResultCache.in_data_dir(options.data_dir) if use_cache else None
         self.runner = JobRunner(fleet, self.store, pool_options, observer=self.metrics, cache=cache)
         self.limiter = RateLimiter(options.rate_limit_per_minute, options.rate_limit_burst)
-        self.settings_path = options.data_dir / "settings.json"
+        warm_decoder()
 
     def __del__(self) -> None:
         """Serve calls this when the replica stops: end running jobs and the fleet."""
         runner = getattr(self, "runner", None)
         if runner is not None:
             runner.close()
+        close_decoder()
 
     @api.get("/", include_in_schema=False)
     async def upload_page(self) -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html")
 
-    @api.get("/healthz", summary="the replica is up")
-    async def healthz(self) -> dict[str, str]:
-        return {"status": "ok"}
+    @api.get("/healthz", summary="the replica is up and the cluster's helper actors answer")
+    async def healthz(self) -> JSONResponse:
+        down = await self._helpers_down()
+        if down:
+            return JSONResponse({"status": "degraded", "down": down}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
-    @api.get("/readyz", summary="worker actors answer")
+    @api.get("/readyz", summary="every worker has started and the helper actors answer")
     async def readyz(self) -> JSONResponse:
-        import ray
-
-        refs = [actor.ping.remote() for actor in self.runner.fleet.actors]
-        answered, _ = await run_in_threadpool(ray.wait, refs, num_returns=len(refs), timeout=2.0)
-        # a busy worker answers after its image; one answer shows the fleet is reachable
-        ready = bool(answered)
-        body = {"ready": ready, "workers": len(refs), "answered": len(answered)}
-        return JSONResponse(body, status_code=200 if ready else 503)
+        body = self.runner.fleet.readiness().to_wire()
+        down = await self._helpers_down()
+        if down:
+            waiting = [str(body["waitingFor"])] if "waitingFor" in body else []
+            body.update(ready=False, waitingFor="; ".join([*waiting, f"{', '.join(down)} not answering"]))
+        body["queuedImages"] = self.admission.held
+        return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
     @api.post(f"{PARSER}/analyze-screenshots", openapi_extra=PARSE_BODY, summary="user upload, one at a time")
     async def analyze_screenshots(self, request: Request) -> JSONResponse:
@@ -144,57 +203,102 @@ class ParserService:
         admin = bool(parse_input.fields.is_admin_upload)
         if admin:
             self._check_admin(request)
-        record = self.runner.submit(self._run_request(parse_input, parallel=True, admin=admin))
+        run_request = await self._run_request(parse_input, parallel=True, admin=admin)
+        images = len(run_request.items)
+        self.admission.admit(images)
+        try:
+            record = await run_in_threadpool(
+                self.runner.submit, run_request, partial(self.admission.release, images)
+            )
+        except BaseException:
+            self.admission.release(images)
+            raise
         base = f"{request.scope.get('root_path', '')}{PARSER}/jobs/{record.job_id}"
         urls = JobUrls(status=base, events=f"{base}/events", websocket=f"{base}/ws")
         accepted = JobAccepted(job_id=record.job_id, status=record.status, urls=urls)
         return JSONResponse(accepted.to_wire(), status_code=202, headers={"Location": base})
 
     @api.get(f"{PARSER}/jobs/{{job_id}}", summary="status, progress and, when done, the result")
-    async def get_job(self, job_id: str) -> JSONResponse:
-        return JSONResponse(JobView.of(self._record(job_id)).to_wire())
+    async def get_job(self, request: Request, job_id: str) -> JSONResponse:
+        record = await self._record(job_id, request.headers.get("authorization"))
+        return JSONResponse(JobView.of(record).to_wire())
 
     @api.delete(f"{PARSER}/jobs/{{job_id}}", summary="cancel a queued or running job")
-    async def cancel_job(self, job_id: str) -> JSONResponse:
-        record = self._record(job_id)
+    async def cancel_job(self, request: Request, job_id: str) -> JSONResponse:
+        record = await self._record(job_id, request.headers.get("authorization"))
         if record.finished:
             raise ApiError(409, f"job {job_id} has already ended ({record.status})")
-        cancelled = self.runner.cancel(job_id) or record
+        cancelled = await run_in_threadpool(self.runner.cancel, job_id) or record
         return JSONResponse(JobView.of(cancelled).to_wire(), status_code=202)
 
     @api.get(f"{PARSER}/jobs/{{job_id}}/events", summary="progress as server-sent events")
-    async def job_events(self, job_id: str) -> StreamingResponse:
-        self._record(job_id)
+    async def job_events(self, request: Request, job_id: str) -> StreamingResponse:
+        await self._record(job_id, request.headers.get("authorization"))
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return StreamingResponse(
-            sse_events(self.store, job_id), media_type="text/event-stream", headers=headers
-        )
+        events = sse_events(self.store, self.runner.fleet.progress, job_id)
+        return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
     @api.websocket(f"{PARSER}/jobs/{{job_id}}/ws")
     async def job_websocket(self, websocket: WebSocket, job_id: str) -> None:
-        await websocket_feed(websocket, self.store, job_id)
+        try:
+            await self._record(job_id, websocket.headers.get("authorization"))
+        except ApiError as exc:
+            if exc.status in (401, 403):  # before accept: the handshake is refused (HTTP 403)
+                await websocket.close(code=4401 if exc.status == 401 else 4403, reason=exc.message[:100])
+                return
+        await websocket_feed(websocket, self.store, self.runner.fleet.progress, job_id)
 
     @api.get(f"{PARSER}/settings", summary="run defaults (admin)")
     async def get_settings(self, request: Request) -> JSONResponse:
         self._check_admin(request)
-        return JSONResponse(load_run_defaults(self.settings_path).to_wire())
+        defaults = await run_in_threadpool(self.store.run_defaults)
+        return JSONResponse(defaults.to_wire())
 
     @api.put(f"{PARSER}/settings", summary="change run defaults (admin)")
     async def put_settings(self, request: Request) -> JSONResponse:
         self._check_admin(request)
         update = await self._settings_update(request)
-        changed = load_run_defaults(self.settings_path).model_copy(
-            update=update.model_dump(exclude_none=True)
-        )
-        await run_in_threadpool(save_run_defaults, self.settings_path, RunDefaults.model_validate(changed))
+        stored = await run_in_threadpool(self.store.run_defaults)
+        changed = stored.model_copy(update=update.model_dump(exclude_none=True))
+        await run_in_threadpool(self.store.set_run_defaults, RunDefaults.model_validate(changed))
         return JSONResponse(changed.to_wire())
 
     async def _analyze(self, request: Request, *, admin: bool, parallel: bool) -> JSONResponse:
         parse_input = await self._admitted(request, admin=admin)
-        run_request = self._run_request(parse_input, parallel=parallel, admin=admin)
-        loop = asyncio.get_running_loop()
-        response = await loop.run_in_executor(self.runner.executor, self.runner.run_now, run_request)
-        return JSONResponse(_rendered(response, admin))
+        run_request = await self._run_request(parse_input, parallel=parallel, admin=admin)
+        images = len(run_request.items)
+        self.admission.admit(images)
+        client_gone = threading.Event()
+        watcher = asyncio.ensure_future(_watch_disconnect(request, client_gone))
+        try:
+            loop = asyncio.get_running_loop()
+            response = await loop.run_in_executor(
+                self.runner.executor, self.runner.run_now, run_request, client_gone.is_set
+            )
+        except JobCancelled:  # the client went away: nobody reads this
+            raise ApiError(499, "the client closed the request") from None
+        finally:
+            client_gone.set()  # the run has ended, or this handler was cancelled (client gone)
+            watcher.cancel()
+            self.admission.release(images)
+        rendered = await run_in_threadpool(_rendered, response, admin)
+        return JSONResponse(rendered)
+
+    async def _helpers_down(self) -> list[str]:
+        """Names of the cluster's helper actors (progress board, request budget) that do not answer."""
+        fleet = self.runner.fleet
+        probes = {"progress": fleet.progress.get.remote("") if fleet.progress is not None else None}
+        if fleet.limiter is not None:
+            probes["rate limiter"] = fleet.limiter.snapshot.remote()
+        down = []
+        for name, ref in probes.items():
+            if ref is None:
+                continue
+            try:
+                await asyncio.wait_for(ref, timeout=HELPER_TIMEOUT_S)
+            except Exception:  # dead, restarting or stuck: all the same to a client
+                down.append(name)
+        return down
 
     async def _admitted(self, request: Request, *, admin: bool) -> ParseInput:
         """Auth or rate limit first (cheap), then the body; refusals are counted."""
@@ -211,29 +315,29 @@ class ParserService:
     def _check_admin(self, request: Request) -> None:
         require_admin(request.headers.get("authorization"), self.options.admin_token)
 
-    def _run_request(self, parse_input: ParseInput, *, parallel: bool, admin: bool) -> RunRequest:
-        defaults = load_run_defaults(self.settings_path)
+    async def _run_request(self, parse_input: ParseInput, *, parallel: bool, admin: bool) -> RunRequest:
+        defaults = await run_in_threadpool(self.store.run_defaults)
         workers = defaults.workers_for(parse_input.fields.max_concurrent_workers) if parallel else 1
         return RunRequest(
             items=parse_input.items, workers=workers, context=parse_input.fields.context(), admin=admin
         )
 
-    def _record(self, job_id: str) -> Any:
-        record = self.store.get(job_id)
+    async def _record(self, job_id: str, authorization: str | None) -> JobRecord:
+        """The job's record; an admin upload's is shown only to a caller with the admin token."""
+        record = await run_in_threadpool(self.store.get, job_id)
         if record is None:
             raise ApiError(404, f"no job {job_id[:40]!r} (unknown, or its result expired)", field="jobId")
+        if record.admin:
+            require_admin(authorization, self.options.admin_token)
         return record
 
     async def _settings_update(self, request: Request) -> SettingsUpdate:
-        import json
-
         body = await read_capped_body(request, 64 * 1024)
+        document = await run_in_threadpool(decode_json, body)
         try:
-            return SettingsUpdate.model_validate(json.loads(body))
+            return SettingsUpdate.model_validate(document)
         except ValidationError as exc:
             raise from_validation(exc) from None
-        except ValueError as exc:
-            raise ApiError(400, f"malformed JSON body: {exc}", field="body") from None
 
 
 # Decorated here, not with @: the class stays importable under its own name, so Ray
@@ -242,6 +346,17 @@ class ParserService:
 ParserDeployment = serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=256)(
     serve.ingress(api)(ParserService)
 )
+HELPER_TIMEOUT_S = 1.0
+DISCONNECT_POLL_S = 0.2
+
+
+async def _watch_disconnect(request: Request, gone: threading.Event) -> None:
+    """Set ``gone`` when the client disconnects (Serve may also cancel the handler: both stop the run)."""
+    while not gone.is_set():
+        if await request.is_disconnected():
+            gone.set()
+            return
+        await asyncio.sleep(DISCONNECT_POLL_S)
 
 
 def _rendered(response: ParseResponse, admin: bool) -> dict[str, Any]:
@@ -252,13 +367,22 @@ def _rendered(response: ParseResponse, admin: bool) -> dict[str, Any]:
     return marked.to_wire()
 
 
-def build_app(options: ServeOptions) -> serve.Application:
-    """The application for these options, its replica CPU share set explicitly."""
-    deployment = ParserDeployment.options(ray_actor_options={"num_cpus": options.replica_num_cpus})
-    application: serve.Application = deployment.bind(options)
+def build_app(options: ServeOptions, *, fixed_replicas: bool = True) -> serve.Application:
+    """The application for these options: its replica CPU share set explicitly, and each
+    replica's fleet sized from the CPUs Ray reports now (so every worker it counts fits).
+
+    ``fixed_replicas``: run ``options.replicas`` replicas; else leave it to the config
+    (an ``autoscaling_config``).
+    """
+    options = options.sized_for_cluster()
+    changes: dict[str, Any] = {"ray_actor_options": {"num_cpus": options.replica_num_cpus}}
+    if fixed_replicas:
+        changes["num_replicas"] = options.replicas
+    application: serve.Application = ParserDeployment.options(**changes).bind(options)
     return application
 
 
 def app_builder(args: dict[str, Any]) -> serve.Application:
-    """For ``serve run``/``serve deploy``: settings from the environment, ``args`` on top."""
-    return build_app(ServeOptions.from_settings(**args))
+    """For ``serve run``/``serve deploy``: settings from the environment, ``args`` on top;
+    replicas (or autoscaling) come from the config's ``deployments``."""
+    return build_app(ServeOptions.from_settings(**args), fixed_replicas=False)

@@ -8,9 +8,13 @@ bomb) become that image's failed result, not a refused request.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import multiprocessing
 import re
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
@@ -68,22 +72,73 @@ async def read_capped_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _from_json(body: bytes, options: ServeOptions) -> ParseInput:
+def decode_json(body: bytes) -> Any:
+    """The JSON document of a body; anything that is not JSON (or nests too deep) is a 400.
+
+    Blocking (a 50 MB body takes a while): call it in a thread.
+    """
     try:
-        document = json.loads(body)
+        return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError(400, f"malformed JSON body: {exc}", field="body") from None
+    except RecursionError:  # a nesting bomb: [[[[...]]]] 100k deep
+        raise ApiError(400, "malformed JSON body: nested too deeply", field="body") from None
+
+
+def _analyze_body(body: bytes, options: ServeOptions) -> AnalyzeBody:
+    document = decode_json(body)
     if not isinstance(document, dict):
         raise ApiError(400, f"body must be a JSON object, got {type(document).__name__}", field="body")
     screenshots = document.get("screenshots")
     if isinstance(screenshots, list):
         _check_count(len(screenshots), options, "screenshots")
     try:
-        parsed = AnalyzeBody.model_validate(document)
+        return AnalyzeBody.model_validate(document)
     except ValidationError as exc:
         raise from_validation(exc) from None
-    items = await _intake(parsed.screenshots, options, "screenshots")
+
+
+async def _from_json(body: bytes, options: ServeOptions) -> ParseInput:
+    if len(body) >= OFFLOAD_BYTES:  # big: in the decoder process, so the GIL stays free for the loop
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_decoder(), _json_input, body, options)
+    return await run_in_threadpool(_json_input, body, options)
+
+
+def _json_input(body: bytes, options: ServeOptions) -> ParseInput:
+    parsed = _analyze_body(body, options)
+    items = _intake_now(parsed.screenshots, options, "screenshots")
     return ParseInput(RequestFields.model_validate(parsed.model_dump(exclude={"screenshots"})), items)
+
+
+# json.loads and base64 decoding hold the GIL for ~0.1 s per 20 MB: in a thread they would stall
+# the replica's event loop (/healthz included). Bodies this big are decoded in a child process.
+OFFLOAD_BYTES = 1024 * 1024
+_decoders: list[ProcessPoolExecutor] = []
+_decoder_lock = threading.Lock()
+
+
+def warm_decoder() -> None:
+    """Start the decoding process now, so the first big request does not wait for it."""
+    _decoder().submit(int).result(timeout=120)
+
+
+def close_decoder() -> None:
+    """Stop the decoding process (the replica is stopping)."""
+    with _decoder_lock:
+        for decoder in _decoders:
+            decoder.shutdown(wait=False, cancel_futures=True)
+        _decoders.clear()
+
+
+def _decoder() -> ProcessPoolExecutor:
+    """The replica's one body-decoding process, started on first use (spawned: Ray's threads
+    make forking unsafe)."""
+    with _decoder_lock:
+        if not _decoders:
+            context = multiprocessing.get_context("spawn")
+            _decoders.append(ProcessPoolExecutor(max_workers=1, mp_context=context))
+        return _decoders[0]
 
 
 async def _from_multipart(request: Request, body: bytes, options: ServeOptions) -> ParseInput:
@@ -144,8 +199,12 @@ def _check_count(count: int, options: ServeOptions, field: str) -> None:
 
 
 async def _intake(inputs: Sequence[ImageInput], options: ServeOptions, field: str) -> list[Item]:
+    return await run_in_threadpool(_intake_now, inputs, options, field)
+
+
+def _intake_now(inputs: Sequence[ImageInput], options: ServeOptions, field: str) -> list[Item]:
     """The library's intake; an image over the size limit refuses the whole request (413)."""
-    items = await run_in_threadpool(intake, inputs, max_bytes=options.max_image_bytes)
+    items = intake(inputs, max_bytes=options.max_image_bytes)
     for index, item in enumerate(items):
         if isinstance(item, ImageResult) and item.error is not None and item.error.code == "too_large":
             raise ApiError(

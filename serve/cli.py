@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+import time
 from types import FrameType
 
 EXIT_OK, EXIT_NO_RAY = 0, 1
@@ -24,15 +25,31 @@ def _port(text: str) -> int:
     return value
 
 
+def _replicas(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 8:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 8, got {text!r}")
+    return int(text)
+
+
 def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``serve [--host] [--port]`` to the CLI's subcommands."""
     serve = commands.add_parser("serve", help="start the HTTP API and upload page on Ray Serve")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument(
+        "--replicas",
+        type=_replicas,
+        default=1,
+        help="Serve replicas, each with its own fleet sized to share this node (default 1)",
+    )
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    """Start Ray (or join ``RAY_ADDRESS``), deploy the app, print its URL, wait for Ctrl-C."""
+    """Start Ray (or join ``RAY_ADDRESS``), deploy the app, wait until it is ready, wait for Ctrl-C.
+
+    On a loaded machine every step can be slow: each says what it waits for, and a
+    step that cannot succeed ends the command with exit 1 and one line saying why.
+    """
     from ray import serve
 
     from pipeline.parse import ray_runtime
@@ -40,14 +57,26 @@ def run_serve(args: argparse.Namespace) -> int:
     from serve.app import build_app
     from serve.options import ServeOptions
 
-    options = ServeOptions.from_settings()
+    options = ServeOptions.from_settings(replicas=args.replicas)
+    say("starting Ray ...")
     with ray_runtime(get_settings().ray_address) as use_ray:
         if not use_ray:
             print("error: the HTTP API needs Ray, and Ray could not start (see the warning above)")
             return EXIT_NO_RAY
-        serve.start(http_options={"host": args.host, "port": args.port})
         try:
-            serve.run(build_app(options), name="karaoke", route_prefix="/", blocking=False)
+            failure = _start_serve(args.host, args.port)
+            if failure is not None:
+                print(f"error: {failure}", flush=True)
+                return EXIT_NO_RAY
+            application = build_app(options)
+            say("deploying the API (its replica starts the worker fleet) ...")
+            serve.run(application, name="karaoke", route_prefix="/", blocking=False)
+            _wait_until_ready(args.host, args.port, args.replicas)
+        except Exception as exc:  # Serve reports failures as long tracebacks: one line is enough
+            print(f"error: the API did not start: {_first_line(exc)}", flush=True)
+            serve.shutdown()
+            return EXIT_NO_RAY
+        try:
             print(f"karaoke-pipeline API on http://{args.host}:{args.port}/  (docs: /docs; Ctrl-C stops)")
             if options.admin_token is None:
                 print("admin endpoints are off: set KARAOKE_ADMIN_TOKEN to enable them")
@@ -55,6 +84,67 @@ def run_serve(args: argparse.Namespace) -> int:
         finally:
             serve.shutdown()
     return EXIT_OK
+
+
+SERVE_START_ATTEMPTS = 3
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
+
+
+def _start_serve(host: str, port: int) -> str | None:
+    """``serve.start``, tried again when its proxy dies on a machine too busy to start it in time.
+
+    Returns None once Serve runs, else the one line that says why it does not.
+    """
+    from ray import serve
+
+    for attempt in range(1, SERVE_START_ATTEMPTS + 1):
+        try:
+            serve.start(http_options={"host": host, "port": port})
+            return None
+        except Exception as exc:
+            cause = _first_line(exc)
+            serve.shutdown()
+            if attempt == SERVE_START_ATTEMPTS:
+                return f"Ray Serve did not start after {attempt} tries: {cause}"
+            say(f"Ray Serve did not start ({cause}); trying again ({attempt + 1} of {SERVE_START_ATTEMPTS})")
+    return None
+
+
+def _wait_until_ready(host: str, port: int, replicas: int) -> None:
+    """Poll ``/readyz`` until each replica has said every worker started, saying what is awaited."""
+    import httpx
+
+    probe = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{probe}:{port}/readyz"
+    last, ready = "", set()
+    while True:
+        try:
+            response = httpx.get(url, timeout=10)
+            body, replica = response.json(), response.headers.get("x-karaoke-replica", "")
+        except (httpx.HTTPError, ValueError) as exc:
+            body, replica = {"ready": False, "waitingFor": f"the HTTP proxy ({type(exc).__name__})"}, ""
+        if body.get("ready"):
+            ready.add(replica)
+            if len(ready) >= replicas:
+                say(f"ready: {body.get('workers')} of {body.get('wanted')} workers started on each replica")
+                return
+            waiting = f"waiting for {replicas - len(ready)} more replica(s) to be ready"
+        else:
+            waiting = f"waiting for {body.get('waitingFor') or 'the workers'}"
+            if "wanted" in body:
+                waiting += f" ({body.get('workers')} of {body['wanted']} workers started)"
+        if waiting != last:
+            say(waiting)
+            last = waiting
+        time.sleep(0.5)
 
 
 def _wait_for_stop() -> None:

@@ -6,6 +6,7 @@ The body is NestJS-shaped, as the old app's clients expect:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -16,6 +17,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from starlette.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -35,15 +38,30 @@ class ApiError(Exception):
         self.field = field
         self.headers = dict(headers or {})
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled whole (it crosses from the body-decoding process), not as ``Exception(message)``."""
+        return (_rebuilt, (self.status, self.message, self.field, self.headers))
+
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "statusCode": self.status,
-            "error": HTTPStatus(self.status).phrase,
+            "error": _phrase(self.status),
             "message": self.message,
         }
         if self.field is not None:
             body["field"] = self.field
         return body
+
+
+def _rebuilt(status: int, message: str, field: str | None, headers: dict[str, str]) -> ApiError:
+    return ApiError(status, message, field=field, headers=headers)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:  # 499, a client that closed the request, has no standard phrase
+        return "Client Closed Request"
 
 
 def field_path(location: tuple[int | str, ...]) -> str:
@@ -104,3 +122,18 @@ async def http_exception_handler(request: Request, exc: Exception) -> JSONRespon
     assert isinstance(exc, HTTPException)
     error = ApiError(exc.status_code, str(exc.detail), headers=exc.headers)
     return await api_error_handler(request, error)
+
+
+async def ray_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A cluster service that died or restarts: 503 in the same shape, never Ray's text (ids, IPs)."""
+    log.warning("request failed on a Ray error: %s", exc)
+    error = ApiError(
+        503, "a service of the cluster is unavailable; retry shortly", headers={"Retry-After": "2"}
+    )
+    return await api_error_handler(request, error)
+
+
+async def internal_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Any other failure: 500 in the same shape, with no traceback or internals."""
+    log.error("unhandled error on %s", request.url.path, exc_info=exc)
+    return await api_error_handler(request, ApiError(500, "internal error; see the server log"))

@@ -97,3 +97,45 @@ class RateLimiter:
         for client, bucket in list(self._buckets.items()):
             if bucket.tokens + (now - bucket.updated) * self.rate >= self.burst:
                 del self._buckets[client]
+
+
+class Admission:
+    """A bound on the images one replica holds (running or waiting for workers): backpressure.
+
+    Past the bound a request is refused with 503 and ``Retry-After`` before any
+    work is done; whatever was admitted runs to its end. A request larger than the
+    bound is admitted when nothing else is held, so no valid request is refused forever.
+    Thread-safe.
+    """
+
+    def __init__(self, max_images: int, workers: int) -> None:
+        self.max_images = max_images
+        self.workers = max(workers, 1)
+        self._held = 0
+        self._lock = threading.Lock()
+
+    @property
+    def held(self) -> int:
+        with self._lock:
+            return self._held
+
+    def admit(self, images: int) -> None:
+        """Hold ``images`` more; ``release`` them when their run ends.
+
+        Raises:
+            ApiError: 503 with ``Retry-After`` (seconds) when the replica is full.
+        """
+        with self._lock:
+            if self._held and self._held + images > self.max_images:
+                wait = min(60, max(1, math.ceil(self._held / self.workers)))
+                raise ApiError(
+                    503,
+                    f"the server is busy: {self._held} images queued (at most {self.max_images}); "
+                    f"retry in {wait} s",
+                    headers={"Retry-After": str(wait)},
+                )
+            self._held += images
+
+    def release(self, images: int) -> None:
+        with self._lock:
+            self._held = max(self._held - images, 0)

@@ -79,6 +79,7 @@ class JobView(JobRecord):
     """A job as the API shows it: admin jobs' results are marked for approval."""
 
     requires_approval: bool | None = None
+    owner: str | None = Field(default=None, exclude=True)  # which replica runs it: not the client's
 
     @classmethod
     def of(cls, record: JobRecord) -> JobView:

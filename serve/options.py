@@ -7,6 +7,8 @@ and the options travel with the deployment, as values a remote node needs.
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +26,30 @@ class ServeOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     backend: BackendOptions = Field(default_factory=LocalOptions, description="the backend every worker runs")
-    fleet_size: int = Field(default=5, ge=1, le=5, description="worker actors each replica holds")
-    worker_num_cpus: float = Field(default=0.4, gt=0, description="CPU share per worker actor")
+    fleet_size: int | None = Field(
+        default=None, ge=1, le=5, description="worker actors each replica holds (None: sized from the node)"
+    )
+    worker_num_cpus: float | None = Field(
+        default=None, gt=0, description="CPU share per worker actor (None: from the backend and the node)"
+    )
     replica_num_cpus: float = Field(default=0.25, gt=0, description="CPU share of each Serve replica")
+    replicas: int = Field(
+        default=1, ge=1, le=64, description="replicas the CPUs are shared by (autoscaling: its max_replicas)"
+    )
+    max_queued_images: int = Field(
+        default=200, ge=1, description="images a replica holds (running or waiting) before it answers 503"
+    )
     image_timeout_s: float = Field(default=60.0, gt=0, description="per-image deadline, seconds")
     admin_token: SecretStr | None = Field(default=None, description="bearer token of the admin endpoints")
     data_dir: Path = Field(default=Path(".karaoke"), description="job results and admin settings")
+    jobs_uri: str | None = Field(
+        default=None,
+        description="where job records live, read by every node: a path or an fsspec URI "
+        "(s3://bucket/jobs); None: <data dir>/jobs",
+    )
+    orphan_after_s: float = Field(
+        default=10.0, gt=0, description="a job whose replica has been silent this long is marked failed"
+    )
     max_body_bytes: int = Field(default=50 * MB, ge=1, description="largest request body accepted (413)")
     max_images: int = Field(default=100, ge=1, description="most images in one request (413)")
     max_image_bytes: int = Field(default=10 * MB, ge=1, description="largest single image (413)")
@@ -56,11 +76,72 @@ class ServeOptions(BaseModel):
             "data_dir": settings.data_dir.resolve(),
             "max_image_bytes": settings.max_image_bytes,
             "max_image_pixels": settings.max_image_pixels,
+            "max_queued_images": settings.max_queued_images,
+            "jobs_uri": settings.jobs_uri,
+            "rate_limit_per_minute": settings.rate_limit_per_minute,
         }
         values.update(overrides)
         values.setdefault("budget", values["backend"].rate_limit(settings))
         return cls.model_validate(values)
 
+    def sized_for_cluster(self, free_cpus: float | None = None) -> ServeOptions:
+        """These options with the fleet size and worker shares that fit the CPUs Ray reports.
+
+        I/O-bound workers (they wait on an API) take a small fixed share; CPU-bound
+        ones (OCR) split what the replicas leave. Explicit values are kept.
+        """
+        if self.fleet_size is not None and self.worker_num_cpus is not None:
+            return self
+        free = cluster_free_cpus() if free_cpus is None else free_cpus
+        size, share = fleet_shares(
+            self.backend.io_bound_cpu_share, free, self.replicas, self.replica_num_cpus
+        )
+        size = self.fleet_size or size
+        share = self.worker_num_cpus or share
+        backend = self.backend
+        backend = backend.for_cpu_share(share)  # OCR threads match the worker's share of the cores
+        return self.model_copy(update={"fleet_size": size, "worker_num_cpus": share, "backend": backend})
+
+    def jobs_location(self) -> str:
+        """The jobs location every replica shares (one registry actor per location)."""
+        return self.jobs_uri or str(self.data_dir / "jobs")
+
+    @property
+    def workers(self) -> int:
+        """The fleet size (options not yet sized count the largest fleet)."""
+        return self.fleet_size or MAX_FLEET
+
     def rate_limit(self) -> RateLimitOptions | None:
         """The cluster-wide request budget of a backend that calls a rate-limited API."""
         return self.budget
+
+
+MAX_FLEET = 5
+MIN_CPU_BOUND_SHARE = 0.2
+
+
+def fleet_shares(
+    io_share: float | None, free_cpus: float, replicas: int, replica_cpus: float
+) -> tuple[int, float]:
+    """(workers per replica, CPU share per worker) that fit ``free_cpus`` with every replica placed."""
+    budget = max(free_cpus - replicas * replica_cpus, 0.0) / replicas
+    # io_share: the backend's io_bound_cpu_share (None: CPU-bound, the workers split the cores)
+    if io_share is not None:
+        size = max(1, min(MAX_FLEET, int(budget / io_share + 1e-9)))
+        return size, _floor_cents(min(io_share, budget / size))
+    size = max(1, min(MAX_FLEET, int(budget / MIN_CPU_BOUND_SHARE + 1e-9)))
+    return size, _floor_cents(budget / size)
+
+
+def _floor_cents(value: float) -> float:
+    """Rounded down to 0.01 CPU (never 0), so the shares' sum never passes the budget."""
+    return max(math.floor(value * 100 + 1e-9) / 100, 0.01)
+
+
+def cluster_free_cpus() -> float:
+    """CPUs Ray reports free now (all of this machine's when Ray is not connected)."""
+    import ray
+
+    if not ray.is_initialized():
+        return float(os.cpu_count() or 1)
+    return float(ray.available_resources().get("CPU", 0.0))

@@ -7,22 +7,28 @@ Applications are deployed on first use, under their own route prefixes:
 
 - ``main`` at ``/``: scripted backend, 5 workers, admin token set, no rate limit;
 - ``limited`` at ``/limited``: scripted, 1 worker, a tight rate limit, no admin token;
-- ``ocr`` at ``/ocr``: the local OCR backend, 3 workers, for realistic tests.
+- ``ocr`` at ``/ocr``: the local OCR backend, 3 workers, for realistic tests;
+- ``pair`` at ``/pair``: scripted, two replicas of 2 workers (jobs across replicas);
+- ``bulk`` at ``/bulk``: scripted, 1 worker, room for 3 queued images, 32 MB bodies.
+
+A test may also ``deploy`` an application of its own (a Gemini one on its fake server).
 """
 
 from __future__ import annotations
 
 import socket
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from pipeline.backends.base import LocalOptions, ScriptedOptions
 
+T = TypeVar("T")
 ADMIN_TOKEN = "test-admin-token-0123456789"
 TEST_LIMITS: dict[str, Any] = {
     "max_body_bytes": 4 * 1024 * 1024,
@@ -30,6 +36,29 @@ TEST_LIMITS: dict[str, Any] = {
     "max_images": 20,
     "replica_num_cpus": 0.1,
 }
+
+
+def wait_for(condition: Callable[[], T | None], timeout_s: float, what: str, every_s: float = 0.1) -> T:
+    """Poll ``condition`` until it returns something other than None/False; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value is not None and value is not False:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout_s:g} s")
+        time.sleep(every_s)
+
+
+def ready_body(url: str, timeout_s: float = 120) -> dict[str, Any]:
+    """``/readyz`` once it says ready: a fleet comes up worker by worker, however loaded the machine."""
+    import httpx
+
+    def ready() -> dict[str, Any] | None:
+        body: dict[str, Any] = httpx.get(f"{url}/readyz", timeout=10).json()
+        return body if body["ready"] else None
+
+    return wait_for(ready, timeout_s, f"{url}/readyz ready")
 
 
 def free_port() -> int:
@@ -68,18 +97,25 @@ class Served:
         for app in sorted(apps):
             self._deploy(app)
 
+    def deploy(self, app: str, **options: Any) -> str:
+        """Deploy an application of the test's own at ``/<app>``; returns its base URL."""
+        PREFIXES[app] = f"/{app}"
+        APP_OPTIONS[app] = options
+        self.deployed.discard(app)
+        return self.url(app)
+
     def _deploy(self, app: str) -> None:
         from ray import serve
 
         from serve.app import build_app
         from serve.options import ServeOptions
 
-        options = ServeOptions(data_dir=self.data_dir / app, **TEST_LIMITS, **APP_OPTIONS[app])
+        options = ServeOptions(data_dir=self.data_dir / app, **{**TEST_LIMITS, **APP_OPTIONS[app]})
         serve.run(build_app(options), name=app, route_prefix=PREFIXES[app], blocking=False)
         self.deployed.add(app)
 
 
-PREFIXES = {"main": "/", "limited": "/limited", "ocr": "/ocr"}
+PREFIXES = {"main": "/", "limited": "/limited", "ocr": "/ocr", "pair": "/pair", "bulk": "/bulk"}
 APP_OPTIONS: dict[str, dict[str, Any]] = {
     "main": {
         "backend": ScriptedOptions(),
@@ -95,6 +131,23 @@ APP_OPTIONS: dict[str, dict[str, Any]] = {
         "worker_num_cpus": 0.1,
         "rate_limit_per_minute": 6,
         "rate_limit_burst": 2,
+    },
+    "pair": {
+        "backend": ScriptedOptions(),
+        "fleet_size": 2,
+        "worker_num_cpus": 0.1,
+        "replicas": 2,
+        "admin_token": ADMIN_TOKEN,
+        "rate_limit_per_minute": 0,
+    },
+    "bulk": {
+        "backend": ScriptedOptions(),
+        "fleet_size": 1,
+        "worker_num_cpus": 0.1,
+        "max_queued_images": 3,
+        "max_body_bytes": 32 * 1024 * 1024,
+        "max_image_bytes": 24 * 1024 * 1024,
+        "rate_limit_per_minute": 0,
     },
     "ocr": {
         "backend": LocalOptions(ocr_threads=1),

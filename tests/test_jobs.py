@@ -14,7 +14,15 @@ from pydantic import SecretStr
 
 from pipeline.backends.base import ScriptedOptions
 from pipeline.errors import JobCancelled
-from pipeline.job_store import JobStore, RunDefaults, load_run_defaults, save_run_defaults
+from pipeline.job_store import (
+    ORPHAN_ERROR,
+    JobRegistry,
+    JobStore,
+    RunDefaults,
+    load_run_defaults,
+    new_job_id,
+    save_run_defaults,
+)
 from pipeline.jobs import JobRunner, RunRequest, run_job, start_fleet
 from pipeline.parse import intake
 from pipeline.runner import PoolOptions, WorkerFleet
@@ -97,6 +105,65 @@ def test_cancelling_a_queued_job_ends_it_at_once_and_the_first_end_wins(tmp_path
     store.finish(record.job_id, "done", result=a_response())
     again = store.get(record.job_id)
     assert again is not None and again.status == "cancelled" and again.result is None
+
+
+class BeatClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_only_the_jobs_of_an_owner_gone_silent_are_failed(tmp_path: Path) -> None:
+    beats = BeatClock()
+    registry = JobRegistry(tmp_path, 60, orphan_after_s=10, beat_clock=beats)
+    alive = registry.create(1, False, "replica-a")
+    gone = registry.create(1, False, "replica-b")
+    beats.now = 5.0
+    registry.heartbeat("replica-a")
+    beats.now = 12.0
+    registry.heartbeat("replica-a")
+    survivor, orphan = registry.get(alive.job_id), registry.get(gone.job_id)
+    assert survivor is not None and survivor.status == "queued"
+    assert orphan is not None and orphan.status == "failed" and orphan.error == ORPHAN_ERROR
+
+
+def test_a_cancel_asked_anywhere_reaches_only_the_owner_at_its_heartbeat(tmp_path: Path) -> None:
+    registry = JobRegistry(tmp_path, 60, orphan_after_s=10)
+    record = registry.create(2, False, "replica-a")
+    registry.update(record.job_id, "running", None)
+    cancelled = registry.request_cancel(record.job_id)
+    assert cancelled is not None and cancelled.status == "running", (
+        "a running job ends when its owner stops it"
+    )
+    assert registry.heartbeat("replica-b") == []
+    assert registry.heartbeat("replica-a") == [record.job_id]
+
+
+def test_a_restarted_registry_gives_owners_time_to_report_in(tmp_path: Path) -> None:
+    beats = BeatClock()
+    first = JobRegistry(tmp_path, 60, orphan_after_s=10, beat_clock=beats)
+    record = first.create(1, False, "replica-a")
+    again = JobRegistry(tmp_path, 60, orphan_after_s=10, beat_clock=beats)
+    reloaded = again.get(record.job_id)
+    assert reloaded is not None and reloaded.status == "queued" and reloaded.owner == "replica-a"
+    beats.now = 11.0
+    assert again.fail_orphans() == 1
+    ended = again.get(record.job_id)
+    assert ended is not None and ended.status == "failed"
+
+
+def test_records_and_run_defaults_live_in_an_fsspec_location() -> None:
+    location = f"memory://karaoke-jobs-{new_job_id()}"
+    registry = JobRegistry(location, 60)
+    record = registry.create(1, True, None)
+    registry.finish(record.job_id, "done", a_response())
+    registry.set_run_defaults(RunDefaults(default_workers=4))
+    reopened = JobRegistry(location, 60)
+    stored = reopened.get(record.job_id)
+    assert stored is not None and stored.status == "done" and stored.admin
+    assert reopened.run_defaults() == RunDefaults(default_workers=4)
 
 
 def test_run_defaults_round_trip_and_sequential_means_one_worker(tmp_path: Path) -> None:
@@ -208,3 +275,87 @@ def test_a_gemini_fleet_shares_the_request_budget_and_the_cache(
     assert [r.status for r in second.results] == ["cached"] * 3
     assert len(server.requests) == 3, "the repeat cost no request"
     assert ray.get(get_rate_limiter(budget).snapshot.remote()).granted == 3, "every call took a slot"
+
+
+@pytest.mark.ray
+def test_two_replicas_stores_share_records_and_a_cancel_reaches_the_owner(
+    ray_session: None, tmp_path: Path
+) -> None:
+    owner, other = JobStore.shared(tmp_path / "jobs", 60), JobStore.shared(tmp_path / "jobs", 60)
+    try:
+        record = owner.create(3)
+        owner.mark_running(record.job_id)
+        seen = other.get(record.job_id)
+        assert seen is not None and seen.status == "running"
+        assert not owner.cancel_requested(record.job_id)
+        other.request_cancel(record.job_id)
+        deadline = time.monotonic() + 5
+        while not owner.cancel_requested(record.job_id):
+            assert time.monotonic() < deadline, "the cancel did not reach the owner"
+            time.sleep(0.05)
+        owner.finish(record.job_id, "cancelled")
+        ended = other.get(record.job_id)
+        assert ended is not None and ended.status == "cancelled"
+    finally:
+        owner.close()
+        other.close()
+
+
+# --- the fleet: readiness, leases that can be stopped, busy actors given back only when done ------
+
+
+def ready_fleet(size: int, num_cpus: float = 0.1) -> WorkerFleet:
+    fleet = start_fleet(ScriptedOptions(), WorkerOptions(num_cpus=num_cpus), size, ready_only=True)
+    deadline = time.monotonic() + 60
+    while not fleet.readiness().ready:
+        assert time.monotonic() < deadline, fleet.readiness()
+        time.sleep(0.05)
+    return fleet
+
+
+@pytest.mark.ray
+def test_a_worker_ray_cannot_place_is_never_leased_and_readiness_says_why(ray_session: None) -> None:
+    from pipeline.runner import LEASE_STOP
+
+    fleet = start_fleet(ScriptedOptions(), WorkerOptions(num_cpus=64), 1, ready_only=True)
+    try:
+        readiness = fleet.readiness()
+        assert not readiness.ready and readiness.workers == 0 and readiness.wanted == 1
+        assert readiness.waiting_for is not None and "64 CPU each" in readiness.waiting_for
+        started = time.monotonic()
+        token = LEASE_STOP.set(lambda: time.monotonic() - started > 0.3)
+        try:
+            with pytest.raises(JobCancelled):
+                fleet.lease(1)
+        finally:
+            LEASE_STOP.reset(token)
+        assert time.monotonic() - started < 1.5, "a run waiting for workers stops when asked"
+    finally:
+        fleet.close()
+
+
+@pytest.mark.ray
+def test_busy_actors_of_a_cancelled_run_are_free_again_only_once_their_image_is_done(
+    ray_session: None,
+) -> None:
+    import ray
+
+    fleet = ready_fleet(2)
+    try:
+        actors = set(fleet.actors)
+        started = time.monotonic()
+        items = intake(pngs(*["sleep:1.5"] * 4), max_bytes=10**6)
+        with pytest.raises(JobCancelled):
+            run_job(
+                fleet, items, PoolOptions(workers=2), should_stop=lambda: time.monotonic() - started > 0.3
+            )
+        cancelled_at = time.monotonic()
+        assert cancelled_at - started < 1.2, "the cancel does not wait for the images in flight"
+        leased = fleet.lease(2)  # waits for an image in flight to end (its result is dropped)
+        assert time.monotonic() - started >= 1.3, "a busy actor was handed out as free"
+        leased += fleet.lease(2 - len(leased)) if len(leased) < 2 else []
+        assert set(leased) == actors, "finished in time: the same actors, not replacements"
+        assert ray.get([actor.ping.remote() for actor in leased], timeout=2), "free means idle"
+        fleet.release(leased)
+    finally:
+        fleet.close()

@@ -82,3 +82,38 @@ def test_metrics_count_a_response_and_busy_workers() -> None:
     metrics.run_finished(3, build_response([ok, failed], ParsedSchedule(), 3, 20.0))
     assert metrics._busy == 0
     metrics.refused(429)
+
+
+def test_admission_refuses_past_the_bound_with_retry_after_and_frees_on_release() -> None:
+    from serve.guards import Admission
+
+    admission = Admission(max_images=5, workers=2)
+    admission.admit(4)
+    with pytest.raises(ApiError) as full:
+        admission.admit(2)
+    assert full.value.status == 503 and int(full.value.headers["Retry-After"]) >= 1
+    admission.admit(1)
+    admission.release(5)
+    admission.admit(50)  # larger than the bound, but nothing else is held: admitted, not refused forever
+    assert admission.held == 50
+
+
+@pytest.mark.parametrize(
+    ("kind", "cpus", "replicas", "expected"),
+    [
+        ("gemini", 2.0, 1, (5, 0.15)),  # I/O-bound: a small share, five fit beside the replica
+        ("local", 2.0, 1, (5, 0.35)),  # CPU-bound: the cores the replica leaves, split
+        ("local", 2.0, 2, (3, 0.25)),
+        ("gemini", 0.5, 1, (1, 0.15)),  # a nearly full node still gets one worker that fits
+        ("local", 0.3, 1, (1, 0.05)),
+    ],
+)
+def test_the_fleet_fits_the_cpus_ray_reports(
+    kind: str, cpus: float, replicas: int, expected: tuple[int, float]
+) -> None:
+    from pipeline.backends.base import OPTIONS_BY_KIND
+    from serve.options import fleet_shares
+
+    size, share = fleet_shares(OPTIONS_BY_KIND[kind].io_bound_cpu_share, cpus, replicas, replica_cpus=0.25)
+    assert (size, share) == expected
+    assert replicas * (0.25 + size * share) <= cpus + 1e-9 or size == 1

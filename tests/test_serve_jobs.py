@@ -28,10 +28,12 @@ def start_job(url: str, screenshots: list[str], **fields: Any) -> dict[str, Any]
     return accepted
 
 
-def wait_until_ended(url: str, job_id: str, timeout_s: float = 30) -> dict[str, Any]:
+def wait_until_ended(
+    url: str, job_id: str, timeout_s: float = 30, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        job: dict[str, Any] = httpx.get(f"{url}{JOBS}/{job_id}").json()
+        job: dict[str, Any] = httpx.get(f"{url}{JOBS}/{job_id}", headers=headers).json()
         if job["status"] in ("done", "failed", "cancelled"):
             return job
         time.sleep(0.1)
@@ -110,8 +112,14 @@ def test_an_admin_job_needs_the_token_and_is_marked_for_approval(url: str) -> No
     assert refused.status_code == 401
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     accepted = start_job(url, shots(2), isAdminUpload=True, headers=headers)
-    job = wait_until_ended(url, accepted["jobId"])
+    job = wait_until_ended(url, accepted["jobId"], headers=headers)
     assert job["status"] == "done" and job["requiresApproval"] is True and job["admin"] is True
+    job_url = f"{url}{JOBS}/{accepted['jobId']}"
+    for wrong in ({}, {"Authorization": "Bearer nope"}):  # the result of an admin upload is admin-only
+        refused_read = httpx.get(job_url, headers=wrong)
+        assert refused_read.status_code == 401 and "result" not in refused_read.json()
+        assert httpx.get(f"{job_url}/events", headers=wrong).status_code == 401
+        assert httpx.delete(job_url, headers=wrong).status_code == 401
 
 
 def test_finished_results_survive_a_serve_restart(served: Served, url: str) -> None:  # noqa: F811

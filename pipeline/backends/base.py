@@ -55,6 +55,9 @@ class LocalOptions(BackendOptionsBase):
     def for_job(self, *, workers: int, timeout_s: float) -> LocalOptions:
         return self.sized_for(workers)
 
+    def for_cpu_share(self, share: float) -> LocalOptions:
+        return self.model_copy(update={"ocr_threads": max(1, min(16, round(share)))})
+
 
 class ScriptedOptions(BackendOptionsBase):
     """Options of the scripted backend, for tests and demos of supervision.
@@ -64,6 +67,7 @@ class ScriptedOptions(BackendOptionsBase):
     ``bug`` (an unexpected exception).
     """
 
+    io_bound_cpu_share = 0.1
     kind: Literal["scripted"] = Field(default="scripted", description="backend name")
     delay_s: float = Field(default=0.0, ge=0.0, description="time each image takes, seconds")
     log_file: str | None = Field(

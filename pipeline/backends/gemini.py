@@ -64,6 +64,7 @@ class GeminiOptions(BackendOptionsBase):
     """Options of the Gemini backend; pass them to each worker (remote nodes lack the driver's env)."""
 
     calls_remote_api = True
+    io_bound_cpu_share = 0.15  # five workers and a replica fit on two cores with room to spare
     kind: Literal["gemini"] = Field(default="gemini", description="backend name")
     model: str = Field(default="gemini-2.5-flash", description="Gemini model name")
     api_key: SecretStr | None = Field(default=None, description="API key; never logged or shown")

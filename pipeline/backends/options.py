@@ -30,6 +30,10 @@ class BackendOptionsBase(BaseModel):
     calls_remote_api: ClassVar[bool] = False
     """Whether the backend takes hooks around its API calls (permits, 429 reports)."""
 
+    io_bound_cpu_share: ClassVar[float | None] = None
+    """CPU share of one worker of a backend that mostly waits on an API; None: CPU-bound, the
+    workers split the cores."""
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
         """Default options for this process's settings."""
@@ -37,6 +41,10 @@ class BackendOptionsBase(BaseModel):
 
     def for_job(self, *, workers: int, timeout_s: float) -> Self:
         """These options adapted to a job of ``workers`` workers and a per-image deadline."""
+        return self
+
+    def for_cpu_share(self, share: float) -> Self:
+        """These options for a worker that gets ``share`` CPUs (a CPU-bound backend sizes its threads)."""
         return self
 
     def pool_deadline_s(self, timeout_s: float) -> float:
