@@ -7,6 +7,25 @@ const form = $("upload-form");
 const fileInput = $("files");
 const dropZone = $("drop-zone");
 let chosenFiles = [];
+let lastResult = null;
+
+// What each error code means, for people (ImageResult.error.code).
+const PLAIN_WORDS = {
+  empty: "the file is empty",
+  not_an_image: "this file is not an image",
+  corrupt_image: "the image is damaged and could not be read",
+  unsupported_type: "this image type is not supported (use PNG, JPEG or WebP)",
+  too_large: "the file is too large",
+  too_many_pixels: "the image has too many pixels",
+  timeout: "reading it took too long and was stopped",
+  rate_limited: "the Gemini quota was used up; try again later",
+  upstream_error: "the AI service failed on it",
+  blocked: "the AI service refused to read it",
+  bad_model_output: "the AI's answer could not be understood",
+  worker_crashed: "the worker reading it crashed, even when retried",
+  auth_error: "the API key was refused",
+  internal_error: "an unexpected error in this service",
+};
 
 function setFiles(files) {
   chosenFiles = Array.from(files);
@@ -36,10 +55,52 @@ function showProgress(p) {
   const percent = p.totalImages ? Math.round((100 * p.processedImages) / p.totalImages) : 0;
   $("progress-bar").value = percent;
   const eta = p.remainingImages && p.processedImages ? `${(p.estimatedTimeRemaining / 1000).toFixed(1)} s` : "–";
-  $("progress-text").textContent =
+  const text = $("progress-text");
+  text.textContent =
     `${percent}% · processed ${p.processedImages} / ${p.totalImages} · failed ${p.failedImages}` +
     ` · remaining ${p.remainingImages} · ETA ${eta}`;
+  if (p.waitingForQuota && p.nextSlotAt) {
+    const seconds = Math.max(0, Math.round((Date.parse(p.nextSlotAt) - Date.now()) / 1000));
+    const quota = document.createElement("span");
+    quota.className = "quota";
+    quota.textContent = ` · waiting for quota: next slot in ${seconds} s`;
+    text.appendChild(quota);
+  }
 }
+
+function thumbnailOf(source) {
+  const file = chosenFiles.find((f) => f.name === source || source.endsWith("/" + f.name));
+  if (!file) return null;
+  const img = document.createElement("img");
+  img.alt = source;
+  img.src = URL.createObjectURL(file);
+  return img;
+}
+
+const SHOW_FIELDS = ["venueName", "day", "date", "startTime", "endTime", "time", "djName", "vendor", "description"];
+
+function csvOf(shows) {
+  const quote = (v) => (v == null ? "" : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+  const lines = [SHOW_FIELDS.concat("sources").join(",")];
+  for (const show of shows) {
+    lines.push(SHOW_FIELDS.map((f) => quote(show[f])).concat(quote(show.sources.join(" "))).join(","));
+  }
+  return lines.join("\n") + "\n";
+}
+
+function download(name, type, text) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([text], { type }));
+  link.download = name;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+}
+
+$("download-csv").addEventListener("click", () =>
+  lastResult && download("shows.csv", "text/csv", csvOf(lastResult.data.shows)));
+$("download-json").addEventListener("click", () =>
+  lastResult && download("shows.json", "application/json", JSON.stringify(lastResult.data, null, 2)));
 
 function cell(row, text) {
   const td = row.insertCell();
@@ -55,20 +116,51 @@ function showResult(job) {
     showMessage(`job ${job.status}${job.error ? ": " + job.error : ""}`);
     return;
   }
+  lastResult = result;
+  const stats = result.stats;
+  $("summary").textContent =
+    `${stats.successfulImages} of ${stats.totalImages} images read in ${(stats.totalProcessingTime / 1000).toFixed(1)} s` +
+    ` with ${stats.maxConcurrentWorkers} workers · ${Math.round(stats.averageProcessingTime)} ms per image` +
+    ` · measured speedup ${stats.speedup.toFixed(2)}x` +
+    (stats.promptTokens ? ` · ${stats.promptTokens + stats.outputTokens} tokens, about $${stats.estimatedCost.toFixed(4)}` : "");
   $("shows-title").textContent = `${result.data.shows.length} shows` + (job.requiresApproval ? " (awaiting approval)" : "");
   for (const show of result.data.shows) {
     const row = body.insertRow();
     [show.venueName, show.date || show.day, show.startTime, show.endTime, show.time, show.djName, show.sources.length]
       .forEach((value) => cell(row, value));
   }
+  const venues = $("venues").tBodies[0];
+  venues.replaceChildren();
+  for (const venue of result.data.venues) {
+    const row = venues.insertRow();
+    [venue.name, venue.address, venue.city, venue.state, venue.phone].forEach((value) => cell(row, value));
+  }
   const list = $("images");
   list.replaceChildren();
   for (const image of result.results) {
     const item = document.createElement("li");
     item.className = image.success ? "ok" : "failed";
-    item.textContent = image.success
-      ? `${image.source}: ok (${image.data.shows.length} shows, ${Math.round(image.processingTime)} ms)`
-      : `${image.source}: ${image.error.code} — ${image.error.message}`;
+    const thumb = thumbnailOf(image.source);
+    item.appendChild(thumb || document.createElement("span"));
+    const text = document.createElement("div");
+    const title = document.createElement("strong");
+    title.textContent = image.source;
+    text.appendChild(title);
+    const line = document.createElement("div");
+    line.className = "outcome";
+    line.textContent = image.success
+      ? `${image.status === "cached" ? "from the cache" : "ok"}: ${image.data.shows.length} shows, ${Math.round(image.processingTime)} ms`
+      : `${PLAIN_WORDS[image.error.code] || image.error.code} (${image.error.code})`;
+    text.appendChild(line);
+    const shows = document.createElement("ul");
+    for (const show of image.data.shows) {
+      const entry = document.createElement("li");
+      entry.textContent = [show.venueName, show.date || show.day, show.time || show.startTime, show.djName]
+        .filter(Boolean).join(" · ");
+      shows.appendChild(entry);
+    }
+    text.appendChild(shows);
+    item.appendChild(text);
     list.appendChild(item);
   }
 }
