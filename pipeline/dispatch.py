@@ -50,6 +50,7 @@ class InFlight:
     worker_id: str
     task: ImageTask
     deadline: float
+    starting: bool = False  # sent to an actor still loading its backend: its clock starts when it is up
 
 
 @dataclass
@@ -245,9 +246,11 @@ class Dispatch:
             actor = self.actors.pop_idle()
             ref = actor.process.remote(task)
             # a fresh replacement first loads its backend: that time is not the image's
-            grace = 0.0 if self.fleet.is_ready(actor) else self.options.startup_timeout_s
+            starting = not self.fleet.is_ready(actor)
+            grace = self.options.startup_timeout_s if starting else 0.0
             worker_id = self.fleet.worker_id(actor)
-            self.in_flight[ref] = InFlight(actor, worker_id, task, now + self.options.image_timeout_s + grace)
+            deadline = now + self.options.image_timeout_s + grace
+            self.in_flight[ref] = InFlight(actor, worker_id, task, deadline, starting)
             metrics().worker_count("busy", 1)
             if self.tracker is not None:
                 self.tracker.image_started(worker_id)
@@ -373,6 +376,9 @@ class Dispatch:
     def _expire(self) -> None:
         now = time.monotonic()
         for ref, item in list(self.in_flight.items()):
+            if item.starting and self.fleet.is_ready(item.actor):  # up now: the image's own deadline
+                item.starting = False
+                item.deadline = min(item.deadline, now + self.options.image_timeout_s)
             if item.deadline <= now:
                 del self.in_flight[ref]
                 metrics().worker_count("busy", -1)

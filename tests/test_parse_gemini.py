@@ -79,7 +79,10 @@ def test_the_shared_rpm_limit_holds_across_five_workers(fake: FakeGeminiServer) 
     fake.configure(FakeGeminiOptions(extract="echo", rpm=rpm, rate_window_s=window, latency_median_ms=30))
     fake.clear_requests()
     response = parse(
-        fake, 24, workers=5, rate_limit=RateLimitOptions(model="rpm-test", rpm=rpm, window_s=window)
+        fake,
+        24,
+        workers=5,
+        rate_limit=RateLimitOptions(model="rpm-test", rpm=rpm, window_s=window, margin_s=0.5),
     )
     assert response.stats.failed_images == 0
     arrivals = sorted(r.time for r in fake.requests)
