@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline.backends.base import Backend, BackendOptions, ExtractContext, RemoteCallHooks, make_backend
 from pipeline.clean import clean_schedule
 from pipeline.errors import BackendError, ImageRejected
-from pipeline.images import ImagePayload, ImageRef, decode_image, read_uri
+from pipeline.images import ImagePayload, ImageRef, open_image, read_uri
 from pipeline.schema import ErrorCode, ImageError, ImageResult, ParsedSchedule, WireModel
 
 if TYPE_CHECKING:
@@ -93,9 +93,8 @@ class ImageProcessor:
         return payload
 
     def _extract(self, payload: ImagePayload, context: ExtractContext | None) -> ParsedSchedule:
-        decoded = decode_image(payload, max_pixels=self.options.max_pixels)
-        decoded.image.info["mime_type"] = decoded.mime_type  # the sniffed type, for backends that resend it
-        raw = self.backend.extract(decoded.image, context)
+        image = open_image(payload, max_pixels=self.options.max_pixels)  # pixels decode only if used
+        raw = self.backend.extract(image, context)
         return clean_schedule(raw)
 
     def _result(

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pipeline.backends.gemini_errors import classify_error
 from pipeline.backends.gemini_output import PROMPT_VERSION, build_prompt, read_response, response_schema
 from pipeline.errors import BackendError, ConfigError
+from pipeline.images import SourceImage
 from pipeline.schema import ParsedSchedule
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from pipeline.backends.base import ExtractContext
     from pipeline.settings import Settings
 
-__all__ = ["PROMPT_VERSION", "GeminiBackend", "GeminiOptions", "encode_image"]
+__all__ = ["PROMPT_VERSION", "GeminiBackend", "GeminiOptions", "encode_image", "image_part_bytes"]
 
 logger = logging.getLogger(__name__)
 
@@ -143,12 +144,13 @@ def _encoded(image: Image, image_format: str) -> bytes:
     return buffer.getvalue()
 
 
-def encode_image(image: Image, max_side_px: int) -> tuple[bytes, str]:
+def encode_image(image: Image, max_side_px: int, source_mime_type: str | None = None) -> tuple[bytes, str]:
     """Bytes and MIME type to send: downscaled to ``max_side_px``, in the source type when Gemini
     takes it (else PNG), and JPEG when that is needed to stay under the request limit."""
     from PIL import Image as PILImage
 
-    image_format = _SENDABLE_FORMATS.get(_source_mime_type(image) or "", "PNG")  # before resize drops it
+    source_type = source_mime_type or _source_mime_type(image)  # before resize drops it
+    image_format = _SENDABLE_FORMATS.get(source_type or "", "PNG")
     if max(image.size) > max_side_px:
         scale = max_side_px / max(image.size)
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
@@ -161,6 +163,21 @@ def encode_image(image: Image, max_side_px: int) -> tuple[bytes, str]:
             "too_large", f"{len(data)} bytes after downscaling, limit {MAX_INLINE_IMAGE_BYTES}"
         )
     return data, PILImage.MIME[image_format]
+
+
+def image_part_bytes(image: Image | SourceImage, max_side_px: int) -> tuple[bytes, str]:
+    """Bytes and MIME type to send: the original bytes, untouched, when nothing must change.
+
+    That is a ``SourceImage`` of a type Gemini takes, upright (no EXIF rotation
+    to apply), within ``max_side_px`` and the request limit; anything else is
+    decoded and re-encoded by ``encode_image``.
+    """
+    if not isinstance(image, SourceImage):
+        return encode_image(image, max_side_px)
+    fits = max(image.width, image.height) <= max_side_px and len(image.data) <= MAX_INLINE_IMAGE_BYTES
+    if image.mime_type in _SENDABLE_FORMATS and image.upright and fits:
+        return image.data, image.mime_type
+    return encode_image(image.pixels, max_side_px, image.mime_type)
 
 
 # --- retries -------------------------------------------------------------------------
@@ -208,7 +225,7 @@ class GeminiBackend:
     def __repr__(self) -> str:
         return f"GeminiBackend(model={self.options.model!r}, base_url={self.options.base_url!r})"
 
-    def extract(self, image: Image, context: ExtractContext | None = None) -> ParsedSchedule:
+    def extract(self, image: Image | SourceImage, context: ExtractContext | None = None) -> ParsedSchedule:
         """The schedule in ``image``; BackendError after the retries or the deadline run out."""
         import tenacity
 
@@ -233,9 +250,9 @@ class GeminiBackend:
         if callable(close):
             close()
 
-    def _contents(self, image: Image, context: ExtractContext | None) -> list[Any]:
+    def _contents(self, image: Image | SourceImage, context: ExtractContext | None) -> list[Any]:
         _, types = _import_genai()
-        data, mime_type = encode_image(image, self.options.max_side_px)
+        data, mime_type = image_part_bytes(image, self.options.max_side_px)
         prompt = build_prompt(
             vendor=context.vendor if context else None,
             description=context.description if context else None,
