@@ -6,8 +6,8 @@ each with one to three weekly nights. Every venue is in one schedule, and a
 fifth of them in a second one that spells the name differently (a typo, a
 leading 'The', a generic word added or dropped, other case), so ``n`` venues
 come in ``1.2 n`` schedules, as in an operator's batch. Printed: the time to
-``add`` them all, the time of ``result()``, the venues and shows that come
-out, and how much the process's peak resident memory grew while merging.
+``add`` them all and of ``result()``, wall and CPU (the machine is shared), the
+venues and shows that come out, and how much the peak resident memory grew.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pipeline.reduce import ScheduleReducer
 from pipeline.schema import WEEKDAYS, Dj, ParsedSchedule, Show, Venue
 
 SIZES, QUICK_SIZES = (1_000, 10_000, 20_000, 100_000), (1_000, 2_000)
+RESULT_NAME = "merge.txt"
 _ONSETS = [
     "b",
     "br",
@@ -158,17 +159,17 @@ def measure(n: int) -> str:
     """One line: schedules in, add and result times, what came out, peak memory."""
     world = make_world(n)
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     reducer = ScheduleReducer()
     for source, schedule in world.schedules:
         reducer.add(schedule, source)
     added = time.perf_counter()
     merged = reducer.result()
-    done = time.perf_counter()
+    done, cpu = time.perf_counter(), time.process_time() - cpu_started
     grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before  # KiB on Linux
     return (
         f"{n:>8} distinct venues {len(world.schedules):>7} schedules: add {added - started:7.2f} s,"
-        f" result {done - added:7.2f} s, total {done - started:7.2f} s;"
+        f" result {done - added:7.2f} s, total {done - started:7.2f} s (CPU {cpu:6.2f} s);"
         f" out {len(merged.venues)} venues, {len(merged.shows)} shows; peak RSS +{grown_kb / 1024:.0f} MB"
     )
 
@@ -180,10 +181,18 @@ def main(argv: list[str] | None = None) -> int:
         "--sizes", type=int, nargs="+", default=None, help=f"distinct venues (default {SIZES})"
     )
     args = parser.parse_args(argv)
-    sizes = args.sizes or (QUICK_SIZES if args.quick else SIZES)
-    for n in sizes:
-        print(measure(n), flush=True)
+    rows(args.sizes or (QUICK_SIZES if args.quick else SIZES), echo=True)
     return 0
+
+
+def rows(sizes: tuple[int, ...] | list[int], *, echo: bool = False) -> list[str]:
+    """One line per size; ``echo`` prints each as soon as it is measured."""
+    lines = []
+    for n in sizes:
+        lines.append(measure(n))
+        if echo:
+            print(lines[-1], flush=True)
+    return lines
 
 
 if __name__ == "__main__":
