@@ -108,7 +108,7 @@ _MAX_EDIT_SHARE = (100.0 - FUZZY_RATIO) / 100.0  # ratio >= 88 <=> Indel distanc
 _SLACK = 1e-6  # bounds are rounded outwards: a looser filter only adds candidates
 
 
-@functools.lru_cache(maxsize=1 << 18)
+@functools.lru_cache(maxsize=1 << 16)
 def _numbers(key: str) -> tuple[str, ...]:
     return tuple(re.findall(r"\d+", key))
 
@@ -128,7 +128,6 @@ def _prefix_size(length: int) -> int:
     return 2 * most_edits + 1
 
 
-@functools.lru_cache(maxsize=1 << 18)
 def _letter_pairs(key: str) -> tuple[str, ...]:
     """The key's letter pairs, each numbered by occurrence ('ab0', 'ab1'), so a multiset becomes a set."""
     seen: dict[str, int] = {}
@@ -176,7 +175,6 @@ def _generic_ends(key: str, forward: bool) -> set[int]:
     return reached
 
 
-@functools.lru_cache(maxsize=1 << 18)
 def _cores(key: str) -> frozenset[str]:
     """Every shorter key that ``key`` extends by generic words at its start or end."""
     cuts = [key[cut:] for cut in _generic_ends(key, forward=True)]
@@ -211,11 +209,12 @@ def venue_key_pairs(left: Collection[str], right: Collection[str] | None = None)
 
 def _extensions(lefts: set[str], rights: set[str]) -> set[Pair]:
     """Pairs where one key is the other plus generic words (cores looked up both ways)."""
+    cores = {key: _cores(key) for key in lefts | rights}
     extended_by: dict[str, list[str]] = defaultdict(list)
     for key in rights:
-        for core in _cores(key):
+        for core in cores[key]:
             extended_by[core].append(key)
-    pairs = {(key, core) for key in lefts for core in _cores(key) if core in rights}
+    pairs = {(key, core) for key in lefts for core in cores[key] if core in rights}
     pairs.update((key, longer) for key in lefts for longer in extended_by.get(key, ()))
     return pairs
 
@@ -231,10 +230,10 @@ def _misspellings(lefts: set[str], rights: set[str], within: bool) -> set[Pair]:
         for key in sorted(keys):
             if len(key) >= _MIN_FUZZY_LENGTH:
                 groups[_numbers(key)][side].append(key)
-    counts = Counter(
-        pair for key in lefts | rights if len(key) >= _MIN_FUZZY_LENGTH for pair in _letter_pairs(key)
-    )
+    letter_pairs = {key: _letter_pairs(key) for key in lefts | rights if len(key) >= _MIN_FUZZY_LENGTH}
+    counts = Counter(pair for pairs_of_key in letter_pairs.values() for pair in pairs_of_key)
     order = {pair: rank for rank, pair in enumerate(sorted(counts, key=lambda pair: (counts[pair], pair)))}
+    prefixes = {key: _rarest_pairs(pairs_of_key, order) for key, pairs_of_key in letter_pairs.items()}
     pairs: set[Pair] = set()
     for group_left, group_right in groups.values():
         if not group_left or not group_right:
@@ -242,14 +241,14 @@ def _misspellings(lefts: set[str], rights: set[str], within: bool) -> set[Pair]:
         if len(group_left) + len(group_right) <= 2 * _BLOCK_AT_ONCE:
             pairs |= _scored_pairs(group_left, group_right)
             continue
-        for block_left, block_right in _blocks(group_left, group_right, order):
+        for block_left, block_right in _blocks(group_left, group_right, prefixes):
             if not within or len(block_left) > 1:
                 pairs |= _scored_pairs(block_left, block_right)
     return pairs
 
 
 def _blocks(
-    lefts: list[str], rights: list[str], order: dict[str, int]
+    lefts: list[str], rights: list[str], prefixes: dict[str, list[str] | None]
 ) -> Iterator[tuple[list[str], list[str]]]:
     """Blocks of keys whose prefixes (rarest letter pairs) share one pair; any matching pair meets in one.
 
@@ -259,7 +258,7 @@ def _blocks(
     unbounded: tuple[list[str], list[str]] = ([], [])
     for side, keys in enumerate((lefts, rights)):
         for key in keys:
-            prefix = _rarest_pairs(key, order)
+            prefix = prefixes[key]
             if prefix is None:
                 unbounded[side].append(key)
             for pair in prefix or ():
@@ -271,13 +270,12 @@ def _blocks(
         yield lefts, unbounded[1]
 
 
-def _rarest_pairs(key: str, order: dict[str, int]) -> list[str] | None:
+def _rarest_pairs(pairs: tuple[str, ...], order: dict[str, int]) -> list[str] | None:
     """The ``2 dmax + 1`` first of the key's letter pairs in ``order`` (rarest first), the filter's prefix.
 
     None when the filter cannot bound this key (``dmax`` edits could break all its pairs).
     """
-    pairs = _letter_pairs(key)
-    size = _prefix_size(len(key))
+    size = _prefix_size(len(pairs) + 1)  # a key of n letters has n - 1 letter pairs
     if size > len(pairs):
         return None
     return sorted(pairs, key=order.__getitem__)[:size]
