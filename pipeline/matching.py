@@ -27,6 +27,7 @@ is never filtered out; every candidate is then checked by the matcher itself):
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import re
@@ -184,7 +185,7 @@ def _cores(key: str) -> frozenset[str]:
 
 Pair = tuple[str, str]
 _BLOCK_AT_ONCE = 64  # keys of one number group this few are compared all at once, not by letter pairs
-_CELLS_PER_CALL = 4_000_000  # bounds the score matrix of one cdist call (one byte a cell)
+_ROWS_PER_CALL = 256  # rows of one cdist call: its score matrix is this many bytes per column
 
 
 def venue_key_pairs(left: Collection[str], right: Collection[str] | None = None) -> set[Pair]:
@@ -239,11 +240,11 @@ def _misspellings(lefts: set[str], rights: set[str], within: bool) -> set[Pair]:
         if not group_left or not group_right:
             continue
         if len(group_left) + len(group_right) <= 2 * _BLOCK_AT_ONCE:
-            pairs |= _scored_pairs(group_left, group_right)
+            pairs |= _scored_pairs(group_left, group_right, within)
             continue
         for block_left, block_right in _blocks(group_left, group_right, prefixes):
             if not within or len(block_left) > 1:
-                pairs |= _scored_pairs(block_left, block_right)
+                pairs |= _scored_pairs(block_left, block_right, within)
     return pairs
 
 
@@ -281,17 +282,29 @@ def _rarest_pairs(pairs: tuple[str, ...], order: dict[str, int]) -> list[str] | 
     return sorted(pairs, key=order.__getitem__)[:size]
 
 
-def _scored_pairs(lefts: list[str], rights: list[str]) -> set[Pair]:
-    """Pairs of ``lefts`` x ``rights`` that rapidfuzz scores at least ``FUZZY_RATIO - 1`` (then checked)."""
+def _scored_pairs(lefts: list[str], rights: list[str], within: bool) -> set[Pair]:
+    """Pairs of ``lefts`` x ``rights`` that rapidfuzz scores at least ``FUZZY_RATIO - 1`` (then checked).
+
+    Keys are sorted by length, so each slice of rows is scored only against the
+    columns of a length it can match (and, within one set, only from its own
+    position on: each pair once).
+    """
     import numpy as np
     from rapidfuzz import fuzz, process
 
+    columns = sorted(rights, key=len)
+    lengths = [len(key) for key in columns]
+    rows = columns if within else sorted(lefts, key=len)
     pairs: set[Pair] = set()
-    rows = max(1, _CELLS_PER_CALL // len(rights))
-    for start in range(0, len(lefts), rows):
-        chunk = lefts[start : start + rows]
-        scores = process.cdist(chunk, rights, scorer=fuzz.ratio, score_cutoff=FUZZY_RATIO - 1, dtype=np.uint8)
-        pairs.update((chunk[row], rights[column]) for row, column in zip(*np.nonzero(scores), strict=True))
+    for start in range(0, len(rows), _ROWS_PER_CALL):
+        chunk = rows[start : start + _ROWS_PER_CALL]
+        low = start if within else bisect.bisect_left(lengths, _shortest_partner(len(chunk[0])))
+        high = bisect.bisect_right(lengths, _longest_partner(len(chunk[-1])))
+        window = columns[low:high]
+        if not window:
+            continue
+        scores = process.cdist(chunk, window, scorer=fuzz.ratio, score_cutoff=FUZZY_RATIO - 1, dtype=np.uint8)
+        pairs.update((chunk[row], window[column]) for row, column in zip(*np.nonzero(scores), strict=True))
     return pairs
 
 
