@@ -127,7 +127,7 @@ def measure(repeats: int = 5) -> list[str]:
         before_ms, before_bytes = cpu_ms(re_encode_path, payload, repeats)
         after_ms, after_bytes = cpu_ms(as_sent_path, payload, repeats)
         lines.append(
-            f"{kind.name:28} {before_ms:13.1f} {after_ms:11.1f} {len(data) / 1000:8.0f}"
+            f"{kind.name:28} {before_ms:13.1f} {after_ms:11.2f} {len(data) / 1000:8.0f}"
             f" {before_bytes / 1000:14.0f} {after_bytes / 1000:8.0f}"
         )
     return lines
