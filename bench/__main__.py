@@ -37,6 +37,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="seed of the latency draws")
     parser.add_argument("--no-rate-limit", action="store_true", help="skip scenario 2")
     parser.add_argument("--no-ocr", action="store_true", help="skip scenario 3")
+    parser.add_argument(
+        "--only-rate-limit", action="store_true", help="scenario 2 alone (the free-tier budget row)"
+    )
     parser.add_argument("--report-only", action="store_true", help="redraw outputs from the last JSON")
     return parser.parse_args(argv)
 
@@ -57,8 +60,10 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         updates["sizes"] = tuple(args.sizes)
     if args.no_rate_limit:
         updates["rate_limit"] = None
-    if args.no_ocr:
+    if args.no_ocr or args.only_rate_limit:
         updates["ocr"] = None
+    if args.only_rate_limit:
+        updates["sizes"] = ()
     return BenchConfig.model_validate({**base.model_dump(), **updates})
 
 
@@ -70,7 +75,7 @@ def measure(config: BenchConfig) -> Measurements:
     with ServerProcess(server_options(config)) as server, ray_runtime() as with_ray:
         if not with_ray:
             raise SystemExit("Ray did not start; run under ../shared/tools/loopback-only")
-        throughput, startup_s = ThroughputBench(config, server).run()
+        throughput, startup_s = ThroughputBench(config, server).run() if config.sizes else ([], 0.0)
         rate_limit = run_rate_limit(config, server)
         ocr = run_ocr(config)
     return Measurements(

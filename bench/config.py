@@ -22,12 +22,16 @@ class LatencyModel(BaseModel):
 
 
 class RateLimitScenario(BaseModel):
-    """Scenario 2: an RPM limit at the server and the same limit in our limiter."""
+    """Scenario 2: an RPM limit at the server and the same limit in our limiter.
+
+    The default is the free tier's 10 requests per minute with time scaled 3x
+    (10 per 20 s), so a run of five windows takes under two minutes.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    rpm: int = Field(default=30, ge=1, description="requests allowed per window, at the server and by us")
-    window_s: float = Field(default=10.0, gt=0, description="the rate window, seconds (short: quick runs)")
-    images: int = Field(default=120, ge=1, description="images per run (several windows' worth)")
+    rpm: int = Field(default=10, ge=1, description="requests allowed per window, at the server and by us")
+    window_s: float = Field(default=20.0, gt=0, description="the rate window, seconds (short: quick runs)")
+    images: int = Field(default=50, ge=1, description="images per run (several windows' worth)")
     workers: int = Field(default=5, ge=1, le=5, description="concurrency of every contender")
 
 

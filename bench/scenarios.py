@@ -152,7 +152,7 @@ def run_rate_limit(config: BenchConfig, server: ServerProcess) -> list[RunRecord
     if scenario is None:
         return []
     options = gemini_options(server.base_url)
-    limits = RateLimitOptions(rpm=scenario.rpm, window_s=scenario.window_s, max_workers=scenario.workers)
+    limits = RateLimitOptions(model=options.model, rpm=scenario.rpm, window_s=scenario.window_s)
     payloads = make_payloads(scenario.images)
     pngs = [payload.data for payload in payloads]
     k = scenario.workers
@@ -190,7 +190,7 @@ def _limited_pipeline_run(
     The limiter is a named actor that outlives a job; waiting one window lets
     the slots of the previous run leave it, as they have left the server's.
     """
-    time.sleep(limits.window_s + limits.margin_s)
+    time.sleep(limits.window_s + limits.spacing_s)
     return outcome_of(run_parse_cold(payloads, options, GEMINI_WORKERS, k, rate_limit=limits))
 
 

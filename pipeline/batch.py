@@ -7,6 +7,10 @@ run's shard under OUTPUT; a crash can leave only a last line without its
 newline, which readers skip. ``--resume`` reads the shards back and skips every
 input that already succeeded; ``combined.json`` and ``failures.jsonl`` are
 recomputed from all shards at the end.
+
+Gemini batches draw on the cluster's one request budget, like ``parse`` and
+``serve``, and workers answer images from the result cache by content hash,
+so a second run, or an image renamed since, costs no request.
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ from typing import IO
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.backends.base import BackendOptions
+from pipeline.errors import ConfigError
 from pipeline.images import ImageRef
-from pipeline.parse import JobPlan
+from pipeline.parse import JobPlan, start_fleet
 from pipeline.reduce import ScheduleReducer
 from pipeline.runner import SupervisedPool, WorkerFleet
-from pipeline.schema import ImageResult, ParsedSchedule, WireModel
+from pipeline.schema import ImageResult, ParsedSchedule, Usage, WireModel
+from pipeline.settings import get_settings
 from pipeline.sources import list_inputs
 from pipeline.worker import ImageTask
 
@@ -44,6 +51,9 @@ class BatchOptions(BaseModel):
     retry_failed: bool = Field(default=False, description="with resume: process failed inputs again")
     read_ahead: int | None = Field(default=None, ge=1, description="listed items not yet finished, at most")
     shard_size: int = Field(default=1000, ge=1, description="results per shard object on cloud storage")
+    cache_path: str | None = Field(
+        default=None, description="result cache the workers consult (a path on each node); None: none"
+    )
 
 
 class BatchSummary(WireModel):
@@ -54,6 +64,9 @@ class BatchSummary(WireModel):
     successful_images: int
     failed_images: int
     failures_by_code: dict[str, int]
+    cached_images: int = 0
+    usage: Usage = Field(default_factory=Usage, description="tokens of the results merged")
+    estimated_cost: float = Field(default=0.0, description="US dollars, at the configured prices")
     shards: list[str]
     finished_at: dt.datetime
 
@@ -73,10 +86,22 @@ class BatchCounts:
     skipped: int = 0
     done: int = 0
     failed: int = 0
+    cached: int = 0
+    usage: Usage = field(default_factory=Usage)
+
+    def add(self, result: ImageResult) -> None:
+        self.done += 1
+        self.failed += 0 if result.success else 1
+        self.cached += result.status == "cached"
+        if result.usage is not None:
+            self.usage += result.usage
 
     def line(self) -> str:
         rate = self.done / max(time.monotonic() - self.started, 1e-9)
-        return f"{self.done} done, {self.failed} failed, {self.skipped} skipped, {rate:.1f} images/s"
+        return (
+            f"{self.done} done, {self.failed} failed, {self.cached} cached, {self.skipped} skipped, "
+            f"{rate:.1f} images/s, {self.usage.prompt_tokens + self.usage.output_tokens} tokens"
+        )
 
 
 class ShardWriter:
@@ -129,19 +154,44 @@ def _protocols(fs: object) -> tuple[str, ...]:
 
 
 def read_shards(output: str) -> Iterator[ImageResult]:
-    """Every result in OUTPUT's shards, oldest shard first; a cut-off or corrupt line is skipped."""
+    """Every result in OUTPUT's shards, oldest shard first.
+
+    Shards are read as bytes: a line cut by a crash (even inside a multibyte
+    character), or one that is not valid UTF-8 or not a result, is skipped with
+    a warning instead of stopping the job.
+    """
     import fsspec
 
     fs, root = fsspec.core.url_to_fs(output)
     if not fs.exists(root):
         return
     for path in sorted(fs.glob(f"{root}/{SHARD_PREFIX}*.jsonl")):
-        with fs.open(path, "r", encoding="utf-8") as lines:
+        with fs.open(path, "rb") as lines:
             for number, line in enumerate(lines, 1):
                 try:
                     yield ShardLine.model_validate_json(line).result
-                except ValidationError:
-                    log.warning("%s line %d is incomplete (a crash mid-write?); skipped", path, number)
+                except (ValidationError, UnicodeDecodeError, ValueError):
+                    log.warning(
+                        "%s line %d is cut or not a result (a crash mid-write?); skipped", path, number
+                    )
+
+
+def check_output(output: str) -> None:
+    """Fail before any work when OUTPUT cannot be written (or its object store cannot be reached).
+
+    Raises:
+        ConfigError: the location is read-only, missing its parent, or unreachable.
+    """
+    import fsspec
+
+    probe = f".write-check-{uuid.uuid4().hex[:8]}"
+    try:
+        fs, root = fsspec.core.url_to_fs(output)
+        fs.makedirs(root, exist_ok=True)
+        fs.pipe(f"{root}/{probe}", b"")
+        fs.rm(f"{root}/{probe}")
+    except Exception as exc:  # PermissionError, FileNotFoundError, botocore's and gcsfs' own
+        raise ConfigError(f"cannot write to --output {output}: {type(exc).__name__}: {exc}") from exc
 
 
 @dataclass
@@ -177,24 +227,28 @@ def run_batch(
     A caller may lend a ``fleet`` of warm workers (it stays open afterwards);
     otherwise one of ``plan.pool.workers`` actors is started and closed here.
     """
+    check_output(options.output)
     prior = PriorOutcomes.read(options.output) if options.resume else PriorOutcomes()
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     counts = BatchCounts()
     writer = ShardWriter(options.output, run_id, options.shard_size)
     own_fleet = fleet is None
-    fleet = fleet or WorkerFleet(plan.backend, plan.worker, plan.pool.workers)
+    identity = plan.backend.cache_identity(None) if options.cache_path else None
+    if fleet is None:
+        worker = plan.worker.model_copy(update={"cache_path": options.cache_path if identity else None})
+        fleet = start_fleet(plan.backend, worker, plan.pool.workers, plan.rate_limit)
 
     def tasks() -> Iterator[ImageTask]:
         for index, source in enumerate(list_inputs(options.input)):
             if prior.skips(source, options.retry_failed):
                 counts.skipped += 1
                 continue
-            yield ImageTask(job_id=run_id, payload=ImageRef(index=index, source=source))
+            payload = ImageRef(index=index, source=source)
+            yield ImageTask(job_id=run_id, payload=payload, cache_identity=identity)
 
     def record(result: ImageResult) -> None:
         writer.write(result)
-        counts.done += 1
-        counts.failed += 0 if result.success else 1
+        counts.add(result)
 
     try:
         tick = (lambda: on_progress(counts)) if on_progress is not None else None
@@ -205,10 +259,10 @@ def run_batch(
             fleet.close()
     if on_progress is not None:
         on_progress(counts)
-    return write_combined(options.output)
+    return write_combined(options.output, plan.backend)
 
 
-def write_combined(output: str) -> BatchSummary:
+def write_combined(output: str, backend: BackendOptions | None = None) -> BatchSummary:
     """Recompute combined.json and failures.jsonl from every shard in OUTPUT.
 
     Two passes over the shards keep memory to a few bytes per image: the first
@@ -225,6 +279,7 @@ def write_combined(output: str) -> BatchSummary:
         else:
             failures_of[result.source] = failures_of.get(result.source, 0) + 1
     reducer = ScheduleReducer()
+    usage, cached = Usage(), 0
     merged: set[str] = set()
     failures_seen: dict[str, int] = {}
     by_code: dict[str, int] = {}
@@ -234,6 +289,8 @@ def write_combined(output: str) -> BatchSummary:
             if result.success and result.source not in merged:
                 merged.add(result.source)
                 reducer.add(result.data, result.source)
+                usage += result.usage or Usage()
+                cached += result.status == "cached"
             elif not result.success and result.source not in succeeded:
                 failures_seen[result.source] = failures_seen.get(result.source, 0) + 1
                 if failures_seen[result.source] == failures_of[result.source]:  # its last failure
@@ -247,6 +304,9 @@ def write_combined(output: str) -> BatchSummary:
         successful_images=len(succeeded),
         failed_images=total - len(succeeded),
         failures_by_code=by_code,
+        cached_images=cached,
+        usage=usage,
+        estimated_cost=backend.estimated_cost(usage, get_settings()) if backend is not None else 0.0,
         shards=sorted(path.rsplit("/", 1)[-1] for path in fs.glob(f"{root}/{SHARD_PREFIX}*.jsonl")),
         finished_at=dt.datetime.now(dt.UTC),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import logging
 import sys
 import time
@@ -26,7 +27,7 @@ from pipeline.errors import ConfigError
 from pipeline.evaluate import add_eval_command, run_eval
 from pipeline.images import find_images
 from pipeline.runner import MAX_WORKERS, MIN_WORKERS
-from pipeline.schema import BatchProgress, ParseResponse
+from pipeline.schema import BatchProgress, ParseResponse, Usage
 from pipeline.settings import describe_settings_error, get_settings
 from pipeline.testing.fake_gemini_options import add_fake_gemini_arguments
 from serve.cli import add_serve_command
@@ -93,6 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("--timeout", type=_positive_float, default=30.0, help="per-image deadline in seconds")
     batch.add_argument("--no-progress", action="store_true", help="no live progress display")
+    batch.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
+    cache = commands.add_parser("cache", help="the result cache of paid backends")
+    cache.add_argument("action", choices=["stats", "clear"], help="stats: what it holds; clear: empty it")
+    up = commands.add_parser("up", help="keep a local Ray and a warm fleet for the next commands")
+    up.add_argument("--backend", choices=sorted(OPTIONS_BY_KIND), help="as for parse")
+    up.add_argument(
+        "--workers", type=_worker_count, default=3, help="warm workers, 1-5 (default 3, as parse)"
+    )
+    commands.add_parser("down", help="stop what `up` started")
+    commands.add_parser("status", help="what `up` runs, if anything")
     add_eval_command(commands)
     add_serve_command(commands)
     fake = commands.add_parser("fake-gemini", help="a local stand-in of the Gemini REST API")
@@ -117,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_serve(args)
         if args.command == "batch":
             return _batch_command(args, err)
+        if args.command == "cache":
+            return _cache_command(args)
+        if args.command in ("up", "down", "status"):
+            return _runtime_command(args, err)
         return _parse_command(args, err)
     except ConfigError as exc:
         err.print(f"[red]error:[/red] {exc}")
@@ -157,8 +172,9 @@ def parse_paths(
     Raises:
         ConfigError: a path is missing, no image was found, or the backend cannot run.
     """
-    from pipeline.cache import ResultCache, is_cacheable
-    from pipeline.parse import intake, plan_job, ray_runtime, run_parse
+    from pipeline.cache import ResultCache
+    from pipeline.parse import intake, plan_job, ray_runtime, run_parse, warm_fleet_name
+    from pipeline.runtime import read_state
 
     settings = get_settings()
     missing = [str(path) for path in paths if not path.exists()]
@@ -170,10 +186,12 @@ def parse_paths(
     plan = plan_job(
         backend or settings.default_backend(), workers=workers, timeout_s=timeout_s, settings=settings
     )
-    cacheable = use_cache and is_cacheable(plan.backend)
-    cache = ResultCache.in_data_dir(settings.data_dir) if cacheable else None
+    cacheable = use_cache and plan.backend.cache_identity(None) is not None
+    cache = ResultCache.in_data_dir(settings.data_dir, settings.cache_max_entries) if cacheable else None
     items = intake(images, max_bytes=settings.max_image_bytes)
-    runtime = contextlib.nullcontext(False) if in_process else ray_runtime(settings.ray_address)
+    state = None if in_process or settings.ray_address else read_state(settings.data_dir)
+    warm_name = warm_fleet_name(plan, state)
+    runtime = contextlib.nullcontext(False) if in_process else ray_runtime(settings.ray_address, state)
     console = progress or Console(stderr=True)
     show_bar = progress is not None and progress.is_terminal
     with runtime as use_ray, ProgressBar(console, len(images), show_bar) as on_progress:
@@ -186,31 +204,40 @@ def parse_paths(
             on_progress=on_progress,
             cache=cache,
             rate_limit=plan.rate_limit,
+            warm=(warm_name, state.workers) if warm_name is not None and state is not None else None,
         )
 
 
 def _batch_command(args: argparse.Namespace, err: Console) -> int:
-    from pipeline.batch import BatchOptions, run_batch
+    from pipeline.batch import BatchOptions, check_output, run_batch
     from pipeline.parse import plan_job, ray_runtime
+    from pipeline.runtime import read_state
 
     settings = get_settings()
     kind = args.backend or settings.default_backend()
     plan = plan_job(kind, workers=args.workers, timeout_s=args.timeout, settings=settings, large_pool=True)
+    check_output(args.output)  # a usage error, before Ray starts or any image is sent
+    cache_path = None if args.no_cache else str((settings.data_dir / "cache.sqlite3").resolve())
     options = BatchOptions(
         input=args.input,
         output=args.output,
         resume=args.resume,
         retry_failed=args.retry_failed,
         read_ahead=args.max_in_flight or 4 * args.workers,
+        cache_path=cache_path,
     )
-    with ray_runtime(settings.ray_address) as use_ray:
+    state = None if settings.ray_address else read_state(settings.data_dir)
+    with ray_runtime(settings.ray_address, state) as use_ray:
         if not use_ray:
             raise ConfigError("the batch job needs Ray; it could not start (see the warning above)")
         summary = run_batch(options, plan, BatchProgressLog(err, visible=not args.no_progress))
     err.print(
         f"{summary.successful_images}/{summary.total_images} images succeeded in {args.output} "
-        f"({len(summary.data.shows)} shows); failures: {summary.failures_by_code or 'none'}"
+        f"({len(summary.data.shows)} shows, {summary.cached_images} from the cache); "
+        f"failures: {summary.failures_by_code or 'none'}"
     )
+    if summary.usage.prompt_tokens:
+        err.print(_cost_line(summary.usage, summary.estimated_cost))
     return EXIT_OK if summary.successful_images or not summary.total_images else EXIT_ALL_FAILED
 
 
@@ -242,12 +269,13 @@ class ProgressBar:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("failed {task.fields[failed]}  left {task.fields[left]}  eta {task.fields[eta]}"),
+            TextColumn("{task.fields[quota]}"),
             TimeElapsedColumn(),
             console=console,
             disable=not visible,
             transient=False,
         )
-        self.task = self.progress.add_task("parse", total=total, failed=0, left=total, eta="?")
+        self.task = self.progress.add_task("parse", total=total, failed=0, left=total, eta="?", quota="")
 
     def __enter__(self) -> ProgressBar:
         self.progress.start()
@@ -258,12 +286,17 @@ class ProgressBar:
 
     def __call__(self, snapshot: BatchProgress) -> None:
         eta = f"{snapshot.estimated_time_remaining / 1000:.1f}s" if snapshot.processed_images else "?"
+        quota = ""
+        if snapshot.waiting_for_quota and snapshot.next_slot_at is not None:
+            seconds = max(0.0, (snapshot.next_slot_at - dt.datetime.now(dt.UTC)).total_seconds())
+            quota = f"[yellow]waiting for quota: next slot in {seconds:.0f}s"
         self.progress.update(
             self.task,
             completed=snapshot.processed_images,
             failed=snapshot.failed_images,
             left=snapshot.remaining_images,
             eta=eta,
+            quota=quota,
         )
 
 
@@ -295,6 +328,54 @@ def shows_table(response: ParseResponse) -> Table:
     return table
 
 
+def _runtime_command(args: argparse.Namespace, err: Console) -> int:
+    from pipeline.runtime import read_state, start_runtime, stop_runtime
+
+    settings = get_settings()
+    if args.command == "up":
+        backend = args.backend or settings.default_backend()
+        err.print(f"starting a local Ray and {args.workers} warm {backend} workers ...")
+        state = start_runtime(settings.data_dir, backend, args.workers)
+        err.print(f"up: Ray at {state.address} (pid {state.pid}); parse, batch and eval attach to it")
+        return EXIT_OK
+    if args.command == "down":
+        stopped = stop_runtime(settings.data_dir)
+        err.print(f"stopped the runtime (pid {stopped.pid})" if stopped else "no runtime was running")
+        return EXIT_OK
+    running = read_state(settings.data_dir)
+    if running is None:
+        print("no runtime running (`karaoke-pipeline up` starts one)")
+    else:
+        print(
+            f"running since {running.started_at:%Y-%m-%d %H:%M:%S} UTC: Ray at {running.address} "
+            f"(pid {running.pid}), {running.workers} warm {running.backend} workers ({running.fleet})"
+        )
+    return EXIT_OK
+
+
+def _cache_command(args: argparse.Namespace) -> int:
+    from pipeline.cache import ResultCache
+
+    settings = get_settings()
+    cache = ResultCache.in_data_dir(settings.data_dir, settings.cache_max_entries)
+    if args.action == "clear":
+        print(f"removed {cache.clear()} cached results from {cache.path}")
+        return EXIT_OK
+    stats = cache.stats()
+    print(
+        f"{stats.path}: {stats.entries} results (at most {stats.max_entries}), "
+        f"{stats.size_bytes / 1024:.0f} KiB; oldest {stats.oldest or '-'}, newest {stats.newest or '-'}"
+    )
+    return EXIT_OK
+
+
+def _cost_line(usage: Usage, cost: float) -> str:
+    return (
+        f"tokens: {usage.prompt_tokens} in, {usage.output_tokens} out, {usage.thinking_tokens} thinking; "
+        f"estimated cost ${cost:.4f} at paid-tier prices"
+    )
+
+
 def _print_summary(err: Console, response: ParseResponse) -> None:
     stats = response.stats
     err.print(
@@ -302,6 +383,13 @@ def _print_summary(err: Console, response: ParseResponse) -> None:
         f"in {stats.total_processing_time / 1000:.1f}s with {stats.max_concurrent_workers} workers "
         f"(measured speedup {stats.speedup:.2f}x)"
     )
+    if stats.prompt_tokens:
+        usage = Usage(
+            prompt_tokens=stats.prompt_tokens,
+            output_tokens=stats.output_tokens,
+            thinking_tokens=stats.thinking_tokens,
+        )
+        err.print(_cost_line(usage, stats.estimated_cost))
     reasons = Counter(r.error.code for r in response.results if r.error is not None)
     if reasons:
         err.print("failed: " + ", ".join(f"{count} {code}" for code, count in reasons.most_common()))

@@ -5,7 +5,8 @@
     ├── JobCancelled           a job stopped because its cancellation was asked for
     ├── ImageRejected          one input cannot be used; carries ``code``
     └── BackendError           extraction of one image failed; carries ``code``,
-                               ``retryable``, ``retry_after`` and ``attempts``
+                               ``retryable``, ``retry_after``, ``attempts`` and,
+                               for a 429, the ``quota`` and its ``quota_scope``
 
 Exceptions carry fields, not just text. A failed image is turned into an
 ``ImageResult`` with ``error.code`` by the worker; these never cross the
@@ -14,7 +15,12 @@ cluster as raised exceptions unless a test asks for it.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pipeline.schema import ErrorCode
+
+# minute: wait and go on; day: used up until it resets; zero: this model has no such quota at all
+QuotaScope = Literal["minute", "day", "zero"]
 
 
 class KaraokeError(Exception):
@@ -49,6 +55,8 @@ class BackendError(KaraokeError):
         retryable: bool = False,
         retry_after: float | None = None,
         attempts: int = 1,
+        quota: str | None = None,
+        quota_scope: QuotaScope | None = None,
     ) -> None:
         super().__init__(message)
         self.code: ErrorCode = code
@@ -56,3 +64,5 @@ class BackendError(KaraokeError):
         self.retryable = retryable
         self.retry_after = retry_after
         self.attempts = attempts
+        self.quota = quota
+        self.quota_scope: QuotaScope | None = quota_scope

@@ -19,17 +19,14 @@ from typing import Protocol
 
 from pydantic import Field
 
-from pipeline.backends.base import BackendOptions, ExtractContext
+from pipeline.backends.base import ExtractContext
 from pipeline.cache import ResultCache
 from pipeline.errors import JobCancelled
 from pipeline.images import ImagePayload
 from pipeline.job_store import JobRecord, JobStore, new_job_id
-from pipeline.parse import run_on_fleet
-from pipeline.progress import get_progress_actor
-from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
+from pipeline.parse import run_on_fleet, start_fleet
 from pipeline.runner import PoolOptions, WorkerFleet
 from pipeline.schema import ImageResult, ParseResponse, WireModel
-from pipeline.worker import WorkerOptions
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +50,6 @@ __all__ = [
     "run_job",
     "start_fleet",
 ]
-
-
-def start_fleet(
-    backend_options: BackendOptions,
-    worker_options: WorkerOptions,
-    size: int,
-    rate_limit: RateLimitOptions | None = None,
-) -> WorkerFleet:
-    """A fleet whose workers report to the cluster's progress actor, as ``run_on_fleet`` needs,
-    and take their API calls from the cluster's request budget when ``rate_limit`` is given."""
-    limiter = get_rate_limiter(rate_limit) if rate_limit is not None else None
-    return WorkerFleet(backend_options, worker_options, size, get_progress_actor(), limiter)
 
 
 run_job = run_on_fleet  # a job on a long-lived fleet is exactly one parse on it

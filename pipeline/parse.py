@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -18,18 +19,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.backends.base import BackendOptions, ExtractContext, LocalOptions, options_for
-from pipeline.backends.gemini import GeminiOptions
+from pipeline.backends.base import BackendOptions, ExtractContext, options_for
 from pipeline.cache import ResultCache, cache_key
-from pipeline.errors import ConfigError, ImageRejected, JobCancelled
+from pipeline.errors import ImageRejected, JobCancelled
 from pipeline.images import ImagePayload, read_base64, read_bytes, read_path
-from pipeline.progress import ProgressBoard, get_progress_actor
+from pipeline.metrics import metrics
+from pipeline.progress import ProgressTracker, get_progress_actor
 from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
 from pipeline.reduce import ScheduleReducer
 from pipeline.runner import PoolOptions, SupervisedPool, WorkerFleet
-from pipeline.schema import BatchProgress, ImageResult, JobStatus, ParsedSchedule, ParseResponse, ParseStats
-from pipeline.settings import Settings
-from pipeline.worker import ImageProcessor, ImageTask, WorkerOptions, failed_result
+from pipeline.runtime import RuntimeState, fleet_name, plan_fingerprint, use_token
+from pipeline.schema import (
+    BatchProgress,
+    ImageResult,
+    JobStatus,
+    ParsedSchedule,
+    ParseResponse,
+    ParseStats,
+    Usage,
+)
+from pipeline.settings import Settings, get_settings
+from pipeline.worker import ImageProcessor, ImageTask, WorkerOptions, cached_result, failed_result
 
 if TYPE_CHECKING:
     from ray.actor import ActorHandle
@@ -65,17 +75,22 @@ def _read_one(item: ImageInput, index: int, max_bytes: int) -> ImagePayload:
 
 
 @contextlib.contextmanager
-def ray_runtime(address: str | None = None) -> Iterator[bool]:
+def ray_runtime(address: str | None = None, runtime: RuntimeState | None = None) -> Iterator[bool]:
     """Yield True with Ray connected (started locally when no address), else False.
 
+    ``runtime``: the local Ray that ``karaoke-pipeline up`` keeps, attached with its token.
     Shuts down only a Ray this function started itself.
     """
+    if runtime is not None and not address:
+        use_token(runtime)  # before Ray is imported: it reads the token settings once
+        address = runtime.address
     import ray
 
     if ray.is_initialized():
         yield True
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    temp_dir: str | None = None
     try:
         if address:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
@@ -97,11 +112,8 @@ def ray_runtime(address: str | None = None) -> Iterator[bool]:
         yield True
     finally:
         ray.shutdown()
-
-
-# The pool waits this much longer than a backend's own per-image deadline, so a
-# backend that gives up on time reports its own cause instead of a bare timeout.
-DEADLINE_GRACE_S = 5.0
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)  # sessions, logs, sockets of this run
 
 
 @dataclass(frozen=True)
@@ -115,28 +127,48 @@ class JobPlan:
 
 
 def plan_job(
-    kind: str, *, workers: int, timeout_s: float, settings: Settings, large_pool: bool = False
+    kind: str,
+    *,
+    workers: int,
+    timeout_s: float,
+    settings: Settings,
+    large_pool: bool = False,
+    backend: BackendOptions | None = None,
 ) -> JobPlan:
     """Options for a job on ``kind`` with ``workers`` workers and a per-image deadline.
 
-    Local OCR workers split this machine's cores between them (one worker alone
-    uses them all); Gemini workers share one cluster-wide request budget.
+    The backend says how it adapts (local OCR workers split this machine's
+    cores; Gemini workers get the deadline) and which metered budget it draws
+    on: every caller of this plan shares that one budget.
     """
-    backend = options_for(kind)
+    backend = (backend or options_for(kind)).for_job(workers=workers, timeout_s=timeout_s)
+    backend.require_usable()
     worker = WorkerOptions(max_pixels=settings.max_image_pixels, max_bytes=settings.max_image_bytes)
-    if isinstance(backend, LocalOptions):
-        backend = backend.sized_for(workers)
-    if isinstance(backend, GeminiOptions):
-        if backend.api_key is None:
-            raise ConfigError("the gemini backend needs an API key: set GEMINI_API_KEY or GOOGLE_API_KEY")
-        backend = backend.model_copy(update={"image_deadline_s": timeout_s})
-        pool = PoolOptions(
-            workers=workers, image_timeout_s=timeout_s + DEADLINE_GRACE_S, large_pool=large_pool
-        )
-        return JobPlan(backend, pool, worker, RateLimitOptions(rpm=settings.gemini_rpm, max_workers=workers))
-    return JobPlan(
-        backend, PoolOptions(workers=workers, image_timeout_s=timeout_s, large_pool=large_pool), worker
+    pool = PoolOptions(
+        workers=workers, image_timeout_s=backend.pool_deadline_s(timeout_s), large_pool=large_pool
     )
+    return JobPlan(backend, pool, worker, backend.rate_limit(settings))
+
+
+def start_fleet(
+    backend_options: BackendOptions,
+    worker_options: WorkerOptions,
+    size: int,
+    rate_limit: RateLimitOptions | None = None,
+    *,
+    named: str | None = None,
+) -> WorkerFleet:
+    """A fleet that publishes to the cluster's progress actor and, when ``rate_limit`` is given,
+    takes its API calls from the cluster's one budget for those limits (``named``: a warm fleet)."""
+    limiter = get_rate_limiter(rate_limit) if rate_limit is not None else None
+    return WorkerFleet(backend_options, worker_options, size, get_progress_actor(), limiter, named=named)
+
+
+def warm_fleet_name(plan: JobPlan, runtime: RuntimeState | None) -> str | None:
+    """The warm fleet of ``karaoke-pipeline up`` that serves this plan, if one does."""
+    if runtime is None or runtime.fleet != fleet_name(plan_fingerprint(plan)):
+        return None
+    return runtime.fleet
 
 
 def run_parse(
@@ -150,12 +182,14 @@ def run_parse(
     on_progress: ProgressCallback | None = None,
     cache: ResultCache | None = None,
     rate_limit: RateLimitOptions | None = None,
+    warm: tuple[str, int] | None = None,
 ) -> ParseResponse:
     """Process intake items into one ParseResponse (results in input order), on a fleet of its own.
 
     Images found in ``cache`` cost no backend call; ``rate_limit`` bounds the
-    API calls of every worker of the cluster together. Without Ray the same
-    work runs in this process, one image at a time.
+    API calls of every worker of the cluster together; ``warm`` (name, size)
+    leases the warm fleet of ``karaoke-pipeline up`` instead of starting one.
+    Without Ray the same work runs in this process, one image at a time.
     """
     if not use_ray:
         job = _prepare(items, backend_options, None, context, cache, on_progress)
@@ -163,9 +197,12 @@ def run_parse(
         processed, merged = _run_in_process(job, backend_options, worker_options)
         return _respond(items, job, processed, merged, 1 if job.tasks else 0, started)
     payloads = sum(1 for item in items if isinstance(item, ImagePayload))
-    limiter = get_rate_limiter(rate_limit) if rate_limit is not None else None
     size = min(pool_options.workers, max(payloads, 1))
-    fleet = WorkerFleet(backend_options, worker_options, size, get_progress_actor(), limiter)
+    if warm is not None:
+        name, size = warm
+        fleet = start_fleet(backend_options, worker_options, size, rate_limit, named=name)
+    else:
+        fleet = start_fleet(backend_options, worker_options, size, rate_limit)
     try:
         return run_on_fleet(fleet, items, pool_options, context=context, on_progress=on_progress, cache=cache)
     finally:
@@ -185,21 +222,21 @@ def run_on_fleet(
 ) -> ParseResponse:
     """Process intake items on actors leased from a long-lived ``fleet`` (a server's, say).
 
-    Progress goes through the fleet's progress actor and covers every input,
-    including those refused at intake or answered by the cache.
+    Progress is counted here and published to the fleet's progress actor (when
+    it has one); it covers every input, including those refused at intake or
+    answered by the cache.
 
     Raises:
         JobCancelled: ``should_stop`` returned True before every image was done.
     """
-    progress = fleet.progress
-    if progress is None:
-        raise ConfigError("run_on_fleet needs a fleet that reports to the progress actor")
     job = _prepare(items, fleet.backend_options, job_id, context, cache, on_progress)
     workers = min(pool_options.workers, max(len(job.tasks), 1))
     started = time.perf_counter()
     sized = pool_options.model_copy(update={"workers": workers})
-    processed, merged = _run_job(fleet, progress, job, sized, should_stop)
-    return _respond(items, job, processed, merged, workers if job.tasks else 0, started)
+    processed, merged = _run_job(fleet, job, sized, should_stop)
+    response = _respond(items, job, processed, merged, workers if job.tasks else 0, started)
+    metrics().response(response)
+    return response
 
 
 def _prepare(
@@ -213,14 +250,15 @@ def _prepare(
     """Split the items into work to do and results already known (refused or cached)."""
     job_id = job_id or uuid.uuid4().hex[:12]
     payloads = [item for item in items if isinstance(item, ImagePayload)]
-    cached = _cached_results(cache, payloads, backend_options)
+    identity = backend_options.cache_identity(context) if cache is not None else None
+    cached = _cached_results(cache, payloads, identity)
     tasks = [
         ImageTask(job_id=job_id, payload=payload, context=context)
         for payload in payloads
         if payload.index not in cached
     ]
     known = [item for item in items if isinstance(item, ImageResult)] + list(cached.values())
-    return _Job(job_id, tasks, known, _ResultSink(cache, backend_options), on_progress)
+    return _Job(job_id, tasks, known, _ResultSink(cache, identity), on_progress, backend_options)
 
 
 def _respond(
@@ -235,45 +273,34 @@ def _respond(
     by_index = {result.image_index: result for result in [*processed, *job.known]}
     # a missing result is a bug in the pool: by_index[...] fails loudly rather than losing an image
     results = [by_index[item.image_index if isinstance(item, ImageResult) else item.index] for item in items]
-    return build_response(results, merged, workers, wall_ms)
+    return build_response(results, merged, workers, wall_ms, job.backend_options)
 
 
 def _cached_results(
-    cache: ResultCache | None, payloads: list[ImagePayload], backend_options: BackendOptions
+    cache: ResultCache | None, payloads: list[ImagePayload], identity: str | None
 ) -> dict[int, ImageResult]:
-    """Results served from the cache, by image index (empty without a cache)."""
+    """Results served from the cache, by image index (empty without a cache or an identity)."""
     found: dict[int, ImageResult] = {}
-    if cache is None:
+    if cache is None or identity is None:
         return found
     for payload in payloads:
-        key = cache_key(payload.sha256, backend_options)
-        schedule = cache.get(key) if key is not None else None
+        schedule = cache.get(cache_key(payload.sha256, identity))
         if schedule is not None:
-            found[payload.index] = ImageResult(
-                image_index=payload.index,
-                source=payload.source,
-                sha256=payload.sha256,
-                success=True,
-                status="cached",
-                attempts=0,
-                data=schedule,
-            )
+            found[payload.index] = cached_result(payload, schedule)
     return found
 
 
 class _ResultSink:
     """Stores each fresh successful result in the cache as it arrives."""
 
-    def __init__(self, cache: ResultCache | None, backend_options: BackendOptions) -> None:
+    def __init__(self, cache: ResultCache | None, identity: str | None) -> None:
         self.cache = cache
-        self.backend_options = backend_options
+        self.identity = identity
 
     def store(self, result: ImageResult) -> None:
-        if self.cache is None or result.status != "ok" or result.sha256 is None:
+        if self.cache is None or self.identity is None or result.status != "ok" or result.sha256 is None:
             return
-        key = cache_key(result.sha256, self.backend_options)
-        if key is not None:
-            self.cache.put(key, result.sha256, result.data)
+        self.cache.put(cache_key(result.sha256, self.identity), result.sha256, result.data)
 
 
 @dataclass
@@ -285,6 +312,7 @@ class _Job:
     known: list[ImageResult]
     sink: _ResultSink
     on_progress: ProgressCallback | None
+    backend_options: BackendOptions
 
     @property
     def total(self) -> int:
@@ -310,50 +338,71 @@ class _Job:
 
 def _run_job(
     fleet: WorkerFleet,
-    progress: ActorHandle,
     job: _Job,
     pool_options: PoolOptions,
     should_stop: StopCheck | None,
 ) -> tuple[list[ImageResult], ParsedSchedule]:
-    import ray
-
-    ray.get(progress.create_job.remote(job.job_id, job.total, pool_options.workers))
-    for result in job.known:
-        progress.image_finished.remote(job.job_id, result.image_index, result.success, 0.0)
+    """Run the job's tasks on the fleet; this driver keeps the progress and publishes it."""
+    tracker = _start_tracker(job, pool_options.workers)
+    publisher = _Publisher(fleet.progress, tracker, job.on_progress)
     reducer = job.start_reducer()
     status: JobStatus = "failed"
     try:
         results = SupervisedPool(fleet, pool_options).run(
             job.tasks,
             on_result=lambda result: job.record(result, reducer),
-            on_tick=_ticker(progress, job.job_id, job.on_progress, should_stop),
+            on_tick=_ticker(publisher, job.job_id, should_stop),
+            tracker=tracker,
         )
         status = "done"
     except JobCancelled:
         status = "cancelled"
         raise
     finally:
-        final = ray.get(progress.finish_job.remote(job.job_id, status))
-        if job.on_progress is not None:
-            job.on_progress(final)
-        progress.forget.remote(job.job_id)
+        tracker.finish(status)
+        publisher.publish(final=True)
     return results, reducer.result()
 
 
-def _ticker(
-    progress: ActorHandle, job_id: str, on_progress: ProgressCallback | None, should_stop: StopCheck | None
-) -> Callable[[], None]:
-    """The pool's tick: pass the progress on, and stop the run when asked to."""
+def _start_tracker(job: _Job, workers: int) -> ProgressTracker:
+    tracker = ProgressTracker(job.job_id, job.total, max(workers, 1))
+    tracker.start()
+    for result in job.known:
+        tracker.image_finished(result.image_index, ok=result.success, processing_ms=0.0)
+    return tracker
+
+
+class _Publisher:
+    """Sends the driver's progress to the cluster's progress actor (fire and forget) and the caller."""
+
+    def __init__(
+        self, progress: ActorHandle | None, tracker: ProgressTracker, on_progress: ProgressCallback | None
+    ) -> None:
+        self.progress = progress
+        self.tracker = tracker
+        self.on_progress = on_progress
+
+    def publish(self, final: bool = False) -> None:
+        snapshot = self.tracker.snapshot()
+        if self.on_progress is not None:
+            self.on_progress(snapshot)
+        if self.progress is None:
+            return
+        try:  # bookkeeping never costs a result: a lost or restarting actor is only logged
+            self.progress.publish.remote(snapshot)
+            if final:
+                self.progress.forget.remote(snapshot.job_id)
+        except Exception as exc:
+            log.warning("progress of job %s not published: %s", snapshot.job_id, exc)
+
+
+def _ticker(publisher: _Publisher, job_id: str, should_stop: StopCheck | None) -> Callable[[], None]:
+    """The pool's tick: publish the progress, and stop the run when asked to."""
 
     def tick() -> None:
-        import ray
-
         if should_stop is not None and should_stop():
             raise JobCancelled(f"job {job_id} was cancelled")
-        if on_progress is not None:
-            snapshot = ray.get(progress.get.remote(job_id))
-            if snapshot is not None:
-                on_progress(snapshot)
+        publisher.publish()
 
     return tick
 
@@ -362,35 +411,41 @@ def _run_in_process(
     job: _Job, backend_options: BackendOptions, worker_options: WorkerOptions
 ) -> tuple[list[ImageResult], ParsedSchedule]:
     """The fallback: the same processing, one image at a time, no Ray."""
-    board = ProgressBoard()
-    board.create_job(job.job_id, job.total, 1)
-    for result in job.known:
-        board.image_finished(job.job_id, result.image_index, result.success, 0.0)
+    tracker = _start_tracker(job, 1)
+    publisher = _Publisher(None, tracker, job.on_progress)
     reducer = job.start_reducer()
     results = []
     processor = ImageProcessor(backend_options, worker_options, "in-process") if job.tasks else None
     for task in job.tasks:
         assert processor is not None
-        board.image_started(job.job_id, processor.worker_id)
+        tracker.image_started(processor.worker_id)
         result = processor.process(task)
-        board.image_finished(
-            job.job_id, result.image_index, result.success, result.processing_time, processor.worker_id
+        tracker.image_finished(
+            result.image_index,
+            ok=result.success,
+            processing_ms=result.processing_time,
+            worker_id=processor.worker_id,
         )
         results.append(result)
         job.record(result, reducer)
-        if job.on_progress is not None:
-            job.on_progress(board.get(job.job_id) or BatchProgress())
-    if job.on_progress is not None:
-        job.on_progress(board.finish_job(job.job_id, "done"))
+        publisher.publish()
+    tracker.finish("done")
+    publisher.publish(final=True)
     return results, reducer.result()
 
 
 def build_response(
-    results: list[ImageResult], merged: ParsedSchedule, workers: int, wall_ms: float
+    results: list[ImageResult],
+    merged: ParsedSchedule,
+    workers: int,
+    wall_ms: float,
+    backend_options: BackendOptions | None = None,
 ) -> ParseResponse:
-    """The response for results in input order, with measured stats."""
+    """The response for results in input order, with measured stats, tokens and their cost."""
     succeeded = sum(1 for r in results if r.success)
     busy_ms = sum(r.processing_time for r in results)
+    usage = sum((r.usage for r in results if r.usage is not None), Usage())
+    cost = backend_options.estimated_cost(usage, get_settings()) if backend_options is not None else 0.0
     stats = ParseStats(
         total_images=len(results),
         successful_images=succeeded,
@@ -401,5 +456,9 @@ def build_response(
         total_processing_time=wall_ms,
         average_processing_time=busy_ms / len(results) if results else 0.0,
         speedup=busy_ms / wall_ms if wall_ms > 0 else 0.0,
+        prompt_tokens=usage.prompt_tokens,
+        output_tokens=usage.output_tokens,
+        thinking_tokens=usage.thinking_tokens,
+        estimated_cost=cost,
     )
     return ParseResponse(success=succeeded > 0, data=merged, results=results, stats=stats)

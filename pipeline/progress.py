@@ -45,6 +45,11 @@ class ProgressTracker:
     _started: float | None = None
     _started_at: dt.datetime | None = None
     _ended: float | None = None
+    _next_slot_at: dt.datetime | None = None
+
+    def waiting_for_quota(self, next_slot_at: dt.datetime | None) -> None:
+        """Images wait for a rate-limit slot until ``next_slot_at`` (None: none waits)."""
+        self._next_slot_at = next_slot_at
 
     def start(self) -> None:
         if self._started is None:
@@ -74,6 +79,7 @@ class ProgressTracker:
     def finish(self, status: JobStatus) -> None:
         self.status = status
         self._active.clear()
+        self._next_slot_at = None
         if self._ended is None:
             self._ended = self.clock()
 
@@ -98,6 +104,8 @@ class ProgressTracker:
             estimated_time_remaining=self._eta_ms(processed, remaining),
             retries=self.retries,
             active_workers=len(self._active),
+            waiting_for_quota=self._next_slot_at is not None and self.status == "running",
+            next_slot_at=self._next_slot_at if self.status == "running" else None,
             started_at=self._started_at,
             updated_at=dt.datetime.now(dt.UTC),
         )
@@ -116,55 +124,43 @@ class ProgressTracker:
 
 
 class ProgressBoard:
-    """Trackers by job id; the body of the progress actor."""
+    """The latest published BatchProgress of each job; the body of the progress actor.
+
+    Drivers keep the counts of their own jobs (a ``ProgressTracker``) and
+    publish whole snapshots, so a restarted actor is whole again at the next
+    publish and no result ever waits on it.
+    """
 
     def __init__(self) -> None:
-        self._jobs: dict[str, ProgressTracker] = {}
+        self._jobs: dict[str, BatchProgress] = {}
 
-    def create_job(self, job_id: str, total_images: int, batch_size: int) -> None:
-        self._jobs[job_id] = ProgressTracker(job_id, total_images, max(batch_size, 1))
-
-    # Reports for a job that is gone (cancelled and forgotten while a worker
-    # was still busy with one of its images) are dropped.
-
-    def image_started(self, job_id: str, worker_id: str) -> None:
-        if tracker := self._jobs.get(job_id):
-            tracker.image_started(worker_id)
-
-    def image_finished(
-        self, job_id: str, index: int, ok: bool, processing_ms: float, worker_id: str | None = None
-    ) -> None:
-        if tracker := self._jobs.get(job_id):
-            tracker.image_finished(index, ok=ok, processing_ms=processing_ms, worker_id=worker_id)
-
-    def worker_gone(self, job_id: str, worker_id: str) -> None:
-        if tracker := self._jobs.get(job_id):
-            tracker.worker_gone(worker_id)
-
-    def add_retry(self, job_id: str) -> None:
-        if tracker := self._jobs.get(job_id):
-            tracker.add_retry()
-
-    def finish_job(self, job_id: str, status: JobStatus) -> BatchProgress:
-        self._jobs[job_id].finish(status)
-        return self._jobs[job_id].snapshot()
+    def publish(self, snapshot: BatchProgress) -> None:
+        self._jobs[snapshot.job_id] = snapshot
 
     def get(self, job_id: str) -> BatchProgress | None:
-        tracker = self._jobs.get(job_id)
-        return tracker.snapshot() if tracker else None
+        return self._jobs.get(job_id)
 
     def forget(self, job_id: str) -> None:
         self._jobs.pop(job_id, None)
 
+    def ping(self) -> bool:
+        return True
+
 
 def get_progress_actor() -> ActorHandle:
-    """The cluster's one progress actor, created on first use (get-or-create by name)."""
+    """The cluster's one progress actor, created on first use (get-or-create by name).
+
+    It lives on the head node and is restarted if it dies; callers only ever
+    send it snapshots (fire and forget) or read one.
+    """
     import ray
 
-    actor_class = ray.remote(num_cpus=0, max_restarts=-1)(ProgressBoard)
-    return actor_class.options(
-        name=PROGRESS_ACTOR_NAME,
-        namespace=PROGRESS_NAMESPACE,
-        get_if_exists=True,
-        lifetime="detached",
-    ).remote()
+    from pipeline.ratelimit import head_node_options
+
+    return (
+        ray.remote(ProgressBoard)
+        .options(
+            name=PROGRESS_ACTOR_NAME, namespace=PROGRESS_NAMESPACE, get_if_exists=True, **head_node_options()
+        )
+        .remote()
+    )

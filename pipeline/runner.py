@@ -19,22 +19,22 @@ import itertools
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.backends.base import BackendOptions
 from pipeline.errors import ConfigError
+from pipeline.metrics import metrics
 from pipeline.schema import ImageResult
-from pipeline.worker import ImageTask, WorkerOptions, failed_result, worker_actor_class
+from pipeline.worker import ImageTask, WorkerOptions, worker_actor_class
 
 if TYPE_CHECKING:
     from ray import ObjectRef
     from ray.actor import ActorHandle
-    from ray.util import ActorPool
+
+    from pipeline.progress import ProgressTracker
 
 log = logging.getLogger(__name__)
 
@@ -79,17 +79,24 @@ class WorkerFleet:
         size: int,
         progress: ActorHandle | None = None,
         limiter: ActorHandle | None = None,
+        *,
+        named: str | None = None,
     ) -> None:
+        """``named``: the actors are the detached, named ones ``<named>-<n>`` (a warm fleet that
+        outlives this fleet object, see ``pipeline.runtime``): found when they exist, else made."""
         self.backend_options = backend_options
         self.worker_options = worker_options
         self.progress = progress
         self.limiter = limiter
+        self.named = named
         self._actor_class = worker_actor_class(worker_options)
         self._ids = itertools.count(1)
         self._worker_ids: dict[ActorHandle, str] = {}
         self._images_done: dict[ActorHandle, int] = {}
         self._started: dict[ActorHandle, ObjectRef[str]] = {}
         self._free: list[ActorHandle] = []
+        self._warm: set[ActorHandle] = set()
+        self._warm_left = size if named is not None else 0
         self._changed = threading.Condition()
         for _ in range(size):
             self._free.append(self._start_actor())
@@ -108,10 +115,13 @@ class WorkerFleet:
         with self._changed:
             self._changed.wait_for(lambda: bool(self._free))
             leased, self._free = self._free[:wanted], self._free[wanted:]
-            return leased
+        metrics().worker_count("leased", len(leased))
+        return leased
 
     def release(self, actors: Iterable[ActorHandle]) -> None:
         """Give leased actors back (dead ones must have gone through ``replace``)."""
+        actors = list(actors)
+        metrics().worker_count("leased", -len(actors))
         with self._changed:
             self._free.extend(actor for actor in actors if actor in self._worker_ids)
             self._changed.notify_all()
@@ -122,12 +132,13 @@ class WorkerFleet:
 
         with self._changed:
             worker_id = self._worker_ids.pop(actor, "?")
+            self._warm.discard(actor)
             self._images_done.pop(actor, None)
             self._started.pop(actor, None)
             successor = self._start_actor()
+        metrics().worker_count("total", -1)
         ray.kill(actor, no_restart=True)
-        if self.progress is not None:
-            self.progress.worker_gone.remote(job_id, worker_id)
+        log.debug("%s of job %s replaced", worker_id, job_id)
         return successor
 
     def due_for_recycling(self, actor: ActorHandle) -> bool:
@@ -138,7 +149,7 @@ class WorkerFleet:
             return bool(limit) and self._images_done[actor] >= limit
 
     def close(self) -> None:
-        """Kill every actor of the fleet."""
+        """Kill every actor of the fleet, except the warm ones of a named fleet (they stay for others)."""
         import ray
 
         with self._changed:
@@ -146,13 +157,24 @@ class WorkerFleet:
             self._worker_ids.clear()
             self._started.clear()
         for actor in actors:
-            ray.kill(actor, no_restart=True)
+            metrics().worker_count("total", -1)
+            if actor not in self._warm:
+                ray.kill(actor, no_restart=True)
 
     def _start_actor(self) -> ActorHandle:
-        worker_id = f"worker-{next(self._ids)}"
-        actor = self._actor_class.remote(
-            self.backend_options, self.worker_options, worker_id, self.progress, self.limiter
-        )
+        number = next(self._ids)
+        worker_id = f"worker-{number}"
+        actor_class, warm = self._actor_class, self.named is not None and self._warm_left > 0
+        if warm:  # one of the warm fleet's actors, found or made; successors are this fleet's own
+            self._warm_left -= 1
+            worker_id = f"{self.named}-{number}"
+            actor_class = actor_class.options(
+                name=worker_id, namespace="karaoke-pipeline", get_if_exists=True, lifetime="detached"
+            )
+        actor = actor_class.remote(self.backend_options, self.worker_options, worker_id, self.limiter)
+        metrics().worker_count("total", 1)
+        if warm:
+            self._warm.add(actor)
         self._worker_ids[actor] = worker_id
         self._started[actor] = actor.ping.remote()  # resolves once the backend is loaded
         return actor
@@ -192,14 +214,6 @@ class WorkerFleet:
                     raise ConfigError(f"a worker could not start: {cause}") from exc
 
 
-@dataclass
-class _InFlight:
-    actor: ActorHandle
-    worker_id: str
-    task: ImageTask
-    deadline: float
-
-
 ResultCallback = Callable[[ImageResult], None]
 
 
@@ -215,6 +229,7 @@ class SupervisedPool:
         tasks: Iterable[ImageTask],
         on_result: ResultCallback | None = None,
         on_tick: Callable[[], None] | None = None,
+        tracker: ProgressTracker | None = None,
     ) -> list[ImageResult]:
         """Process every task; one result per task, in the order tasks were given."""
         tasks = list(tasks)
@@ -225,7 +240,7 @@ class SupervisedPool:
             if on_result is not None:
                 on_result(result)
 
-        self.stream(tasks, keep, on_tick)
+        self.stream(tasks, keep, on_tick, tracker=tracker)
         order = [task.payload.index for task in tasks]
         assert sorted(results) == sorted(order), "every input must yield exactly one result"
         return [results[index] for index in order]
@@ -236,166 +251,31 @@ class SupervisedPool:
         on_result: ResultCallback,
         on_tick: Callable[[], None] | None = None,
         read_ahead: int | None = None,
+        tracker: ProgressTracker | None = None,
     ) -> int:
         """Process tasks pulled lazily from ``tasks``; each result goes to ``on_result``, none is kept.
 
         At most ``read_ahead`` tasks (default: the pool size) are taken from the
         iterator and not yet finished, so memory stays flat however long it is.
+        ``tracker`` (when given) counts the run's progress as it happens.
         Returns how many results were delivered.
         """
         from ray.util import ActorPool
+
+        from pipeline.dispatch import Dispatch
 
         source = iter(tasks)
         first = next(source, None)
         if first is None:
             return 0
+        # No wait for the leased actors to finish starting: each takes its first image as soon as
+        # it is up (a backend that cannot be built fails the run, see Dispatch._on_crash).
         leased = self.fleet.lease(self.options.workers)
-        try:
-            self.fleet.wait_ready(leased, self.options.startup_timeout_s)
-        except ConfigError:
-            self.fleet.release(leased)
-            raise
-        run = _Run(self, ActorPool(leased), len(leased), itertools.chain([first], source), on_result)
+        source = itertools.chain([first], source)
+        run = Dispatch(self.fleet, self.options, ActorPool(leased), len(leased), source, on_result, tracker)
         run.read_ahead = max(read_ahead or 0, len(leased))
         try:
             run.until_done(on_tick)
         finally:
             self.fleet.release(run.leased_actors())
         return run.delivered
-
-
-class _Run:
-    """The state of one ``SupervisedPool.stream``: the queue and the table of items in flight."""
-
-    def __init__(
-        self,
-        pool: SupervisedPool,
-        actors: ActorPool,
-        size: int,
-        source: Iterator[ImageTask],
-        on_result: ResultCallback,
-    ) -> None:
-        self.fleet = pool.fleet
-        self.options = pool.options
-        self.actors = actors
-        self.size = size  # actors leased; replacements keep it constant
-        self.source: Iterator[ImageTask] | None = source
-        self.queue: deque[ImageTask] = deque()  # read ahead of the source, retries first
-        self.read_ahead = size
-        self.on_result = on_result
-        self.delivered = 0
-        self.in_flight: dict[ObjectRef[ImageResult], _InFlight] = {}
-
-    def until_done(self, on_tick: Callable[[], None] | None) -> None:
-        import ray
-
-        next_tick = 0.0
-        while self._refill() or self.in_flight:
-            self._submit_free(self._worker_cap())
-            if not self.in_flight:  # cannot happen: free actors take queued work above
-                raise RuntimeError("work is queued but no actor is free or busy")
-            ready, waiting = ray.wait(list(self.in_flight), num_returns=1, timeout=self._wait_time())
-            if ready and waiting:  # collect everything else already done in the same pass
-                ready += ray.wait(waiting, num_returns=len(waiting), timeout=0)[0]
-            for ref in ready:
-                self._collect(ref, self.in_flight.pop(ref))
-            self._expire()
-            if on_tick is not None and time.monotonic() >= next_tick:
-                on_tick()
-                next_tick = time.monotonic() + self.options.poll_interval_s
-
-    def _refill(self) -> bool:
-        """Top the queue up from the source; False when nothing is left to submit."""
-        while self.source is not None and len(self.queue) + len(self.in_flight) < self.read_ahead:
-            task = next(self.source, None)
-            if task is None:
-                self.source = None
-            else:
-                self.queue.append(task)
-        return bool(self.queue)
-
-    def leased_actors(self) -> list[ActorHandle]:
-        """Every actor this run holds: the idle ones, and the busy ones if it stopped early."""
-        held = [item.actor for item in self.in_flight.values()]
-        while (actor := self.actors.pop_idle()) is not None:
-            held.append(actor)
-        return held
-
-    def _worker_cap(self) -> int:
-        """How many actors may be busy now: all leased ones, fewer while the API pushes back."""
-        import ray
-
-        if self.fleet.limiter is None:
-            return self.size
-        cap: int = ray.get(self.fleet.limiter.worker_cap.remote(self.size))
-        return cap
-
-    def _submit_free(self, cap: int) -> None:
-        while self.queue and self.actors.has_free() and len(self.in_flight) < cap:
-            actor = self.actors.pop_idle()
-            task = self.queue.popleft()
-            ref = actor.process.remote(task)
-            # a fresh replacement first loads its backend: that time is not the image's
-            grace = 0.0 if self.fleet.is_ready(actor) else self.options.startup_timeout_s
-            deadline = time.monotonic() + self.options.image_timeout_s + grace
-            self.in_flight[ref] = _InFlight(actor, self.fleet.worker_id(actor), task, deadline)
-
-    def _wait_time(self) -> float:
-        next_deadline = min(item.deadline for item in self.in_flight.values())
-        return max(0.0, min(next_deadline - time.monotonic(), self.options.poll_interval_s))
-
-    def _collect(self, ref: ObjectRef[ImageResult], item: _InFlight) -> None:
-        import ray
-        from ray.exceptions import RayActorError, RayTaskError
-
-        try:
-            result: ImageResult = ray.get(ref)
-        except RayActorError as exc:
-            self._on_crash(item, exc)
-            return
-        except RayTaskError as exc:  # the backend raised: only with raise_errors, or a bug
-            if self.fleet.worker_options.raise_errors:
-                raise
-            result = failed_result(item.task.payload, "upstream_error", str(exc.cause), item.task.attempt)
-        self._finish(result, item)
-        if self.fleet.due_for_recycling(item.actor):
-            self.actors.push(self.fleet.replace(item.actor, item.task.job_id))
-        else:
-            self.actors.push(item.actor)
-
-    def _on_crash(self, item: _InFlight, exc: Exception) -> None:
-        task = item.task
-        log.warning("%s died on %s (attempt %d): %s", item.worker_id, task.payload.source, task.attempt, exc)
-        self.actors.push(self.fleet.replace(item.actor, task.job_id))
-        if task.attempt < self.options.max_attempts:
-            self.queue.appendleft(task.model_copy(update={"attempt": task.attempt + 1}))
-            if self.fleet.progress is not None:
-                self.fleet.progress.add_retry.remote(task.job_id)
-            return
-        message = f"worker died on each of {task.attempt} attempts; last: {type(exc).__name__}"
-        self._finish(failed_result(task.payload, "worker_crashed", message, task.attempt), item)
-
-    def _expire(self) -> None:
-        now = time.monotonic()
-        for ref, item in list(self.in_flight.items()):
-            if item.deadline <= now:
-                del self.in_flight[ref]
-                timeout = self.options.image_timeout_s
-                message = f"no result within {timeout:g} s; worker {item.worker_id} replaced"
-                result = failed_result(item.task.payload, "timeout", message, item.task.attempt)
-                result.processing_time = timeout * 1000
-                self._finish(result, item)
-                self.actors.push(self.fleet.replace(item.actor, item.task.job_id))
-
-    def _finish(self, result: ImageResult, item: _InFlight) -> None:
-        self.delivered += 1
-        progress = self.fleet.progress
-        # The driver reports every result, even those a worker already reported (reports are
-        # idempotent by image index): Ray keeps one caller's calls in order, so the progress this
-        # driver reads next never lags behind the results it holds, and no worker waits on it.
-        # Busy workers are tracked by the workers' own ordered start/finish reports alone.
-        if progress is not None:
-            progress.image_finished.remote(
-                item.task.job_id, result.image_index, result.success, result.processing_time
-            )
-        self.on_result(result)

@@ -38,6 +38,7 @@ ErrorCode = Literal[
     "bad_model_output",
     "worker_crashed",
     "auth_error",
+    "internal_error",
 ]
 ImageStatus = Literal["ok", "failed", "cached"]
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
@@ -110,6 +111,26 @@ class ParsedSchedule(WireModel):
 class ImageError(WireModel):
     code: ErrorCode
     message: str
+    quota: str | None = Field(default=None, description="the quota a rate_limited image ran into")
+    retry_after: float | None = Field(default=None, description="seconds the server asked us to wait")
+    quota_scope: Literal["minute", "day", "zero"] | None = Field(
+        default=None, exclude=True, description="how long the quota lasts: for the dispatcher, not the wire"
+    )
+
+
+class Usage(WireModel):
+    """Tokens one request was billed for, as the API reported them (``usageMetadata``)."""
+
+    prompt_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    thinking_tokens: int = Field(default=0, ge=0)
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            thinking_tokens=self.thinking_tokens + other.thinking_tokens,
+        )
 
 
 class ImageResult(WireModel):
@@ -122,6 +143,7 @@ class ImageResult(WireModel):
     attempts: int = Field(default=0, ge=0)
     processing_time: float = Field(default=0.0, ge=0, description="milliseconds")
     worker: str | None = None
+    usage: Usage | None = Field(default=None, description="tokens billed, where the backend reports them")
     data: ParsedSchedule = Field(default_factory=ParsedSchedule)
 
 
@@ -135,6 +157,10 @@ class ParseStats(WireModel):
     total_processing_time: float = Field(description="wall time in ms")
     average_processing_time: float = Field(description="mean per-image time in ms")
     speedup: float = Field(description="sum of per-image times / wall time, measured")
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    thinking_tokens: int = 0
+    estimated_cost: float = Field(default=0.0, description="US dollars, from the price table in settings")
 
 
 class ParseResponse(WireModel):
@@ -160,5 +186,7 @@ class BatchProgress(WireModel):
     succeeded_images: int = 0
     retries: int = 0
     active_workers: int = 0
+    waiting_for_quota: bool = Field(default=False, description="images wait for a rate-limit slot")
+    next_slot_at: dt.datetime | None = Field(default=None, description="when the next slot opens")
     started_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None

@@ -11,8 +11,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ModelPrice(BaseModel):
+    """US dollars per million tokens of one model (thinking tokens are billed as output)."""
+
+    input: float = Field(ge=0, description="per million input (prompt) tokens")
+    output: float = Field(ge=0, description="per million output and thinking tokens")
 
 
 class Settings(BaseSettings):
@@ -28,11 +35,27 @@ class Settings(BaseSettings):
     )
     gemini_model: str = Field(default="gemini-2.5-flash", description="Gemini model name")
     gemini_base_url: str | None = Field(default=None, description="API base URL override")
-    gemini_rpm: int = Field(
-        default=1000,
-        ge=1,
-        description="requests per minute for the whole cluster; 1000 fits a paid tier-1 Flash project, "
-        "the free tier allows about 10",
+    gemini_tier: Literal["free", "tier1", "tier2", "tier3"] = Field(
+        default="free", description="the project's Gemini tier, whose published quotas are the defaults"
+    )
+    gemini_rpm: int | None = Field(
+        default=None, ge=1, description="requests per minute for the whole cluster; None: the tier's"
+    )
+    gemini_tpm: int | None = Field(
+        default=None, ge=1, description="input tokens per minute for the whole cluster; None: the tier's"
+    )
+    gemini_rpd: int | None = Field(
+        default=None, ge=1, description="requests per day for the whole cluster; None: the tier's"
+    )
+    gemini_rate_window_s: float = Field(
+        default=60.0, gt=0, description="the RPM/TPM window; shorter only to test against the fake server"
+    )
+    gemini_prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        description='JSON, model prefix -> {"input": $/M tokens, "output": $/M tokens}, over the defaults',
+    )
+    cache_max_entries: int = Field(
+        default=100_000, ge=1, description="results the cache keeps; the least recently used go first"
     )
     admin_token: SecretStr | None = Field(default=None, description="bearer token for admin endpoints")
     data_dir: Path = Field(default=Path(".karaoke"), description="cache and job results")

@@ -1,23 +1,27 @@
 """The worker: one backend for its lifetime, one image at a time.
 
 ``ImageProcessor`` does the work without Ray (the in-process fallback uses it
-directly); ``ImageWorker`` is the Ray actor around it, which also reports to
-the progress actor. Workers return results, they do not throw across the
+directly); ``ImageWorker`` is the Ray actor around it, whose API calls draw
+on the cluster's request budget. Workers return results, they do not throw across the
 cluster: a failed image is an ``ImageResult`` with an error code.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.backends.base import Backend, BackendOptions, ExtractContext, RemoteCallHooks, make_backend
+from pipeline.cache import ResultCache, cache_key
 from pipeline.clean import clean_schedule
 from pipeline.errors import BackendError, ImageRejected
 from pipeline.images import ImagePayload, ImageRef, open_image, read_uri
-from pipeline.schema import ErrorCode, ImageError, ImageResult, ParsedSchedule, WireModel
+from pipeline.schema import ErrorCode, ImageError, ImageResult, ParsedSchedule, Usage, WireModel
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ray.actor import ActorClass, ActorHandle
@@ -43,6 +47,9 @@ class WorkerOptions(BaseModel):
     raise_errors: bool = Field(
         default=False, description="for tests: raise failures instead of returning failed results"
     )
+    cache_path: str | None = Field(
+        default=None, description="result cache a worker consults for tasks that name a cache identity"
+    )
 
 
 class ImageTask(WireModel):
@@ -52,6 +59,11 @@ class ImageTask(WireModel):
     payload: ImagePayload | ImageRef
     context: ExtractContext | None = None
     attempt: int = Field(default=1, ge=1)
+    quota_waits: int = Field(default=0, ge=0, description="times this image went back to wait for quota")
+    slot_held: bool = Field(default=False, description="the driver already took its first request's slot")
+    cache_identity: str | None = Field(
+        default=None, description="look the image up in the worker's cache under this identity (batch)"
+    )
 
 
 class ImageProcessor:
@@ -67,12 +79,17 @@ class ImageProcessor:
         self.worker_id = worker_id
         self.options = options
         self.backend: Backend = make_backend(backend_options, hooks)  # loaded once, used for every image
+        self._cache: ResultCache | None = None
 
     def process(self, task: ImageTask) -> ImageResult:
+        """One image to one result; every failure, even a bug, is a failed result (not a raise)."""
         started = time.perf_counter()
         payload: ImagePayload | ImageRef = task.payload
         try:
             payload = self._read(payload)
+            cached = self._cached(task, payload)
+            if cached is not None:
+                return cached
             schedule = self._extract(payload, task.context)
         except ImageRejected as exc:
             if self.options.raise_errors:
@@ -82,10 +99,49 @@ class ImageProcessor:
         except BackendError as exc:
             if self.options.raise_errors:
                 raise
-            error = ImageError(code=exc.code, message=exc.message)
+            error = ImageError(
+                code=exc.code,
+                message=exc.message,
+                quota=exc.quota,
+                retry_after=exc.retry_after,
+                quota_scope=exc.quota_scope,
+            )
             return self._result(task, payload, started, error=error, calls=exc.attempts)
+        except Exception as exc:  # a bug: this image fails, the worker and the batch carry on
+            if self.options.raise_errors:
+                raise
+            log.exception("unexpected error on %s", payload.source)
+            error = ImageError(code="internal_error", message=f"{type(exc).__name__}: {exc}")
+            return self._result(task, payload, started, error=error)
         calls = getattr(self.backend, "last_attempts", 1)
-        return self._result(task, payload, started, data=schedule, calls=calls)
+        usage: Usage | None = getattr(self.backend, "last_usage", None)
+        result = self._result(task, payload, started, data=schedule, calls=calls, usage=usage)
+        self._remember(task, result)
+        return result
+
+    def _cache_for(self, task: ImageTask) -> ResultCache | None:
+        if task.cache_identity is None or self.options.cache_path is None:
+            return None
+        if self._cache is None:
+            from pathlib import Path
+
+            from pipeline.cache import ResultCache
+
+            self._cache = ResultCache(Path(self.options.cache_path))
+        return self._cache
+
+    def _cached(self, task: ImageTask, payload: ImagePayload) -> ImageResult | None:
+        """The cached answer for this image, when the task asks the worker to look."""
+        cache = self._cache_for(task)
+        if cache is None or task.cache_identity is None:
+            return None
+        schedule = cache.get(cache_key(payload.sha256, task.cache_identity))
+        return cached_result(payload, schedule) if schedule is not None else None
+
+    def _remember(self, task: ImageTask, result: ImageResult) -> None:
+        cache = self._cache_for(task)
+        if cache is not None and task.cache_identity is not None and result.sha256:
+            cache.put(cache_key(result.sha256, task.cache_identity), result.sha256, result.data)
 
     def _read(self, payload: ImagePayload | ImageRef) -> ImagePayload:
         if isinstance(payload, ImageRef):
@@ -106,6 +162,7 @@ class ImageProcessor:
         data: ParsedSchedule | None = None,
         error: ImageError | None = None,
         calls: int = 1,
+        usage: Usage | None = None,
     ) -> ImageResult:
         """``attempts`` counts worker attempts before this one plus backend calls in this one."""
         return ImageResult(
@@ -118,6 +175,7 @@ class ImageProcessor:
             attempts=task.attempt - 1 + max(calls, 1),
             processing_time=(time.perf_counter() - started) * 1000,
             worker=self.worker_id,
+            usage=usage,
             data=data or ParsedSchedule(),
         )
 
@@ -137,33 +195,42 @@ def failed_result(
     )
 
 
+def cached_result(payload: ImagePayload, schedule: ParsedSchedule) -> ImageResult:
+    """The result of an image answered from the result cache."""
+    return ImageResult(
+        image_index=payload.index,
+        source=payload.source,
+        sha256=payload.sha256,
+        success=True,
+        status="cached",
+        attempts=0,
+        data=schedule,
+    )
+
+
 class ImageWorker:
-    """Ray actor body: an ImageProcessor that reports to the progress actor."""
+    """Ray actor body: an ImageProcessor whose API calls draw on the cluster's budget.
+
+    The driver takes the slot of an image's first request before sending it
+    here (``task.slot_held``); retries inside the backend take their own. Workers
+    make no other calls: the driver reports progress and settles the budget.
+    """
 
     def __init__(
         self,
         backend_options: BackendOptions,
         options: WorkerOptions,
         worker_id: str,
-        progress: ActorHandle | None = None,
         limiter: ActorHandle | None = None,
     ) -> None:
-        self.processor = ImageProcessor(backend_options, options, worker_id, _limiter_hooks(limiter))
-        self.progress = progress
-        self.limiter = limiter
+        self.permits = _Permits(limiter, backend_options) if limiter is not None else None
+        hooks = self.permits.hooks() if self.permits is not None else None
+        self.processor = ImageProcessor(backend_options, options, worker_id, hooks)
 
     def process(self, task: ImageTask) -> ImageResult:
-        worker_id = self.processor.worker_id
-        if self.progress is not None:
-            self.progress.image_started.remote(task.job_id, worker_id)
-        result = self.processor.process(task)
-        if self.limiter is not None and result.success:
-            self.limiter.succeeded.remote()
-        if self.progress is not None:  # early word for live progress; the driver's report is the record
-            self.progress.image_finished.remote(
-                task.job_id, result.image_index, result.success, result.processing_time, worker_id
-            )
-        return result
+        if self.permits is not None:
+            self.permits.prepaid = task.slot_held
+        return self.processor.process(task)
 
     def ping(self) -> str:
         return self.processor.worker_id
@@ -175,19 +242,37 @@ class ImageWorker:
         return str(ray.get_runtime_context().get_node_id())
 
 
-def _limiter_hooks(limiter: ActorHandle | None) -> RemoteCallHooks | None:
-    """Hooks that take a slot from the cluster's rate limiter before each API call."""
-    if limiter is None:
-        return None
-    import ray
+class _Permits:
+    """The hooks of a worker's backend: slots from the cluster's budget, 429s told to it."""
 
-    def acquire_permit() -> None:
-        time.sleep(ray.get(limiter.reserve.remote()))
+    def __init__(self, limiter: ActorHandle, backend_options: BackendOptions) -> None:
+        self.limiter = limiter
+        self.tokens = backend_options.estimate_input_tokens(None, None)
+        self.prepaid = False
 
-    def on_rate_limited(retry_after: float | None) -> None:
-        limiter.rate_limited.remote(retry_after)
+    def hooks(self) -> RemoteCallHooks:
+        return RemoteCallHooks(self.acquire, self.rate_limited, defer_rate_limits=True)
 
-    return RemoteCallHooks(acquire_permit, on_rate_limited)
+    def acquire(self) -> None:
+        """The first attempt's slot was taken by the driver; a retry waits for one of its own."""
+        if self.prepaid:
+            self.prepaid = False
+            return
+        import ray
+
+        try:
+            grant = ray.get(self.limiter.reserve.remote(self.tokens))
+        except Exception:  # the budget is away (restarting): go on, the server's 429s still hold us back
+            log.warning("the rate limiter did not answer; sending the retry without a slot")
+            return
+        if grant.denied is not None:
+            raise BackendError(
+                "rate_limited", grant.denied.message, quota=grant.denied.quota, quota_scope="day"
+            )
+        time.sleep(grant.wait_s)
+
+    def rate_limited(self, retry_after: float | None) -> None:
+        self.limiter.rate_limited.remote(retry_after)
 
 
 def worker_actor_class(options: WorkerOptions) -> ActorClass[Any]:

@@ -22,7 +22,7 @@ from ray import serve
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from pipeline.cache import ResultCache, is_cacheable
+from pipeline.cache import ResultCache
 from pipeline.job_store import JobStore, RunDefaults, load_run_defaults, save_run_defaults
 from pipeline.jobs import JobRunner, RunRequest, start_fleet
 from pipeline.runner import PoolOptions
@@ -89,7 +89,7 @@ class ParserService:
         self.store = JobStore(options.data_dir / "jobs", options.job_ttl_s)
         self.metrics = ServeMetrics()
         pool_options = PoolOptions(image_timeout_s=options.image_timeout_s)
-        use_cache = options.use_cache and is_cacheable(options.backend)
+        use_cache = options.use_cache and options.backend.cache_identity(None) is not None
         cache = ResultCache.in_data_dir(options.data_dir) if use_cache else None
         self.runner = JobRunner(fleet, self.store, pool_options, observer=self.metrics, cache=cache)
         self.limiter = RateLimiter(options.rate_limit_per_minute, options.rate_limit_burst)

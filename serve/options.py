@@ -13,7 +13,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from pipeline.backends.base import BackendOptions, LocalOptions, options_for
-from pipeline.backends.gemini import GeminiOptions
 from pipeline.ratelimit import RateLimitOptions
 from pipeline.settings import get_settings
 
@@ -40,8 +39,8 @@ class ServeOptions(BaseModel):
     )
     rate_limit_burst: int = Field(default=20, ge=1, description="public requests a client may make at once")
     job_ttl_s: float = Field(default=24 * 3600.0, gt=0, description="how long finished job results are kept")
-    gemini_rpm: int = Field(
-        default=1000, ge=1, description="Gemini requests per minute for the whole cluster (shared budget)"
+    budget: RateLimitOptions | None = Field(
+        default=None, description="the metered budget the backend draws on (shared by the whole cluster)"
     )
     use_cache: bool = Field(default=True, description="answer repeated Gemini images from the result cache")
 
@@ -50,21 +49,18 @@ class ServeOptions(BaseModel):
         """Options from the process settings (``KARAOKE_*``), with ``overrides`` on top."""
         settings = get_settings()
         backend = options_for(settings.default_backend())
-        if isinstance(backend, LocalOptions):  # OCR: the cores shared by every worker
-            backend = backend.sized_for(5)
+        backend = backend.for_job(workers=5, timeout_s=cls.model_fields["image_timeout_s"].default)
         values: dict[str, Any] = {
             "backend": backend,
             "admin_token": settings.admin_token,
             "data_dir": settings.data_dir.resolve(),
             "max_image_bytes": settings.max_image_bytes,
             "max_image_pixels": settings.max_image_pixels,
-            "gemini_rpm": settings.gemini_rpm,
         }
         values.update(overrides)
+        values.setdefault("budget", values["backend"].rate_limit(settings))
         return cls.model_validate(values)
 
     def rate_limit(self) -> RateLimitOptions | None:
         """The cluster-wide request budget of a backend that calls a rate-limited API."""
-        if isinstance(self.backend, GeminiOptions):
-            return RateLimitOptions(rpm=self.gemini_rpm, max_workers=self.fleet_size)
-        return None
+        return self.budget

@@ -56,6 +56,15 @@ def test_a_line_cut_off_by_a_crash_is_skipped(tmp_path: Path) -> None:
     assert [r.source for r in read_shards(str(tmp_path))] == ["a.png", "b.png"]
 
 
+def test_a_line_cut_inside_a_multibyte_character_or_invalid_utf8_is_skipped(tmp_path: Path) -> None:
+    cafe = result_line("Café.png").encode()
+    cut = cafe[: cafe.index("é".encode()) + 1]  # the first byte of the two-byte é, then the crash
+    (tmp_path / "results-1.jsonl").write_bytes(result_line("a.png").encode() + cut)
+    (tmp_path / "results-2.jsonl").write_bytes(b"\xff\xfe not utf-8 at all\n" + result_line("b.png").encode())
+    assert [r.source for r in read_shards(str(tmp_path))] == ["a.png", "b.png"]
+    assert write_combined(str(tmp_path)).successful_images == 2
+
+
 def test_combined_keeps_a_later_success_over_an_earlier_failure(tmp_path: Path) -> None:
     (tmp_path / "results-1.jsonl").write_text(
         result_line("a.png", success=False) + result_line("b.png", False)
@@ -138,7 +147,7 @@ def test_cli_batch_runs_and_resumes(tmp_path: Path) -> None:
     again = subprocess.run(
         [*command, "--backend", "scripted", "--resume"], capture_output=True, text=True, timeout=300
     )
-    assert "0 done, 0 failed, 3 skipped" in again.stderr
+    assert "0 done, 0 failed, 0 cached, 3 skipped" in again.stderr
 
 
 def run_driver(*args: str, timeout: float = 300) -> dict[str, object]:
@@ -159,6 +168,43 @@ def shard_lines(out: Path) -> int:
 
 @pytest.mark.ray
 @pytest.mark.slow
+@pytest.mark.parametrize("unwritable", ["under-a-file", "/proc/karaoke-out"])
+def test_an_unwritable_output_is_a_usage_error_before_any_image(tmp_path: Path, unwritable: str) -> None:
+    make_images(tmp_path / "in", 2)
+    log_file = tmp_path / "calls.log"
+    output = str(tmp_path / "a-file" / "out") if unwritable == "under-a-file" else unwritable
+    (tmp_path / "a-file").write_text("not a directory")
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    command = [sys.executable, "-m", "pipeline.cli", "batch", str(tmp_path / "in"), "--output", output]
+    done = subprocess.run(
+        [*command, "--backend", "scripted"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 2, done.stderr
+    assert "cannot write to --output" in done.stderr and "Traceback" not in done.stderr
+    assert calls(log_file) == [] and not list(tmp_path.glob("karaoke-ray-*")), "nothing started"
+
+
+@pytest.mark.ray
+def test_a_run_leaves_no_ray_temp_dir_behind(tmp_path: Path) -> None:
+    make_images(tmp_path / "in", 2)
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    (tmp_path / "tmp").mkdir()
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "batch",
+        str(tmp_path / "in"),
+        "--output",
+        str(tmp_path / "o"),
+    ]
+    done = subprocess.run(
+        [*command, "--backend", "scripted"], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert list((tmp_path / "tmp").glob("karaoke-ray-*")) == []
+
+
 def test_a_driver_killed_mid_batch_resumes_without_redoing_finished_images(tmp_path: Path) -> None:
     images = make_images(tmp_path / "in", 30)
     out, log = tmp_path / "out", tmp_path / "calls.log"

@@ -190,7 +190,7 @@ def test_a_gemini_fleet_shares_the_request_budget_and_the_cache(
     from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
 
     gemini = GeminiOptions(api_key=SecretStr("k"), base_url=server.base_url, backoff_base_s=0.05)
-    budget = RateLimitOptions(rpm=977, max_workers=2)  # limits of its own: a limiter of its own
+    budget = RateLimitOptions(model="jobs-test", rpm=977)  # limits of its own: a limiter of its own
     gemini_fleet = start_fleet(gemini, WorkerOptions(num_cpus=0.1), 2, budget)
     runner = JobRunner(
         gemini_fleet,

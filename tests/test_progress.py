@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from pipeline.progress import ProgressBoard, ProgressTracker
@@ -87,13 +89,26 @@ def test_finish_sets_status_and_freezes_eta() -> None:
     assert snapshot.active_workers == 0
 
 
-def test_board_keeps_jobs_apart() -> None:
+def test_board_keeps_the_latest_snapshot_of_each_job() -> None:
     board = ProgressBoard()
-    board.create_job("a", 2, 1)
-    board.create_job("b", 5, 2)
-    board.image_finished("a", 0, True, 10.0)
-    a, b = board.get("a"), board.get("b")
-    assert a is not None and b is not None
-    assert (a.processed_images, b.processed_images, b.total_batches) == (1, 0, 3)
+    a, b = ProgressTracker("a", 2), ProgressTracker("b", 5, 2)
+    a.image_finished(0, ok=True, processing_ms=10.0)
+    board.publish(a.snapshot())
+    board.publish(b.snapshot())
+    got_a, got_b = board.get("a"), board.get("b")
+    assert got_a is not None and got_b is not None
+    assert (got_a.processed_images, got_b.processed_images, got_b.total_batches) == (1, 0, 3)
     board.forget("a")
     assert board.get("a") is None
+
+
+def test_waiting_for_quota_shows_while_running_only() -> None:
+    tracker, _ = make_tracker(3)
+    opens = dt.datetime(2026, 12, 1, 12, 0, 5, tzinfo=dt.UTC)
+    tracker.start()
+    tracker.waiting_for_quota(opens)
+    snapshot = tracker.snapshot()
+    assert snapshot.waiting_for_quota and snapshot.next_slot_at == opens
+    assert snapshot.to_wire()["waitingForQuota"] is True
+    tracker.finish("done")
+    assert not tracker.snapshot().waiting_for_quota and tracker.snapshot().next_slot_at is None

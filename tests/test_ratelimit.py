@@ -1,12 +1,20 @@
-"""The cluster's request budget, without Ray: sliding-window slots and the AIMD worker cap."""
+"""The cluster's request budget, without Ray: RPM, TPM and RPD windows, quota denials, AIMD pressure."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 import pytest
 
-from pipeline.ratelimit import RateLimitOptions, RequestBudget
+from pipeline.ratelimit import (
+    QuotaDenial,
+    RateLimitOptions,
+    RequestBudget,
+    Settlement,
+    SlotGrant,
+    next_quota_reset,
+)
 
 
 class Clock:
@@ -17,13 +25,17 @@ class Clock:
         return self.now
 
 
+def waits(budget: RequestBudget, count: int, tokens: int = 0) -> list[float]:
+    return [budget.reserve(tokens).wait_s for _ in range(count)]
+
+
 def test_a_burst_up_to_the_limit_goes_at_once_then_waits_for_the_window() -> None:
     clock = Clock()
     budget = RequestBudget(RateLimitOptions(rpm=3, window_s=60, margin_s=0), clock)
-    assert [budget.reserve() for _ in range(3)] == [0, 0, 0]
-    assert budget.reserve() == pytest.approx(60)
+    assert waits(budget, 3) == [0, 0, 0]
+    assert budget.reserve().wait_s == pytest.approx(60)
     clock.now += 10
-    assert budget.reserve() == pytest.approx(50)
+    assert budget.reserve().wait_s == pytest.approx(50)
 
 
 def test_no_window_ever_holds_more_than_the_limit() -> None:
@@ -34,7 +46,7 @@ def test_no_window_ever_holds_more_than_the_limit() -> None:
     sent = []
     for _ in range(200):
         clock.now += rng.expovariate(3.0)  # callers arrive faster than the limit allows
-        sent.append(clock.now + budget.reserve())
+        sent.append(clock.now + budget.reserve().wait_s)
     sent.sort()
     busiest = max(sum(1 for t in sent if start <= t < start + window) for start in sent)
     assert busiest == rpm
@@ -45,30 +57,147 @@ def test_no_window_ever_holds_more_than_the_limit() -> None:
 def test_the_margin_spaces_windows_for_request_travel_time() -> None:
     clock = Clock()
     budget = RequestBudget(RateLimitOptions(rpm=2, window_s=10, margin_s=0.5), clock)
-    assert [budget.reserve() for _ in range(4)] == [0, 0, pytest.approx(10.5), pytest.approx(10.5)]
+    assert waits(budget, 4) == [0, 0, pytest.approx(10.5), pytest.approx(10.5)]
+
+
+def test_the_token_window_holds_requests_whose_tokens_do_not_fit() -> None:
+    clock = Clock()
+    budget = RequestBudget(RateLimitOptions(rpm=100, tpm=1000, window_s=60, margin_s=0), clock)
+    assert waits(budget, 2, tokens=400) == [0, 0]
+    assert budget.reserve(400).wait_s == pytest.approx(60), "800 + 400 > 1000: wait for the first to leave"
+    # a request larger than the whole limit is let through alone rather than never
+    assert budget.reserve(5000).wait_s >= 60
+
+
+def test_no_token_window_ever_holds_more_than_the_tpm() -> None:
+    clock = Clock()
+    tpm, window = 3000, 10.0
+    budget = RequestBudget(RateLimitOptions(rpm=1000, tpm=tpm, window_s=window, margin_s=0), clock)
+    rng = random.Random(9)
+    sent: list[tuple[float, int]] = []
+    for _ in range(150):
+        clock.now += rng.expovariate(5.0)
+        tokens = rng.randint(200, 900)
+        sent.append((clock.now + budget.reserve(tokens).wait_s, tokens))
+    heaviest = max(sum(n for t, n in sent if start <= t < start + window) for start, _ in sent)
+    assert heaviest <= tpm
+
+
+def test_real_token_counts_correct_later_estimates() -> None:
+    budget = RequestBudget(RateLimitOptions(rpm=100, tpm=10_000), Clock())
+    budget.reserve(1000)
+    for _ in range(10):  # the API bills half of what was estimated
+        budget.settle(Settlement(estimated_tokens=1000, prompt_tokens=500))
+    assert budget.snapshot().token_scale == pytest.approx(0.5, abs=0.02)
+    before = budget.snapshot().tokens_reserved
+    budget.reserve(1000)
+    assert budget.snapshot().tokens_reserved - before == pytest.approx(500, abs=20)
 
 
 def test_a_429_holds_new_slots_for_retry_after() -> None:
     clock = Clock()
     budget = RequestBudget(RateLimitOptions(rpm=100), clock)
     budget.rate_limited(retry_after=2.5)
-    assert budget.reserve() == pytest.approx(2.5)
+    assert budget.reserve().wait_s == pytest.approx(2.5)
 
 
-def test_429s_halve_the_worker_cap_and_successes_raise_it_again() -> None:
-    budget = RequestBudget(RateLimitOptions(max_workers=5, recovery_successes=3))
-    assert budget.worker_cap(5) == 5
+def test_429s_halve_the_busy_workers_and_successes_give_them_back() -> None:
+    budget = RequestBudget(RateLimitOptions(recovery_successes=3))
+    assert budget.reserve().worker_cap(5) == 5
     budget.rate_limited(None)
-    assert budget.worker_cap(5) == 2
+    assert budget.reserve().worker_cap(5) == 2
     budget.rate_limited(None)
     budget.rate_limited(None)
-    assert budget.worker_cap(5) == 1, "never below one"
+    assert budget.reserve().worker_cap(5) == 1, "never below one"
+    budget.reserve(settlements=[Settlement()] * 3)
+    assert budget.reserve().worker_cap(5) == 1, "one step back: 5 >> 2"
+    budget.reserve(settlements=[Settlement()] * 6)
+    grant = budget.reserve()
+    assert grant.worker_cap(5) == 5
+    assert grant.worker_cap(3) == 3, "a pool never gets more than it asked for"
+    assert budget.snapshot().rate_limited == 3
+
+
+def test_failures_do_not_count_as_successes() -> None:
+    budget = RequestBudget(RateLimitOptions(recovery_successes=2))
+    budget.rate_limited(None)
+    budget.reserve(settlements=[Settlement(ok=False)] * 5)
+    assert budget.reserve().pressure == 1
+
+
+def test_our_own_daily_count_denies_at_once_with_the_reset_time() -> None:
+    noon = dt.datetime(2026, 12, 1, 20, 0, tzinfo=dt.UTC)  # noon in California
+    budget = RequestBudget(RateLimitOptions(model="m", rpd=2), Clock(), lambda: noon)
+    assert [budget.reserve().denied for _ in range(2)] == [None, None]
+    denied = budget.reserve().denied
+    assert denied is not None and denied.quota == "requests per day"
+    assert denied.resets_at == dt.datetime(2026, 12, 2, 8, 0, tzinfo=dt.UTC)
+    assert "2 requests per day" in denied.message
+
+
+def test_an_exhausted_quota_denies_until_it_resets() -> None:
+    now = [dt.datetime(2026, 12, 1, 20, 0, tzinfo=dt.UTC)]
+    budget = RequestBudget(RateLimitOptions(), Clock(), lambda: now[0])
+    resets = now[0] + dt.timedelta(hours=1)
+    budget.exhausted(QuotaDenial(quota="GenerateRequestsPerDay", message="used up", resets_at=resets))
+    assert budget.reserve().denied is not None
+    now[0] = resets
+    assert budget.reserve().denied is None
+
+
+def test_a_restarted_budget_assumes_the_last_window_was_full() -> None:
+    clock = Clock()
+    budget = RequestBudget(RateLimitOptions(rpm=3, window_s=60, margin_s=0), clock)
+    budget.assume_full()
+    assert budget.reserve().wait_s == pytest.approx(60)
+
+
+def test_the_quota_day_ends_at_midnight_pacific_in_winter_and_summer() -> None:
+    assert next_quota_reset(dt.datetime(2026, 12, 1, 7, 59, tzinfo=dt.UTC)) == dt.datetime(
+        2026, 12, 1, 8, 0, tzinfo=dt.UTC
+    )
+    assert next_quota_reset(dt.datetime(2026, 7, 1, 7, 30, tzinfo=dt.UTC)) == dt.datetime(
+        2026, 7, 2, 7, 0, tzinfo=dt.UTC
+    )
+
+
+def test_budgets_are_named_by_what_google_meters_never_by_workers() -> None:
+    flash = RateLimitOptions(model="gemini-2.5-flash", rpm=10, tpm=250_000, rpd=250)
+    assert (
+        flash.actor_name()
+        == RateLimitOptions(model="gemini-2.5-flash", rpm=10, tpm=250_000, rpd=250).actor_name()
+    )
+    assert (
+        flash.actor_name()
+        != RateLimitOptions(model="gemini-2.5-pro", rpm=10, tpm=250_000, rpd=250).actor_name()
+    )
+    assert flash.actor_name() != flash.model_copy(update={"rpm": 11}).actor_name()
+    assert "worker" not in flash.actor_name() and "w-" not in flash.actor_name()
+
+
+def test_a_grant_is_a_wire_model() -> None:
+    grant = SlotGrant(wait_s=1.5, pressure=1)
+    assert SlotGrant.model_validate(grant.to_wire()) == grant
+
+
+def test_a_429_widens_the_spacing_between_windows_up_to_a_tenth_of_the_window() -> None:
+    clock = Clock()
+    budget = RequestBudget(RateLimitOptions(rpm=1, window_s=10, margin_s=0.2), clock)
+    budget.rate_limited(None)
+    assert budget.snapshot().margin_s == pytest.approx(0.3)
+    for _ in range(10):
+        budget.rate_limited(None)
+    assert budget.snapshot().margin_s == pytest.approx(1.0)
+    budget.reserve()
+    assert budget.reserve().wait_s == pytest.approx(11.0)
+
+
+def test_a_run_of_successes_narrows_the_spacing_back_to_its_setting() -> None:
+    budget = RequestBudget(RateLimitOptions(rpm=1, window_s=10, margin_s=0.2, recovery_successes=2))
     for _ in range(3):
-        budget.succeeded()
-    assert budget.worker_cap(5) == 2
-    for _ in range(9):
-        budget.succeeded()
-    assert budget.worker_cap(5) == 5
-    assert budget.worker_cap(3) == 3, "a pool never gets more than it asked for"
-    stats = budget.snapshot()
-    assert (stats.rate_limited, stats.worker_cap) == (3, 5)
+        budget.rate_limited(None)
+    widened = budget.snapshot().margin_s
+    budget.reserve(settlements=[Settlement()] * 2)
+    assert budget.snapshot().margin_s == pytest.approx(widened / 1.5)
+    budget.reserve(settlements=[Settlement()] * 40)
+    assert budget.snapshot().margin_s == pytest.approx(0.2), "never narrower than configured"

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from importlib import import_module
-from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple, Protocol, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from pipeline.backends.gemini import GeminiOptions
+from pipeline.backends.options import BackendOptionsBase
 from pipeline.errors import ConfigError
 from pipeline.schema import ParsedSchedule, WireModel
 
@@ -32,10 +33,9 @@ class ExtractContext(WireModel):
     url: str | None = None
 
 
-class LocalOptions(BaseModel):
+class LocalOptions(BackendOptionsBase):
     """Options of the offline backend: rapidocr + rule-based schedule parser."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["local"] = Field(default="local", description="backend name")
     ocr_threads: int = Field(
         default=1, ge=1, le=16, description="onnxruntime intra-op threads; match the actor's CPU share"
@@ -54,15 +54,18 @@ class LocalOptions(BaseModel):
         """
         return self.model_copy(update={"ocr_threads": max(1, (os.cpu_count() or 1) // workers)})
 
+    def for_job(self, *, workers: int, timeout_s: float) -> LocalOptions:
+        return self.sized_for(workers)
 
-class ScriptedOptions(BaseModel):
+
+class ScriptedOptions(BackendOptionsBase):
     """Options of the scripted backend, for tests and demos of supervision.
 
     Each image's PNG text chunk ``script`` says what to do: ``ok`` (default),
-    ``sleep:SECONDS``, ``crash`` (the worker process exits) or ``fail:CODE``.
+    ``sleep:SECONDS``, ``crash`` (the worker process exits), ``fail:CODE`` or
+    ``bug`` (an unexpected exception).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["scripted"] = Field(default="scripted", description="backend name")
     delay_s: float = Field(default=0.0, ge=0.0, description="time each image takes, seconds")
     log_file: str | None = Field(
@@ -70,12 +73,20 @@ class ScriptedOptions(BaseModel):
     )
 
 
-BackendOptions = Annotated[LocalOptions | ScriptedOptions | GeminiOptions, Field(discriminator="kind")]
-OPTIONS_BY_KIND: dict[str, type[LocalOptions] | type[ScriptedOptions] | type[GeminiOptions]] = {
-    "local": LocalOptions,
-    "scripted": ScriptedOptions,
-    "gemini": GeminiOptions,
+# The registry: kind -> its options class and "module:Backend" (the module is imported only
+# when that backend is built). A new backend is one module and one line here.
+REGISTRY: dict[str, tuple[type[BackendOptionsBase], str]] = {
+    "local": (LocalOptions, "pipeline.backends.local:LocalBackend"),
+    "scripted": (ScriptedOptions, "pipeline.testing.scripted:ScriptedBackend"),
+    "gemini": (GeminiOptions, "pipeline.backends.gemini:GeminiBackend"),
 }
+OPTIONS_BY_KIND: dict[str, type[BackendOptionsBase]] = {kind: entry[0] for kind, entry in REGISTRY.items()}
+BACKENDS: dict[str, str] = {kind: entry[1] for kind, entry in REGISTRY.items()}
+
+if TYPE_CHECKING:
+    BackendOptions = BackendOptionsBase  # callers use the traits, never a particular class
+else:  # pydantic validates any registered kind by its discriminator
+    BackendOptions = Annotated[Union[tuple(OPTIONS_BY_KIND.values())], Field(discriminator="kind")]  # noqa: UP007
 
 
 class Backend(Protocol):
@@ -94,35 +105,31 @@ class Backend(Protocol):
     ) -> ParsedSchedule: ...
 
 
-# kind -> "module:Class"; modules are imported only when that backend is built.
-BACKENDS: dict[str, str] = {
-    "local": "pipeline.backends.local:LocalBackend",
-    "scripted": "pipeline.testing.scripted:ScriptedBackend",
-    "gemini": "pipeline.backends.gemini:GeminiBackend",
-}
-
-
 def _unknown(kind: str) -> ConfigError:
     return ConfigError(f"unknown backend {kind!r}; known backends: {', '.join(sorted(BACKENDS))}")
 
 
 def options_for(kind: str) -> BackendOptions:
     """Default options for a backend kind; unknown kinds list the known ones."""
+    from pipeline.settings import get_settings
+
     options_class = OPTIONS_BY_KIND.get(kind)
     if options_class is None:
         raise _unknown(kind)
-    if options_class is GeminiOptions:  # the key, model and base URL come from the settings
-        from pipeline.settings import get_settings
-
-        return GeminiOptions.from_settings(get_settings())
-    return options_class()
+    return options_class.from_settings(get_settings())
 
 
 class RemoteCallHooks(NamedTuple):
-    """Callbacks a backend that calls a rate-limited API makes around each request."""
+    """Callbacks a backend that calls a rate-limited API makes around each request.
+
+    ``defer_rate_limits``: a 429 ends the image at once (as ``rate_limited``, with
+    the server's wait) instead of being retried inside the backend, because the
+    caller waits for the quota itself, outside the image's deadline.
+    """
 
     acquire_permit: Callable[[], object]
     on_rate_limited: Callable[[float | None], object]
+    defer_rate_limits: bool = False
 
 
 def make_backend(options: BackendOptions, hooks: RemoteCallHooks | None = None) -> Backend:
@@ -135,10 +142,8 @@ def make_backend(options: BackendOptions, hooks: RemoteCallHooks | None = None) 
         raise _unknown(options.kind)
     module_name, class_name = target.split(":")
     backend_class = getattr(import_module(module_name), class_name)
-    if hooks is not None and isinstance(options, GeminiOptions):
-        backend: Backend = backend_class(
-            options, acquire_permit=hooks.acquire_permit, on_rate_limited=hooks.on_rate_limited
-        )
+    if hooks is not None and options.calls_remote_api:
+        backend: Backend = backend_class(options, hooks=hooks)
     else:
         backend = backend_class(options)
     return backend

@@ -16,26 +16,32 @@ a ``SecretStr``: it never shows in reprs, logs, errors or results.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from pipeline.backends.gemini_errors import classify_error
 from pipeline.backends.gemini_output import PROMPT_VERSION, build_prompt, read_response, response_schema
+from pipeline.backends.gemini_quotas import limits_for, price_for
+from pipeline.backends.options import BackendOptionsBase
 from pipeline.errors import BackendError, ConfigError
 from pipeline.images import SourceImage
-from pipeline.schema import ParsedSchedule
+from pipeline.schema import ParsedSchedule, Usage
 
 if TYPE_CHECKING:
     from google import genai
     from PIL.Image import Image
     from tenacity import RetryCallState
 
-    from pipeline.backends.base import ExtractContext
+    from pipeline.backends.base import ExtractContext, RemoteCallHooks
+    from pipeline.ratelimit import RateLimitOptions
     from pipeline.settings import Settings
 
 __all__ = ["PROMPT_VERSION", "GeminiBackend", "GeminiOptions", "encode_image", "image_part_bytes"]
@@ -47,12 +53,18 @@ INSTALL_HINT = "pip install 'karaoke-pipeline[gemini]'"
 MAX_INLINE_IMAGE_BYTES = 14_000_000
 MIN_ATTEMPT_S = 0.5  # an attempt with less time than this left is not worth starting
 _SENDABLE_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
+# The pool waits this much longer than the backend's own per-image deadline, so a
+# backend that gives up on time reports its own cause instead of a bare timeout.
+DEADLINE_GRACE_S = 5.0
+# Gemini meters an image by 768x768 tiles of 258 tokens (one tile when both sides are <= 384 px).
+TILE_PX, TOKENS_PER_TILE, SMALL_IMAGE_PX = 768, 258, 384
+PROMPT_TOKENS = 700  # our prompt and the response schema, about; corrected from usageMetadata
 
 
-class GeminiOptions(BaseModel):
+class GeminiOptions(BackendOptionsBase):
     """Options of the Gemini backend; pass them to each worker (remote nodes lack the driver's env)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    calls_remote_api = True
     kind: Literal["gemini"] = Field(default="gemini", description="backend name")
     model: str = Field(default="gemini-2.5-flash", description="Gemini model name")
     api_key: SecretStr | None = Field(default=None, description="API key; never logged or shown")
@@ -91,6 +103,61 @@ class GeminiOptions(BaseModel):
             "base_url": settings.gemini_base_url,
         }
         return cls(**{**values, **overrides})
+
+    # --- traits (see pipeline.backends.options) ---------------------------------------
+
+    def for_job(self, *, workers: int, timeout_s: float) -> GeminiOptions:
+        return self.model_copy(update={"image_deadline_s": timeout_s})
+
+    def pool_deadline_s(self, timeout_s: float) -> float:
+        return timeout_s + DEADLINE_GRACE_S
+
+    def require_usable(self) -> None:
+        if self.api_key is None:
+            raise ConfigError("the gemini backend needs an API key: set GEMINI_API_KEY or GOOGLE_API_KEY")
+
+    def rate_limit(self, settings: Settings) -> RateLimitOptions:
+        """The model's quotas on the configured tier, with any limit set explicitly on top."""
+        return limits_for(self.model, settings)
+
+    def cache_identity(self, context: ExtractContext | None) -> str:
+        """A digest of the model, the whole prompt with its hints, the generation config and schema."""
+        shaping = {
+            "model": self.model,
+            "prompt_version": PROMPT_VERSION,
+            "prompt": _prompt_for(context),
+            "temperature": self.temperature,
+            "max_output_tokens": self.max_output_tokens,
+            "thinking_budget": self.thinking_budget,
+            "max_side_px": self.max_side_px,
+            "schema": response_schema(),
+        }
+        text = json.dumps(shaping, sort_keys=True, default=str)
+        return "gemini:" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def estimate_input_tokens(self, width: int | None, height: int | None) -> int:
+        """Prompt plus image tiles, after the downscale to ``max_side_px``."""
+        if not width or not height:
+            return PROMPT_TOKENS + 4 * TOKENS_PER_TILE  # size unknown: a typical screenshot
+        scale = min(1.0, self.max_side_px / max(width, height))
+        sent_width, sent_height = width * scale, height * scale
+        if sent_width <= SMALL_IMAGE_PX and sent_height <= SMALL_IMAGE_PX:
+            return PROMPT_TOKENS + TOKENS_PER_TILE
+        tiles = math.ceil(sent_width / TILE_PX) * math.ceil(sent_height / TILE_PX)
+        return PROMPT_TOKENS + tiles * TOKENS_PER_TILE
+
+    def estimated_cost(self, usage: Usage, settings: Settings) -> float:
+        price = price_for(self.model, settings)
+        output = usage.output_tokens + usage.thinking_tokens  # thinking is billed as output
+        return (usage.prompt_tokens * price.input + output * price.output) / 1_000_000
+
+
+def _prompt_for(context: ExtractContext | None) -> str:
+    return build_prompt(
+        vendor=context.vendor if context else None,
+        description=context.description if context else None,
+        url=context.url if context else None,
+    )
 
 
 ClientFactory = Callable[[GeminiOptions], Any]
@@ -202,9 +269,11 @@ class GeminiBackend:
     """Gemini through one google-genai client, built once and reused for every image.
 
     ``client_factory`` builds that client (tests point it at the fake server);
-    ``acquire_permit()`` is called before every attempt (a shared rate limiter);
-    ``on_rate_limited(retry_after)`` is called on every 429.
-    ``last_attempts`` holds the attempts the latest ``extract`` made, success or not.
+    ``hooks.acquire_permit()`` is called before every attempt (a shared rate limiter);
+    ``hooks.on_rate_limited(retry_after)`` on every 429; with ``hooks.defer_rate_limits``
+    a 429 is not retried here but ends the image, for the caller to wait and resend.
+    ``last_attempts`` holds the attempts the latest ``extract`` made, success or not;
+    ``last_usage`` the tokens its successful request was billed for.
     """
 
     kind = "gemini"
@@ -215,12 +284,15 @@ class GeminiBackend:
         client_factory: ClientFactory | None = None,
         acquire_permit: Callable[[], object] | None = None,
         on_rate_limited: Callable[[float | None], object] | None = None,
+        hooks: RemoteCallHooks | None = None,
     ) -> None:
         self.options = options
         self._client = (client_factory or make_client)(options)
-        self._acquire_permit = acquire_permit
-        self._on_rate_limited = on_rate_limited
+        self._acquire_permit = hooks.acquire_permit if hooks else acquire_permit
+        self._on_rate_limited = hooks.on_rate_limited if hooks else on_rate_limited
+        self._defer_rate_limits = bool(hooks and hooks.defer_rate_limits)
         self.last_attempts = 0
+        self.last_usage: Usage | None = None
 
     def __repr__(self) -> str:
         return f"GeminiBackend(model={self.options.model!r}, base_url={self.options.base_url!r})"
@@ -232,6 +304,7 @@ class GeminiBackend:
         deadline = _Deadline(self.options.image_deadline_s)
         contents = self._contents(image, context)
         self.last_attempts = 0
+        self.last_usage = None
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(_is_retryable),
             wait=lambda state: self._backoff(state),
@@ -253,12 +326,7 @@ class GeminiBackend:
     def _contents(self, image: Image | SourceImage, context: ExtractContext | None) -> list[Any]:
         _, types = _import_genai()
         data, mime_type = image_part_bytes(image, self.options.max_side_px)
-        prompt = build_prompt(
-            vendor=context.vendor if context else None,
-            description=context.description if context else None,
-            url=context.url if context else None,
-        )
-        return [types.Part.from_bytes(data=data, mime_type=mime_type), prompt]
+        return [types.Part.from_bytes(data=data, mime_type=mime_type), _prompt_for(context)]
 
     def _config(self, timeout_s: float) -> Any:
         _, types = _import_genai()
@@ -289,9 +357,13 @@ class GeminiBackend:
             )
         except Exception as exc:
             error = self._redacted(classify_error(exc))
-            if error.code == "rate_limited" and self._on_rate_limited is not None:
-                self._on_rate_limited(error.retry_after)
+            if error.code == "rate_limited":
+                if self._on_rate_limited is not None:
+                    self._on_rate_limited(error.retry_after)
+                if self._defer_rate_limits or error.quota_scope in ("day", "zero"):
+                    error.retryable = False  # the caller waits for the quota, or no wait helps
             raise error from exc
+        self.last_usage = read_usage(response)
         return read_response(response)
 
     def _backoff(self, state: RetryCallState) -> float:
@@ -324,6 +396,9 @@ class GeminiBackend:
     def _final_error(self, error: BackendError) -> BackendError:
         """The error to report: the last cause, how many attempts, and why we stopped."""
         attempts = self.last_attempts
+        if error.code == "rate_limited" and not error.retryable:
+            error.attempts = attempts
+            return error  # the quota's own words, for the caller that waits for it
         if not error.retryable:
             message = f"{error.message} ({attempts} attempt{'s' if attempts != 1 else ''})"
         elif attempts > self.options.max_retries:
@@ -334,7 +409,9 @@ class GeminiBackend:
                 f"stopped after {attempts} attempts at the {budget} image deadline; "
                 f"last cause: {error.message}"
             )
-        return BackendError(error.code, message, retry_after=error.retry_after, attempts=attempts)
+        return BackendError(
+            error.code, message, retry_after=error.retry_after, attempts=attempts, quota=error.quota
+        )
 
     def _redacted(self, error: BackendError) -> BackendError:
         """The same error with the API key, should any message echo it, blanked out."""
@@ -343,3 +420,15 @@ class GeminiBackend:
             error.message = error.message.replace(key, "[redacted]")
             error.args = (error.message,)
         return error
+
+
+def read_usage(response: Any) -> Usage | None:
+    """The tokens a reply was billed for (``usageMetadata``), where the API reported them."""
+    metadata = getattr(response, "usage_metadata", None)
+    if metadata is None:
+        return None
+    return Usage(
+        prompt_tokens=getattr(metadata, "prompt_token_count", None) or 0,
+        output_tokens=getattr(metadata, "candidates_token_count", None) or 0,
+        thinking_tokens=getattr(metadata, "thoughts_token_count", None) or 0,
+    )

@@ -7,6 +7,13 @@ lets httpx/httpx2 timeouts and network errors through. Each becomes a
 and network errors are worth another try; 400/401/403/404 never are. The wait
 the server asks for (``google.rpc.RetryInfo.retryDelay`` in the body, or a
 ``Retry-After`` header) is read into ``retry_after``.
+
+A 429's ``google.rpc.QuotaFailure`` violations say which quota ran out, e.g.
+``GenerateRequestsPerMinutePerProjectPerModel-FreeTier``,
+``GenerateContentInputTokensPerModelPerMinute-FreeTier`` or
+``GenerateRequestsPerDayPerProjectPerModel-FreeTier``; a quota of 0 (a model
+without a free tier) shows as ``quotaValue: "0"`` or "limit: 0" in the message.
+Per-minute quotas are worth waiting for; per-day and zero quotas are not.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
-from pipeline.errors import BackendError
+from pipeline.errors import BackendError, QuotaScope
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -59,6 +66,29 @@ def server_retry_delay(error: Any) -> float | None:
     return float(match[1]) if match else _retry_after_header(error)
 
 
+def quota_violation(error: Any) -> tuple[str | None, QuotaScope]:
+    """The quota a 429 names and how long it lasts: the worst of its violations wins."""
+    failure = _detail(error, "google.rpc.QuotaFailure")
+    violations = failure.get("violations") if failure else None
+    found: list[tuple[str, QuotaScope]] = []
+    zero_in_message = bool(re.search(r"limit:\s*0\b", str(getattr(error, "message", "") or "")))
+    for violation in violations if isinstance(violations, list) else []:
+        if not isinstance(violation, dict):
+            continue
+        quota_id = str(violation.get("quotaId") or violation.get("quotaMetric") or "unknown quota")
+        if str(violation.get("quotaValue", "")).strip() == "0" or zero_in_message:
+            found.append((quota_id, "zero"))
+        elif "PerDay" in quota_id:
+            found.append((quota_id, "day"))
+        else:
+            found.append((quota_id, "minute"))
+    for scope in ("zero", "day", "minute"):
+        for quota_id, found_scope in found:
+            if found_scope == scope:
+                return quota_id, scope
+    return None, "zero" if zero_in_message else "minute"
+
+
 def _is_key_problem(error: Any) -> bool:
     """Google answers a bad key with 400 INVALID_ARGUMENT and ErrorInfo reason API_KEY_INVALID."""
     info = _detail(error, "google.rpc.ErrorInfo")
@@ -70,7 +100,15 @@ def _api_error(error: Any) -> BackendError:
     code = int(error.code or 0)
     cause = f"HTTP {code} {error.status or ''}: {error.message or ''}".strip()
     if code == 429:
-        return BackendError("rate_limited", cause, retryable=True, retry_after=server_retry_delay(error))
+        quota, scope = quota_violation(error)
+        return BackendError(
+            "rate_limited",
+            cause,
+            retryable=scope == "minute",
+            retry_after=server_retry_delay(error),
+            quota=quota,
+            quota_scope=scope,
+        )
     if code in RETRYABLE_STATUS:
         kind: Literal["timeout", "upstream_error"] = "timeout" if code == 408 else "upstream_error"
         return BackendError(kind, cause, retryable=True, retry_after=server_retry_delay(error))

@@ -120,6 +120,8 @@ class FakeGemini:
         self.options = options
         self._plan = FaultPlan(options)
         self._window = RateWindow(options.rpm, options.rate_window_s)
+        self._token_window = RateWindow(options.tpm, options.rate_window_s)
+        self._requests_today = 0
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -190,12 +192,30 @@ class FakeGemini:
         except (BadRequestError, ValueError, AttributeError) as exc:
             return _error(400, "INVALID_ARGUMENT", str(exc) or "Invalid JSON payload received.")
         exchange.mime_type = image_request.mime_type
+        refused = self._over_quota(exchange, image_request)
+        if refused is not None:
+            return refused
+        exchange.fault = self._plan.next_fault()
+        return await self._reply(request, image_request, exchange)
+
+    def _over_quota(
+        self, exchange: Exchange, image_request: ImageRequest
+    ) -> tuple[int, dict[str, Any]] | None:
+        """A 429 for the first quota this request does not fit: per day, per minute, tokens per minute."""
+        model, options = exchange.model or "", self.options
+        if options.rpd is not None and self._requests_today >= options.rpd:
+            exchange.fault = "rpd_limit"
+            return 429, quota_body(model, None, options.rpd, quota="day")
         wait_s = self._window.admit()
         if wait_s is not None:
             exchange.fault = "rpm_limit"
-            return 429, quota_body(exchange.model or "", wait_s, self.options.rpm)
-        exchange.fault = self._plan.next_fault()
-        return await self._reply(request, image_request, exchange)
+            return 429, quota_body(model, wait_s, options.rpm)
+        wait_s = self._token_window.admit(amount=_prompt_tokens(image_request))
+        if wait_s is not None:
+            exchange.fault = "tpm_limit"
+            return 429, quota_body(model, wait_s, options.tpm, quota="tokens")
+        self._requests_today += 1
+        return None
 
     async def _wait(self, request: Request, seconds: float) -> None:
         """Sleep, but stop early (ClientGoneError) once the client has hung up, e.g. on its timeout."""
@@ -211,14 +231,18 @@ class FakeGemini:
         """The answer after the fault is chosen: quick refusals, or wait, then an error or content."""
         fault, model = exchange.fault, exchange.model or ""
         if fault == "http_429":
-            return 429, quota_body(model, self.options.retry_delay_s, self.options.rpm)
+            return 429, quota_body(model, self.options.retry_delay_s, self.options.rpm or 10)
+        if fault == "http_429_day":
+            return 429, quota_body(model, None, self.options.rpd or 250, quota="day")
+        if fault == "http_429_zero":
+            return 429, quota_body(model, None, 0, quota="day")
         if fault == "http_403":
             return _error(*SERVER_ERRORS["http_403"])
         delay = self._plan.latency_s() + (self.options.slow_delay_s if fault == "slow" else 0.0)
         await self._wait(request, delay)
         if fault in SERVER_ERRORS:
             return _error(*SERVER_ERRORS[fault])
-        prompt_tokens = TOKENS_PER_IMAGE + image_request.prompt_chars // 4
+        prompt_tokens = _prompt_tokens(image_request)
         if fault == "blocked":
             return 200, blocked_envelope(model, prompt_tokens)
         try:
@@ -263,6 +287,10 @@ class FakeGemini:
 
 
 # --- serving ---------------------------------------------------------------------
+
+
+def _prompt_tokens(image_request: ImageRequest) -> int:
+    return TOKENS_PER_IMAGE + image_request.prompt_chars // 4
 
 
 def _uvicorn_server(fake: FakeGemini, host: str, port: int) -> Any:

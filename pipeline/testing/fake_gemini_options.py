@@ -22,6 +22,8 @@ Fault = Literal[
     "http_500",
     "http_503",
     "http_429",
+    "http_429_day",
+    "http_429_zero",
     "http_403",
     "slow",
     "malformed_json",
@@ -44,6 +46,8 @@ class FaultRates(BaseModel):
     http_500: float = _rate("500 INTERNAL")
     http_503: float = _rate("503 UNAVAILABLE (model overloaded)")
     http_429: float = _rate("429 RESOURCE_EXHAUSTED with RetryInfo")
+    http_429_day: float = _rate("429 of a used-up per-day quota (no RetryInfo)")
+    http_429_zero: float = _rate("429 of a quota of 0 (a model without a free tier)")
     http_403: float = _rate("403 PERMISSION_DENIED")
     slow: float = _rate("a reply after slow_delay_s, beyond a client's timeout")
     malformed_json: float = _rate("reply text that is not valid JSON")
@@ -70,6 +74,14 @@ class FakeGeminiOptions(BaseModel):
     latency_sigma: float = Field(default=0.0, ge=0, le=3, description="log-normal spread of the latency")
     rpm: int | None = Field(default=None, ge=1, description="requests allowed per window; None: no limit")
     rate_window_s: float = Field(default=60.0, gt=0, description="length of the RPM window, seconds")
+    tpm: int | None = Field(
+        default=None, ge=1, description="input tokens allowed per window (prompt tokens); None: no limit"
+    )
+    rpd: int | None = Field(
+        default=None,
+        ge=1,
+        description="requests allowed in all, then per-day 429s; None: no limit",
+    )
     retry_delay_s: float = Field(default=1.0, ge=0, description="retryDelay sent with injected 429s")
     faults: FaultRates = Field(default_factory=FaultRates, description="random fault rates")
     script: tuple[Fault, ...] = Field(
@@ -118,24 +130,27 @@ class FaultPlan:
 
 
 class RateWindow:
-    """A sliding window of admitted request times; refused requests do not count."""
+    """A sliding window of admitted amounts (requests, or tokens); refused ones do not count."""
 
     def __init__(self, limit: int | None, window_s: float) -> None:
         self.limit = limit
         self.window_s = window_s
-        self._admitted: deque[float] = deque()
+        self._admitted: deque[tuple[float, int]] = deque()
+        self._used = 0
 
-    def admit(self, now: float | None = None) -> float | None:
-        """None if the request may go ahead (it is counted), else seconds until a slot frees."""
+    def admit(self, now: float | None = None, amount: int = 1) -> float | None:
+        """None if ``amount`` more fits the window now (it is counted), else seconds until it may."""
         if self.limit is None:
             return None
         now = time.monotonic() if now is None else now
-        while self._admitted and now - self._admitted[0] >= self.window_s:
-            self._admitted.popleft()
-        if len(self._admitted) < self.limit:
-            self._admitted.append(now)
+        while self._admitted and now - self._admitted[0][0] >= self.window_s:
+            self._used -= self._admitted.popleft()[1]
+        amount = min(amount, self.limit)  # one request larger than the limit is let through alone
+        if self._used + amount <= self.limit:
+            self._admitted.append((now, amount))
+            self._used += amount
             return None
-        return self._admitted[0] + self.window_s - now
+        return self._admitted[0][0] + self.window_s - now
 
 
 # --- command line (`karaoke-pipeline fake-gemini`); no web framework needed to build the parser ---
@@ -158,7 +173,10 @@ def add_fake_gemini_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extract", choices=["ocr", "echo"], default="ocr", help="ocr (default) or echo")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="median added latency, ms")
     parser.add_argument("--latency-sigma", type=float, default=0.0, help="log-normal spread of latency")
-    parser.add_argument("--rpm", type=int, default=None, help="requests per minute before 429s")
+    parser.add_argument("--rpm", type=int, default=None, help="requests per window before 429s")
+    parser.add_argument("--tpm", type=int, default=None, help="input tokens per window before 429s")
+    parser.add_argument("--rpd", type=int, default=None, help="requests in all before per-day 429s")
+    parser.add_argument("--window", type=float, default=60.0, help="the RPM/TPM window, seconds (default 60)")
     parser.add_argument(
         "--fail-rate", type=_fault_rate, action="append", default=[], metavar="FAULT=RATE",
         help=f"inject a fault in this share of requests; FAULT is one of {', '.join(FAULTS)}",
@@ -174,6 +192,9 @@ def options_from_args(args: argparse.Namespace) -> FakeGeminiOptions:
         latency_median_ms=args.latency_ms,
         latency_sigma=args.latency_sigma,
         rpm=args.rpm,
+        tpm=args.tpm,
+        rpd=args.rpd,
+        rate_window_s=args.window,
         faults=FaultRates(**dict(args.fail_rate)),
         slow_delay_s=args.slow_delay,
         seed=args.seed,

@@ -91,11 +91,24 @@ def format_duration(seconds: float) -> str:
     return f"{max(1, math.ceil(seconds))}s"
 
 
-def quota_body(model: str, retry_delay_s: float, limit: int | None) -> dict[str, Any]:
-    """A 429 like Google's: QuotaFailure, Help and RetryInfo details."""
+QUOTA_IDS = {
+    "minute": ("generate_content_free_tier_requests", "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"),
+    "tokens": (
+        "generate_content_free_tier_input_token_count",
+        "GenerateContentInputTokensPerModelPerMinute-FreeTier",
+    ),
+    "day": ("generate_content_free_tier_requests", "GenerateRequestsPerDayPerProjectPerModel-FreeTier"),
+}
+
+
+def quota_body(
+    model: str, retry_delay_s: float | None, limit: int | None, quota: str = "minute"
+) -> dict[str, Any]:
+    """A 429 like Google's: QuotaFailure (which quota), Help and, when waiting helps, RetryInfo."""
+    metric, quota_id = QUOTA_IDS[quota]
     violation = {
-        "quotaMetric": "generativelanguage.googleapis.com/generate_content_requests",
-        "quotaId": "GenerateRequestsPerMinutePerProjectPerModel",
+        "quotaMetric": f"generativelanguage.googleapis.com/{metric}",
+        "quotaId": quota_id,
         "quotaDimensions": {"location": "global", "model": model},
         "quotaValue": str(limit or 0),
     }
@@ -110,9 +123,20 @@ def quota_body(model: str, retry_delay_s: float, limit: int | None) -> dict[str,
                 }
             ],
         },
-        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": format_duration(retry_delay_s)},
     ]
-    message = f"You exceeded your current quota. Please retry in {retry_delay_s:.1f}s."
+    message = (
+        "You exceeded your current quota, please check your plan and billing details. "
+        f"* Quota exceeded for metric: generativelanguage.googleapis.com/{metric}, limit: {limit or 0}, "
+        f"model: {model}"
+    )
+    if retry_delay_s is not None:
+        details.append(
+            {
+                "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                "retryDelay": format_duration(retry_delay_s),
+            }
+        )
+        message += f" Please retry in {retry_delay_s:.1f}s."
     return error_body(429, "RESOURCE_EXHAUSTED", message, details)
 
 

@@ -35,6 +35,8 @@ class ScriptedBackend:
             time.sleep(float(argument))
         elif action == "crash":
             os._exit(17)  # the whole worker process dies, as with a segfault or OOM kill
+        elif action == "bug":
+            raise ZeroDivisionError("a scripted bug")  # an exception no backend means to raise
         elif action == "fail":
             raise BackendError(argument or "upstream_error", f"scripted failure {argument}")  # type: ignore[arg-type]
         venue = str(image.info.get("venue", "Scripted Bar"))

@@ -1,0 +1,400 @@
+"""One run over leased actors: slots first, then dispatch, collect, retry, expire.
+
+``Dispatch`` is the state of one ``SupervisedPool.stream``. For a backend that
+draws on a metered budget, each image first gets a slot from the cluster's
+budget actor (asked without blocking, answered with a time to wait) and is
+handed to a worker only when its slot is due, so its deadline starts when it
+is sent and no worker sleeps on quota. A per-minute 429 sends the image back
+to wait for another slot; a per-day or zero quota ends every image not yet
+sent as ``rate_limited`` at once, with the quota's name and reset time.
+
+Invariant: every task taken from the source yields exactly one ImageResult.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pipeline.errors import ConfigError
+from pipeline.metrics import metrics
+from pipeline.ratelimit import QuotaDenial, Settlement, SlotGrant, next_quota_reset
+from pipeline.schema import ImageResult
+from pipeline.worker import ImageTask, failed_result
+
+if TYPE_CHECKING:
+    from ray import ObjectRef
+    from ray.actor import ActorHandle
+    from ray.exceptions import RayActorError
+    from ray.util import ActorPool
+
+    from pipeline.progress import ProgressTracker
+    from pipeline.runner import PoolOptions, WorkerFleet
+
+log = logging.getLogger(__name__)
+
+ResultCallback = Callable[[ImageResult], None]
+MAX_QUOTA_WAITS = 20  # per-minute 429s one image may wait out before it fails as rate_limited
+BUDGET_UNREACHABLE_WAIT_S = 1.0  # spacing while the budget actor does not answer (restarting)
+
+
+@dataclass
+class InFlight:
+    actor: ActorHandle
+    worker_id: str
+    task: ImageTask
+    deadline: float
+
+
+@dataclass
+class _Due:
+    at: float  # monotonic time the task's slot opens
+    task: ImageTask
+
+
+class _BudgetClient:
+    """The run's side of the cluster's request budget: slots asked for, costs settled later."""
+
+    def __init__(self, limiter: ActorHandle, fleet: WorkerFleet) -> None:
+        self.limiter = limiter
+        self.backend_options = fleet.backend_options
+        self.estimates: dict[int, int] = {}  # image index -> tokens its slot was asked for
+        self.settlements: list[Settlement] = []
+        self.pressure = 0
+
+    def ask(self, task: ImageTask) -> ObjectRef[SlotGrant]:
+        width, height = _image_size(task)
+        tokens = self.backend_options.estimate_input_tokens(width, height)
+        self.estimates[task.payload.index] = tokens
+        settlements, self.settlements = self.settlements, []
+        ref: ObjectRef[SlotGrant] = self.limiter.reserve.remote(tokens, settlements)
+        return ref
+
+    def settle(self, result: ImageResult) -> None:
+        estimate = self.estimates.pop(result.image_index, None)
+        if estimate is None:
+            return
+        prompt = result.usage.prompt_tokens if result.usage else None
+        self.settlements.append(
+            Settlement(estimated_tokens=estimate, prompt_tokens=prompt, ok=result.success)
+        )
+
+    def grant(self, ref: ObjectRef[SlotGrant]) -> SlotGrant:
+        import ray
+
+        try:
+            grant: SlotGrant = ray.get(ref)
+        except Exception as exc:  # restarting or lost: never lose the image over bookkeeping
+            log.warning("the rate limiter did not answer (%s); spacing requests by %g s", exc, 1.0)
+            return SlotGrant(wait_s=BUDGET_UNREACHABLE_WAIT_S, pressure=self.pressure)
+        self.pressure = grant.pressure
+        return grant
+
+    def exhausted(self, denial: QuotaDenial) -> None:
+        self.limiter.exhausted.remote(denial)
+
+
+def _image_size(task: ImageTask) -> tuple[int | None, int | None]:
+    """Width and height from the image header (no pixels decoded); None when not at hand."""
+    data = getattr(task.payload, "data", None)
+    if not data:
+        return None, None
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except Exception:
+        return None, None
+
+
+def _denial_for(result: ImageResult) -> QuotaDenial | None:
+    """A quota that no waiting will fix (per-day, or none at all), from a rate_limited result."""
+    error = result.error
+    if error is None or error.code != "rate_limited" or error.quota_scope not in ("day", "zero"):
+        return None
+    quota = error.quota or "a Gemini quota"
+    if error.quota_scope == "zero":
+        message = (
+            f"{quota} is 0 for this model on this project (no free tier for it): "
+            "enable billing or choose another model (KARAOKE_GEMINI_MODEL)"
+        )
+        return QuotaDenial(quota=quota, message=message)
+    resets = next_quota_reset()
+    message = f"{quota} is used up; it resets at {resets:%Y-%m-%d %H:%M} UTC (midnight Pacific time)"
+    return QuotaDenial(quota=quota, message=message, resets_at=resets)
+
+
+class Dispatch:
+    """The queue, the slots and the table of items in flight of one run."""
+
+    def __init__(
+        self,
+        fleet: WorkerFleet,
+        options: PoolOptions,
+        actors: ActorPool,
+        size: int,
+        source: Iterator[ImageTask],
+        on_result: ResultCallback,
+        tracker: ProgressTracker | None = None,
+    ) -> None:
+        self.fleet = fleet
+        self.options = options
+        self.actors = actors
+        self.size = size  # actors leased; replacements keep it constant
+        self.source: Iterator[ImageTask] | None = source
+        self.queue: deque[ImageTask] = deque()  # read ahead of the source, retries first
+        self.read_ahead = size
+        self.on_result = on_result
+        self.tracker = tracker
+        self.delivered = 0
+        self.in_flight: dict[ObjectRef[ImageResult], InFlight] = {}
+        self.asking: dict[ObjectRef[SlotGrant], ImageTask] = {}
+        self.due: deque[_Due] = deque()  # slots held, in the order they open
+        self.budget = _BudgetClient(fleet.limiter, fleet) if fleet.limiter is not None else None
+        self.denial: QuotaDenial | None = None
+        self._quota_wait_shown: float | None = None
+
+    def until_done(self, on_tick: Callable[[], None] | None) -> None:
+        import ray
+
+        next_tick = 0.0
+        while self._refill() or self.in_flight or self.asking or self.due:
+            self._take_slots()
+            self._send_due()
+            refs: list[ObjectRef[object]] = [*self.in_flight, *self.asking]
+            timeout = self._wait_time()
+            ready: list[ObjectRef[object]] = []
+            if refs:
+                ready, waiting = ray.wait(refs, num_returns=1, timeout=timeout)
+                if ready and waiting:  # collect everything else already done in the same pass
+                    ready += ray.wait(waiting, num_returns=len(waiting), timeout=0)[0]
+            elif self.due:
+                time.sleep(timeout)
+            for ref in ready:
+                if ref in self.in_flight:
+                    self._collect(ref, self.in_flight.pop(ref))
+                else:
+                    self._granted(ref, self.asking.pop(ref))
+            self._expire()
+            self._show_quota_wait()
+            if on_tick is not None and time.monotonic() >= next_tick:
+                on_tick()
+                next_tick = time.monotonic() + self.options.poll_interval_s
+
+    def leased_actors(self) -> list[ActorHandle]:
+        """Every actor this run holds: the idle ones, and the busy ones if it stopped early."""
+        held = [item.actor for item in self.in_flight.values()]
+        while (actor := self.actors.pop_idle()) is not None:
+            held.append(actor)
+        return held
+
+    # --- the queue and the slots --------------------------------------------------------
+
+    def _refill(self) -> bool:
+        """Top the queue up from the source; False when nothing is left to send."""
+        while self.source is not None and len(self.queue) + self._held() < self.read_ahead:
+            task = next(self.source, None)
+            if task is None:
+                self.source = None
+            else:
+                self.queue.append(task)
+        if self.denial is not None:
+            self._deny_unsent()
+        return bool(self.queue)
+
+    def _held(self) -> int:
+        return len(self.in_flight) + len(self.asking) + len(self.due)
+
+    def _take_slots(self) -> None:
+        """Ask for as many slots as there are actors free to use them (fewer after 429s)."""
+        cap = max(1, self.size >> self.budget.pressure) if self.budget is not None else self.size
+        while self.queue and self._held() < cap:
+            task = self.queue.popleft()
+            if self.budget is None:
+                self.due.append(_Due(time.monotonic(), task))
+            else:
+                self.asking[self.budget.ask(task)] = task
+
+    def _granted(self, ref: ObjectRef[SlotGrant], task: ImageTask) -> None:
+        assert self.budget is not None
+        grant = self.budget.grant(ref)
+        if grant.denied is not None:
+            self.denial = self.denial or grant.denied
+            self.budget.estimates.pop(task.payload.index, None)
+            self._deny(task)
+            return
+        if grant.wait_s > 0:
+            metrics().quota_wait.inc(grant.wait_s)
+        due = _Due(time.monotonic() + grant.wait_s, task.model_copy(update={"slot_held": True}))
+        position = len(self.due)  # grants may come back out of order; keep the deque sorted
+        while position and self.due[position - 1].at > due.at:
+            position -= 1
+        self.due.insert(position, due)
+
+    def _send_due(self) -> None:
+        now = time.monotonic()
+        while self.due and self.due[0].at <= now and self.actors.has_free():
+            task = self.due.popleft().task
+            actor = self.actors.pop_idle()
+            ref = actor.process.remote(task)
+            # a fresh replacement first loads its backend: that time is not the image's
+            grace = 0.0 if self.fleet.is_ready(actor) else self.options.startup_timeout_s
+            worker_id = self.fleet.worker_id(actor)
+            self.in_flight[ref] = InFlight(actor, worker_id, task, now + self.options.image_timeout_s + grace)
+            metrics().worker_count("busy", 1)
+            if self.tracker is not None:
+                self.tracker.image_started(worker_id)
+
+    def _wait_time(self) -> float:
+        now = time.monotonic()
+        moments = [item.deadline for item in self.in_flight.values()]
+        if self.due and self.actors.has_free():
+            moments.append(self.due[0].at)
+        next_moment = min(moments, default=now + self.options.poll_interval_s)
+        return max(0.0, min(next_moment - now, self.options.poll_interval_s))
+
+    def _show_quota_wait(self) -> None:
+        """Tell the progress when images wait for a slot, and until when."""
+        if self.tracker is None:
+            return
+        now = time.monotonic()
+        opens = self.due[0].at if self.due and self.due[0].at > now + 0.05 else None
+        if opens is None and self.asking and not self.in_flight:
+            opens = now  # asked, not yet answered: waiting all the same
+        if (opens is None) != (self._quota_wait_shown is None) or (
+            opens is not None
+            and self._quota_wait_shown is not None
+            and abs(opens - self._quota_wait_shown) > 0.5
+        ):
+            self._quota_wait_shown = opens
+            when = None if opens is None else dt.datetime.now(dt.UTC) + dt.timedelta(seconds=opens - now)
+            self.tracker.waiting_for_quota(when)
+
+    # --- results --------------------------------------------------------------------------
+
+    def _collect(self, ref: ObjectRef[ImageResult], item: InFlight) -> None:
+        import ray
+        from ray.exceptions import RayActorError, RayTaskError
+
+        metrics().worker_count("busy", -1)
+        try:
+            result: ImageResult = ray.get(ref)
+        except RayActorError as exc:
+            self._on_crash(item, exc)
+            return
+        except RayTaskError as exc:  # the backend raised: only with raise_errors, or a bug
+            if self.fleet.worker_options.raise_errors:
+                raise
+            result = failed_result(item.task.payload, "internal_error", str(exc.cause), item.task.attempt)
+        self._recycle(item)
+        if self.budget is not None:
+            self.budget.settle(result)
+        if self._wait_for_quota(result, item):
+            return
+        self._finish(result, item)
+
+    def _recycle(self, item: InFlight) -> None:
+        if self.fleet.due_for_recycling(item.actor):
+            self.actors.push(self.fleet.replace(item.actor, item.task.job_id))
+        else:
+            self.actors.push(item.actor)
+
+    def _wait_for_quota(self, result: ImageResult, item: InFlight) -> bool:
+        """A per-minute 429 sends the image back for a new slot; a used-up quota stops the run."""
+        error = result.error
+        if error is None or error.code != "rate_limited" or self.budget is None:
+            return False
+        metrics().rate_limited.inc(1, tags={"quota": error.quota or "unknown"})
+        denial = _denial_for(result)
+        if denial is not None:
+            log.warning("stopping: %s", denial.message)
+            if self.denial is None:
+                self.denial = denial
+                self.budget.exhausted(denial)
+            result.error = error.model_copy(update={"message": denial.message})
+            return False
+        if item.task.quota_waits >= MAX_QUOTA_WAITS:
+            return False
+        if self.tracker is not None:
+            self.tracker.worker_gone(item.worker_id)  # idle again; the image waits, it has not finished
+        retry = item.task.model_copy(update={"quota_waits": item.task.quota_waits + 1, "slot_held": False})
+        self.queue.appendleft(retry)
+        return True
+
+    def _deny_unsent(self) -> None:
+        """With the quota used up, every image not yet sent fails at once, the unread ones too."""
+        while self.queue:
+            self._deny(self.queue.popleft())
+        while self.due:
+            self._deny(self.due.popleft().task)
+        while self.source is not None:
+            task = next(self.source, None)
+            if task is None:
+                self.source = None
+            else:
+                self._deny(task)
+
+    def _deny(self, task: ImageTask) -> None:
+        assert self.denial is not None
+        result = failed_result(task.payload, "rate_limited", self.denial.message, task.attempt - 1)
+        assert result.error is not None
+        result.error.quota = self.denial.quota
+        self._deliver(result, None)
+
+    def _on_crash(self, item: InFlight, exc: RayActorError) -> None:
+        """A dead worker: its image goes back to the queue, or fails after ``max_attempts``.
+
+        Raises:
+            ConfigError: the worker never started because its backend cannot be built
+                (bad options, a missing key or extra); every worker would fail alike.
+        """
+        if exc.actor_init_failed:  # the last line of Ray's report names the cause
+            cause = str(exc).strip().splitlines()[-1]
+            raise ConfigError(f"a worker could not start: {cause}") from exc
+        task = item.task
+        log.warning("%s died on %s (attempt %d): %s", item.worker_id, task.payload.source, task.attempt, exc)
+        self.actors.push(self.fleet.replace(item.actor, task.job_id))
+        if task.attempt < self.options.max_attempts:
+            self.queue.appendleft(task.model_copy(update={"attempt": task.attempt + 1, "slot_held": False}))
+            if self.tracker is not None:
+                self.tracker.add_retry()
+                self.tracker.worker_gone(item.worker_id)
+            return
+        message = f"worker died on each of {task.attempt} attempts; last: {type(exc).__name__}"
+        self._finish(failed_result(task.payload, "worker_crashed", message, task.attempt), item)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for ref, item in list(self.in_flight.items()):
+            if item.deadline <= now:
+                del self.in_flight[ref]
+                metrics().worker_count("busy", -1)
+                timeout = self.options.image_timeout_s
+                message = f"no result within {timeout:g} s; worker {item.worker_id} replaced"
+                result = failed_result(item.task.payload, "timeout", message, item.task.attempt)
+                result.processing_time = timeout * 1000
+                if self.budget is not None:
+                    self.budget.estimates.pop(result.image_index, None)
+                self._finish(result, item)
+                self.actors.push(self.fleet.replace(item.actor, item.task.job_id))
+
+    def _finish(self, result: ImageResult, item: InFlight) -> None:
+        self._deliver(result, item.worker_id)
+
+    def _deliver(self, result: ImageResult, worker_id: str | None) -> None:
+        self.delivered += 1
+        if self.tracker is not None:
+            self.tracker.image_finished(
+                result.image_index,
+                ok=result.success,
+                processing_ms=result.processing_time,
+                worker_id=worker_id,
+            )
+        self.on_result(result)

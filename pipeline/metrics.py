@@ -1,0 +1,138 @@
+"""The pipeline's metrics, through ``ray.util.metrics`` (Ray's metrics agent exports them to Prometheus).
+
+One ``PipelineMetrics`` per process, made on first use once Ray is up (Ray
+metrics belong to the process that records them); without Ray every call is a
+no-op. Prometheus sees each name with Ray's ``ray_`` prefix. Tags stay
+low-cardinality: status, error code, quota, token kind, worker state; never a
+job id, a source or a client.
+
+| metric | type | tags | meaning |
+|---|---|---|---|
+| karaoke_images | counter | status, error_code | images finished |
+| karaoke_image_latency_ms | histogram | status | one image's processing time |
+| karaoke_workers | gauge | state (total, leased, busy) | worker actors of this process's fleets |
+| karaoke_quota_wait_seconds | counter | | time images waited for a rate-limit slot |
+| karaoke_rate_limited | counter | quota | 429s, by the quota that ran out |
+| karaoke_tokens | counter | kind (prompt, output, thinking) | tokens billed |
+| karaoke_estimated_cost_usd | counter | | estimated cost at the configured prices |
+| karaoke_cache_hits | counter | | images answered from the result cache |
+| karaoke_queued_images | gauge | | images accepted and not yet finished (Serve) |
+| karaoke_jobs | gauge | status | asynchronous jobs by status (Serve) |
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.schema import ParseResponse
+
+LATENCY_BOUNDARIES_MS = [50, 100, 250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000]
+METRIC_NAMES = (
+    "karaoke_images",
+    "karaoke_image_latency_ms",
+    "karaoke_workers",
+    "karaoke_quota_wait_seconds",
+    "karaoke_rate_limited",
+    "karaoke_tokens",
+    "karaoke_estimated_cost_usd",
+    "karaoke_cache_hits",
+    "karaoke_queued_images",
+    "karaoke_jobs",
+)
+
+
+class PipelineMetrics:
+    """Every metric of the pipeline; thread-safe (runs record from their own threads)."""
+
+    def __init__(self) -> None:
+        from ray.util import metrics
+
+        self.images = metrics.Counter(
+            "karaoke_images",
+            description="images finished, by status and error code",
+            tag_keys=("status", "error_code"),
+        )
+        self.latency = metrics.Histogram(
+            "karaoke_image_latency_ms",
+            description="time to process one image, ms",
+            boundaries=LATENCY_BOUNDARIES_MS,
+            tag_keys=("status",),
+        )
+        self.workers = metrics.Gauge(
+            "karaoke_workers", description="worker actors: total, leased to runs, busy", tag_keys=("state",)
+        )
+        self.quota_wait = metrics.Counter(
+            "karaoke_quota_wait_seconds", description="seconds images waited for a rate-limit slot"
+        )
+        self.rate_limited = metrics.Counter(
+            "karaoke_rate_limited", description="429s, by the quota that ran out", tag_keys=("quota",)
+        )
+        self.tokens = metrics.Counter("karaoke_tokens", description="tokens billed", tag_keys=("kind",))
+        self.cost = metrics.Counter("karaoke_estimated_cost_usd", description="estimated cost, US dollars")
+        self.cache_hits = metrics.Counter("karaoke_cache_hits", description="images answered from the cache")
+        self.queued = metrics.Gauge(
+            "karaoke_queued_images", description="images accepted and not yet finished"
+        )
+        self.jobs = metrics.Gauge(
+            "karaoke_jobs", description="asynchronous jobs by status", tag_keys=("status",)
+        )
+        self._lock = threading.Lock()
+        self._workers = {"total": 0, "leased": 0, "busy": 0}
+
+    def worker_count(self, state: str, delta: int) -> None:
+        with self._lock:
+            self._workers[state] = max(0, self._workers[state] + delta)
+            value = self._workers[state]
+        self.workers.set(value, tags={"state": state})
+
+    def response(self, response: ParseResponse) -> None:
+        """Count the images, tokens and cost of one finished run."""
+        for result in response.results:
+            code = result.error.code if result.error is not None else "none"
+            self.images.inc(1, tags={"status": result.status, "error_code": code})
+            if result.status == "cached":
+                self.cache_hits.inc(1)
+            elif result.attempts:
+                self.latency.observe(result.processing_time, tags={"status": result.status})
+        stats = response.stats
+        for kind, count in (
+            ("prompt", stats.prompt_tokens),
+            ("output", stats.output_tokens),
+            ("thinking", stats.thinking_tokens),
+        ):
+            if count:
+                self.tokens.inc(count, tags={"kind": kind})
+        if stats.estimated_cost:
+            self.cost.inc(stats.estimated_cost)
+
+
+class _Off:
+    """Stands in without Ray: every recording is dropped."""
+
+    def __getattr__(self, name: str) -> Any:
+        return _Off()
+
+    def __call__(self, *args: object, **kwargs: object) -> _Off:
+        return self
+
+
+_metrics: PipelineMetrics | None = None
+_made = threading.Lock()
+
+
+def metrics() -> PipelineMetrics:
+    """This process's metrics (a no-op stand-in when Ray is not up)."""
+    global _metrics
+    import ray
+
+    if _metrics is not None:
+        return _metrics
+    if not ray.is_initialized():
+        off: Any = _Off()
+        return off  # type: ignore[no-any-return]
+    with _made:
+        if _metrics is None:
+            _metrics = PipelineMetrics()
+    return _metrics

@@ -1,0 +1,240 @@
+"""A local Ray and a warm fleet kept between commands: ``up``, ``down``, ``status``.
+
+``karaoke-pipeline up`` spawns a small daemon process that starts a local Ray
+head (token authentication on, with a token file of its own), starts a fleet of
+named, detached worker actors for one plan and writes ``runtime/state.json``
+under the data dir. Later ``parse``, ``batch``, ``serve`` and ``eval`` on this
+machine find the state, attach to that Ray (presenting the token) and lease
+the warm workers when their plan is the same (the actors' names carry a digest
+of the plan), so no command pays for Ray's start or a worker's imports.
+``down`` stops the daemon, which shuts its Ray down. A runtime whose daemon or
+Ray is gone is noticed at once (a dead pid, a closed port) and its state is
+removed: commands then start a Ray of their own rather than wait on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pydantic import Field
+
+from pipeline.errors import ConfigError
+from pipeline.schema import WireModel
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "state.json"
+START_TIMEOUT_S = 180.0
+
+
+class RuntimeState(WireModel):
+    """What ``up`` started, as written to ``<data dir>/runtime/state.json``."""
+
+    pid: int = Field(description="the daemon that owns the Ray head")
+    address: str = Field(description="the GCS address to attach to")
+    token_path: str = Field(description="the token file the Ray head checks")
+    temp_dir: str
+    backend: str
+    workers: int
+    fleet: str = Field(description="the name prefix of the warm actors: a digest of their plan")
+    started_at: dt.datetime
+
+
+def runtime_dir(data_dir: Path) -> Path:
+    return data_dir.resolve() / "runtime"
+
+
+def fleet_name(plan_json: str) -> str:
+    """The name prefix of a warm fleet for this plan: the same plan, the same actors."""
+    return "karaoke-warm-" + hashlib.sha256(plan_json.encode()).hexdigest()[:12]
+
+
+def read_state(data_dir: Path) -> RuntimeState | None:
+    """The running runtime, or None; a stale state (dead daemon, closed port) is removed."""
+    path = runtime_dir(data_dir) / STATE_FILE
+    try:
+        state = RuntimeState.model_validate_json(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if _alive(state):
+        return state
+    log.warning("the runtime started by `karaoke-pipeline up` is gone (pid %d); not using it", state.pid)
+    path.unlink(missing_ok=True)
+    _stop_orphans(state)
+    return None
+
+
+def _stop_orphans(state: RuntimeState) -> None:
+    """Stop what is left of a dead runtime's Ray (its processes name its own temp dir), nothing else."""
+    proc = Path("/proc")
+    if not proc.is_dir() or not state.temp_dir:
+        return
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if state.temp_dir in command:
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
+    shutil.rmtree(state.temp_dir, ignore_errors=True)
+
+
+def _alive(state: RuntimeState) -> bool:
+    try:
+        os.kill(state.pid, 0)
+    except OSError:
+        return False
+    host, _, port = state.address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=1.0):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def use_token(state: RuntimeState) -> None:
+    """Present the runtime's token to the Ray this process attaches to (before Ray is imported)."""
+    os.environ["RAY_AUTH_MODE"] = "token"
+    os.environ["RAY_AUTH_TOKEN_PATH"] = state.token_path
+
+
+def start_runtime(data_dir: Path, backend: str, workers: int) -> RuntimeState:
+    """Spawn the daemon and wait until its Ray and warm fleet are up.
+
+    Raises:
+        ConfigError: a runtime already runs, or the daemon could not start (its log says why).
+    """
+    if (existing := read_state(data_dir)) is not None:
+        raise ConfigError(f"a runtime already runs (pid {existing.pid}, {existing.backend}); `down` stops it")
+    folder = runtime_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path = folder / "daemon.log"
+    command = [sys.executable, "-m", "pipeline.runtime", "--data-dir", str(data_dir.resolve())]
+    command += ["--backend", backend, "--workers", str(workers)]
+    with open(log_path, "ab") as log_file:
+        daemon = subprocess.Popen(  # its own session: the runtime outlives this command and its terminal
+            command, stdout=log_file, stderr=log_file, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if daemon.poll() is not None:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+            raise ConfigError(f"the runtime did not start: {tail[0]} (see {log_path})")
+        state = read_state(data_dir)
+        if state is not None and state.pid == daemon.pid:
+            return state
+        time.sleep(0.2)
+    daemon.terminate()
+    raise ConfigError(f"the runtime did not start within {START_TIMEOUT_S:g} s (see {log_path})")
+
+
+def stop_runtime(data_dir: Path, timeout_s: float = 60.0) -> RuntimeState | None:
+    """Stop the daemon (it shuts its Ray down); the state it had, or None when none ran."""
+    state = read_state(data_dir)
+    if state is None:
+        return None
+    os.kill(state.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(state.pid, 0)
+        except OSError:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(state.pid, signal.SIGKILL)
+    (runtime_dir(data_dir) / STATE_FILE).unlink(missing_ok=True)
+    return state
+
+
+# --- the daemon -------------------------------------------------------------------------
+
+
+def _daemon(data_dir: Path, backend: str, workers: int) -> int:
+    """Start Ray and the warm fleet, write the state, then wait for SIGTERM."""
+    folder = runtime_dir(data_dir)
+    token_path = folder / "token"
+    token_path.write_text(secrets.token_hex(32))
+    token_path.chmod(0o600)
+    # before Ray is imported: it reads the token settings once
+    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_path), RAY_USAGE_STATS_ENABLED="0")
+    import ray
+
+    from pipeline.parse import plan_job, start_fleet
+    from pipeline.settings import get_settings
+
+    settings = get_settings()
+    plan = plan_job(backend, workers=workers, timeout_s=30.0, settings=settings)
+    temp_dir = tempfile.mkdtemp(prefix="karaoke-ray-up-")
+    ray.init(
+        address="local",
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+        namespace="karaoke-pipeline",
+        _node_ip_address="127.0.0.1",
+        _temp_dir=temp_dir,
+    )
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
+    name = fleet_name(plan_fingerprint(plan))
+    fleet = start_fleet(plan.backend, plan.worker, workers, plan.rate_limit, named=name)
+    fleet.wait_ready(fleet.actors, plan.pool.startup_timeout_s)
+    state = RuntimeState(
+        pid=os.getpid(),
+        address=ray.get_runtime_context().gcs_address,
+        token_path=str(token_path),
+        temp_dir=temp_dir,
+        backend=backend,
+        workers=workers,
+        fleet=name,
+        started_at=dt.datetime.now(dt.UTC),
+    )
+    (folder / STATE_FILE).write_text(state.model_dump_json(indent=2))
+    print(f"runtime up: Ray at {state.address}, {workers} warm {backend} workers", flush=True)
+    while not stopping:
+        time.sleep(0.5)
+    with contextlib.suppress(Exception):
+        ray.shutdown()
+    shutil.rmtree(temp_dir, ignore_errors=True)
+    (folder / STATE_FILE).unlink(missing_ok=True)
+    return 0
+
+
+def plan_fingerprint(plan: object) -> str:
+    """The parts of a plan that a warm worker is built from, as stable JSON."""
+    from pipeline.parse import JobPlan
+
+    assert isinstance(plan, JobPlan)
+    return plan.backend.model_dump_json() + plan.worker.model_dump_json()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.runtime", description="the `up` daemon")
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--backend", required=True)
+    parser.add_argument("--workers", type=int, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return _daemon(args.data_dir, args.backend, args.workers)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
