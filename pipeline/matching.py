@@ -10,9 +10,9 @@ exactly: 'Kelley's Pub' and 'Kelly's Tavern' stay two venues.
 Every rule is symmetric, so clustering with it depends only on the set of names.
 rapidfuzz is imported on first use to keep ``pipeline.reduce`` quick to import.
 
-Comparing every pair of keys is quadratic, so ``VenueKeyIndex`` finds the keys a
-key matches by blocking, one complete filter per rule (a pair the matcher joins
-is never filtered out; every candidate is then checked by the matcher itself):
+Comparing every pair of keys is quadratic, so ``venue_key_pairs`` finds the
+matching pairs by blocking, one complete filter per rule (a pair the matcher
+joins is never filtered out; every candidate is then checked by the matcher):
 
 - equal keys: a set;
 - one key extends the other by generic words: each key's cores (the key without
@@ -22,7 +22,7 @@ is never filtered out; every candidate is then checked by the matcher itself):
   one of their rarest letter pairs. An Indel edit breaks at most two letter pairs,
   so two keys within ``d`` edits share all but ``2d`` of them, and the prefix
   filter (the ``2d + 1`` rarest pairs of each key must meet) cannot miss them.
-  The few candidates are scored by ``rapidfuzz.process.extract``.
+  Each block is scored in C by ``rapidfuzz.process.cdist`` with a cutoff.
 """
 
 from __future__ import annotations
