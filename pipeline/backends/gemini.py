@@ -2,7 +2,8 @@
 
 Each ``extract`` sends one image (its original bytes when nothing must change,
 else upright and downscaled; always its real MIME type) and our prompt, asks
-for JSON in a response schema, and reads the reply text itself (see ``gemini_output``). Transient failures (408, 429, 5xx, timeouts, network
+for JSON in a response schema, and reads the reply text itself (see
+``gemini_output``). Transient failures (408, 429, 5xx, timeouts, network
 errors; see ``gemini_errors``) are retried with exponential backoff and full jitter, never sooner than
 the server's ``RetryInfo.retryDelay`` or ``Retry-After``, and never past the
 per-image deadline. When the retries run out, the BackendError says how many
