@@ -2,7 +2,9 @@
 
 Run it under ``../shared/tools/loopback-only`` (it starts Ray and a server).
 ``--quick`` is the smoke-test variant (well under two minutes);
-``--report-only`` redraws the table and chart from the last JSON.
+``--report-only`` redraws the table and chart from the last JSON. The rows that
+need no server (``bench.merge``, ``bench.image_cost``) are written as text next
+to them (small sizes in ``--quick``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench import image_cost, merge
 from bench.config import BenchConfig, LatencyModel
 from bench.report import Measurements, write_outputs
 from bench.scenarios import ThroughputBench, log, run_ocr, run_rate_limit, server_options
@@ -102,7 +105,23 @@ def main(argv: list[str] | None = None) -> int:
         raw.write_text(measurements.model_dump_json(indent=1))  # first, so a report bug loses nothing
     for path in write_outputs(measurements, config.out_dir):
         log(f"wrote {path}")
+    if not args.report_only:
+        for path in write_local_rows(config.out_dir, quick=config.quick):
+            log(f"wrote {path}")
     return 0
+
+
+def write_local_rows(out_dir: Path, *, quick: bool) -> list[Path]:
+    """The merge and per-image CPU rows, measured in this process, as text files."""
+    rows = {
+        merge.RESULT_NAME: merge.rows(merge.QUICK_SIZES if quick else merge.SIZES),
+        image_cost.RESULT_NAME: image_cost.measure(1 if quick else 5),
+    }
+    paths = []
+    for name, lines in rows.items():
+        (out_dir / name).write_text("\n".join(lines) + "\n")
+        paths.append(out_dir / name)
+    return paths
 
 
 if __name__ == "__main__":

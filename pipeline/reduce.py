@@ -258,9 +258,7 @@ class ScheduleReducer:
         )
 
     def _merged_shows(self) -> list[Show]:
-        match = self._venues_match
-        same = None if match is None else lambda a, b: match(a.venue, b.venue)
-        clusters = cluster_keys(self._shows, lambda key: key.slot, same)
+        clusters = cluster_keys(self._shows, lambda key: key.slot, lambda key: key.venue, self._venues_match)
         return [_join(self._shows, cluster).build(Show) for cluster in clusters]
 
     def _merged_venues(self) -> list[Venue]:

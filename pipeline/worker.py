@@ -18,7 +18,7 @@ from pipeline.backends.base import Backend, BackendOptions, ExtractContext, Remo
 from pipeline.cache import ResultCache, cache_key
 from pipeline.clean import clean_schedule
 from pipeline.errors import BackendError, ImageRejected
-from pipeline.images import ImagePayload, ImageRef, decode_image, read_uri
+from pipeline.images import ImagePayload, ImageRef, open_image, read_uri
 from pipeline.schema import ErrorCode, ImageError, ImageResult, ParsedSchedule, Usage, WireModel
 
 log = logging.getLogger(__name__)
@@ -149,9 +149,8 @@ class ImageProcessor:
         return payload
 
     def _extract(self, payload: ImagePayload, context: ExtractContext | None) -> ParsedSchedule:
-        decoded = decode_image(payload, max_pixels=self.options.max_pixels)
-        decoded.image.info["mime_type"] = decoded.mime_type  # the sniffed type, for backends that resend it
-        raw = self.backend.extract(decoded.image, context)
+        image = open_image(payload, max_pixels=self.options.max_pixels)  # pixels decode only if used
+        raw = self.backend.extract(image, context)
         return clean_schedule(raw)
 
     def _result(

@@ -1,4 +1,4 @@
-"""Image intake: every bad-input code, each from a real malformed file."""
+"""Image intake: every bad-input code, each from a real malformed file; what goes to Gemini."""
 
 from __future__ import annotations
 
@@ -12,8 +12,19 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from pipeline.backends.gemini import image_part_bytes
 from pipeline.errors import ImageRejected
-from pipeline.images import decode_image, find_images, read_base64, read_bytes, read_path, sniff_mime_type
+from pipeline.images import (
+    SourceImage,
+    decode_image,
+    find_images,
+    open_image,
+    pixels_of,
+    read_base64,
+    read_bytes,
+    read_path,
+    sniff_mime_type,
+)
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000
@@ -173,3 +184,109 @@ def test_find_images_searches_directories_recursively(tmp_path: Path, png_bytes:
         (tmp_path / name).write_bytes(png_bytes)
     found = find_images([tmp_path])
     assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/b/two.JPG", "a/one.png"]
+
+
+# --- open_image: header facts and a whole-file check, no pixels; the hand-off to Gemini ------
+
+
+def opened(data: bytes, *, max_pixels: int = MAX_PIXELS) -> SourceImage:
+    return open_image(read_bytes(data, 0, max_bytes=MAX_BYTES), max_pixels=max_pixels)
+
+
+def open_reject_code(data: bytes, *, max_pixels: int = MAX_PIXELS) -> str:
+    with pytest.raises(ImageRejected) as caught:
+        opened(data, max_pixels=max_pixels)
+    return caught.value.code
+
+
+def noise(size: tuple[int, int] = (300, 200)) -> Image.Image:
+    return Image.effect_noise(size, 64).convert("RGB")
+
+
+def png_with_chunk_before_iend(data: bytes, kind: bytes, body: bytes) -> bytes:
+    """The PNG with one more chunk (valid CRC) just before IEND, i.e. after the pixels."""
+    iend = data.rindex(b"IEND") - 4
+    chunk = struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    return data[:iend] + chunk + data[iend:]
+
+
+@pytest.mark.parametrize(("fmt", "mime"), [("PNG", "image/png"), ("JPEG", "image/jpeg")])
+def test_open_image_reads_the_header_and_leaves_pixels_undecoded(fmt: str, mime: str) -> None:
+    data = encode(noise(), fmt)
+    source = opened(data)
+    assert (source.mime_type, source.width, source.height, source.orientation) == (mime, 300, 200, 1)
+    assert source.data == data
+    assert "pixels" not in vars(source)  # the cached property was never computed
+    assert source.pixels.size == (300, 200) and source.pixels.mode == "RGB"
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+@pytest.mark.parametrize("keep", [0.3, 0.6, 0.95])
+def test_open_image_refuses_a_truncated_file_as_corrupt(fmt: str, keep: float) -> None:
+    data = encode(noise(), fmt)
+    assert open_reject_code(data[: int(len(data) * keep)]) == "corrupt_image"
+
+
+def test_open_image_refuses_a_png_with_a_damaged_chunk() -> None:
+    data = bytearray(encode(noise(), "PNG"))
+    idat = data.index(b"IDAT")
+    data[idat + 100] ^= 0xFF  # one flipped byte in the pixel data: the chunk's CRC no longer holds
+    assert open_reject_code(bytes(data)) == "corrupt_image"
+
+
+def test_open_image_refuses_bombs_and_counts_against_the_limit() -> None:
+    assert open_reject_code(png_claiming_size(50_000, 50_000)) == "too_many_pixels"
+    assert (
+        open_reject_code(encode(Image.new("RGB", (100, 100)), "PNG"), max_pixels=9_999) == "too_many_pixels"
+    )
+
+
+def test_open_image_reads_the_exif_orientation_without_decoding() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90 degrees clockwise
+    source = opened(encode(Image.new("RGB", (40, 20), "blue"), "JPEG", exif=exif.tobytes()))
+    assert (source.orientation, source.upright) == (6, False)
+    assert "pixels" not in vars(source)
+    assert source.pixels.size == (20, 40)  # upright once decoded
+
+
+def test_a_png_with_exif_after_its_pixels_is_left_to_the_decoder() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = png_with_chunk_before_iend(
+        encode(Image.new("RGB", (40, 20), "blue"), "PNG"), b"eXIf", exif.tobytes()
+    )
+    source = opened(data)
+    assert not source.upright  # unknown from the header: not assumed upright
+    assert source.pixels.size == (20, 40)  # the decoder found and applied it
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mime"), [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp")]
+)
+def test_an_upright_image_within_limits_is_sent_as_it_came(fmt: str, mime: str) -> None:
+    data = encode(noise(), fmt)
+    sent, sent_mime = image_part_bytes(opened(data), max_side_px=3000)
+    assert sent == data  # the very bytes that came in, not a re-encoding
+    assert sent_mime == mime
+
+
+def test_a_rotated_jpeg_is_decoded_turned_and_re_encoded() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = encode(Image.new("RGB", (40, 20), "blue"), "JPEG", exif=exif.tobytes())
+    sent, sent_mime = image_part_bytes(opened(data), max_side_px=3000)
+    assert sent != data and sent_mime == "image/jpeg"
+    assert Image.open(io.BytesIO(sent)).size == (20, 40)
+
+
+def test_an_image_over_the_side_limit_is_downscaled_in_its_own_type() -> None:
+    sent, sent_mime = image_part_bytes(opened(encode(Image.new("RGB", (4000, 1000), "white"), "PNG")), 3000)
+    assert sent_mime == "image/png"
+    assert Image.open(io.BytesIO(sent)).size == (3000, 750)
+
+
+def test_pixels_of_passes_decoded_images_through_and_decodes_source_images() -> None:
+    image = Image.new("RGB", (10, 10))
+    assert pixels_of(image) is image
+    assert pixels_of(opened(encode(image, "PNG"))).size == (10, 10)

@@ -7,6 +7,7 @@ uses the session-scoped ``ray_session`` fixture from tests/conftest.py.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.matching import venue_keys_match
 from pipeline.reduce import ReducerActor, ScheduleReducer, ShowKey, show_key
 from pipeline.schema import WEEKDAYS, Dj, ParsedSchedule, Show, Vendor, Venue
 
@@ -574,3 +576,76 @@ def test_fuzzy_merge_is_order_independent(
 ) -> None:
     expected = reduce_all(pairs).result().to_wire()
     assert reduce_all(data.draw(st.permutations(pairs))).result().to_wire() == expected
+
+
+# --- blocking: the merge finds venue pairs without comparing all of them -----------
+
+
+def pairwise_matcher(first: str, second: str) -> bool:
+    """The default rule behind another callable, so the reducer asks it about every pair."""
+    return venue_keys_match(first, second)
+
+
+FILLER_WORDS = ["zan", "qui", "bel", "mor", "tav", "ril", "kor", "vex", "lud", "pim", "sor", "gan"]
+
+
+def filler_venues(count: int, seed: int = 5) -> list[str]:
+    """Distinct made-up venue names, enough to fill a bucket past the small-group shortcut."""
+    rng = random.Random(seed)
+    names: set[str] = set()
+    while len(names) < count:
+        word = "".join(rng.choice(FILLER_WORDS) for _ in range(rng.randint(2, 4)))
+        names.add(f"{word.title()} {rng.choice(['Tavern', 'Pub', 'Lounge', 'Grill', 'Station'])}")
+    return sorted(names)
+
+
+def one_slot(names: list[str], day: str = "friday", start: str = "21:00") -> list[tuple[str, ParsedSchedule]]:
+    return [
+        (f"img-{i}", ParsedSchedule(shows=[Show(venue_name=name, day=day, start_time=start)]))
+        for i, name in enumerate(names)
+    ]
+
+
+def test_a_typo_merges_among_hundreds_of_venues_in_one_slot() -> None:
+    pairs = one_slot([*filler_venues(300), "Oneilly's Sports Pub", "O'Nelly's Sports Pub"])
+    shows = ScheduleReducer.merge(pairs).shows
+    assert [show.venue_name for show in shows if "Sports" in show.venue_name] == ["Oneilly's Sports Pub"]
+    reference = ScheduleReducer(venues_match=pairwise_matcher)
+    for source, schedule in pairs:
+        reference.add(schedule, source)
+    assert [show.to_wire() for show in shows] == [show.to_wire() for show in reference.result().shows]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("Zanzibar Jukebox Lounge", "Zanzibar Quokka Lounge"), ("Route 66 Bar", "Route 67 Bar")],
+)
+def test_names_differing_only_in_a_rare_word_or_number_stay_apart_among_hundreds(
+    first: str, second: str
+) -> None:
+    names = [*filler_venues(300), first, second]
+    result = ScheduleReducer.merge(
+        [*one_slot(names), *((f"v-{i}", ParsedSchedule(venues=[Venue(name=n)])) for i, n in enumerate(names))]
+    )
+    assert {first, second} <= {show.venue_name for show in result.shows}
+    assert {first, second} <= {venue.name for venue in result.venues}
+
+
+def test_blocked_merge_equals_the_pairwise_merge_on_a_busy_world() -> None:
+    rng = random.Random(21)
+    names = filler_venues(250, seed=21)
+    names += [name.upper() for name in rng.sample(names, 40)]  # other case
+    names += [f"The {name}" for name in rng.sample(names, 40)]  # a leading The
+    names += [name[:5] + name[6:] for name in rng.sample(names, 40)]  # a dropped letter
+    pairs: list[tuple[str, ParsedSchedule]] = []
+    for i, name in enumerate(names):
+        address = f"{rng.randint(1, 40)} Main St" if rng.random() < 0.3 else None
+        show = Show(venue_name=name, day=rng.choice(WEEKDAYS[:2]), start_time=rng.choice(["20:00", "21:00"]))
+        pairs.append((f"img-{i}", ParsedSchedule(venues=[Venue(name=name, address=address)], shows=[show])))
+    blocked = ScheduleReducer.merge(pairs)
+    reference = ScheduleReducer(venues_match=pairwise_matcher)
+    for source, schedule in pairs:
+        reference.add(schedule, source)
+    expected = reference.result()
+    assert len(expected.shows) < len(pairs)  # the respellings really merged
+    assert blocked.to_wire() == expected.to_wire()

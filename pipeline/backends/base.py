@@ -22,6 +22,8 @@ from pipeline.schema import ParsedSchedule, WireModel
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+    from pipeline.images import SourceImage
+
 
 class ExtractContext(WireModel):
     """Optional hints that come with a request (the old API's body fields)."""
@@ -92,11 +94,19 @@ else:  # pydantic validates any registered kind by its discriminator
 
 
 class Backend(Protocol):
-    """Turns one decoded image into a ParsedSchedule, or raises BackendError."""
+    """Turns one image into a ParsedSchedule, or raises BackendError.
+
+    Workers hand over a ``SourceImage`` (original bytes, type, header facts,
+    pixels decoded on first use), so a backend that can send the bytes as they
+    came never pays for decoding; ``pipeline.images.pixels_of`` gives the pixels
+    of either kind. Tests may pass decoded PIL images directly.
+    """
 
     kind: str
 
-    def extract(self, image: Image, context: ExtractContext | None = None) -> ParsedSchedule: ...
+    def extract(
+        self, image: Image | SourceImage, context: ExtractContext | None = None
+    ) -> ParsedSchedule: ...
 
 
 def _unknown(kind: str) -> ConfigError:

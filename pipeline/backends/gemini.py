@@ -1,8 +1,9 @@
 """The Gemini backend: one google-genai client per backend, retries that respect the API.
 
-Each ``extract`` sends one image (downscaled, with its real MIME type) and our
-prompt, asks for JSON in a response schema, and reads the reply text itself
-(see ``gemini_output``). Transient failures (408, 429, 5xx, timeouts, network
+Each ``extract`` sends one image (its original bytes when nothing must change,
+else upright and downscaled; always its real MIME type) and our prompt, asks
+for JSON in a response schema, and reads the reply text itself (see
+``gemini_output``). Transient failures (408, 429, 5xx, timeouts, network
 errors; see ``gemini_errors``) are retried with exponential backoff and full jitter, never sooner than
 the server's ``RetryInfo.retryDelay`` or ``Retry-After``, and never past the
 per-image deadline. When the retries run out, the BackendError says how many
@@ -32,6 +33,7 @@ from pipeline.backends.gemini_output import PROMPT_VERSION, build_prompt, read_r
 from pipeline.backends.gemini_quotas import limits_for, price_for
 from pipeline.backends.options import BackendOptionsBase
 from pipeline.errors import BackendError, ConfigError
+from pipeline.images import SourceImage
 from pipeline.schema import ParsedSchedule, Usage
 
 if TYPE_CHECKING:
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
     from pipeline.ratelimit import RateLimitOptions
     from pipeline.settings import Settings
 
-__all__ = ["PROMPT_VERSION", "GeminiBackend", "GeminiOptions", "encode_image"]
+__all__ = ["PROMPT_VERSION", "GeminiBackend", "GeminiOptions", "encode_image", "image_part_bytes"]
 
 logger = logging.getLogger(__name__)
 
@@ -211,12 +213,13 @@ def _encoded(image: Image, image_format: str) -> bytes:
     return buffer.getvalue()
 
 
-def encode_image(image: Image, max_side_px: int) -> tuple[bytes, str]:
+def encode_image(image: Image, max_side_px: int, source_mime_type: str | None = None) -> tuple[bytes, str]:
     """Bytes and MIME type to send: downscaled to ``max_side_px``, in the source type when Gemini
     takes it (else PNG), and JPEG when that is needed to stay under the request limit."""
     from PIL import Image as PILImage
 
-    image_format = _SENDABLE_FORMATS.get(_source_mime_type(image) or "", "PNG")  # before resize drops it
+    source_type = source_mime_type or _source_mime_type(image)  # before resize drops it
+    image_format = _SENDABLE_FORMATS.get(source_type or "", "PNG")
     if max(image.size) > max_side_px:
         scale = max_side_px / max(image.size)
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
@@ -229,6 +232,21 @@ def encode_image(image: Image, max_side_px: int) -> tuple[bytes, str]:
             "too_large", f"{len(data)} bytes after downscaling, limit {MAX_INLINE_IMAGE_BYTES}"
         )
     return data, PILImage.MIME[image_format]
+
+
+def image_part_bytes(image: Image | SourceImage, max_side_px: int) -> tuple[bytes, str]:
+    """Bytes and MIME type to send: the original bytes, untouched, when nothing must change.
+
+    That is a ``SourceImage`` of a type Gemini takes, upright (no EXIF rotation
+    to apply), within ``max_side_px`` and the request limit; anything else is
+    decoded and re-encoded by ``encode_image``.
+    """
+    if not isinstance(image, SourceImage):
+        return encode_image(image, max_side_px)
+    fits = max(image.width, image.height) <= max_side_px and len(image.data) <= MAX_INLINE_IMAGE_BYTES
+    if image.mime_type in _SENDABLE_FORMATS and image.upright and fits:
+        return image.data, image.mime_type
+    return encode_image(image.pixels, max_side_px, image.mime_type)
 
 
 # --- retries -------------------------------------------------------------------------
@@ -281,7 +299,7 @@ class GeminiBackend:
     def __repr__(self) -> str:
         return f"GeminiBackend(model={self.options.model!r}, base_url={self.options.base_url!r})"
 
-    def extract(self, image: Image, context: ExtractContext | None = None) -> ParsedSchedule:
+    def extract(self, image: Image | SourceImage, context: ExtractContext | None = None) -> ParsedSchedule:
         """The schedule in ``image``; BackendError after the retries or the deadline run out."""
         import tenacity
 
@@ -307,9 +325,9 @@ class GeminiBackend:
         if callable(close):
             close()
 
-    def _contents(self, image: Image, context: ExtractContext | None) -> list[Any]:
+    def _contents(self, image: Image | SourceImage, context: ExtractContext | None) -> list[Any]:
         _, types = _import_genai()
-        data, mime_type = encode_image(image, self.options.max_side_px)
+        data, mime_type = image_part_bytes(image, self.options.max_side_px)
         return [types.Part.from_bytes(data=data, mime_type=mime_type), _prompt_for(context)]
 
     def _config(self, timeout_s: float) -> Any:

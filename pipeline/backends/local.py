@@ -17,6 +17,7 @@ from pipeline.backends.base import ExtractContext, LocalOptions
 from pipeline.backends.schedule_parser import OcrLine, parse_schedule
 from pipeline.clean import clean_schedule
 from pipeline.errors import BackendError, ConfigError
+from pipeline.images import SourceImage, pixels_of
 from pipeline.schema import ParsedSchedule, Vendor
 
 if TYPE_CHECKING:
@@ -103,10 +104,11 @@ class LocalBackend:
         self.options = options
         self._engine = _build_engine(options)
 
-    def _read_text(self, image: Image) -> list[OcrLine]:
+    def _read_text(self, image: Image | SourceImage) -> list[OcrLine]:
         """Run OCR; a broken image or engine becomes a BackendError with a fitting code."""
+        pixels = pixels_of(image)  # decoded here: OCR needs pixels
         try:
-            rgb = image if image.mode == "RGB" else image.convert("RGB")
+            rgb = pixels if pixels.mode == "RGB" else pixels.convert("RGB")
         except (OSError, ValueError) as exc:
             raise BackendError("corrupt_image", f"cannot read the image's pixels: {exc}") from exc
         try:
@@ -115,7 +117,7 @@ class LocalBackend:
             raise BackendError("upstream_error", f"OCR failed: {type(exc).__name__}: {exc}") from exc
         return ocr_lines(output)
 
-    def extract(self, image: Image, context: ExtractContext | None = None) -> ParsedSchedule:
+    def extract(self, image: Image | SourceImage, context: ExtractContext | None = None) -> ParsedSchedule:
         """The schedule shown in ``image``; an image with no karaoke text gives an empty one."""
         schedule = clean_schedule(parse_schedule(self._read_text(image)))
         return _with_context_vendor(schedule, context)

@@ -18,6 +18,8 @@ from pipeline.schema import ParsedSchedule, Show, Venue
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+    from pipeline.images import SourceImage
+
 
 class ScriptedBackend:
     kind = "scripted"
@@ -25,7 +27,7 @@ class ScriptedBackend:
     def __init__(self, options: ScriptedOptions) -> None:
         self.options = options
 
-    def extract(self, image: Image, context: ExtractContext | None = None) -> ParsedSchedule:
+    def extract(self, image: Image | SourceImage, context: ExtractContext | None = None) -> ParsedSchedule:
         script = str(image.info.get("script", "ok"))
         time.sleep(self.options.delay_s)
         action, _, argument = script.partition(":")
