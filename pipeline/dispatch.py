@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from ray import ObjectRef
     from ray.actor import ActorHandle
     from ray.exceptions import RayActorError
-    from ray.util import ActorPool
 
     from pipeline.progress import ProgressTracker
     from pipeline.runner import PoolOptions, WorkerFleet
@@ -77,13 +76,19 @@ class _BudgetClient:
         ref: ObjectRef[SlotGrant] = self.limiter.reserve.remote(tokens, settlements)
         return ref
 
-    def settle(self, result: ImageResult) -> None:
+    def settle(self, result: ImageResult, task: ImageTask) -> None:
         estimate = self.estimates.pop(result.image_index, None)
         if estimate is None:
             return
         prompt = result.usage.prompt_tokens if result.usage else None
         self.settlements.append(
-            Settlement(estimated_tokens=estimate, prompt_tokens=prompt, ok=result.success)
+            Settlement(
+                estimated_tokens=estimate,
+                prompt_tokens=prompt,
+                ok=result.success,
+                slot_at=task.slot_at,
+                sent_at=result.sent_at,
+            )
         )
 
     def grant(self, ref: ObjectRef[SlotGrant]) -> SlotGrant:
@@ -139,19 +144,21 @@ class Dispatch:
         self,
         fleet: WorkerFleet,
         options: PoolOptions,
-        actors: ActorPool,
-        size: int,
+        leased: list[ActorHandle],
         source: Iterator[ImageTask],
         on_result: ResultCallback,
         tracker: ProgressTracker | None = None,
     ) -> None:
+        from ray.util import ActorPool
+
         self.fleet = fleet
         self.options = options
-        self.actors = actors
-        self.size = size  # actors leased; replacements keep it constant
+        self.actors = ActorPool([])  # the idle actors that are up; the busy ones are in in_flight
+        self.pending: list[ActorHandle] = []  # leased, still loading their backend
+        self.size = len(leased)  # actors leased; replacements keep it constant
         self.source: Iterator[ImageTask] | None = source
         self.queue: deque[ImageTask] = deque()  # read ahead of the source, retries first
-        self.read_ahead = size
+        self.read_ahead = self.size
         self.on_result = on_result
         self.tracker = tracker
         self.delivered = 0
@@ -161,12 +168,35 @@ class Dispatch:
         self.budget = _BudgetClient(fleet.limiter, fleet) if fleet.limiter is not None else None
         self.denial: QuotaDenial | None = None
         self._quota_wait_shown: float | None = None
+        for actor in leased:
+            self._add(actor)
+
+    def _add(self, actor: ActorHandle) -> None:
+        """An actor joins the idle set once it is up: only then does its image take a slot."""
+        if self.fleet.is_ready(actor):
+            self.actors.push(actor)
+        else:
+            self.pending.append(actor)
+
+    def _admit_ready(self) -> None:
+        """Move actors that have come up into the idle set.
+
+        Raises:
+            ConfigError: a worker could not start because its backend cannot be built.
+        """
+        for actor in list(self.pending):
+            if self.fleet.is_ready(actor):
+                self.pending.remove(actor)
+                self.actors.push(actor)
+            elif (cause := self.fleet.start_failure(actor)) is not None:
+                raise ConfigError(f"a worker could not start: {cause}")
 
     def until_done(self, on_tick: Callable[[], None] | None) -> None:
         import ray
 
         next_tick = 0.0
         while self._refill() or self.in_flight or self.asking or self.due:
+            self._admit_ready()
             self._take_slots()
             self._send_due()
             refs: list[ObjectRef[object]] = [*self.in_flight, *self.asking]
@@ -176,7 +206,7 @@ class Dispatch:
                 ready, waiting = ray.wait(refs, num_returns=1, timeout=timeout)
                 if ready and waiting:  # collect everything else already done in the same pass
                     ready += ray.wait(waiting, num_returns=len(waiting), timeout=0)[0]
-            elif self.due:
+            elif self.due or self.pending:
                 time.sleep(timeout)
             for ref in ready:
                 if ref in self.in_flight:
@@ -191,7 +221,7 @@ class Dispatch:
 
     def leased_actors(self) -> list[ActorHandle]:
         """Every actor this run holds: the idle ones, and the busy ones if it stopped early."""
-        held = [item.actor for item in self.in_flight.values()]
+        held = [item.actor for item in self.in_flight.values()] + self.pending
         while (actor := self.actors.pop_idle()) is not None:
             held.append(actor)
         return held
@@ -216,6 +246,7 @@ class Dispatch:
     def _take_slots(self) -> None:
         """Ask for as many slots as there are actors free to use them (fewer after 429s)."""
         cap = max(1, self.size >> self.budget.pressure) if self.budget is not None else self.size
+        cap = min(cap, self.size - len(self.pending))  # a slot only for an actor that can use it now
         while self.queue and self._held() < cap:
             task = self.queue.popleft()
             if self.budget is None:
@@ -233,7 +264,8 @@ class Dispatch:
             return
         if grant.wait_s > 0:
             metrics().quota_wait.inc(grant.wait_s)
-        due = _Due(time.monotonic() + grant.wait_s, task.model_copy(update={"slot_held": True}))
+        held = task.model_copy(update={"slot_held": True, "slot_at": grant.slot_at})
+        due = _Due(time.monotonic() + grant.wait_s, held)
         position = len(self.due)  # grants may come back out of order; keep the deque sorted
         while position and self.due[position - 1].at > due.at:
             position -= 1
@@ -298,14 +330,14 @@ class Dispatch:
             result = failed_result(item.task.payload, "internal_error", str(exc.cause), item.task.attempt)
         self._recycle(item)
         if self.budget is not None:
-            self.budget.settle(result)
+            self.budget.settle(result, item.task)
         if self._wait_for_quota(result, item):
             return
         self._finish(result, item)
 
     def _recycle(self, item: InFlight) -> None:
         if self.fleet.due_for_recycling(item.actor):
-            self.actors.push(self.fleet.replace(item.actor, item.task.job_id))
+            self._add(self.fleet.replace(item.actor, item.task.job_id))
         else:
             self.actors.push(item.actor)
 
@@ -363,7 +395,7 @@ class Dispatch:
             raise ConfigError(f"a worker could not start: {cause}") from exc
         task = item.task
         log.warning("%s died on %s (attempt %d): %s", item.worker_id, task.payload.source, task.attempt, exc)
-        self.actors.push(self.fleet.replace(item.actor, task.job_id))
+        self._add(self.fleet.replace(item.actor, task.job_id))
         if task.attempt < self.options.max_attempts:
             self.queue.appendleft(task.model_copy(update={"attempt": task.attempt + 1, "slot_held": False}))
             if self.tracker is not None:
@@ -389,7 +421,7 @@ class Dispatch:
                 if self.budget is not None:
                     self.budget.estimates.pop(result.image_index, None)
                 self._finish(result, item)
-                self.actors.push(self.fleet.replace(item.actor, item.task.job_id))
+                self._add(self.fleet.replace(item.actor, item.task.job_id))
 
     def _finish(self, result: ImageResult, item: InFlight) -> None:
         self._deliver(result, item.worker_id)

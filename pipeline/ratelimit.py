@@ -90,6 +90,7 @@ class SlotGrant(WireModel):
     """The answer to ``reserve``: wait ``wait_s`` then send, or do not send at all."""
 
     wait_s: float = 0.0
+    slot_at: float = Field(default=0.0, description="the slot's time on the budget's clock (epoch seconds)")
     pressure: int = Field(default=0, ge=0, description="halvings of the busy workers after recent 429s")
     denied: QuotaDenial | None = None
 
@@ -104,6 +105,8 @@ class Settlement(WireModel):
     estimated_tokens: int = 0
     prompt_tokens: int | None = None
     ok: bool = True
+    slot_at: float | None = Field(default=None, description="the slot the request was granted")
+    sent_at: float | None = Field(default=None, description="when it really left (epoch seconds)")
 
 
 class BudgetStats(WireModel):
@@ -129,7 +132,7 @@ class RequestBudget:
     def __init__(
         self,
         options: RateLimitOptions,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,  # epoch seconds: workers report send times in them
         wall_clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.options = options
@@ -172,12 +175,13 @@ class RequestBudget:
         self._today += 1
         self.stats.granted += 1
         self.stats.tokens_reserved += charged
-        return SlotGrant(wait_s=slot - now, pressure=self.stats.pressure)
+        return SlotGrant(wait_s=slot - now, slot_at=slot, pressure=self.stats.pressure)
 
     def settle(self, settlement: Settlement) -> None:
         """Learn from a finished request: its real token count corrects later estimates."""
         if settlement.ok:
             self.succeeded()
+        self._sent_late(settlement)
         if settlement.prompt_tokens and settlement.estimated_tokens:
             ratio = settlement.prompt_tokens / settlement.estimated_tokens
             self.stats.token_scale = 0.7 * self.stats.token_scale + 0.3 * ratio
@@ -185,6 +189,26 @@ class RequestBudget:
             difference = round(settlement.prompt_tokens - settlement.estimated_tokens)
             if difference > 0 and self.options.tpm:
                 self._tokens.append((self._clock(), difference))
+
+    def _sent_late(self, settlement: Settlement) -> None:
+        """A request that left after its slot counts in the windows from when it really left.
+
+        Under load the way from a granted slot to the wire (the driver's loop, the actor's
+        queue) can take longer than the margin; later slots are then spaced from the real
+        send, so the server never sees more than the limit in any window.
+        """
+        slot, sent = settlement.slot_at, settlement.sent_at
+        if slot is None or sent is None or sent <= slot:
+            return
+        try:
+            position = self._requests.index(slot)
+        except ValueError:  # already out of the last rpm slots: it no longer matters
+            return
+        self._requests[position] = sent
+        if position + 1 < len(self._requests) and self._requests[position + 1] < sent:
+            ordered = sorted(self._requests)
+            self._requests.clear()
+            self._requests.extend(ordered)
 
     def rate_limited(self, retry_after: float | None) -> None:
         """A per-minute 429: hold new slots until ``retry_after`` and halve the busy workers."""

@@ -366,6 +366,11 @@ class WorkerFleet:
         else:
             self.release([item.actor])
 
+    def start_failure(self, actor: ActorHandle) -> str | None:
+        """Why this actor could not start (its backend cannot be built), or None."""
+        with self._changed:
+            return self._failed.get(actor)
+
     def is_ready(self, actor: ActorHandle) -> bool:
         """Whether the actor has finished starting (its backend is loaded)."""
         import ray
@@ -455,7 +460,6 @@ class SupervisedPool:
         ``tracker`` (when given) counts the run's progress as it happens.
         Returns how many results were delivered.
         """
-        from ray.util import ActorPool
 
         from pipeline.dispatch import Dispatch
 
@@ -467,7 +471,7 @@ class SupervisedPool:
         # it is up (a backend that cannot be built fails the run, see Dispatch._on_crash).
         leased = self.fleet.lease(self.options.workers)
         source = itertools.chain([first], source)
-        run = Dispatch(self.fleet, self.options, ActorPool(leased), len(leased), source, on_result, tracker)
+        run = Dispatch(self.fleet, self.options, leased, source, on_result, tracker)
         run.read_ahead = max(read_ahead or 0, len(leased))
         try:
             run.until_done(on_tick)
@@ -481,7 +485,7 @@ class SupervisedPool:
         A busy actor handed back as free would make the next run queue behind an
         image nobody wants; its result is dropped, or it is replaced if it overruns.
         """
-        idle = []
+        idle = list(run.pending)
         while (actor := run.actors.pop_idle()) is not None:
             idle.append(actor)
         self.fleet.release(idle)

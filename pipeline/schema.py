@@ -144,6 +144,9 @@ class ImageResult(WireModel):
     processing_time: float = Field(default=0.0, ge=0, description="milliseconds")
     worker: str | None = None
     usage: Usage | None = Field(default=None, description="tokens billed, where the backend reports them")
+    sent_at: float | None = Field(
+        default=None, exclude=True, description="epoch seconds its request left the worker (for the budget)"
+    )
     data: ParsedSchedule = Field(default_factory=ParsedSchedule)
 
 

@@ -61,6 +61,7 @@ class ImageTask(WireModel):
     attempt: int = Field(default=1, ge=1)
     quota_waits: int = Field(default=0, ge=0, description="times this image went back to wait for quota")
     slot_held: bool = Field(default=False, description="the driver already took its first request's slot")
+    slot_at: float | None = Field(default=None, description="when that slot opened (the budget's clock)")
     cache_identity: str | None = Field(
         default=None, description="look the image up in the worker's cache under this identity (batch)"
     )
@@ -228,9 +229,12 @@ class ImageWorker:
         self.processor = ImageProcessor(backend_options, options, worker_id, hooks)
 
     def process(self, task: ImageTask) -> ImageResult:
-        if self.permits is not None:
-            self.permits.prepaid = task.slot_held
-        return self.processor.process(task)
+        if self.permits is None:
+            return self.processor.process(task)
+        self.permits.prepaid, self.permits.sent_at = task.slot_held, None
+        result = self.processor.process(task)
+        result.sent_at = self.permits.sent_at
+        return result
 
     def ping(self) -> str:
         return self.processor.worker_id
@@ -249,6 +253,7 @@ class _Permits:
         self.limiter = limiter
         self.tokens = backend_options.estimate_input_tokens(None, None)
         self.prepaid = False
+        self.sent_at: float | None = None
 
     def hooks(self) -> RemoteCallHooks:
         return RemoteCallHooks(self.acquire, self.rate_limited, defer_rate_limits=True)
@@ -257,6 +262,7 @@ class _Permits:
         """The first attempt's slot was taken by the driver; a retry waits for one of its own."""
         if self.prepaid:
             self.prepaid = False
+            self.sent_at = time.time()  # when the slot was really used, for the budget's windows
             return
         import ray
 

@@ -201,3 +201,14 @@ def test_a_run_of_successes_narrows_the_spacing_back_to_its_setting() -> None:
     assert budget.snapshot().margin_s == pytest.approx(widened / 1.5)
     budget.reserve(settlements=[Settlement()] * 40)
     assert budget.snapshot().margin_s == pytest.approx(0.2), "never narrower than configured"
+
+
+def test_a_request_that_left_late_counts_from_when_it_left() -> None:
+    clock = Clock()
+    budget = RequestBudget(RateLimitOptions(rpm=2, window_s=10, margin_s=0), clock)
+    first, second = budget.reserve(), budget.reserve()
+    assert (first.slot_at, second.slot_at) == (1000.0, 1000.0)
+    clock.now = 1004.0  # the second one only left at 1003 (a loaded driver, a queued actor)
+    budget.settle(Settlement(slot_at=second.slot_at, sent_at=1003.0))
+    assert budget.reserve().slot_at == pytest.approx(1010.0), "the first still leaves the window at 1010"
+    assert budget.reserve().slot_at == pytest.approx(1013.0), "the second leaves it at 1013, not 1010"
