@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
+from pipeline.capture import PNG_TIME_KEY, png_time
 from pipeline.errors import ImageRejected
 from pipeline.schema import WireModel
 
@@ -164,6 +165,9 @@ def decode_image(payload: ImagePayload, *, max_pixels: int) -> DecodedImage:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected("corrupt_image", f"{payload.source}: cannot decode: {exc}") from exc
     upright = ImageOps.exif_transpose(image).convert("RGB")
+    stamp = png_time(payload.data) if mime_type == "image/png" else None
+    if stamp is not None:  # Pillow does not read tIME; backends date year-less shows by it
+        upright.info[PNG_TIME_KEY] = stamp
     return DecodedImage(upright, mime_type, upright.width, upright.height)
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "Column",
     "OcrLine",
     "Row",
+    "box_column",
     "find_table_header",
     "group_rows",
     "split_blocks",
@@ -199,8 +200,11 @@ def _words(box: OcrLine) -> list[_Piece]:
     ]
 
 
-def _header_columns(row: Row) -> list[Column] | None:
-    """Columns named by a header row, or None when the row is not a header."""
+def _header_columns(row: Row, *, need_venue: bool = True) -> list[Column] | None:
+    """Columns named by a header row, or None when the row is not a header.
+
+    Without ``need_venue`` a venue pane's own table (Day | Time | Host) counts too.
+    """
     columns: list[Column] = []
     words = [piece for box in row.boxes for piece in _words(box)]
     for piece in words:
@@ -212,15 +216,17 @@ def _header_columns(row: Row) -> list[Column] | None:
             return None
     kinds = {c.kind for c in columns}
     grid = sum(kind.startswith(GRID_DAY) for kind in kinds) >= 2
+    if not need_venue:
+        return columns if {"day", "time"} <= kinds and "venue" not in kinds else None
     if len(columns) < 3 or not kinds & {"venue"} or not (kinds & {"day", "time"} or grid):
         return None
     return columns
 
 
-def find_table_header(rows: Sequence[Row]) -> tuple[int, list[Column]] | None:
-    """Index and columns of the first header row, if the page is a table."""
+def find_table_header(rows: Sequence[Row], *, need_venue: bool = True) -> tuple[int, list[Column]] | None:
+    """Index and columns of the first header row, if the page (or a pane) is a table."""
     for index, row in enumerate(rows):
-        columns = _header_columns(row)
+        columns = _header_columns(row, need_venue=need_venue)
         if columns is not None:
             return index, columns
     return None
@@ -234,7 +240,7 @@ def _left_aligned(rows: Sequence[Row], columns: Sequence[Column]) -> bool:
     return starts >= 0.5 * len(boxes)
 
 
-def _box_column(box: OcrLine, columns: Sequence[Column], left: bool) -> int:
+def box_column(box: OcrLine, columns: Sequence[Column], left: bool) -> int:
     """Column of a whole box: OCR breaks boxes at column gaps, so a box starts a cell."""
     if left:
         return min(range(len(columns)), key=lambda i: abs(columns[i].x0 - box.x0))
@@ -257,7 +263,7 @@ def table_cells(row: Row, columns: Sequence[Column], body: Sequence[Row]) -> dic
     tolerance = 0.75 * row.height
     cells: dict[str, list[str]] = {}
     for box in row.boxes:
-        first = _box_column(box, columns, left)
+        first = box_column(box, columns, left)
         spans_next = first + 1 < len(columns) and box.x1 > columns[first + 1].x0 + tolerance
         if not spans_next:
             cells.setdefault(columns[first].kind, []).append(box.text.strip())

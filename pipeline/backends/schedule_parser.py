@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import cast
 
 from pipeline.addresses import find_address, normalize_phone
+from pipeline.backends.chrome import is_chrome
 from pipeline.backends.layouts import (
     GRID_DAY,
     Column,
@@ -38,10 +39,26 @@ from pipeline.backends.line_fields import (
     strip_dj_prefix,
     vendor_name,
 )
+from pipeline.backends.pane_tables import pane_rows
+from pipeline.backends.regions import cut_regions
 from pipeline.clean import clause_starts, dj_key, normalize_time_range, split_clauses, venue_key
+from pipeline.dates import find_date, find_day_phrases, find_page_year
 from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue, Weekday
 
 __all__ = ["OcrLine", "parse_schedule"]
+
+_EPOCH = dt.date(2000, 1, 1)  # any date: only whether a date is present matters
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What every line is read against: the reference day and a year the page prints."""
+
+    today: dt.date
+    year: int | None = None
+
+    def fields(self, text: str) -> LineFields:
+        return read_fields(text, self.today, self.year)
 
 
 @dataclass(frozen=True)
@@ -93,7 +110,7 @@ def _is_heading(row: Row) -> bool:
     return is_title(row.text) or vendor_name(row.text) is not None
 
 
-def _venue_heading(rows: Sequence[Row], today: dt.date) -> LineFields:
+def _venue_heading(rows: Sequence[Row], ref: _Reading) -> LineFields:
     """A venue named above the first show ('Oties Tavern & Grill' over its weekly nights).
 
     Its address and phone are taken from the rows between it and the first show.
@@ -102,7 +119,7 @@ def _venue_heading(rows: Sequence[Row], today: dt.date) -> LineFields:
     for row in rows:
         if _is_heading(row) or row.text.rstrip().endswith((":", "!")) or mentions_karaoke(row.text):
             continue
-        fields = read_fields(row.text, today)
+        fields = ref.fields(row.text)
         if fields.has_days or mentions_other_event(row.text):
             break
         if heading.venue is None and fields.venue:
@@ -114,10 +131,10 @@ def _venue_heading(rows: Sequence[Row], today: dt.date) -> LineFields:
     return replace(heading, notes=())
 
 
-def _read_page(rows: Sequence[Row], today: dt.date) -> _Page:
+def _read_page(rows: Sequence[Row], ref: _Reading) -> _Page:
     vendors = [name for row in rows if (name := vendor_name(row.text))]
     karaoke = any(mentions_karaoke(row.text) for row in rows)
-    heading = _venue_heading(rows, today)
+    heading = _venue_heading(rows, ref)
     return _Page(vendors[0] if vendors else None, karaoke, heading.venue, heading)
 
 
@@ -141,23 +158,23 @@ def _is_prose(block: Sequence[Row]) -> bool:
     return False
 
 
-def _prose_drafts(block: Sequence[Row], today: dt.date) -> list[_Draft]:
+def _prose_drafts(block: Sequence[Row], ref: _Reading) -> list[_Draft]:
     """Shows of a paragraph: the rows joined, then cut into one clause per show."""
     score = min(row.score for row in block)
     drafts: list[_Draft] = []
     for clause in split_clauses(" ".join(row.text for row in block)):
-        fields = read_fields(clause, today)
+        fields = ref.fields(clause)
         if not fields.has_days or (mentions_other_event(clause) and not mentions_karaoke(clause)):
             continue
         drafts.append(_Draft(fields, score, karaoke_line=mentions_karaoke(clause)))
     return drafts
 
 
-def _block_drafts(block: Sequence[Row], today: dt.date) -> list[_Draft]:
+def _block_drafts(block: Sequence[Row], ref: _Reading) -> list[_Draft]:
     """Shows of one block: each day line plus the lines under it, filled from lines above it."""
     if _is_prose(block):
-        return _prose_drafts(block, today)
-    fields = [read_fields(row.text, today) for row in block]
+        return _prose_drafts(block, ref)
+    fields = [ref.fields(row.text) for row in block]
     starts = [i for i, f in enumerate(fields) if f.has_days]
     if not starts:
         return []
@@ -180,9 +197,9 @@ def _block_drafts(block: Sequence[Row], today: dt.date) -> list[_Draft]:
     return drafts
 
 
-def _flow_drafts(rows: Sequence[Row], page: _Page, today: dt.date) -> list[_Draft]:
+def _flow_drafts(rows: Sequence[Row], page: _Page, ref: _Reading) -> list[_Draft]:
     content = [row for row in rows if not _is_heading(row)]
-    drafts = [draft for block in split_blocks(content) for draft in _block_drafts(block, today)]
+    drafts = [draft for block in split_blocks(content) for draft in _block_drafts(block, ref)]
     if page.venue is None:
         return drafts
     return [
@@ -195,10 +212,10 @@ def _flow_drafts(rows: Sequence[Row], page: _Page, today: dt.date) -> list[_Draf
     ]
 
 
-def _table_row_fields(cells: dict[str, str], row: Row, today: dt.date) -> LineFields:
+def _table_row_fields(cells: dict[str, str], row: Row, ref: _Reading) -> LineFields:
     """Fields of one table row; day and time fall back to the whole row's text."""
-    whole = read_fields(row.text, today)
-    day_cell = read_fields(cells.get("day", ""), today)
+    whole = ref.fields(row.text)
+    day_cell = ref.fields(cells.get("day", ""))
     time_cell = normalize_time_range(cells.get("time", ""))
     dj_text = cells.get("dj", "").strip()
     address_text = ", ".join(filter(None, (cells.get("address"), cells.get("city"))))
@@ -209,22 +226,22 @@ def _table_row_fields(cells: dict[str, str], row: Row, today: dt.date) -> LineFi
         dj=strip_dj_prefix(dj_text) if dj_text else whole.dj,
         dj_as_seen=dj_text or whole.dj_as_seen,
         address=find_address(address_text) if address_text else whole.address,
-        venue=_table_venue(cells, today),
+        venue=_table_venue(cells, ref),
     )
 
 
-def _table_venue(cells: dict[str, str], today: dt.date) -> str | None:
+def _table_venue(cells: dict[str, str], ref: _Reading) -> str | None:
     """The venue cell, plus words a misplaced cell boundary gave to the day or time column."""
-    parts = [read_fields(cells.get(kind, ""), today).venue for kind in ("day", "venue", "time")]
+    parts = [ref.fields(cells.get(kind, "")).venue for kind in ("day", "venue", "time")]
     return " ".join(part for part in parts if part) or None
 
 
-def _grid_drafts(body: Sequence[Row], columns: list[Column], today: dt.date) -> list[_Draft]:
+def _grid_drafts(body: Sequence[Row], columns: list[Column], ref: _Reading) -> list[_Draft]:
     """A weekly grid: each row's venue, one show per weekday column holding a time."""
     drafts: list[_Draft] = []
     for row in body:
         cells = table_cells(row, columns, body)
-        venue = read_fields(cells.get("venue", ""), today).venue
+        venue = ref.fields(cells.get("venue", "")).venue
         if venue is None or (mentions_other_event(row.text) and not mentions_karaoke(row.text)):
             continue
         for kind, text in cells.items():
@@ -236,13 +253,13 @@ def _grid_drafts(body: Sequence[Row], columns: list[Column], today: dt.date) -> 
     return drafts
 
 
-def _table_drafts(rows: Sequence[Row], start: int, columns: list[Column], today: dt.date) -> list[_Draft]:
+def _table_drafts(rows: Sequence[Row], start: int, columns: list[Column], ref: _Reading) -> list[_Draft]:
     body = [row for row in rows[start + 1 :] if not _is_heading(row)]
     if any(column.kind.startswith(GRID_DAY) for column in columns):
-        return _grid_drafts(body, columns, today)
+        return _grid_drafts(body, columns, ref)
     drafts: list[_Draft] = []
     for row in body:
-        fields = _table_row_fields(table_cells(row, columns, body), row, today)
+        fields = _table_row_fields(table_cells(row, columns, body), row, ref)
         if mentions_other_event(row.text) and not mentions_karaoke(row.text):
             continue
         if fields.has_days and fields.venue:
@@ -318,20 +335,84 @@ def _assemble(drafts: Sequence[_Draft], page: _Page) -> ParsedSchedule:
     return ParsedSchedule(vendors=vendors, venues=list(venues.values()), djs=list(djs.values()), shows=shows)
 
 
+def _side_kind(boxes: Sequence[OcrLine]) -> str:
+    """For the XY-cut: 'schedule' (a day and a time), 'none' (neither) or 'part' (a table column)."""
+    text = " ".join(box.text for box in boxes)
+    day = bool(find_day_phrases(text)) or find_date(text, _EPOCH) is not None
+    time = any(normalize_time_range(box.text) is not None for box in boxes)
+    if day and time:
+        return "schedule"
+    return "part" if day or time else "none"
+
+
+def _pane_drafts(
+    rows: Sequence[Row], header: tuple[int, list[Column]], page: _Page, ref: _Reading
+) -> list[_Draft]:
+    """A pane's Day / Time / Host table: its title (and address) carried down to every row."""
+    index, columns = header
+    title = _venue_heading(rows[:index], ref)
+    venue = title.venue or page.venue
+    if venue is None:
+        return []
+    drafts: list[_Draft] = []
+    for pane_row in pane_rows(rows[index + 1 :], columns):
+        cells = pane_row.cells
+        day = ref.fields(cells.get("day", ""))
+        time = normalize_time_range(cells.get("time", ""))
+        dj_text = cells.get("dj", "").strip()
+        if not day.has_days or time is None:
+            continue  # a hint such as 'Also every day' under the table
+        fields = replace(
+            title,
+            days=day.days,
+            date=day.date,
+            time=time,
+            dj=strip_dj_prefix(dj_text) if dj_text else None,
+            dj_as_seen=dj_text or None,
+            venue=venue,
+            notes=day.notes,
+        )
+        drafts.append(_Draft(fields, pane_row.score))
+    return drafts
+
+
+def _region_drafts(boxes: Sequence[OcrLine], page: _Page, ref: _Reading, *, whole_page: bool) -> list[_Draft]:
+    """Shows of one region (a card, a pane, a column); its own heading names its venue.
+
+    UI chrome is dropped here, after a pane's table header ('Day | Time | Host') was looked for.
+    """
+    pane = find_table_header(group_rows(boxes), need_venue=False)
+    rows = group_rows([box for box in boxes if not is_chrome(box.text)])
+    if not whole_page:
+        heading = _venue_heading(rows, ref)
+        page = replace(page, venue=heading.venue, heading=heading)
+    if pane is not None:
+        return _pane_drafts(group_rows(boxes), pane, page, ref)
+    return _flow_drafts(rows, page, ref)
+
+
 def parse_schedule(lines: Sequence[OcrLine], *, today: dt.date | None = None) -> ParsedSchedule:
     """Read the shows, venues, DJs and vendor out of one screenshot's OCR boxes.
 
-    ``today`` anchors dated one-offs without a year ('Sat Dec 12'); default: today.
-    A page with nothing about karaoke yields an empty schedule.
+    ``today`` is the reference day of dates without a year ('Sat 6/27'); a year
+    printed elsewhere on the page wins. A page is cut into regions (columns,
+    cards, panes) first, each read on its own. A page with nothing about karaoke
+    yields an empty schedule.
     """
-    today = today or dt.date.today()
-    rows = group_rows([line for line in lines if line.text.strip() and not is_noise(line.text)])
-    page = _read_page(rows, today)
+    text_lines = [line for line in lines if line.text.strip() and not is_noise(line.text)]
+    ref = _Reading(today or dt.date.today(), find_page_year([line.text for line in text_lines]))
+    karaoke = any(mentions_karaoke(line.text) for line in text_lines)
+    rows = group_rows(text_lines)
     header = find_table_header(rows)
     if header is not None:
-        drafts = _table_drafts(rows, header[0], header[1], today)
+        page = replace(_read_page(rows, ref), karaoke=karaoke)
+        drafts = _table_drafts(rows, header[0], header[1], ref)
     else:
-        drafts = _flow_drafts(rows, page, today)
+        content = group_rows([line for line in text_lines if not is_chrome(line.text)])
+        page = replace(_read_page(content, ref), karaoke=karaoke)
+        regions = cut_regions(text_lines, _side_kind)
+        whole = len(regions) == 1
+        drafts = [d for region in regions for d in _region_drafts(region, page, ref, whole_page=whole)]
     other_events = any(mentions_other_event(row.text) for row in rows)
     if other_events and not page.karaoke:
         return ParsedSchedule(vendors=[Vendor(name=page.vendor)] if page.vendor else [])

@@ -1,0 +1,110 @@
+"""Page regions by recursive XY-cut: columns of a card grid, cards, panes, each read on its own.
+
+Rows built across a whole page merge what sits side by side: in a 3-column card
+grid the three cards' headlines become one row. So the page is first cut where
+whitespace runs through it, horizontally first. Horizontal cuts follow gaps taller than a couple of
+text heights (between card rows, under a nav bar); vertical cuts follow empty
+gutters wider than a text height. A region that holds no columns anywhere inside
+stays whole (a flyer keeps its headline with its small print); a region with
+columns is returned as its parts, in reading order (top to bottom, left to right).
+
+A vertical cut is kept only when it separates schedules, not a table's columns:
+each side must hold both a day and a time, or no schedule text at all (an
+"About" pane beside the schedule). A Day | Time | Host table cut down the middle
+leaves days on one side and times on the other, so it stays whole.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+
+from pipeline.backends.layouts import OcrLine
+
+__all__ = ["SideKind", "cut_regions"]
+
+BAND_GAP = 1.6  # a horizontal gap this many text heights tall separates bands
+GUTTER = 1.0  # a vertical gutter this many text heights wide may separate columns
+MIN_BOXES = 2  # a column holds at least this many boxes
+
+SideKind = Callable[[Sequence[OcrLine]], str]
+"""What a set of boxes holds: 'schedule' (day and time), 'none' (neither) or 'part' (one of them)."""
+
+
+def _text_height(boxes: Sequence[OcrLine]) -> float:
+    return statistics.median(box.height for box in boxes)
+
+
+def _bands(boxes: Sequence[OcrLine], min_gap: float) -> list[list[OcrLine]]:
+    """Boxes cut into horizontal bands wherever no box spans a gap of at least ``min_gap``."""
+    ordered = sorted(boxes, key=lambda box: box.y0)
+    bands: list[list[OcrLine]] = [[ordered[0]]]
+    bottom = ordered[0].y1
+    for box in ordered[1:]:
+        if box.y0 - bottom >= min_gap:
+            bands.append([])
+        bands[-1].append(box)
+        bottom = max(bottom, box.y1)
+    return bands
+
+
+def _gutters(boxes: Sequence[OcrLine], min_width: float) -> list[float]:
+    """x positions (middles) of empty vertical gutters at least ``min_width`` wide, widest first."""
+    ordered = sorted(boxes, key=lambda box: box.x0)
+    found: list[tuple[float, float]] = []
+    right = ordered[0].x1
+    for box in ordered[1:]:
+        if box.x0 - right >= min_width:
+            found.append((box.x0 - right, (box.x0 + right) / 2))
+        right = max(right, box.x1)
+    return [middle for _, middle in sorted(found, reverse=True)]
+
+
+def _vertical_split(
+    boxes: Sequence[OcrLine], kind_of: SideKind, height: float
+) -> tuple[list[OcrLine], list[OcrLine]] | None:
+    """The widest gutter that separates schedules (see the module docstring), if any."""
+    for middle in _gutters(boxes, GUTTER * height):
+        left = [box for box in boxes if box.x1 <= middle]
+        right = [box for box in boxes if box.x0 >= middle]
+        if min(len(left), len(right)) < MIN_BOXES:
+            continue
+        kinds = {kind_of(left), kind_of(right)}
+        if "part" not in kinds and "schedule" in kinds:
+            return left, right
+    return None
+
+
+def _cut(boxes: list[OcrLine], kind_of: SideKind, height: float, depth: int) -> list[list[OcrLine]]:
+    if depth > 12 or len(boxes) < 2 * MIN_BOXES:
+        return [boxes]
+    bands = _bands(boxes, BAND_GAP * height)
+    if len(bands) == 1:
+        split = _vertical_split(boxes, kind_of, height)
+        if split is None:
+            return [boxes]
+        return _cut(split[0], kind_of, height, depth + 1) + _cut(split[1], kind_of, height, depth + 1)
+    parts = [_cut(band, kind_of, height, depth + 1) for band in bands]
+    if all(len(part) == 1 for part in parts):
+        return [boxes]  # no columns anywhere below: the region reads as one
+    return _rejoin_bands(parts)
+
+
+def _rejoin_bands(parts: list[list[list[OcrLine]]]) -> list[list[OcrLine]]:
+    """Bands in order; consecutive bands without columns are read together again."""
+    regions: list[list[OcrLine]] = []
+    single_run = False
+    for part in parts:
+        if len(part) == 1 and single_run:
+            regions[-1] = regions[-1] + part[0]
+        else:
+            regions += part
+        single_run = len(part) == 1
+    return regions
+
+
+def cut_regions(boxes: Sequence[OcrLine], kind_of: SideKind) -> list[list[OcrLine]]:
+    """The page's regions in reading order; a page without columns is one region."""
+    if not boxes:
+        return []
+    return _cut(list(boxes), kind_of, _text_height(boxes), 0)
