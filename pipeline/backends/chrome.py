@@ -153,7 +153,9 @@ _TAGS = frozenset(
         "recurring", "special event", "verified", "hotel bar", "casino", "bowling", "dedicated venue",
     }
 )  # fmt: skip
-_SUITE = re.compile(r"^(?:ste|suite|unit|apt|bldg|floor|fl)\.?\s*#?\s*\w{1,5}$|^#\s*\d{1,5}$", re.IGNORECASE)
+_SUITE = re.compile(
+    r"^(?:ste|suite|unit|apt|bldg|floor|fl)(?:\.\s*|\s+)#?\s*\d\w{0,4}$|^#\s*\d{1,5}$", re.IGNORECASE
+)
 _COMPANY = re.compile(
     r"\b(?:entertainment|karaoke|productions?|sound|audio|music|djs|events|llc|inc|co|company"
     r"|services|promotions|media|group|enterprises)\b\.?",

@@ -197,9 +197,27 @@ def _block_drafts(block: Sequence[Row], ref: _Reading) -> list[_Draft]:
     return drafts
 
 
+def _anchored_venue(rows: Sequence[Row], ref: _Reading) -> LineFields | None:
+    """The name line right above a street or phone line (a flyer's small print), with that address."""
+    fields = [ref.fields(row.text) for row in rows]
+    for index, found in enumerate(fields):
+        if not (found.address or found.phone) or found.has_days or found.time:
+            continue
+        if found.venue and found.address and found.address.text != rows[index].text.strip():
+            return found  # 'Kelley's Pub, 500 Broad St' on one line
+        for above in reversed(fields[max(0, index - 2) : index]):
+            if above.venue and not (above.has_days or above.time or above.dj or above.address):
+                return replace(above, address=found.address, phone=found.phone, notes=())
+    return None
+
+
 def _flow_drafts(rows: Sequence[Row], page: _Page, ref: _Reading) -> list[_Draft]:
     content = [row for row in rows if not _is_heading(row)]
     drafts = [draft for block in split_blocks(content) for draft in _block_drafts(block, ref)]
+    if page.venue is None and any(draft.fields.venue is None for draft in drafts):
+        anchored = _anchored_venue(content, ref)
+        if anchored is not None:
+            page = replace(page, venue=anchored.venue, heading=anchored)
     if page.venue is None:
         return drafts
     return [
