@@ -26,6 +26,7 @@ __all__ = [
     "Row",
     "box_column",
     "find_table_header",
+    "is_header_text",
     "group_rows",
     "split_blocks",
     "table_cells",
@@ -221,6 +222,15 @@ def _header_columns(row: Row, *, need_venue: bool = True) -> list[Column] | None
     if len(columns) < 3 or not kinds & {"venue"} or not (kinds & {"day", "time"} or grid):
         return None
     return columns
+
+
+def is_header_text(text: str) -> bool:
+    """A box made only of column names ('Day', 'Time', 'Host', 'Venue Name')."""
+    words = [word.strip(":|.") for word in text.lower().split()]
+    named = [word for word in words if word in HEADER_WORDS or word in WEEKDAY_HEADERS]
+    return bool(named) and all(
+        word in HEADER_WORDS or word in WEEKDAY_HEADERS or word in _HEADER_FILLER for word in words
+    )
 
 
 def find_table_header(rows: Sequence[Row], *, need_venue: bool = True) -> tuple[int, list[Column]] | None:

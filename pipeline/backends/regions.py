@@ -11,7 +11,8 @@ columns is returned as its parts, in reading order (top to bottom, left to right
 A vertical cut is kept only when it separates schedules, not a table's columns:
 each side must hold both a day and a time, or no schedule text at all (an
 "About" pane beside the schedule). A Day | Time | Host table cut down the middle
-leaves days on one side and times on the other, so it stays whole.
+leaves days on one side and times on the other, so it stays whole; a gutter that
+runs through a header row (Day Time | Host) is kept only between whole tables.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 
-from pipeline.backends.layouts import OcrLine
+from pipeline.backends.layouts import OcrLine, is_header_text
 
 __all__ = ["SideKind", "cut_regions"]
 
@@ -70,9 +71,20 @@ def _vertical_split(
         if min(len(left), len(right)) < MIN_BOXES:
             continue
         kinds = {kind_of(left), kind_of(right)}
+        if _cuts_a_header(left, right) and kinds != {"schedule"}:
+            continue
         if "part" not in kinds and "schedule" in kinds:
             return left, right
     return None
+
+
+def _cuts_a_header(left: Sequence[OcrLine], right: Sequence[OcrLine]) -> bool:
+    """True when column names on both sides share a row: the gutter runs through one table."""
+    left_headers = [box for box in left if is_header_text(box.text)]
+    for box in right:
+        if is_header_text(box.text) and any(min(box.y1, h.y1) - max(box.y0, h.y0) > 0 for h in left_headers):
+            return True
+    return False
 
 
 def _cut(boxes: list[OcrLine], kind_of: SideKind, height: float, depth: int) -> list[list[OcrLine]]:

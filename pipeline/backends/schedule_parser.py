@@ -211,9 +211,31 @@ def _anchored_venue(rows: Sequence[Row], ref: _Reading) -> LineFields | None:
     return None
 
 
+def _filled_from(drafts: list[_Draft], block: Sequence[Row], ref: _Reading) -> list[_Draft]:
+    """Shows of the block above completed by a block without days ('with KJ Kat' far below)."""
+    extra = _merge_all([ref.fields(row.text) for row in block])
+    if extra.has_days or (extra.dj is None and extra.time is None):
+        return drafts
+    return [
+        replace(
+            draft,
+            fields=replace(
+                draft.fields,
+                dj=draft.fields.dj or extra.dj,
+                dj_as_seen=draft.fields.dj_as_seen if draft.fields.dj else extra.dj_as_seen,
+                time=draft.fields.time or extra.time,
+            ),
+        )
+        for draft in drafts
+    ]
+
+
 def _flow_drafts(rows: Sequence[Row], page: _Page, ref: _Reading) -> list[_Draft]:
     content = [row for row in rows if not _is_heading(row)]
-    drafts = [draft for block in split_blocks(content) for draft in _block_drafts(block, ref)]
+    drafts: list[_Draft] = []
+    for block in split_blocks(content):
+        found = _block_drafts(block, ref)
+        drafts = drafts + found if found else drafts[:-1] + _filled_from(drafts[-1:], block, ref)
     if page.venue is None and any(draft.fields.venue is None for draft in drafts):
         anchored = _anchored_venue(content, ref)
         if anchored is not None:

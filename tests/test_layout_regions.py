@@ -1,0 +1,105 @@
+"""Layout-aware reading on hand-made OCR boxes: regions, pane tables, chrome, badges (no OCR)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from pipeline.backends.layouts import OcrLine
+from pipeline.backends.regions import cut_regions
+from pipeline.backends.schedule_parser import _side_kind, parse_schedule
+
+TODAY = dt.date(2026, 12, 1)
+
+
+def box(text: str, x: float, y: float, height: float = 20, char: float = 11) -> OcrLine:
+    return OcrLine(text, x, y, x + char * len(text), y + height)
+
+
+def card(x: float, y: float, lines: Sequence[str]) -> list[OcrLine]:
+    """One card: its lines stacked 28 px apart from (x, y)."""
+    return [box(text, x, y + 28 * index) for index, text in enumerate(lines)]
+
+
+CARDS = [
+    ["MONDAYS KARAOKE 8:00PM -", "12:00AM with DJ Steve", "The Rusty Nail", "123 Main St, Columbus, OH",
+     "FACEBOOK PAGE"],
+    ["TUESDAYS KARAOKE 9PM-1AM", "with DJ Kat", "Sand Bar Station", "88 High St, Columbus, OH",
+     "VENUE WEBSITE"],
+    ["FRIDAYS KARAOKE 7:30pm-", "11:30pm", "Kelley's Pub", "500 Broad St, Columbus, OH", "Sports Bar"],
+]  # fmt: skip
+
+
+def grid_page() -> list[OcrLine]:
+    nav = [box("Home", 40, 10), box("Schedule", 140, 10), box("Book Us", 280, 10)]
+    cards = [line for index, lines in enumerate(CARDS) for line in card(40 + 330 * index, 120, lines)]
+    return nav + cards
+
+
+def shows_of(lines: Sequence[OcrLine]) -> set[tuple[str, str | None, str | None, str | None, str | None]]:
+    schedule = parse_schedule(lines, today=TODAY)
+    return {(s.venue_name, s.day, s.start_time, s.end_time, s.dj_name) for s in schedule.shows}
+
+
+def test_a_card_grid_is_cut_into_one_region_per_card() -> None:
+    regions = cut_regions(grid_page(), _side_kind)
+    texts = [{line.text for line in region} for region in regions]
+    for lines in CARDS:
+        assert set(lines) in texts
+
+
+def test_a_table_is_not_cut_between_its_day_and_time_columns() -> None:
+    table = [box(text, x, 100 + 30 * row) for row, (day, time) in enumerate([("Monday", "9PM"), ("Friday", "8PM")])
+             for text, x in ((day, 40), (time, 300))]  # fmt: skip
+    assert len(cut_regions(table, _side_kind)) == 1
+
+
+def test_each_card_keeps_its_own_venue_time_and_dj() -> None:
+    assert shows_of(grid_page()) == {
+        ("The Rusty Nail", "monday", "20:00", "00:00", "Steve"),
+        ("Sand Bar Station", "tuesday", "21:00", "01:00", "Kat"),
+        ("Kelley's Pub", "friday", "19:30", "23:30", None),
+    }
+
+
+def test_a_pane_title_is_carried_down_to_its_day_time_host_rows() -> None:
+    lines = [
+        box("The Rusty Nail", 40, 40, height=30, char=16),
+        box("Sports Bar", 40, 80, height=14, char=7),
+        box("Ste 600", 140, 80, height=14, char=7),
+        box("123 Main St, Columbus, OH 43215", 40, 100, height=16, char=8),
+        box("Day", 50, 140), box("Time", 200, 140), box("Host", 330, 140),
+        box("Monday", 50, 188), box("9:00 PM", 200, 178), box("- 1:00", 200, 196), box("AM", 200, 214),
+        box("Steve", 330, 188),
+        box("Thursday", 50, 250), box("8PM-", 200, 240), box("12AM", 200, 258), box("Kat", 330, 250),
+        box("Also every day", 50, 300),
+    ]  # fmt: skip
+    assert shows_of(lines) == {
+        ("The Rusty Nail", "monday", "21:00", "01:00", "Steve"),
+        ("The Rusty Nail", "thursday", "20:00", "00:00", "Kat"),
+    }
+    venues = parse_schedule(lines, today=TODAY).venues
+    assert [(v.name, v.address, v.zip) for v in venues] == [("The Rusty Nail", "123 Main St", "43215")]
+
+
+def test_a_vendor_badge_is_never_the_venue_and_the_small_print_names_it() -> None:
+    lines = [
+        box("Mike's Karaoke", 20, 20, height=24),
+        box("KARAOKE NIGHT", 40, 120, height=40, char=28),
+        box("EVERY TUESDAY", 60, 200, height=34, char=22),
+        box("9:00 PM - 1:00 AM", 60, 250, height=32, char=20),
+        box("Presented by KJ Kat", 80, 310, height=26, char=14),
+        box("Sand Bar Station", 100, 450, height=16, char=9),
+        box("88 High St, Columbus, OH", 90, 470, height=16, char=8),
+    ]
+    schedule = parse_schedule(lines, today=TODAY)
+    assert {(s.venue_name, s.day, s.start_time, s.end_time, s.dj_name, s.vendor) for s in schedule.shows} == {
+        ("Sand Bar Station", "tuesday", "21:00", "01:00", "Kat", "Mike's Karaoke")
+    }
+    assert [v.name for v in schedule.vendors] == ["Mike's Karaoke"]
+
+
+def test_a_year_printed_on_the_page_anchors_a_date_without_one() -> None:
+    lines = [box("Jun 7 - 13, 2026", 40, 20), box("SATURDAY Sat 6/27 9PM-1AM", 40, 80), box("Bluebird Bar", 40, 108)]
+    schedule = parse_schedule(lines, today=dt.date(2027, 12, 1))
+    assert [(s.day, s.date) for s in schedule.shows] == [("saturday", dt.date(2026, 6, 27))]
