@@ -6,7 +6,11 @@ LOOPBACK := ../shared/tools/loopback-only
 # Ray probes cloud metadata addresses at start-up; run it where only loopback exists.
 RUN := $(if $(wildcard $(LOOPBACK)),$(LOOPBACK),)
 
-.PHONY: install demo test check clean
+# Debian fonts the realistic corpus uses (display fonts for flyers, web fonts for pages).
+REALWORLD_FONTS := fonts-dejavu-core fonts-liberation2 fonts-urw-base35 fonts-bebas-neue fonts-lobster \
+	fonts-league-spartan fonts-roboto-unhinted fonts-comfortaa fonts-lato fonts-open-sans
+
+.PHONY: install demo test check clean realworld-deps
 
 $(BIN)/karaoke-pipeline: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +30,10 @@ check: install  ## lint, format check and types, as in CI
 	$(BIN)/ruff check pipeline serve bench tests
 	$(BIN)/ruff format --check pipeline serve bench tests
 	$(BIN)/mypy pipeline serve bench
+
+realworld-deps:  ## Chromium and fonts for python -m pipeline.testing.realworld (as root; quick when present)
+	dpkg -s chromium $(REALWORLD_FONTS) >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium $(REALWORLD_FONTS))
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

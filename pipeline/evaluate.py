@@ -12,8 +12,14 @@ in the truth), false merges (the reducer joined shows that the truth says are
 different) and the merged output's own precision and recall (under-merged
 duplicates lower its precision).
 
+Venue accuracy asks "which line is the venue": of the true shows whose day (or
+date) and start time were found at all, the share that also has the right venue.
+Every figure is also given per layout family (``pipeline.scores``).
+
 Truth files map image file names to ParsedSchedule JSON, the shape the
-synthetic generator writes (``truth.json``); users can label their own.
+synthetic generator writes (``truth.json``); users can label their own. An
+entry may add ``family`` (the realistic corpus does); without it the family
+comes from the file name ('007-table.png' is 'table').
 """
 
 from __future__ import annotations
@@ -24,12 +30,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field, computed_field
+from pydantic import Field
 
 from pipeline.clean import dj_key, venue_key
 from pipeline.matching import street_key, venue_names_match
 from pipeline.reduce import ScheduleReducer
 from pipeline.schema import ParsedSchedule, Show, Venue, WireModel
+from pipeline.scores import Counts, FamilyScore, family_of, score_families
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -44,6 +51,7 @@ __all__ = [
     "add_eval_command",
     "count_false_merges",
     "match_shows",
+    "read_families",
     "read_truth",
     "run_eval",
     "score_corpus",
@@ -54,64 +62,11 @@ __all__ = [
 ShowIdentity = tuple[str, str, str]
 
 
-def _ratio(part: int, whole: int) -> float:
-    """part / whole, with 1.0 for 0/0 (nothing to find and nothing found is perfect)."""
-    return part / whole if whole else 1.0
-
-
-class Counts(WireModel):
-    """Tallies of one image or a whole corpus; the rates are derived from them."""
-
-    true_shows: int = 0
-    predicted_shows: int = 0
-    matched: int = 0
-    end_time_right: int = 0
-    dj_right: int = 0
-    address_checked: int = Field(default=0, description="matched shows where either side has an address")
-    address_right: int = 0
-
-    def plus(self, other: Counts) -> Counts:
-        """Field-wise sum, to total images into a corpus."""
-        return Counts.model_validate(
-            {name: getattr(self, name) + getattr(other, name) for name in Counts.model_fields}
-        )
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def precision(self) -> float:
-        return _ratio(self.matched, self.predicted_shows)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def recall(self) -> float:
-        return _ratio(self.matched, self.true_shows)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def f1(self) -> float:
-        total = self.precision + self.recall
-        return 2 * self.precision * self.recall / total if total else 0.0
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def end_time_accuracy(self) -> float:
-        return _ratio(self.end_time_right, self.matched)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def dj_accuracy(self) -> float:
-        return _ratio(self.dj_right, self.matched)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def address_accuracy(self) -> float:
-        return _ratio(self.address_right, self.address_checked)
-
-
 class ImageScore(WireModel):
     """The score of one image, with the shows it missed and the ones it made up."""
 
     name: str
+    family: str = Field(default="", description="layout family ('card-grid', 'flyer', ...)")
     counts: Counts
     trap: bool = Field(description="the truth has no shows: any predicted show is a false positive")
     error: str | None = Field(default=None, description="error code when the image failed")
@@ -127,6 +82,7 @@ class EvalReport(WireModel):
     merged: Counts | None = Field(
         default=None, description="the pipeline's merged output vs the truth's union"
     )
+    families: list[FamilyScore] = Field(default_factory=list, description="the counts per layout family")
     false_merges: int = 0
     trap_false_positives: int = 0
     unlabelled: list[str] = Field(default_factory=list, description="images with no truth entry (not scored)")
@@ -167,6 +123,28 @@ def match_shows(true: Sequence[Show], predicted: Sequence[Show]) -> list[tuple[i
     return sorted(pairs)
 
 
+def venue_blind_pairs(
+    true: Sequence[Show], predicted: Sequence[Show], matched: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """``matched`` plus, one to one, pairs that share only day (or date) and start time.
+
+    The extra pairs are shows whose time was read but whose venue is wrong: the
+    venue accuracy is ``len(matched) / len(these pairs)``.
+    """
+    pairs = list(matched)
+    used = {p for _, p in pairs}
+    for t_index, t_show in enumerate(true):
+        if any(pair[0] == t_index for pair in pairs):
+            continue
+        for p_index, p_show in enumerate(predicted):
+            same_time = _when(t_show) == _when(p_show) and t_show.start_time == p_show.start_time
+            if p_index not in used and same_time:
+                pairs.append((t_index, p_index))
+                used.add(p_index)
+                break
+    return sorted(pairs)
+
+
 def _address(schedule: ParsedSchedule, venue_name: str) -> tuple[str, str, str, str] | None:
     """The normalised address the schedule gives for a venue, if any."""
     venues: list[Venue] = [v for v in schedule.venues if venue_names_match(v.name, venue_name)]
@@ -197,6 +175,8 @@ def _pair_counts(truth: ParsedSchedule, predicted: ParsedSchedule, pairs: list[t
         true_shows=len(truth.shows),
         predicted_shows=len(predicted.shows),
         matched=len(pairs),
+        venue_checked=len(venue_blind_pairs(truth.shows, predicted.shows, pairs)),
+        venue_right=len(pairs),
         end_time_right=end_right,
         dj_right=dj_right,
         address_checked=checked,
@@ -205,14 +185,19 @@ def _pair_counts(truth: ParsedSchedule, predicted: ParsedSchedule, pairs: list[t
 
 
 def score_image(
-    name: str, truth: ParsedSchedule, predicted: ParsedSchedule, error: str | None = None
+    name: str,
+    truth: ParsedSchedule,
+    predicted: ParsedSchedule,
+    error: str | None = None,
+    family: str | None = None,
 ) -> ImageScore:
-    """Score one image's predicted schedule against its truth."""
+    """Score one image's predicted schedule against its truth (``family`` defaults from the name)."""
     pairs = match_shows(truth.shows, predicted.shows)
     matched_true = {t for t, _ in pairs}
     matched_predicted = {p for _, p in pairs}
     return ImageScore(
         name=name,
+        family=family or family_of(name),
         counts=_pair_counts(truth, predicted, pairs),
         trap=not truth.shows,
         error=error,
@@ -260,15 +245,21 @@ def score_corpus(
     *,
     merged: ParsedSchedule | None = None,
     errors: Mapping[str, str] | None = None,
+    families: Mapping[str, str] | None = None,
 ) -> EvalReport:
     """Score every labelled image; ``merged`` (the pipeline's combined output) adds a merged row.
+
+    ``families`` (image name -> layout family, see ``read_families``) groups the
+    images for the per-family figures; by default the family comes from the name.
 
     Images in ``predicted`` without truth are listed as unlabelled; labelled
     images missing from ``predicted`` score as if nothing was found.
     """
-    errors = errors or {}
+    errors, families = errors or {}, families or {}
     scores = [
-        score_image(name, schedule, predicted.get(name, ParsedSchedule()), errors.get(name))
+        score_image(
+            name, schedule, predicted.get(name, ParsedSchedule()), errors.get(name), families.get(name)
+        )
         for name, schedule in sorted(truth.items())
     ]
     overall = Counts()
@@ -279,6 +270,7 @@ def score_corpus(
         images=scores,
         overall=overall,
         merged=score_image("merged", truth_union(truth), merged).counts if merged is not None else None,
+        families=score_families(scores),
         false_merges=count_false_merges(truth, labelled),
         trap_false_positives=sum(s.counts.predicted_shows for s in scores if s.trap),
         unlabelled=sorted(set(predicted) - set(truth)),
@@ -289,6 +281,16 @@ def read_truth(path: Path) -> dict[str, ParsedSchedule]:
     """A truth file: image file name -> ParsedSchedule (camelCase JSON, like ``truth.json``)."""
     raw = json.loads(path.read_text(encoding="utf-8"))
     return {name: ParsedSchedule.model_validate(value) for name, value in raw.items()}
+
+
+def read_families(path: Path) -> dict[str, str]:
+    """Image file name -> layout family: an entry's ``family``, else what its file name implies.
+
+    ``family`` is the one key a truth entry may add to ParsedSchedule (which
+    ignores it), so truth files with and without it read the same way.
+    """
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return {name: str(value.get("family") or family_of(name)) for name, value in raw.items()}
 
 
 # --- the ``eval`` command ------------------------------------------------------------
@@ -339,11 +341,13 @@ def _run_pipeline(args: argparse.Namespace, err: Console) -> ParseResponse:
     )
 
 
-def report_from_response(response: ParseResponse, truth: Mapping[str, ParsedSchedule]) -> EvalReport:
+def report_from_response(
+    response: ParseResponse, truth: Mapping[str, ParsedSchedule], families: Mapping[str, str] | None = None
+) -> EvalReport:
     """Score a pipeline response: each result under its file name, and the merged output."""
     predicted = {Path(result.source).name: result.data for result in response.results}
     errors = {Path(r.source).name: r.error.code for r in response.results if r.error is not None}
-    return score_corpus(truth, predicted, merged=response.data, errors=errors)
+    return score_corpus(truth, predicted, merged=response.data, errors=errors, families=families)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -354,12 +358,13 @@ def run_eval(args: argparse.Namespace) -> int:
 
     err = Console(stderr=True)
     try:
-        truth = read_truth(_truth_path(args))
+        truth_path = _truth_path(args)
+        truth, families = read_truth(truth_path), read_families(truth_path)
         response = _run_pipeline(args, err)
     except ConfigError as exc:
         err.print(f"[red]error:[/red] {exc}")
         return 2
-    report = report_from_response(response, truth)
+    report = report_from_response(response, truth, families)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(report.to_wire_json(indent=2) + "\n", encoding="utf-8")
@@ -401,4 +406,30 @@ def report_tables(report: EvalReport) -> list[Table]:
     checks.add_row("shows read from trap images", str(report.trap_false_positives))
     checks.add_row("false merges", str(report.false_merges))
     checks.add_row("images without truth (not scored)", str(len(report.unlabelled)))
-    return [scores, checks]
+    return [scores, family_table(report), checks]
+
+
+def _family_cells(counts: Counts, trap_shows: int) -> list[str]:
+    return [
+        str(counts.true_shows), str(counts.predicted_shows), str(counts.matched), _pct(counts.f1),
+        f"{_pct(counts.venue_accuracy)} ({counts.venue_checked})", _pct(counts.end_time_accuracy),
+        _pct(counts.dj_accuracy), str(trap_shows),
+    ]  # fmt: skip
+
+
+def family_table(report: EvalReport) -> Table:
+    """Per layout family: show F1, venue right when the time was read, end time, DJ, trap shows."""
+    from rich.table import Table
+
+    table = Table(title="by layout family", title_justify="left")
+    for column in ("family", "images", "true", "found", "matched", "F1", "venue", "end", "DJ", "trap shows"):
+        table.add_column(column, justify="left" if column == "family" else "right")
+    for family in report.families:
+        label = family.family + (f" ({family.trap_images} traps)" if family.trap_images else "")
+        table.add_row(label, str(family.images), *_family_cells(family.counts, family.trap_shows))
+    table.add_section()
+    table.add_row(
+        "[bold]all images[/bold]", str(len(report.images)),
+        *_family_cells(report.overall, report.trap_false_positives),
+    )  # fmt: skip
+    return table

@@ -14,6 +14,7 @@ from pipeline.evaluate import (
     add_eval_command,
     count_false_merges,
     match_shows,
+    read_families,
     read_truth,
     run_eval,
     score_corpus,
@@ -162,3 +163,64 @@ def test_the_written_report_carries_the_rates_not_only_the_tallies() -> None:
     report = score_corpus(truth, {"a.png": ParsedSchedule(shows=[show("Bar")])}).to_wire()
     assert report["overall"]["recall"] == 0.5
     assert report["overall"]["f1"] == pytest.approx(2 / 3)
+
+
+def test_families_sum_their_images_and_count_trap_shows() -> None:
+    truth = {
+        "001-card-grid.png": ParsedSchedule(
+            shows=[show("Bar", end_time="02:00"), show("Pub", day="saturday")]
+        ),
+        "002-card-grid-phone.png": ParsedSchedule(shows=[show("Inn", dj_name="Steve")]),
+        "003-flyer.jpg": ParsedSchedule(shows=[show("Spa")]),
+        "004-trap-menu.png": ParsedSchedule(),
+    }
+    predicted = {
+        # one right show (end time wrong), one with the time right but the venue wrong
+        "001-card-grid.png": ParsedSchedule(shows=[show("Bar"), show("Sports Bar", day="saturday")]),
+        "002-card-grid-phone.png": ParsedSchedule(shows=[show("Inn", dj_name="DJ Steve")]),
+        "003-flyer.jpg": ParsedSchedule(shows=[show("Spa")]),
+        "004-trap-menu.png": ParsedSchedule(shows=[show("Menu", day="monday"), show("Wings")]),
+    }
+    families = {"003-flyer.jpg": "flyer", "004-trap-menu.png": "trap-menu"}
+    report = score_corpus(truth, predicted, families=families)
+    by_name = {family.family: family for family in report.families}
+    assert sorted(by_name) == ["card-grid", "flyer", "trap-menu"]  # '-phone' and numbers dropped
+    cards = by_name["card-grid"]
+    assert (cards.images, cards.trap_images, cards.trap_shows) == (2, 0, 0)
+    assert (cards.counts.true_shows, cards.counts.predicted_shows, cards.counts.matched) == (3, 3, 2)
+    assert cards.counts.f1 == pytest.approx(2 / 3)
+    assert (cards.counts.venue_right, cards.counts.venue_checked) == (2, 3)
+    assert cards.counts.end_time_accuracy == 0.5 and cards.counts.dj_accuracy == 1.0
+    traps = by_name["trap-menu"]
+    assert (traps.images, traps.trap_images, traps.trap_shows) == (1, 1, 2)
+    assert by_name["flyer"].counts.f1 == 1.0
+    assert report.trap_false_positives == 2
+    assert sum(f.counts.matched for f in report.families) == report.overall.matched == 3
+
+
+def test_family_comes_from_the_truth_entry_else_the_file_name(tmp_path: Path) -> None:
+    path = tmp_path / "truth.json"
+    path.write_text(json.dumps({"007-table.png": {"shows": []}, "x.png": {"family": "flyer", "shows": []}}))
+    assert read_families(path) == {"007-table.png": "table", "x.png": "flyer"}
+    assert read_truth(path)["x.png"] == ParsedSchedule()  # 'family' does not disturb the schedule
+
+
+def test_eval_command_prints_and_writes_the_family_breakdown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.testing.scripted import make_scripted_png
+
+    (tmp_path / "a.png").write_bytes(make_scripted_png())
+    truth = {
+        "a.png": {
+            "family": "card-grid",
+            **ParsedSchedule(shows=[show("Scripted Bar", day="monday")]).to_wire(),
+        }
+    }
+    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    out = tmp_path / "report.json"
+    assert run_eval(eval_args(str(tmp_path), "--backend", "scripted", "--in-process", "--out", str(out))) == 0
+    families = json.loads(out.read_text())["families"]
+    assert [(f["family"], f["images"]) for f in families] == [("card-grid", 1)]
+    assert set(families[0]["counts"]) >= {"f1", "venueAccuracy", "endTimeAccuracy", "djAccuracy"}
+    assert "by layout family" in capsys.readouterr().out
