@@ -21,6 +21,7 @@ from typing import IO
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.backends.base import ExtractContext
 from pipeline.images import ImageRef
 from pipeline.parse import JobPlan
 from pipeline.reduce import ScheduleReducer
@@ -44,6 +45,10 @@ class BatchOptions(BaseModel):
     retry_failed: bool = Field(default=False, description="with resume: process failed inputs again")
     read_ahead: int | None = Field(default=None, ge=1, description="listed items not yet finished, at most")
     shard_size: int = Field(default=1000, ge=1, description="results per shard object on cloud storage")
+    reference_date: dt.date | None = Field(
+        default=None,
+        description="the day dates without a year are read against (default: capture date, today)",
+    )
 
 
 class BatchSummary(WireModel):
@@ -184,12 +189,14 @@ def run_batch(
     own_fleet = fleet is None
     fleet = fleet or WorkerFleet(plan.backend, plan.worker, plan.pool.workers)
 
+    context = ExtractContext(reference_date=options.reference_date) if options.reference_date else None
+
     def tasks() -> Iterator[ImageTask]:
         for index, source in enumerate(list_inputs(options.input)):
             if prior.skips(source, options.retry_failed):
                 counts.skipped += 1
                 continue
-            yield ImageTask(job_id=run_id, payload=ImageRef(index=index, source=source))
+            yield ImageTask(job_id=run_id, payload=ImageRef(index=index, source=source), context=context)
 
     def record(result: ImageResult) -> None:
         writer.write(result)

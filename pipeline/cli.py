@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import logging
 import sys
 import time
@@ -21,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.backends.base import OPTIONS_BY_KIND
+from pipeline.backends.base import OPTIONS_BY_KIND, ExtractContext
 from pipeline.errors import ConfigError
 from pipeline.evaluate import add_eval_command, run_eval
 from pipeline.images import find_images
@@ -67,6 +68,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+REFERENCE_HELP = "read dates without a year against this day (default: each image's capture date, else today)"
+
+
+def _iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="karaoke-pipeline", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -81,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--out", type=Path, help="write the JSON here instead of stdout")
     parse.add_argument("--no-progress", action="store_true", help="no live progress bar on stderr")
     parse.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
+    parse.add_argument("--reference-date", type=_iso_date, metavar="YYYY-MM-DD", help=REFERENCE_HELP)
     batch = commands.add_parser("batch", help="stream a large set of screenshots into JSONL shards")
     batch.add_argument("input", metavar="INPUT", help="a directory, glob, list file, or s3:// / gs:// prefix")
     batch.add_argument("--output", required=True, metavar="DIR", help="local directory or cloud prefix")
@@ -93,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("--timeout", type=_positive_float, default=30.0, help="per-image deadline in seconds")
     batch.add_argument("--no-progress", action="store_true", help="no live progress display")
+    batch.add_argument("--reference-date", type=_iso_date, metavar="YYYY-MM-DD", help=REFERENCE_HELP)
     add_eval_command(commands)
     add_serve_command(commands)
     fake = commands.add_parser("fake-gemini", help="a local stand-in of the Gemini REST API")
@@ -134,6 +147,7 @@ def _parse_command(args: argparse.Namespace, err: Console) -> int:
         timeout_s=args.timeout,
         use_cache=not args.no_cache,
         progress=err if not args.no_progress else None,
+        reference_date=args.reference_date,
     )
     _write_output(response, args.out)
     if args.out is not None:  # stdout is free for people: show what was found
@@ -151,8 +165,11 @@ def parse_paths(
     use_cache: bool = True,
     in_process: bool = False,
     progress: Console | None = None,
+    reference_date: dt.date | None = None,
 ) -> ParseResponse:
     """Parse image files and directories as ``karaoke-pipeline parse`` does (also used by ``eval``).
+
+    ``reference_date`` is the day dates without a year are read against.
 
     Raises:
         ConfigError: a path is missing, no image was found, or the backend cannot run.
@@ -186,6 +203,7 @@ def parse_paths(
             on_progress=on_progress,
             cache=cache,
             rate_limit=plan.rate_limit,
+            context=ExtractContext(reference_date=reference_date) if reference_date else None,
         )
 
 
@@ -202,6 +220,7 @@ def _batch_command(args: argparse.Namespace, err: Console) -> int:
         resume=args.resume,
         retry_failed=args.retry_failed,
         read_ahead=args.max_in_flight or 4 * args.workers,
+        reference_date=args.reference_date,
     )
     with ray_runtime(settings.ray_address) as use_ray:
         if not use_ray:

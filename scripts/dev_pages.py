@@ -45,15 +45,22 @@ NIGHTS = [
 
 def truth_of(nights: list[Night], vendor: str | None = None) -> dict[str, object]:
     shows = [
-        {"venueName": n.venue, "day": n.day, "startTime": n.start, "endTime": n.end, "time": n.time,
-         "djName": n.dj, "vendor": vendor}
+        {
+            "venueName": n.venue,
+            "day": n.day,
+            "startTime": n.start,
+            "endTime": n.end,
+            "time": n.time,
+            "djName": n.dj,
+            "vendor": vendor,
+        }
         for n in nights
     ]
     venues = [{"name": n.venue, "address": n.street, "city": n.city, "state": "OH"} for n in nights]
     return {"vendors": [{"name": vendor}] if vendor else [], "venues": venues, "djs": [], "shows": shows}
 
 
-NAV = '<nav><b>STARLIGHT</b> <a>Home</a> <a>Schedule</a> <a>Hosts</a> <a>Book Us</a> <a>Contact</a></nav>'
+NAV = "<nav><b>STARLIGHT</b> <a>Home</a> <a>Schedule</a> <a>Hosts</a> <a>Book Us</a> <a>Contact</a></nav>"
 CSS = """
 body{margin:0;font-family:sans-serif;background:var(--bg);color:var(--fg)}
 nav{display:flex;gap:28px;padding:18px 40px;background:var(--nav);font-size:15px}
@@ -65,7 +72,10 @@ h1{text-align:center;font-size:34px} .grid{display:grid;gap:28px;padding:20px 40
 table{border-collapse:collapse;margin-top:10px} td,th{padding:6px 14px;text-align:left;border-bottom:1px solid #8884}
 .cookie{position:fixed;bottom:0;left:0;right:0;background:#222;color:#eee;padding:14px 40px;font-size:14px}
 """
-THEMES = {"dark": "--bg:#111;--fg:#eee;--nav:#000;--card:#222", "light": "--bg:#fafafa;--fg:#222;--nav:#ddd;--card:#fff"}
+THEMES = {
+    "dark": "--bg:#111;--fg:#eee;--nav:#000;--card:#222",
+    "light": "--bg:#fafafa;--fg:#222;--nav:#ddd;--card:#fff",
+}
 
 
 def page(theme: str, body: str) -> str:
@@ -108,7 +118,10 @@ def week_page(nights: list[Night], theme: str) -> str:
         f'<div class="addr">{n.time}</div><div class="addr">{"KJ " + n.dj if n.dj else ""}</div></div>'
         for n in nights
     )
-    return page(theme, f'{NAV}<h1>This Week</h1><div class="grid" style="grid-template-columns:repeat(3,1fr)">{days}</div>')
+    return page(
+        theme,
+        f'{NAV}<h1>This Week</h1><div class="grid" style="grid-template-columns:repeat(3,1fr)">{days}</div>',
+    )
 
 
 def render_pages(out: Path, jobs: dict[str, tuple[str, tuple[int, int, int]]]) -> None:
@@ -117,7 +130,9 @@ def render_pages(out: Path, jobs: dict[str, tuple[str, tuple[int, int, int]]]) -
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         for name, (html, (width, height, scale)) in jobs.items():
-            context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=scale)
+            context = browser.new_context(
+                viewport={"width": width, "height": height}, device_scale_factor=scale
+            )
             tab = context.new_page()
             tab.set_content(html)
             tab.screenshot(path=str(out / name), full_page=True)
@@ -172,7 +187,9 @@ def main() -> int:
     truth["02-cards2.png"] = truth_of(NIGHTS[:4])
     truth["03-cards4.png"] = truth_of(NIGHTS)
     pane_nights = [NIGHTS[0], NIGHTS[3], NIGHTS[5]]
-    truth["04-pane.png"] = truth_of([replace(n, venue=NIGHTS[0].venue, street=NIGHTS[0].street) for n in pane_nights])
+    truth["04-pane.png"] = truth_of(
+        [replace(n, venue=NIGHTS[0].venue, street=NIGHTS[0].street) for n in pane_nights]
+    )
     truth["05-week.png"] = truth_of(NIGHTS)
     truth["06-phone.png"] = truth_of(NIGHTS[:3])
     render_pages(args.out, jobs)

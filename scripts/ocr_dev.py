@@ -91,12 +91,19 @@ def main() -> int:
     overall = Counts()
     for family, counts in sorted(by_family.items()):
         overall = overall.plus(counts)
-        print(f"{family:16} n={counts.true_shows:4} found={counts.predicted_shows:4} "
-              f"F1={counts.f1:.3f} end={counts.end_time_accuracy:.3f} dj={counts.dj_accuracy:.3f}")
-    print(f"{'ALL':16} n={overall.true_shows:4} found={overall.predicted_shows:4} F1={overall.f1:.3f} "
-          f"end={overall.end_time_accuracy:.3f} dj={overall.dj_accuracy:.3f}")
+        print(
+            f"{family:16} n={counts.true_shows:4} found={counts.predicted_shows:4} "
+            f"F1={counts.f1:.3f} end={counts.end_time_accuracy:.3f} dj={counts.dj_accuracy:.3f}"
+        )
+    print(
+        f"{'ALL':16} n={overall.true_shows:4} found={overall.predicted_shows:4} F1={overall.f1:.3f} "
+        f"end={overall.end_time_accuracy:.3f} dj={overall.dj_accuracy:.3f}"
+    )
     if ocr_images:
-        print(f"OCR {ocr_images} images {total_ocr:.1f}s = {ocr_images / total_ocr:.2f} images/s", file=sys.stderr)
+        print(
+            f"OCR {ocr_images} images {total_ocr:.1f}s = {ocr_images / total_ocr:.2f} images/s",
+            file=sys.stderr,
+        )
     print(f"parse total {total_parse:.2f}s", file=sys.stderr)
     return 0
 

@@ -49,8 +49,12 @@ def test_a_card_grid_is_cut_into_one_region_per_card() -> None:
 
 
 def test_a_table_is_not_cut_between_its_day_and_time_columns() -> None:
-    table = [box(text, x, 100 + 30 * row) for row, (day, time) in enumerate([("Monday", "9PM"), ("Friday", "8PM")])
-             for text, x in ((day, 40), (time, 300))]  # fmt: skip
+    rows = [("Monday", "9PM"), ("Friday", "8PM")]
+    table = [
+        box(text, x, 100 + 30 * row)
+        for row, cells in enumerate(rows)
+        for text, x in zip(cells, (40, 300), strict=True)
+    ]
     assert len(cut_regions(table, _side_kind)) == 1
 
 
@@ -100,6 +104,10 @@ def test_a_vendor_badge_is_never_the_venue_and_the_small_print_names_it() -> Non
 
 
 def test_a_year_printed_on_the_page_anchors_a_date_without_one() -> None:
-    lines = [box("Jun 7 - 13, 2026", 40, 20), box("SATURDAY Sat 6/27 9PM-1AM", 40, 80), box("Bluebird Bar", 40, 108)]
+    lines = [
+        box("Jun 7 - 13, 2026", 40, 20),
+        box("SATURDAY Sat 6/27 9PM-1AM", 40, 80),
+        box("Bluebird Bar", 40, 108),
+    ]
     schedule = parse_schedule(lines, today=dt.date(2027, 12, 1))
     assert [(s.day, s.date) for s in schedule.shows] == [("saturday", dt.date(2026, 6, 27))]

@@ -26,8 +26,8 @@ __all__ = [
     "Row",
     "box_column",
     "find_table_header",
-    "is_header_text",
     "group_rows",
+    "is_header_text",
     "split_blocks",
     "table_cells",
 ]
