@@ -43,7 +43,7 @@ def shows_of(lines: Sequence[OcrLine]) -> set[tuple[str, str | None, str | None,
 
 def test_a_card_grid_is_cut_into_one_region_per_card() -> None:
     regions = cut_regions(grid_page(), _side_kind)
-    texts = [{line.text for line in region} for region in regions]
+    texts = [{line.text for column in region for line in column} for region in regions]
     for lines in CARDS:
         assert set(lines) in texts
 

@@ -37,6 +37,7 @@ _CONNECTOR_END = re.compile(
 )
 _ZIP_ONLY = re.compile(r"^\d{5}(?:-\d{4})?$")
 _WRAP_GAP = 0.25  # gap / line height below which a row continues the one above
+_WORD_GAP = 0.5  # gap / text height below which two boxes of a row are one phrase
 _BLOCK_GAP = 1.0  # gap / median line height above which a new block starts
 
 HEADER_WORDS: dict[str, str] = {
@@ -82,8 +83,13 @@ class Row:
 
     @classmethod
     def of(cls, boxes: Sequence[OcrLine]) -> Row:
+        """Boxes left to right; a word gap joins with a space, a wider gap with ' | ' (a new cell)."""
         ordered = tuple(sorted(boxes, key=lambda box: box.x0))
-        return cls(ordered, " | ".join(box.text.strip() for box in ordered))
+        text = ordered[0].text.strip()
+        for left, right in itertools.pairwise(ordered):
+            word_gap = right.x0 - left.x1 < _WORD_GAP * min(left.height, right.height)
+            text += (" " if word_gap else " | ") + right.text.strip()
+        return cls(ordered, text)
 
     @property
     def y0(self) -> float:

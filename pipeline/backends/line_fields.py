@@ -21,6 +21,7 @@ from pipeline.schema import WEEKDAYS, Weekday
 __all__ = [
     "LineFields",
     "is_noise",
+    "is_sentence",
     "is_title",
     "mentions_karaoke",
     "mentions_other_event",
@@ -59,6 +60,7 @@ _TITLE_WORDS = {
     "our", "come", "join", "lineup", "calendar", "locations", "upcoming", "where", "to", "find",
     "the", "shows", "live", "tonight", "is", "back", "and", "at", "your", "for", "all",
 }  # fmt: skip
+_SMALL_WORDS = {"a", "an", "and", "the", "of", "at", "on", "in", "by", "for", "to", "or", "with", "&"}
 _STATUS_BAR = re.compile(
     r"^(?:(?:1[0-2]|0?[1-9]):[0-5]\d|(?:[345]g|lte|wi-?fi)?\s*\d{1,3}\s*%|[345]g|lte)$", re.IGNORECASE
 )
@@ -123,6 +125,20 @@ def is_noise(text: str) -> bool:
         return True
     engagement = [w for w in words if w in _ENGAGEMENT]
     return bool(engagement) and all(w in _ENGAGEMENT or w.isdigit() for w in words)
+
+
+def is_sentence(text: str) -> bool:
+    """Running words in sentence case ('Call for details', 'Sing your heart out!'), not a name.
+
+    Names are written in title case ('Oties Tavern & Grill'); a line of three or more
+    words whose later words are mostly lower case is a tagline or a hint.
+    """
+    words = re.findall(r"[A-Za-z][A-Za-z']*", text)
+    if len(words) < 3:
+        return False
+    later = [word for word in words[1:] if word.lower() not in _SMALL_WORDS]
+    lower = sum(word[0].islower() for word in later)
+    return bool(later) and lower >= 0.6 * len(later) and lower >= 2
 
 
 def is_title(text: str) -> bool:

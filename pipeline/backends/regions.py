@@ -13,6 +13,9 @@ each side must hold both a day and a time, or no schedule text at all (an
 "About" pane beside the schedule). A Day | Time | Host table cut down the middle
 leaves days on one side and times on the other, so it stays whole; a gutter that
 runs through a header row (Day Time | Host) is kept only between whole tables.
+Inside a region, a gutter with no schedule text on either side (a company logo
+beside a flyer's venue and address) splits it into text columns read one after
+the other, so the logo's words do not join the venue's lines.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from collections.abc import Callable, Sequence
 
 from pipeline.backends.layouts import OcrLine, is_header_text
 
-__all__ = ["SideKind", "cut_regions"]
+__all__ = ["Region", "SideKind", "cut_regions"]
 
 BAND_GAP = 1.6  # a horizontal gap this many text heights tall separates bands
 GUTTER = 1.0  # a vertical gutter this many text heights wide may separate columns
 MIN_BOXES = 2  # a column holds at least this many boxes
 
+Region = tuple[list[OcrLine], ...]
+"""One region's boxes as its text columns, left to right (usually one)."""
 SideKind = Callable[[Sequence[OcrLine]], str]
 """What a set of boxes holds: 'schedule' (day and time), 'none' (neither) or 'part' (one of them)."""
 
@@ -62,18 +67,24 @@ def _gutters(boxes: Sequence[OcrLine], min_width: float) -> list[float]:
 
 
 def _vertical_split(
-    boxes: Sequence[OcrLine], kind_of: SideKind, height: float
+    boxes: Sequence[OcrLine], kind_of: SideKind, height: float, *, columns: bool = False
 ) -> tuple[list[OcrLine], list[OcrLine]] | None:
-    """The widest gutter that separates schedules (see the module docstring), if any."""
+    """The widest gutter that separates schedules (see the module docstring), if any.
+
+    With ``columns``, the widest gutter with no schedule text on either side instead
+    (a logo beside a flyer's small print).
+    """
     for middle in _gutters(boxes, GUTTER * height):
         left = [box for box in boxes if box.x1 <= middle]
         right = [box for box in boxes if box.x0 >= middle]
-        if min(len(left), len(right)) < MIN_BOXES:
+        if min(len(left), len(right)) < MIN_BOXES and not columns:
             continue
         kinds = {kind_of(left), kind_of(right)}
         if _cuts_a_header(left, right) and kinds != {"schedule"}:
             continue
-        if "part" not in kinds and "schedule" in kinds:
+        if columns and kinds == {"none"}:
+            return left, right
+        if not columns and "part" not in kinds and "schedule" in kinds:
             return left, right
     return None
 
@@ -87,24 +98,32 @@ def _cuts_a_header(left: Sequence[OcrLine], right: Sequence[OcrLine]) -> bool:
     return False
 
 
-def _cut(boxes: list[OcrLine], kind_of: SideKind, height: float, depth: int) -> list[list[OcrLine]]:
+def _columns(boxes: list[OcrLine], kind_of: SideKind, height: float) -> Region:
+    """A region's text columns left to right, split only where neither side holds schedule text."""
+    split = _vertical_split(boxes, kind_of, height, columns=True)
+    if split is None:
+        return (boxes,)
+    return _columns(split[0], kind_of, height) + _columns(split[1], kind_of, height)
+
+
+def _cut(boxes: list[OcrLine], kind_of: SideKind, height: float, depth: int) -> list[Region]:
     if depth > 12 or len(boxes) < 2 * MIN_BOXES:
-        return [boxes]
+        return [(boxes,)]
     bands = _bands(boxes, BAND_GAP * height)
     if len(bands) == 1:
         split = _vertical_split(boxes, kind_of, height)
         if split is None:
-            return [boxes]
+            return [_columns(boxes, kind_of, height)]
         return _cut(split[0], kind_of, height, depth + 1) + _cut(split[1], kind_of, height, depth + 1)
     parts = [_cut(band, kind_of, height, depth + 1) for band in bands]
     if all(len(part) == 1 for part in parts):
-        return [boxes]  # no columns anywhere below: the region reads as one
+        return [tuple(column for part in parts for column in part[0])]  # the region reads as one
     return _rejoin_bands(parts)
 
 
-def _rejoin_bands(parts: list[list[list[OcrLine]]]) -> list[list[OcrLine]]:
+def _rejoin_bands(parts: list[list[Region]]) -> list[Region]:
     """Bands in order; consecutive bands without columns are read together again."""
-    regions: list[list[OcrLine]] = []
+    regions: list[Region] = []
     single_run = False
     for part in parts:
         if len(part) == 1 and single_run:
@@ -115,8 +134,8 @@ def _rejoin_bands(parts: list[list[list[OcrLine]]]) -> list[list[OcrLine]]:
     return regions
 
 
-def cut_regions(boxes: Sequence[OcrLine], kind_of: SideKind) -> list[list[OcrLine]]:
-    """The page's regions in reading order; a page without columns is one region."""
+def cut_regions(boxes: Sequence[OcrLine], kind_of: SideKind) -> list[Region]:
+    """The page's regions in reading order, each as its text columns; a plain page is one region."""
     if not boxes:
         return []
     return _cut(list(boxes), kind_of, _text_height(boxes), 0)

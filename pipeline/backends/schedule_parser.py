@@ -13,7 +13,8 @@ first; lines about trivia, specials or happy hour never become shows.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import cast
 
@@ -32,6 +33,7 @@ from pipeline.backends.layouts import (
 from pipeline.backends.line_fields import (
     LineFields,
     is_noise,
+    is_sentence,
     is_title,
     mentions_karaoke,
     mentions_other_event,
@@ -40,7 +42,7 @@ from pipeline.backends.line_fields import (
     vendor_name,
 )
 from pipeline.backends.pane_tables import pane_rows
-from pipeline.backends.regions import cut_regions
+from pipeline.backends.regions import Region, cut_regions
 from pipeline.clean import clause_starts, dj_key, normalize_time_range, split_clauses, venue_key
 from pipeline.dates import find_date, find_day_phrases, find_page_year
 from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue, Weekday
@@ -48,6 +50,7 @@ from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue, Weekday
 __all__ = ["OcrLine", "parse_schedule"]
 
 _EPOCH = dt.date(2000, 1, 1)  # any date: only whether a date is present matters
+_CANCEL_BADGE = re.compile(r"cancel+ed|no\s+show|off\s+this\s+week", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,11 @@ def _prose_drafts(block: Sequence[Row], ref: _Reading) -> list[_Draft]:
     return drafts
 
 
+def _cancelled(rows: Sequence[Row]) -> bool:
+    """A 'CANCELLED' badge of its own beside a show: the night is off (a note in brackets is kept)."""
+    return any(_CANCEL_BADGE.fullmatch(box.text.strip()) for row in rows for box in row.boxes)
+
+
 def _block_drafts(block: Sequence[Row], ref: _Reading) -> list[_Draft]:
     """Shows of one block: each day line plus the lines under it, filled from lines above it."""
     if _is_prose(block):
@@ -182,8 +190,12 @@ def _block_drafts(block: Sequence[Row], ref: _Reading) -> list[_Draft]:
     drafts: list[_Draft] = []
     for start, end in zip(starts, [*starts[1:], len(block)], strict=True):
         rows = block[start:end]
-        text = " ".join(row.text for row in rows)
-        if mentions_other_event(text) and not mentions_karaoke(text):
+        text = " ".join(
+            row.text
+            for row, found in zip(rows, fields[start:end], strict=True)
+            if found.has_days or found.time
+        )
+        if (mentions_other_event(text) and not mentions_karaoke(text)) or _cancelled(rows):
             continue
         own = _merge_all(fields[start:end])
         drafts.append(
@@ -230,8 +242,16 @@ def _filled_from(drafts: list[_Draft], block: Sequence[Row], ref: _Reading) -> l
     ]
 
 
+def _is_hint(row: Row, ref: _Reading) -> bool:
+    """A tagline or hint ('Call for details', 'Also every day'): a sentence with no time or address."""
+    if not is_sentence(row.text):
+        return False
+    found = ref.fields(row.text)
+    return not (found.time or found.address or found.phone or found.dj)
+
+
 def _flow_drafts(rows: Sequence[Row], page: _Page, ref: _Reading) -> list[_Draft]:
-    content = [row for row in rows if not _is_heading(row)]
+    content = [row for row in rows if not _is_heading(row) and not _is_hint(row, ref)]
     drafts: list[_Draft] = []
     for block in split_blocks(content):
         found = _block_drafts(block, ref)
@@ -416,18 +436,23 @@ def _pane_drafts(
     return drafts
 
 
-def _region_drafts(boxes: Sequence[OcrLine], page: _Page, ref: _Reading, *, whole_page: bool) -> list[_Draft]:
+def _rows(columns: Region, keep: Callable[[OcrLine], bool] = lambda box: True) -> list[Row]:
+    """A region's rows, column after column."""
+    return [row for column in columns for row in group_rows([box for box in column if keep(box)])]
+
+
+def _region_drafts(region: Region, page: _Page, ref: _Reading, *, whole_page: bool) -> list[_Draft]:
     """Shows of one region (a card, a pane, a column); its own heading names its venue.
 
     UI chrome is dropped here, after a pane's table header ('Day | Time | Host') was looked for.
     """
-    pane = find_table_header(group_rows(boxes), need_venue=False)
-    rows = group_rows([box for box in boxes if not is_chrome(box.text)])
+    pane = find_table_header(_rows(region), need_venue=False)
+    rows = _rows(region, lambda box: not is_chrome(box.text))
     if not whole_page:
         heading = _venue_heading(rows, ref)
         page = replace(page, venue=heading.venue, heading=heading)
     if pane is not None:
-        return _pane_drafts(group_rows(boxes), pane, page, ref)
+        return _pane_drafts(_rows(region), pane, page, ref)
     return _flow_drafts(rows, page, ref)
 
 
