@@ -215,7 +215,8 @@ def _anchored_venue(rows: Sequence[Row], ref: _Reading) -> LineFields | None:
     for index, found in enumerate(fields):
         if not (found.address or found.phone) or found.has_days or found.time:
             continue
-        if found.venue and found.address and found.address.text != rows[index].text.strip():
+        text = rows[index].text
+        if found.venue and found.address and text.find(found.venue) < text.find(found.address.text):
             return found  # 'Kelley's Pub, 500 Broad St' on one line
         for above in reversed(fields[max(0, index - 2) : index]):
             if above.venue and not (above.has_days or above.time or above.dj or above.address):
