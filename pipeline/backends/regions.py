@@ -29,6 +29,7 @@ __all__ = ["Region", "SideKind", "cut_regions"]
 
 BAND_GAP = 1.6  # a horizontal gap this many text heights tall separates bands
 GUTTER = 1.0  # a vertical gutter this many text heights wide may separate columns
+COLUMN_GUTTER = 0.8  # ... and one this many of the region's own text heights splits text columns
 MIN_BOXES = 2  # a column holds at least this many boxes
 
 Region = tuple[list[OcrLine], ...]
@@ -74,10 +75,11 @@ def _vertical_split(
     With ``columns``, the widest gutter with no schedule text on either side instead
     (a logo beside a flyer's small print).
     """
-    for middle in _gutters(boxes, GUTTER * height):
+    width = COLUMN_GUTTER * _text_height(boxes) if columns else GUTTER * height
+    for middle in _gutters(boxes, width):
         left = [box for box in boxes if box.x1 <= middle]
         right = [box for box in boxes if box.x0 >= middle]
-        if min(len(left), len(right)) < MIN_BOXES and not columns:
+        if min(len(left), len(right)) < MIN_BOXES:
             continue
         kinds = {kind_of(left), kind_of(right)}
         if _cuts_a_header(left, right) and kinds != {"schedule"}:
