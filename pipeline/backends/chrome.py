@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 
+from pipeline.backends.layouts import is_header_text
 from pipeline.clean import clean_name
 
-__all__ = ["is_chrome", "is_ui_words", "vendor_badge"]
+__all__ = ["is_chrome", "is_overlay", "is_ui_words", "vendor_badge"]
 
 _UI_WORDS = frozenset(
     [
@@ -182,9 +183,16 @@ def is_ui_words(text: str) -> bool:
     return 0 < len(words) <= 4 and all(word in _UI_WORDS for word in words)
 
 
+def is_overlay(text: str) -> bool:
+    """A consent banner or footer line: laid over the page, so never part of its geometry."""
+    return _CONSENT.search(text) is not None
+
+
 def is_chrome(text: str) -> bool:
     """UI chrome, a consent banner, a tag or a lone suite number: never part of a show."""
     stripped = text.strip().strip("|").strip()
+    if is_header_text(stripped):
+        return False  # a table's column names ('Venue', 'Host') are read by the table parser
     folded = " ".join(stripped.lower().split())
     if folded in _TAGS or _SUITE.match(stripped) or is_ui_words(stripped):
         return True

@@ -28,7 +28,7 @@ from pipeline.backends.layouts import OcrLine, is_header_text
 __all__ = ["Region", "SideKind", "cut_regions"]
 
 BAND_GAP = 1.6  # a horizontal gap this many text heights tall separates bands
-GUTTER = 1.0  # a vertical gutter this many text heights wide may separate columns
+GUTTER = 0.6  # a vertical gutter this many text heights wide may separate columns
 COLUMN_GUTTER = 0.8  # ... and one this many of the region's own text heights splits text columns
 MIN_BOXES = 2  # a column holds at least this many boxes
 

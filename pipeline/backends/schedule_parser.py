@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import cast
 
 from pipeline.addresses import find_address, normalize_phone
-from pipeline.backends.chrome import is_chrome
+from pipeline.backends.chrome import is_chrome, is_overlay
 from pipeline.backends.layouts import (
     GRID_DAY,
     Column,
@@ -116,21 +116,32 @@ def _is_heading(row: Row) -> bool:
 def _venue_heading(rows: Sequence[Row], ref: _Reading) -> LineFields:
     """A venue named above the first show ('Oties Tavern & Grill' over its weekly nights).
 
-    Its address and phone are taken from the rows between it and the first show.
+    Of the name lines above the first show, the one in the largest type wins (a pane's
+    title over a site's small brand name); its address and phone are taken from the
+    rows under it, up to the first show.
     """
-    heading = LineFields()
+    candidates: list[tuple[Row, LineFields]] = []
     for row in rows:
         if _is_heading(row) or row.text.rstrip().endswith((":", "!")) or mentions_karaoke(row.text):
             continue
         fields = ref.fields(row.text)
         if fields.has_days or mentions_other_event(row.text):
             break
-        if heading.venue is None and fields.venue:
-            heading = fields
-        elif heading.venue is not None:
-            heading = replace(
-                heading, address=heading.address or fields.address, phone=heading.phone or fields.phone
-            )
+        candidates.append((row, fields))
+    named = [(row, fields) for row, fields in candidates if fields.venue]
+    if not named:
+        return LineFields()
+    tallest = max(row.height for row, _ in named)
+    chosen = next(
+        index
+        for index, (row, fields) in enumerate(candidates)
+        if fields.venue and row.height >= 0.9 * tallest
+    )
+    heading = candidates[chosen][1]
+    for _, fields in candidates[chosen + 1 :]:
+        heading = replace(
+            heading, address=heading.address or fields.address, phone=heading.phone or fields.phone
+        )
     return replace(heading, notes=())
 
 
@@ -251,11 +262,26 @@ def _is_hint(row: Row, ref: _Reading) -> bool:
     return not (found.time or found.address or found.phone or found.dj)
 
 
+def _under_day_header(previous: Sequence[_Draft], block: Sequence[Row], ref: _Reading) -> list[_Draft]:
+    """A block naming its own venue and time but no day: the next card under a day header.
+
+    It takes the day (or date) of the show above it, as a week view's column does.
+    """
+    if not previous or not block:
+        return []
+    first = ref.fields(block[0].text)
+    fields = _merge_all([first] + [ref.fields(row.text) for row in block[1:]])
+    if first.venue is None or first.time or fields.time is None or fields.has_days:
+        return []
+    days = replace(fields, days=previous[0].fields.days, date=previous[0].fields.date)
+    return [_Draft(days, min(row.score for row in block), karaoke_line=previous[0].karaoke_line)]
+
+
 def _flow_drafts(rows: Sequence[Row], page: _Page, ref: _Reading) -> list[_Draft]:
     content = [row for row in rows if not _is_heading(row) and not _is_hint(row, ref)]
     drafts: list[_Draft] = []
     for block in split_blocks(content):
-        found = _block_drafts(block, ref)
+        found = _block_drafts(block, ref) or _under_day_header(drafts[-1:], block, ref)
         drafts = drafts + found if found else drafts[:-1] + _filled_from(drafts[-1:], block, ref)
     if page.venue is None and any(draft.fields.venue is None for draft in drafts):
         anchored = _anchored_venue(content, ref)
@@ -403,6 +429,8 @@ def _side_kind(boxes: Sequence[OcrLine]) -> str:
     time = any(normalize_time_range(box.text) is not None for box in boxes)
     if day and time:
         return "schedule"
+    if day and len(find_day_phrases(text)) + (find_date(text, _EPOCH) is not None) <= 2 and len(boxes) <= 3:
+        return "none"  # a week view's day header over 'No events'
     return "part" if day or time else "none"
 
 
@@ -443,17 +471,14 @@ def _rows(columns: Region, keep: Callable[[OcrLine], bool] = lambda box: True) -
 
 
 def _region_drafts(region: Region, page: _Page, ref: _Reading, *, whole_page: bool) -> list[_Draft]:
-    """Shows of one region (a card, a pane, a column); its own heading names its venue.
-
-    UI chrome is dropped here, after a pane's table header ('Day | Time | Host') was looked for.
-    """
-    pane = find_table_header(_rows(region), need_venue=False)
+    """Shows of one region (a card, a pane, a column); its own heading names its venue."""
     rows = _rows(region, lambda box: not is_chrome(box.text))
+    pane = find_table_header(rows, need_venue=False)
     if not whole_page:
         heading = _venue_heading(rows, ref)
         page = replace(page, venue=heading.venue, heading=heading)
     if pane is not None:
-        return _pane_drafts(_rows(region), pane, page, ref)
+        return _pane_drafts(rows, pane, page, ref)
     return _flow_drafts(rows, page, ref)
 
 
@@ -468,15 +493,14 @@ def parse_schedule(lines: Sequence[OcrLine], *, today: dt.date | None = None) ->
     text_lines = [line for line in lines if line.text.strip() and not is_noise(line.text)]
     ref = _Reading(today or dt.date.today(), find_page_year([line.text for line in text_lines]))
     karaoke = any(mentions_karaoke(line.text) for line in text_lines)
-    rows = group_rows(text_lines)
+    content = [line for line in text_lines if not is_chrome(line.text)]
+    rows = group_rows(content)
+    page = replace(_read_page(rows, ref), karaoke=karaoke)
     header = find_table_header(rows)
     if header is not None:
-        page = replace(_read_page(rows, ref), karaoke=karaoke)
         drafts = _table_drafts(rows, header[0], header[1], ref)
     else:
-        content = group_rows([line for line in text_lines if not is_chrome(line.text)])
-        page = replace(_read_page(content, ref), karaoke=karaoke)
-        regions = cut_regions(text_lines, _side_kind)
+        regions = cut_regions([line for line in text_lines if not is_overlay(line.text)], _side_kind)
         whole = len(regions) == 1
         drafts = [d for region in regions for d in _region_drafts(region, page, ref, whole_page=whole)]
     other_events = any(mentions_other_event(row.text) for row in rows)
