@@ -139,6 +139,13 @@ _UI_WORDS = frozenset(
         "download",
     ]
 )
+_CONSENT_BUTTONS = frozenset(
+    {
+        "accept", "decline", "reject", "manage", "agree", "allow", "deny", "preferences", "customize",
+        "customise", "settings", "options", "necessary", "only", "all", "cookies", "got", "it", "ok",
+        "okay", "dismiss",
+    }
+)  # fmt: skip
 _LINK_END = re.compile(r"\b(?:website|web\s*site|page|menu|directions|profile|link|url)\s*[>»→]?$", re.I)
 _CONSENT = re.compile(
     r"\bcookies?\b|\bconsent\b|privacy\s+policy|accept\s+all|\bgdpr\b|terms\s+of\s+(?:use|service)"
@@ -184,13 +191,18 @@ def is_ui_words(text: str) -> bool:
 
 
 def is_overlay(text: str) -> bool:
-    """A consent banner or footer line: laid over the page, so never part of its geometry."""
+    """A consent banner, its buttons or a footer line: laid over the page, never part of its geometry."""
+    words = re.findall(r"[a-z]+", text.lower())
+    if words and all(word in _CONSENT_BUTTONS for word in words):
+        return True
     return _CONSENT.search(text) is not None
 
 
 def is_chrome(text: str) -> bool:
     """UI chrome, a consent banner, a tag or a lone suite number: never part of a show."""
     stripped = text.strip().strip("|").strip()
+    if is_overlay(stripped):
+        return True
     if is_header_text(stripped):
         return False  # a table's column names ('Venue', 'Host') are read by the table parser
     folded = " ".join(stripped.lower().split())

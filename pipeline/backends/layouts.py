@@ -17,7 +17,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.clean import find_date, find_day_phrases
+from pipeline.addresses import find_address, find_phone
+from pipeline.clean import find_date, find_day_phrases, normalize_time_range
 
 __all__ = [
     "GRID_DAY",
@@ -35,6 +36,11 @@ __all__ = [
 _CONNECTOR_END = re.compile(
     r"(?:[&|,+@(\-\u2013\u2014]|\b(?:with|by|at|and|of|w/|dj|kj|till?|until|to))$", re.IGNORECASE
 )
+_CREDIT = re.compile(r"\b(?:with|w/|hosted\s+by|presented\s+by|dj|kj)\s+\S", re.IGNORECASE)
+_CREDIT_END = re.compile(
+    r"\b(?:with|w/|hosted\s+by|presented\s+by|dj|kj)\s+[\w'.]+(?:\s+[\w'.]+){0,2}$", re.IGNORECASE
+)
+_CONTINUATION_START = re.compile(r"^(?:[ap]\.?m\b|[-\u2013\u2014]\s*\d)", re.IGNORECASE)
 _ZIP_ONLY = re.compile(r"^\d{5}(?:-\d{4})?$")
 _WRAP_GAP = 0.25  # gap / line height below which a row continues the one above
 _WORD_GAP = 0.5  # gap / text height below which two boxes of a row are one phrase
@@ -124,13 +130,34 @@ def _has_days(text: str) -> bool:
 
 
 def _continues(above: Row, below: Row) -> bool:
-    """A wrapped line: the row above ends mid-phrase, or the rows nearly touch."""
-    if _CONNECTOR_END.search(above.text.strip()) or _ZIP_ONLY.match(below.text.strip()):
+    """A wrapped line: the row above ends mid-phrase, or the rows nearly touch.
+
+    Rows that nearly touch are kept apart when the upper one ends with a whole field
+    (a time, a host credit, an address) or the lower one holds a field of its own
+    ('with KJ Mike D' over the city line of a card, a name over its time).
+    """
+    text, next_text = above.text.strip(), below.text.strip()
+    if _CONNECTOR_END.search(text) or _ZIP_ONLY.match(next_text) or _CONTINUATION_START.match(next_text):
         return True
     gap = below.y0 - above.y1
     same_font = abs(above.height - below.height) <= 0.15 * max(above.height, below.height)
     near = gap < _WRAP_GAP * min(above.height, below.height)
-    return same_font and near and not _has_days(below.text)
+    if not (same_font and near) or _has_days(next_text):
+        return False
+    return not _ends_with_field(text) and not _has_field(next_text)
+
+
+def _has_field(text: str) -> bool:
+    return bool(normalize_time_range(text) or _CREDIT.search(text) or find_address(text) or find_phone(text))
+
+
+def _ends_with_field(text: str) -> bool:
+    """True when the line's last words are a time, a host credit, an address or a phone."""
+    time = normalize_time_range(text)
+    address = find_address(text)
+    phone = find_phone(text)
+    ends = [found.text for found in (time, address) if found is not None] + ([phone] if phone else [])
+    return bool(_CREDIT_END.search(text)) or any(text.endswith(part) for part in ends)
 
 
 def group_rows(lines: Sequence[OcrLine]) -> list[Row]:

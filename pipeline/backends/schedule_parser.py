@@ -429,7 +429,7 @@ def _side_kind(boxes: Sequence[OcrLine]) -> str:
     time = any(normalize_time_range(box.text) is not None for box in boxes)
     if day and time:
         return "schedule"
-    if day and len(find_day_phrases(text)) + (find_date(text, _EPOCH) is not None) <= 2 and len(boxes) <= 3:
+    if day and not time and len(boxes) <= 3:
         return "none"  # a week view's day header over 'No events'
     return "part" if day or time else "none"
 
