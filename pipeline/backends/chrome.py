@@ -80,8 +80,6 @@ _UI_WORDS = frozenset(
         "next",
         "previous",
         "prev",
-        "close",
-        "open",
         "all",
         "see",
         "venues",

@@ -55,6 +55,21 @@ def _bands(boxes: Sequence[OcrLine], min_gap: float) -> list[list[OcrLine]]:
     return bands
 
 
+def _joined_tables(bands: list[list[OcrLine]], height: float) -> list[list[OcrLine]]:
+    """Bands with a table's rows put back under its header row (tall rows leave wide gaps)."""
+    joined: list[list[OcrLine]] = []
+    columns: list[float] = []
+    for band in bands:
+        tolerance = 1.5 * height
+        if columns and all(any(abs(box.x0 - x) <= tolerance for x in columns) for box in band):
+            joined[-1] = joined[-1] + band
+            continue
+        joined.append(band)
+        headers = [box.x0 for box in band if is_header_text(box.text)]
+        columns = headers if len(headers) >= 2 else []
+    return joined
+
+
 def _gutters(boxes: Sequence[OcrLine], min_width: float) -> list[float]:
     """x positions (middles) of empty vertical gutters at least ``min_width`` wide, widest first."""
     ordered = sorted(boxes, key=lambda box: box.x0)
@@ -111,7 +126,7 @@ def _columns(boxes: list[OcrLine], kind_of: SideKind, height: float) -> Region:
 def _cut(boxes: list[OcrLine], kind_of: SideKind, height: float, depth: int) -> list[Region]:
     if depth > 12 or len(boxes) < 2 * MIN_BOXES:
         return [(boxes,)]
-    bands = _bands(boxes, BAND_GAP * height)
+    bands = _joined_tables(_bands(boxes, BAND_GAP * height), height)
     if len(bands) == 1:
         split = _vertical_split(boxes, kind_of, height)
         if split is None:

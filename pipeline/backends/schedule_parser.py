@@ -116,9 +116,9 @@ def _is_heading(row: Row) -> bool:
 def _venue_heading(rows: Sequence[Row], ref: _Reading) -> LineFields:
     """A venue named above the first show ('Oties Tavern & Grill' over its weekly nights).
 
-    Of the name lines above the first show, the one in the largest type wins (a pane's
-    title over a site's small brand name); its address and phone are taken from the
-    rows under it, up to the first show.
+    Of the name lines above the first show, the one right above a street or phone
+    line wins, else the one in the largest type (a pane's title over a site's small
+    brand name); its address and phone are taken from the rows under it.
     """
     candidates: list[tuple[Row, LineFields]] = []
     for row in rows:
@@ -132,10 +132,21 @@ def _venue_heading(rows: Sequence[Row], ref: _Reading) -> LineFields:
     if not named:
         return LineFields()
     tallest = max(row.height for row, _ in named)
-    chosen = next(
+    anchored = [
         index
-        for index, (row, fields) in enumerate(candidates)
-        if fields.venue and row.height >= 0.9 * tallest
+        for index, (_, fields) in enumerate(candidates)
+        if fields.venue
+        and not fields.address
+        and any(f.address or f.phone for _, f in candidates[index + 1 : index + 3])
+    ]
+    chosen = (
+        anchored[0]
+        if anchored
+        else next(
+            index
+            for index, (row, fields) in enumerate(candidates)
+            if fields.venue and row.height >= 0.9 * tallest
+        )
     )
     heading = candidates[chosen][1]
     for _, fields in candidates[chosen + 1 :]:
