@@ -418,8 +418,8 @@ def _assemble(drafts: Sequence[_Draft], page: _Page) -> ParsedSchedule:
     venues: dict[str, Venue] = {}
     djs: dict[str, Dj] = {}
     for draft in drafts:
-        if not draft.fields.venue:
-            continue
+        if not draft.fields.venue or draft.fields.time is None:
+            continue  # a show needs a venue and a time; a day alone is a hint ('Also every day')
         made = _shows(draft, page)
         shows += made
         venue = _venue(draft.fields, made[0].confidence)
