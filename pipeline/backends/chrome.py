@@ -175,6 +175,50 @@ _SUFFIX_BADGE = re.compile(
     r"|services|events|promotions))\.?$",
     re.IGNORECASE,
 )
+# A company's name badge: 'Star Karaoke', 'Neon Nights Karaoke' (not 'Weekly Karaoke', 'Tuesday Karaoke').
+_NAMED_BADGE = re.compile(r"^(?P<name>(?:[A-Z][\w'&.-]*\s+){1,3}karaoke)!?$", re.IGNORECASE)
+_NOT_A_NAME = frozenset(
+    [
+        "weekly",
+        "nightly",
+        "live",
+        "tonight",
+        "our",
+        "the",
+        "this",
+        "next",
+        "every",
+        "all",
+        "free",
+        "open",
+        "sing",
+        "come",
+        "join",
+        "best",
+        "great",
+        "big",
+        "night",
+        "nights",
+        "party",
+        "friday",
+        "saturday",
+        "sunday",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "fridays",
+        "saturdays",
+        "sundays",
+        "mondays",
+        "tuesdays",
+        "wednesdays",
+        "thursdays",
+        "weekend",
+        "late",
+        "private",
+    ]
+)
 _CREDIT = re.compile(
     r"^(?:(?:karaoke|music|entertainment|sound|hosted|sponsored|dj\s+services?)\s+)?"
     r"(?:by|brought\s+to\s+you\s+by|presented\s+by|powered\s+by|courtesy\s+of|hosted\s+by)\s+(?P<name>.+)$",
@@ -221,6 +265,9 @@ def vendor_badge(text: str) -> str | None:
         match = pattern.match(stripped)
         if match is not None and len(stripped) <= len(match["name"]) + 2:
             return clean_name(match["name"])
+    named = _NAMED_BADGE.match(stripped)
+    if named is not None and not set(named["name"].lower().split()[:-1]) & _NOT_A_NAME:
+        return clean_name(named["name"])
     credit = _CREDIT.match(stripped)
     if credit is None:
         return None

@@ -288,11 +288,31 @@ def _under_day_header(previous: Sequence[_Draft], block: Sequence[Row], ref: _Re
     return [_Draft(days, min(row.score for row in block), karaoke_line=previous[0].karaoke_line)]
 
 
+def _name_block(block: Sequence[Row], ref: _Reading) -> LineFields | None:
+    """A block that only names a venue: the heading of the show in the next block."""
+    fields = [ref.fields(row.text) for row in block]
+    named = [found for found in fields if found.venue]
+    if len(named) != 1 or any(found.time or found.dj or found.has_days for found in fields):
+        return None
+    return replace(_merge_all(fields), venue=named[0].venue, notes=())
+
+
+def _with_venue(draft: _Draft, heading: LineFields) -> _Draft:
+    if draft.fields.venue is not None:
+        return draft
+    fields = replace(draft.fields, venue=heading.venue, address=draft.fields.address or heading.address)
+    return replace(draft, fields=fields)
+
+
 def _flow_drafts(rows: Sequence[Row], page: _Page, ref: _Reading) -> list[_Draft]:
     content = [row for row in rows if not _is_heading(row) and not _is_hint(row, ref)]
     drafts: list[_Draft] = []
+    pending: LineFields | None = None  # a name on its own above the next show ('Harbor House')
     for block in split_blocks(content):
         found = _block_drafts(block, ref) or _under_day_header(drafts[-1:], block, ref)
+        if found and pending is not None:
+            found = [_with_venue(draft, pending) for draft in found]
+        pending = _name_block(block, ref) if not found else None
         drafts = drafts + found if found else drafts[:-1] + _filled_from(drafts[-1:], block, ref)
     if page.venue is None and any(draft.fields.venue is None for draft in drafts):
         anchored = _anchored_venue(content, ref)
@@ -356,10 +376,16 @@ def _table_drafts(rows: Sequence[Row], start: int, columns: list[Column], ref: _
     if any(column.kind.startswith(GRID_DAY) for column in columns):
         return _grid_drafts(body, columns, ref)
     drafts: list[_Draft] = []
+    section = LineFields()  # a day row over the rows of that day ('TUESDAY' in a Venue | Time table)
     for row in body:
         fields = _table_row_fields(table_cells(row, columns, body), row, ref)
         if mentions_other_event(row.text) and not mentions_karaoke(row.text):
             continue
+        if fields.has_days and fields.time is None and len(row.boxes) == 1:
+            section = fields
+            continue
+        if not fields.has_days:
+            fields = replace(fields, days=section.days, date=section.date)
         if fields.has_days and fields.venue:
             drafts.append(_Draft(fields, row.score, karaoke_line=mentions_karaoke(row.text)))
     return drafts
