@@ -34,13 +34,16 @@ __all__ = [
 ]
 
 _CONNECTOR_END = re.compile(
-    r"(?:[&|,+@(\-\u2013\u2014]|\b(?:with|by|at|and|of|w/|dj|kj|till?|until|to))$", re.IGNORECASE
+    r"(?:[&|,+@(\-\u2013\u2014]|\b(?:with|by|at|and|of|w/|dj|kj|till?|until|to|presented|hosted))$",
+    re.IGNORECASE,
 )
 _CREDIT = re.compile(r"\b(?:with|w/|hosted\s+by|presented\s+by|dj|kj)\s+\S", re.IGNORECASE)
 _CREDIT_END = re.compile(
     r"\b(?:with|w/|hosted\s+by|presented\s+by|dj|kj)\s+[\w'.]+(?:\s+[\w'.]+){0,2}$", re.IGNORECASE
 )
-_CONTINUATION_START = re.compile(r"^(?:[ap]\.?m\b|[-\u2013\u2014]\s*\d)", re.IGNORECASE)
+_CONTINUATION_START = re.compile(
+    r"^(?:[ap]\.?m\b|[-\u2013\u2014]\s*\d|(?:till?|'til|until|to|thru)\s+(?:close|late|\d))", re.IGNORECASE
+)
 _ZIP_ONLY = re.compile(r"^\d{5}(?:-\d{4})?$")
 _WRAP_GAP = 0.25  # gap / line height below which a row continues the one above
 _WORD_GAP = 0.5  # gap / text height below which two boxes of a row are one phrase
@@ -171,8 +174,8 @@ def group_rows(lines: Sequence[OcrLine]) -> list[Row]:
     visual = [Row.of(boxes) for boxes in rows]
     joined: list[Row] = visual[:1]
     for above, row in itertools.pairwise(visual):
-        single_boxes = len(above.boxes) == 1 and len(row.boxes) == 1  # never join table rows
-        if single_boxes and _continues(Row(joined[-1].boxes[-1:], joined[-1].text), row):
+        one_phrase = " | " not in above.text and " | " not in row.text  # never join table rows
+        if one_phrase and _continues(Row(above.boxes, joined[-1].text), row):
             joined[-1] = joined[-1].joined(row)
         else:
             joined.append(row)

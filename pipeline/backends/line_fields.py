@@ -138,7 +138,7 @@ def is_sentence(text: str) -> bool:
         return False
     later = [word for word in words[1:] if word.lower() not in _SMALL_WORDS]
     lower = sum(word[0].islower() for word in later)
-    return bool(later) and lower >= 0.6 * len(later) and lower >= 2
+    return bool(later) and lower >= 0.6 * len(later)
 
 
 def is_title(text: str) -> bool:
