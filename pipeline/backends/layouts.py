@@ -44,6 +44,7 @@ _CREDIT_END = re.compile(
 _CONTINUATION_START = re.compile(
     r"^(?:[ap]\.?m\b|[-\u2013\u2014]\s*\d|(?:till?|'til|until|to|thru)\s+(?:close|late|\d))", re.IGNORECASE
 )
+_CONNECTOR_WORD_END = re.compile(r"\b(?:with|by|w/|dj|kj|presented|hosted)$", re.IGNORECASE)
 _ZIP_ONLY = re.compile(r"^\d{5}(?:-\d{4})?$")
 _WRAP_GAP = 0.25  # gap / line height below which a row continues the one above
 _WORD_GAP = 0.5  # gap / text height below which two boxes of a row are one phrase
@@ -175,7 +176,8 @@ def group_rows(lines: Sequence[OcrLine]) -> list[Row]:
     joined: list[Row] = visual[:1]
     for above, row in itertools.pairwise(visual):
         one_phrase = " | " not in above.text and " | " not in row.text  # never join table rows
-        if one_phrase and _continues(Row(above.boxes, joined[-1].text), row):
+        dangling = " | " not in row.text and _CONNECTOR_WORD_END.search(above.text) is not None
+        if (one_phrase or dangling) and _continues(Row(above.boxes, joined[-1].text), row):
             joined[-1] = joined[-1].joined(row)
         else:
             joined.append(row)

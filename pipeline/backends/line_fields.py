@@ -42,6 +42,8 @@ _DJ = re.compile(
     rf"(?P<name>@?[A-Za-z][\w'.]*(?:\s+(?!(?i:at|and|on|from|of|the|karaoke)\b){_NAME_WORD}){{0,2}})"
     r"|\b(?i:with|w/|hosted\s+by|presented\s+by|host:)\s+(?P<plain>@?(?i:dj)\w+|@\w+|[A-Z][\w'.]*(?:\s+[A-Z][\w'.]*)?)"
 )
+_GLUED_PREFIX = re.compile(r"^(?:DJ|KJ)(?=[A-Z][a-z])")  # OCR lost the space: 'KJJuice'
+_NO_HOST = {"tba", "tbd", "tbc", "none", "n/a", "-", "varies", "rotating", "various"}
 _NOT_DJ_NAMES = {"night", "nights", "music", "party", "dance", "karaoke", "us", "friends"}
 _DJ_PREFIX = re.compile(
     r"^(?:(?:with|w/|hosted\s+by|presented\s+by|host:?|dj|kj|vj)\.?:?\s+)+", re.IGNORECASE
@@ -153,8 +155,9 @@ def vendor_name(text: str) -> str | None:
 
 
 def strip_dj_prefix(text: str) -> str | None:
-    """'with DJ Mike' -> 'Mike'; '@djmax614' -> 'djmax614'."""
-    return clean_name(_DJ_PREFIX.sub("", text.strip()).lstrip("@"))
+    """'with DJ Mike' -> 'Mike'; '@djmax614' -> 'djmax614'; 'KJJuice' -> 'Juice'; 'TBA' -> None."""
+    name = clean_name(_GLUED_PREFIX.sub("", _DJ_PREFIX.sub("", text.strip())).lstrip("@"))
+    return None if name is None or name.lower().strip(".") in _NO_HOST else name
 
 
 def _cut(text: str, part: str) -> str:
