@@ -28,6 +28,7 @@ from pipeline.backends.layouts import OcrLine, is_header_text
 __all__ = ["Region", "SideKind", "cut_regions"]
 
 BAND_GAP = 1.6  # a horizontal gap this many text heights tall separates bands
+TIGHT_BAND_GAP = 0.8  # ... or this many, when the wider gaps leave no columns to find
 GUTTER = 0.6  # a vertical gutter this many text heights wide may separate columns
 COLUMN_GUTTER = 0.8  # ... and one this many of the region's own text heights splits text columns
 MIN_BOXES = 2  # a column holds at least this many boxes
@@ -129,13 +130,20 @@ def _cut(boxes: list[OcrLine], kind_of: SideKind, height: float, depth: int) -> 
     bands = _joined_tables(_bands(boxes, BAND_GAP * height), height)
     if len(bands) == 1:
         split = _vertical_split(boxes, kind_of, height)
-        if split is None:
+        if split is not None:
+            return _cut(split[0], kind_of, height, depth + 1) + _cut(split[1], kind_of, height, depth + 1)
+        bands = _joined_tables(_bands(boxes, TIGHT_BAND_GAP * height), height)  # a title close above
+        if len(bands) == 1:
             return [_columns(boxes, kind_of, height)]
-        return _cut(split[0], kind_of, height, depth + 1) + _cut(split[1], kind_of, height, depth + 1)
     parts = [_cut(band, kind_of, height, depth + 1) for band in bands]
     if all(len(part) == 1 for part in parts):
-        return [tuple(column for part in parts for column in part[0])]  # the region reads as one
+        return [_joined_columns(parts)]
     return _rejoin_bands(parts)
+
+
+def _joined_columns(parts: list[list[Region]]) -> Region:
+    """Bands without columns read as one region: their text columns in order."""
+    return tuple(column for part in parts for column in part[0])
 
 
 def _rejoin_bands(parts: list[list[Region]]) -> list[Region]:
