@@ -164,6 +164,11 @@ def _ends_with_field(text: str) -> bool:
     return bool(_CREDIT_END.search(text)) or any(text.endswith(part) for part in ends)
 
 
+def _one_cell(row: Row) -> bool:
+    """A row of one box, or of boxes a word apart: a phrase, not table cells."""
+    return len(row.boxes) == 1 or " | " not in row.text
+
+
 def group_rows(lines: Sequence[OcrLine]) -> list[Row]:
     """Boxes grouped into visual rows (top to bottom), wrapped lines joined."""
     rows: list[list[OcrLine]] = []
@@ -175,8 +180,8 @@ def group_rows(lines: Sequence[OcrLine]) -> list[Row]:
     visual = [Row.of(boxes) for boxes in rows]
     joined: list[Row] = visual[:1]
     for above, row in itertools.pairwise(visual):
-        one_phrase = " | " not in above.text and " | " not in row.text  # never join table rows
-        dangling = " | " not in row.text and _CONNECTOR_WORD_END.search(above.text) is not None
+        one_phrase = _one_cell(above) and _one_cell(row)  # never join table rows
+        dangling = _one_cell(row) and _CONNECTOR_WORD_END.search(above.text) is not None
         if (one_phrase or dangling) and _continues(Row(above.boxes, joined[-1].text), row):
             joined[-1] = joined[-1].joined(row)
         else:
