@@ -144,6 +144,33 @@ _CONSENT_BUTTONS = frozenset(
         "okay", "dismiss",
     }
 )  # fmt: skip
+_FUNCTION_WORDS = frozenset(
+    [
+        "by",
+        "in",
+        "up",
+        "to",
+        "all",
+        "x",
+        "here",
+        "add",
+        "our",
+        "now",
+        "more",
+        "see",
+        "show",
+        "hide",
+        "read",
+        "back",
+        "next",
+        "get",
+        "us",
+        "log",
+        "sign",
+        "click",
+        "tap",
+    ]
+)
 _LINK_END = re.compile(r"\b(?:website|web\s*site|page|menu|directions|profile|link|url)\s*[>»→]?$", re.I)
 _CONSENT = re.compile(
     r"\bcookies?\b|\bconsent\b|privacy\s+policy|accept\s+all|\bgdpr\b|terms\s+of\s+(?:use|service)"
@@ -229,7 +256,8 @@ _CREDIT = re.compile(
 def is_ui_words(text: str) -> bool:
     """A short line made only of navigation or button words ('Book Us', 'VIEW DETAILS')."""
     words = re.findall(r"[a-z]+", text.lower())
-    return 0 < len(words) <= 4 and all(word in _UI_WORDS for word in words)
+    ui = 0 < len(words) <= 4 and all(word in _UI_WORDS for word in words)
+    return ui and not set(words) <= _FUNCTION_WORDS  # 'BY' alone is half of 'HOSTED BY
 
 
 def is_overlay(text: str) -> bool:
