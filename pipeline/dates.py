@@ -38,7 +38,7 @@ _DAY = "(?:" + "|".join(_DAY_NAMES.values()) + r")\b\.?"
 _ALL_WEEK = r"nightly|every\s+night|daily|every\s+day|7\s+nights(?:\s+a\s+week)?"
 _DAY_CHAIN = rf"{_DAY}(?:\s*(?:,|&|\+|/|\band\b|[-\u2013\u2014]|\bthru\b|\bthrough\b|\bto\b)\s*{_DAY})*"
 _DAY_PHRASE = re.compile(
-    rf"\b(?:(?:every|each|on)\s+)?(?:(?P<nth>first|second|third|fourth|last|1st|2nd|3rd|4th)\s+)?"
+    rf"\b(?:(?:every|each)\s*|on\s+)?(?:(?P<nth>first|second|third|fourth|last|1st|2nd|3rd|4th)\s+)?"
     rf"(?:(?P<chain>{_DAY_CHAIN})|(?P<weekends>weekends?)|(?P<weekdays>weekdays)|(?P<all>{_ALL_WEEK}))"
     r"(?:\s+(?:nights?|evenings?))?(?P<monthly>\s+of\s+(?:the|each|every)?\s*month)?",
     re.IGNORECASE,
