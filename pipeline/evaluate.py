@@ -369,6 +369,8 @@ def run_eval(args: argparse.Namespace) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(report.to_wire_json(indent=2) + "\n", encoding="utf-8")
     console = Console()
+    if not console.is_terminal:  # rich assumes 80 columns off a terminal: the tables need more
+        console = Console(width=150)
     for table in report_tables(report):
         console.print(table)
     return 0 if response.success else 1
@@ -409,11 +411,18 @@ def report_tables(report: EvalReport) -> list[Table]:
     return [scores, family_table(report), checks]
 
 
+def _rate(value: float, whole: int) -> str:
+    """A rate, or '-' when there was nothing to check (a 0/0 is not a perfect score here)."""
+    return _pct(value) if whole else "-"
+
+
 def _family_cells(counts: Counts, trap_shows: int) -> list[str]:
     return [
-        str(counts.true_shows), str(counts.predicted_shows), str(counts.matched), _pct(counts.f1),
-        f"{_pct(counts.venue_accuracy)} ({counts.venue_checked})", _pct(counts.end_time_accuracy),
-        _pct(counts.dj_accuracy), str(trap_shows),
+        str(counts.true_shows), str(counts.predicted_shows), str(counts.matched),
+        _rate(counts.f1, counts.true_shows + counts.predicted_shows),
+        f"{_rate(counts.venue_accuracy, counts.venue_checked)} ({counts.venue_checked})",
+        _rate(counts.end_time_accuracy, counts.matched), _rate(counts.dj_accuracy, counts.matched),
+        str(trap_shows),
     ]  # fmt: skip
 
 
@@ -425,8 +434,7 @@ def family_table(report: EvalReport) -> Table:
     for column in ("family", "images", "true", "found", "matched", "F1", "venue", "end", "DJ", "trap shows"):
         table.add_column(column, justify="left" if column == "family" else "right")
     for family in report.families:
-        label = family.family + (f" ({family.trap_images} traps)" if family.trap_images else "")
-        table.add_row(label, str(family.images), *_family_cells(family.counts, family.trap_shows))
+        table.add_row(family.family, str(family.images), *_family_cells(family.counts, family.trap_shows))
     table.add_section()
     table.add_row(
         "[bold]all images[/bold]", str(len(report.images)),

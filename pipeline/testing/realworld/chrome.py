@@ -95,7 +95,7 @@ def page(theme: Theme, title: str, body: str, extra_css: str = "") -> str:
     """A whole HTML document in ``theme``."""
     return (
         f"<!doctype html><html><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'><title>{esc(title)}</title>"
+        f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{esc(title)}</title>"
         f"<style>{_css(theme)}{extra_css}</style></head><body>{body}</body></html>"
     )
 

@@ -154,7 +154,7 @@ def render_flyer(rng: random.Random, world: World) -> Sample:
     nights, day_text = _flyer_nights(rng, world)
     night, vendor = nights[0], rng.choice(world.vendors)
     height = rng.choice((1250, 1300, 1400))
-    canvas = _background(rng, (_WIDTH, height)).convert("RGBA")
+    canvas = _background(rng, (_WIDTH, height + 400)).convert("RGBA")  # cropped to the content below
     display = rng.choice(DISPLAY_FONT_FILES)
     white, black, accent = (255, 255, 255), (10, 10, 10), _colour(rng)
     y = rng.randint(30, 80)
@@ -169,8 +169,18 @@ def render_flyer(rng: random.Random, world: World) -> Sample:
     if night.dj:
         dj_font = load_font(rng.choice(SMALL_FONT_FILES), 64)
         y = _paste(canvas, _text_layer(dj_phrase(rng, night.dj), dj_font, white, black), 500, y + 10)
-    _small_print(rng, canvas, night, vendor, max(y + 20, height - 330))
-    image = canvas.convert("RGB")
+    if rng.random() < 0.35:  # the company named in words too: a vendor, not the DJ or the venue
+        presented = _text_layer(
+            f"Presented by {vendor}", load_font(rng.choice(SMALL_FONT_FILES), 40), white, black
+        )
+        y = _paste(canvas, presented, 500, y + 10)
+    bottom = max(y + 20, height - 330)
+    words = night.place.name.split()
+    if len(words) >= 2 and rng.random() < 0.3:
+        end = _split_name_print(rng, canvas, night, vendor, bottom)
+    else:
+        end = _small_print(rng, canvas, night, vendor, bottom)
+    image = canvas.crop((0, 0, canvas.width, max(height, end + 30))).convert("RGB")
     target = rng.randint(400, 600)
     image = image.resize((target, round(image.height * target / image.width)), Image.Resampling.LANCZOS)
     captured = None
@@ -181,8 +191,8 @@ def render_flyer(rng: random.Random, world: World) -> Sample:
     return Sample("flyer", truth, image=image, fmt="jpeg", quality=rng.randint(60, 85), captured=captured)
 
 
-def _small_print(rng: random.Random, canvas: Image.Image, night: Night, vendor: str, y: int) -> None:
-    """The logo at one side; the venue name and its address in small print beside it."""
+def _small_print(rng: random.Random, canvas: Image.Image, night: Night, vendor: str, y: int) -> int:
+    """The logo at one side; the venue name and its address in small print beside it; returns the end y."""
     logo = _logo(vendor, load_font(rng.choice(SMALL_FONT_FILES), 44), _colour(rng))
     logo_left = rng.random() < 0.5
     logo_x = 40 if logo_left else canvas.width - logo.width - 40
@@ -203,3 +213,27 @@ def _small_print(rng: random.Random, canvas: Image.Image, night: Night, vendor: 
     for row, line in enumerate((street, rest, place.phone)):
         draw.text((text_x, y + 110 + row * 42), line, font=small, fill=(255, 255, 255), stroke_width=2,
                   stroke_fill=(0, 0, 0))  # fmt: skip
+    return y + max(logo.height, 110 + 3 * 42)
+
+
+def _split_name_print(rng: random.Random, canvas: Image.Image, night: Night, vendor: str, y: int) -> int:
+    """The venue's name split around the logo ('SAND BAR' [logo] 'STATION'), the address centred below."""
+    logo = _logo(vendor, load_font(rng.choice(SMALL_FONT_FILES), 44), _colour(rng))
+    centre = canvas.width // 2
+    canvas.paste(logo, (centre - logo.width // 2, y), logo)
+    words = night.place.name.upper().split()
+    half = (len(words) + 1) // 2
+    font = load_font(rng.choice(SMALL_FONT_FILES), 46)
+    draw = ImageDraw.Draw(canvas)
+    left, right = " ".join(words[:half]), " ".join(words[half:])
+    _outlined(draw, (centre - logo.width // 2 - 20, y + logo.height // 2), left, font, "rm")
+    _outlined(draw, (centre + logo.width // 2 + 20, y + logo.height // 2), right, font, "lm")
+    small = load_font(rng.choice(SMALL_FONT_FILES), 32)
+    draw.text((centre, y + logo.height + 30), address_line(night.place), font=small, anchor="mm",
+              fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0))  # fmt: skip
+    return y + logo.height + 50
+
+
+def _outlined(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, font: Font, anchor: str) -> None:
+    """White text with a black outline, legible on any background."""
+    draw.text(xy, text, font=font, anchor=anchor, fill=(255, 255, 255), stroke_width=3, stroke_fill=(0, 0, 0))

@@ -121,7 +121,8 @@ def _schedule_table(rng: random.Random, nights: list[Night], narrow: bool) -> st
 
 
 def _pane(rng: random.Random, theme: Theme, place: Place, nights: list[Night]) -> str:
-    tags = "".join(f"<span class='tag'>{esc(t)}</span>" for t in {place.tag, rng.choice(("Food", "21+"))})
+    labels = dict.fromkeys((place.tag, rng.choice(("Food", "21+"))))  # ordered, unlike a set
+    tags = "".join(f"<span class='tag'>{esc(t)}</span>" for t in labels)
     return (
         f"<div class='card'><h2>{esc(place.name)}</h2><div>{tags}</div>"
         f"<p class='muted'>{esc(address_line(place))}<br>{esc(place.phone)}</p>"

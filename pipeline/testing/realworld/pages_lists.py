@@ -209,7 +209,10 @@ def render_link_in_bio(rng: random.Random, world: World) -> Sample:
     theme = pick_theme(rng, "dark")
     vendor = rng.choice(world.vendors)
     handle = "@" + "".join(ch for ch in vendor.lower() if ch.isalnum())
-    nights = [spelled(rng, n, "short") for n in sample_nights(rng, world, rng.randint(3, 5))]
+    # the buttons name no host: the truth has no DJ either
+    nights = [
+        replace(spelled(rng, n, "short"), dj=None) for n in sample_nights(rng, world, rng.randint(3, 5))
+    ]
     style = (
         f"display:block;margin:12px auto;max-width:520px;padding:16px;border-radius:14px;"
         f"background:{theme.card};border:2px solid {theme.accent};text-align:center;font-weight:700"
