@@ -111,3 +111,60 @@ def test_a_year_printed_on_the_page_anchors_a_date_without_one() -> None:
     ]
     schedule = parse_schedule(lines, today=dt.date(2027, 12, 1))
     assert [(s.day, s.date) for s in schedule.shows] == [("saturday", dt.date(2026, 6, 27))]
+
+
+def test_week_view_cards_under_a_day_header_take_its_date() -> None:
+    columns = [
+        ["SUNDAY SUN 6/21", "The Dugout", "10:00PM-1:00AM", "with KJ Mike D", "Columbus", "",
+         "El Toro Cantina", "8PM - 12AM", "Toledo"],
+        ["MONDAY MON 6/22", "No events"],
+        ["TUESDAY TUE 6/23", "Harbor House", "9pm - LATE", "Presented by DJ Nate"],
+    ]  # fmt: skip
+    lines = [box("Jun 21 - 27, 2026", 40, 20)] + [
+        box(text, 40 + 260 * index, 80 + 22 * row + (20 if row > 4 else 0))
+        for index, column in enumerate(columns)
+        for row, text in enumerate(column)
+        if text
+    ]
+    schedule = parse_schedule(lines, today=dt.date(2026, 12, 1))
+    shows = {(s.venue_name, s.day, s.date, s.start_time, s.dj_name) for s in schedule.shows}
+    assert shows == {
+        ("The Dugout", "sunday", dt.date(2026, 6, 21), "22:00", "Mike D"),
+        ("El Toro Cantina", "sunday", dt.date(2026, 6, 21), "20:00", None),
+        ("Harbor House", "tuesday", dt.date(2026, 6, 23), "21:00", "Nate"),
+    }
+
+
+def test_day_rows_of_a_venue_time_host_table_date_the_rows_under_them() -> None:
+    rows = [("VENUE", "TIME", "HOST"), ("TUESDAY",), ("The Office Lounge", "9:30PM - 1:30AM"),
+            ("THURSDAY",), ("Rooftop 35", "9pm-2am", "KJ Marco")]  # fmt: skip
+    lines = [
+        box(text, 40 + 300 * col, 100 + 40 * row)
+        for row, cells in enumerate(rows)
+        for col, text in enumerate(cells)
+    ]
+    assert shows_of(lines) == {
+        ("The Office Lounge", "tuesday", "21:30", "01:30", None),
+        ("Rooftop 35", "thursday", "21:00", "02:00", "Marco"),
+    }
+
+
+def test_a_stacked_logo_beside_the_small_print_is_read_apart_from_it() -> None:
+    lines = [
+        box("KARAOKE NIGHT", 20, 14, height=45, char=30),
+        box("WEDNESDAYS & SATURDAYS", 10, 71, height=24, char=17),
+        box("8:30pm-12:30am", 1, 104, height=55, char=30),
+        box("Hosted by Tommy Tunes", 47, 166, height=35, char=15),
+        box("Neon", 46, 434, height=24), box("Nights", 42, 456, height=25), box("Karaoke", 37, 478, height=22),
+        box("SILVER SPUR SALOON", 137, 433, height=25, char=14),
+        box("2717 S Elm St", 137, 461, height=18, char=7),
+        box("Tampa, FL 33672", 139, 480, height=18, char=7),
+    ]  # fmt: skip
+    schedule = parse_schedule(lines, today=TODAY)
+    assert {(s.venue_name, s.day, s.dj_name) for s in schedule.shows} == {
+        ("SILVER SPUR SALOON", "wednesday", "Tommy Tunes"),
+        ("SILVER SPUR SALOON", "saturday", "Tommy Tunes"),
+    }
+    assert [(v.name, v.address, v.city) for v in schedule.venues] == [
+        ("SILVER SPUR SALOON", "2717 S Elm St", "Tampa")
+    ]

@@ -294,7 +294,7 @@ def vendor_badge(text: str) -> str | None:
         if match is not None and len(stripped) <= len(match["name"]) + 2:
             return clean_name(match["name"])
     named = _NAMED_BADGE.match(stripped)
-    if named is not None and not set(named["name"].lower().split()[:-1]) & _NOT_A_NAME:
+    if named is not None and named["name"].lower().split()[0] not in _NOT_A_NAME:
         return clean_name(named["name"])
     credit = _CREDIT.match(stripped)
     if credit is None:

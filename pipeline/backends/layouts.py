@@ -143,12 +143,23 @@ def _continues(above: Row, below: Row) -> bool:
     text, next_text = above.text.strip(), below.text.strip()
     if _CONNECTOR_END.search(text) or _ZIP_ONLY.match(next_text) or _CONTINUATION_START.match(next_text):
         return True
+    if _city_line_of(text, next_text):
+        return True
     gap = below.y0 - above.y1
     same_font = abs(above.height - below.height) <= 0.15 * max(above.height, below.height)
     near = gap < _WRAP_GAP * min(above.height, below.height)
     if not (same_font and near) or _has_days(next_text):
         return False
     return not _ends_with_field(text) and not _has_field(next_text)
+
+
+def _city_line_of(street_line: str, below: str) -> bool:
+    """'2717 S Elm St' over 'Tampa, FL 33672': one address on two lines."""
+    street = find_address(street_line)
+    if street is None or street.city is not None or not street_line.endswith(street.text):
+        return False
+    whole = find_address(f"{street_line} {below}")
+    return whole is not None and whole.city is not None and f"{street_line} {below}".find(whole.text) >= 0
 
 
 def _has_field(text: str) -> bool:

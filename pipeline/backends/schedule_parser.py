@@ -304,12 +304,15 @@ def _with_venue(draft: _Draft, heading: LineFields) -> _Draft:
     return replace(draft, fields=fields)
 
 
-def _flow_drafts(rows: Sequence[Row], page: _Page, ref: _Reading) -> list[_Draft]:
+def _flow_drafts(
+    rows: Sequence[Row], page: _Page, ref: _Reading, above: Sequence[_Draft] = ()
+) -> list[_Draft]:
+    """Shows of rows read as a flow; ``above`` is the last show of the region right above."""
     content = [row for row in rows if not _is_heading(row) and not _is_hint(row, ref)]
     drafts: list[_Draft] = []
     pending: LineFields | None = None  # a name on its own above the next show ('Harbor House')
     for block in split_blocks(content):
-        found = _block_drafts(block, ref) or _under_day_header(drafts[-1:], block, ref)
+        found = _block_drafts(block, ref) or _under_day_header(drafts[-1:] or above[-1:], block, ref)
         if found and pending is not None:
             found = [_with_venue(draft, pending) for draft in found]
         pending = _name_block(block, ref) if not found else None
@@ -507,7 +510,9 @@ def _rows(columns: Region, keep: Callable[[OcrLine], bool] = lambda box: True) -
     return [row for column in columns for row in group_rows([box for box in column if keep(box)])]
 
 
-def _region_drafts(region: Region, page: _Page, ref: _Reading, *, whole_page: bool) -> list[_Draft]:
+def _region_drafts(
+    region: Region, page: _Page, ref: _Reading, *, whole_page: bool, above: Sequence[_Draft] = ()
+) -> list[_Draft]:
     """Shows of one region (a card, a pane, a column); its own heading names its venue."""
     rows = _rows(region, lambda box: not is_chrome(box.text))
     pane = find_table_header(rows, need_venue=False)
@@ -516,7 +521,27 @@ def _region_drafts(region: Region, page: _Page, ref: _Reading, *, whole_page: bo
         page = replace(page, venue=heading.venue, heading=heading)
     if pane is not None:
         return _pane_drafts(rows, pane, page, ref)
-    return _flow_drafts(rows, page, ref)
+    return _flow_drafts(rows, page, ref, above)
+
+
+def _all_region_drafts(regions: Sequence[Region], page: _Page, ref: _Reading) -> list[_Draft]:
+    """Shows of every region; a region of cards without a day continues the column above it."""
+    read: list[tuple[tuple[float, float, float], list[_Draft]]] = []
+    for region in regions:
+        boxes = [box for column in region for box in column]
+        x0, x1, y0 = min(b.x0 for b in boxes), max(b.x1 for b in boxes), min(b.y0 for b in boxes)
+        above = next(
+            (
+                found
+                for (ax0, ax1, ay0), found in reversed(read)
+                if found and ay0 < y0 and ax0 < x1 and x0 < ax1
+            ),
+            [],
+        )
+        read.append(
+            ((x0, x1, y0), _region_drafts(region, page, ref, whole_page=len(regions) == 1, above=above))
+        )
+    return [draft for _, found in read for draft in found]
 
 
 def parse_schedule(lines: Sequence[OcrLine], *, today: dt.date | None = None) -> ParsedSchedule:
@@ -538,8 +563,7 @@ def parse_schedule(lines: Sequence[OcrLine], *, today: dt.date | None = None) ->
         drafts = _table_drafts(rows, header[0], header[1], ref)
     else:
         regions = cut_regions([line for line in text_lines if not is_overlay(line.text)], _side_kind)
-        whole = len(regions) == 1
-        drafts = [d for region in regions for d in _region_drafts(region, page, ref, whole_page=whole)]
+        drafts = _all_region_drafts(regions, page, ref)
     other_events = any(mentions_other_event(row.text) for row in rows)
     if other_events and not page.karaoke:
         return ParsedSchedule(vendors=[Vendor(name=page.vendor)] if page.vendor else [])
