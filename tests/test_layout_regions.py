@@ -168,3 +168,16 @@ def test_a_stacked_logo_beside_the_small_print_is_read_apart_from_it() -> None:
     assert [(v.name, v.address, v.city) for v in schedule.venues] == [
         ("SILVER SPUR SALOON", "2717 S Elm St", "Tampa")
     ]
+
+
+def test_a_name_split_by_a_logo_and_a_range_whose_dash_ocr_lost_are_joined() -> None:
+    lines = [
+        box("KARAOKE NIGHT", 0, 27, height=70, char=44),
+        box("SATURDAY NIGHTS", 69, 103, height=60, char=28),
+        box("9:00 PM", 136, 170, height=40, char=20), box("1:00 AM", 136, 212, height=40, char=20),
+        box("Presented by DJ Nate", 126, 260, height=40, char=16),
+        box("Encore", 245, 651, height=33, char=13), box("Karaoke", 242, 681, height=31, char=13),
+        box("THE RUSTY", 33, 669, height=31, char=19), box("ANCHOR", 366, 669, height=32, char=22),
+        box("7003 Commerce Pkwy, Clearwater, FL 33777", 53, 761, height=27, char=11),
+    ]  # fmt: skip
+    assert shows_of(lines) == {("THE RUSTY ANCHOR", "saturday", "21:00", "01:00", "Nate")}

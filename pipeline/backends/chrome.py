@@ -182,7 +182,7 @@ _TAGS = frozenset(
         "sports bar", "dive bar", "dedicated", "restaurant", "brewery", "nightclub", "club", "lounge",
         "pub", "bar", "tavern", "bar & grill", "family friendly", "21+", "18+", "all ages", "open now",
         "closed now", "new", "featured", "popular", "weekly", "monthly", "one-time", "one time",
-        "free", "no cover", "free entry", "patio", "smoking", "non-smoking", "karaoke", "live",
+        "free", "no cover", "free entry", "patio", "smoking", "non-smoking", "live",
         "recurring", "special event", "verified", "hotel bar", "casino", "bowling", "dedicated venue",
     }
 )  # fmt: skip

@@ -45,6 +45,11 @@ _CONTINUATION_START = re.compile(
     r"^(?:[ap]\.?m\b|[-\u2013\u2014]\s*\d|(?:till?|'til|until|to|thru)\s+(?:close|late|\d))", re.IGNORECASE
 )
 _CONNECTOR_WORD_END = re.compile(r"\b(?:with|by|w/|dj|kj|presented|hosted)$", re.IGNORECASE)
+_CLOCK_TEXT = r"\d{1,2}(?::\d{2})?\s*[ap]\.?m\.?"
+_ENDS_WITH_CLOCK = re.compile(rf"(?<![-\u2013\u2014]\s)(?<![-\u2013\u2014])\b{_CLOCK_TEXT}$", re.IGNORECASE)
+_STARTS_WITH_CLOCK = re.compile(rf"^{_CLOCK_TEXT}(?:\s|$)", re.IGNORECASE)
+_INITIAL = re.compile(r"^[A-Z]\.?$")  # 'W/ DJ MIKE' / 'D'
+_SENTENCE = re.compile(r"^[A-Z][a-z']*(?:\s+[a-z][a-z']*){2,}")  # 'Open mic night coming soon'
 _ZIP_ONLY = re.compile(r"^\d{5}(?:-\d{4})?$")
 _WRAP_GAP = 0.25  # gap / line height below which a row continues the one above
 _WORD_GAP = 0.5  # gap / text height below which two boxes of a row are one phrase
@@ -92,13 +97,18 @@ class Row:
     text: str
 
     @classmethod
-    def of(cls, boxes: Sequence[OcrLine]) -> Row:
-        """Boxes left to right; a word gap joins with a space, a wider gap with ' | ' (a new cell)."""
+    def of(cls, boxes: Sequence[OcrLine], others: Sequence[OcrLine] = ()) -> Row:
+        """Boxes left to right; a word gap joins with a space, a wider gap with ' | ' (a new cell).
+
+        Two halves of a name around a logo ('THE RUSTY' [logo] 'ANCHOR') join with a
+        space: same type size, and some of ``others`` (boxes of other rows) sit between them.
+        """
         ordered = tuple(sorted(boxes, key=lambda box: box.x0))
         text = ordered[0].text.strip()
         for left, right in itertools.pairwise(ordered):
             word_gap = right.x0 - left.x1 < _WORD_GAP * min(left.height, right.height)
-            text += (" " if word_gap else " | ") + right.text.strip()
+            joined = word_gap or _around_a_logo(left, right, others)
+            text += (" " if joined else " | ") + right.text.strip()
         return cls(ordered, text)
 
     @property
@@ -117,9 +127,33 @@ class Row:
     def score(self) -> float:
         return min(box.score for box in self.boxes)
 
-    def joined(self, below: Row) -> Row:
+    def joined(self, below: Row, glue: str = " ") -> Row:
         """This row with ``below`` appended as the continuation of its text."""
-        return Row(self.boxes + below.boxes, f"{self.text} {below.text}")
+        return Row(self.boxes + below.boxes, f"{self.text}{glue}{below.text}")
+
+
+def _without_stacked_logo(boxes: list[OcrLine]) -> list[list[OcrLine]]:
+    """A row, and apart from it any box set off its line between two that share one (a logo's word)."""
+    ordered = sorted(boxes, key=lambda box: box.x0)
+    logo = [
+        middle
+        for left, middle, right in zip(ordered, ordered[1:], ordered[2:], strict=False)
+        if abs(left.y0 - right.y0) <= 0.1 * left.height
+        and min(abs(middle.y0 - left.y0), abs(middle.y0 - right.y0)) > 0.3 * left.height
+    ]
+    if not logo:
+        return [boxes]
+    return [[box for box in boxes if box not in logo], *([box] for box in logo)]
+
+
+def _around_a_logo(left: OcrLine, right: OcrLine, others: Sequence[OcrLine]) -> bool:
+    same_font = abs(left.height - right.height) <= 0.2 * max(left.height, right.height)
+    if not same_font or _has_field(left.text) or _has_field(right.text):
+        return False
+    return any(
+        box.x0 >= left.x1 - 2 and box.x1 <= right.x0 + 2 and box.y0 < right.y1 and box.y1 > right.y0
+        for box in others
+    )
 
 
 def _overlaps(row: list[OcrLine], box: OcrLine) -> bool:
@@ -143,12 +177,14 @@ def _continues(above: Row, below: Row) -> bool:
     text, next_text = above.text.strip(), below.text.strip()
     if _CONNECTOR_END.search(text) or _ZIP_ONLY.match(next_text) or _CONTINUATION_START.match(next_text):
         return True
-    if _city_line_of(text, next_text):
+    if _city_line_of(text, next_text) or _lost_dash(text, next_text) or _INITIAL.match(next_text):
         return True
+    if _CREDIT_END.search(text) and text.isupper() and next_text.isupper() and not _has_field(next_text):
+        return True  # a headline in capitals wraps inside the host's name ('... DJ TOMMY' / 'TUNES')
     gap = below.y0 - above.y1
     same_font = abs(above.height - below.height) <= 0.15 * max(above.height, below.height)
-    near = gap < _WRAP_GAP * min(above.height, below.height)
-    if not (same_font and near) or _has_days(next_text):
+    near = -0.1 * below.height <= gap < _WRAP_GAP * min(above.height, below.height)  # lines never overlap
+    if not (same_font and near) or _has_days(next_text) or _SENTENCE.match(next_text):
         return False
     return not _ends_with_field(text) and not _has_field(next_text)
 
@@ -188,16 +224,22 @@ def group_rows(lines: Sequence[OcrLine]) -> list[Row]:
             rows[-1].append(box)
         else:
             rows.append([box])
-    visual = [Row.of(boxes) for boxes in rows]
+    rows = sorted((part for boxes in rows for part in _without_stacked_logo(boxes)), key=lambda r: r[0].y0)
+    visual = [Row.of(boxes, lines) for boxes in rows]  # boxes between two of a row are never its own
     joined: list[Row] = visual[:1]
     for above, row in itertools.pairwise(visual):
         one_phrase = _one_cell(above) and _one_cell(row)  # never join table rows
         dangling = _one_cell(row) and _CONNECTOR_WORD_END.search(above.text) is not None
         if (one_phrase or dangling) and _continues(Row(above.boxes, joined[-1].text), row):
-            joined[-1] = joined[-1].joined(row)
+            joined[-1] = joined[-1].joined(row, " - " if _lost_dash(joined[-1].text, row.text) else " ")
         else:
             joined.append(row)
     return joined
+
+
+def _lost_dash(above: str, below: str) -> bool:
+    """'... 9:00 PM' over '1:00 AM ...': a range whose dash OCR did not read."""
+    return bool(_ENDS_WITH_CLOCK.search(above) and _STARTS_WITH_CLOCK.match(below))
 
 
 def split_blocks(rows: Sequence[Row]) -> list[list[Row]]:
