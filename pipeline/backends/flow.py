@@ -219,7 +219,24 @@ def block_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:
                 karaoke_line=mentions_karaoke(text),
             )
         )
-    return drafts
+    return _shared_venue(drafts) if preamble.venue is None else drafts
+
+
+def _shared_venue(drafts: list[Draft]) -> list[Draft]:
+    """A card's nights above its venue line ('TUESDAYS ...', 'EVERY FRIDAY ...', then the name)."""
+    named = [draft for draft in drafts if draft.fields.venue]
+    if not named or len(named) == len(drafts):
+        return drafts
+    venue = named[-1].fields
+    return [
+        draft
+        if draft.fields.venue
+        else replace(
+            draft,
+            fields=replace(draft.fields, venue=venue.venue, address=draft.fields.address or venue.address),
+        )
+        for draft in drafts
+    ]
 
 
 def _anchored_venue(rows: Sequence[Row], ref: Reading) -> LineFields | None:

@@ -179,7 +179,13 @@ def _continues(above: Row, below: Row) -> bool:
         return True
     if _city_line_of(text, next_text) or _lost_dash(text, next_text) or _INITIAL.match(next_text):
         return True
-    if _CREDIT_END.search(text) and text.isupper() and next_text.isupper() and not _has_field(next_text):
+    if (
+        _CREDIT_END.search(text)
+        and text.isupper()
+        and next_text.isupper()
+        and not _has_field(next_text)
+        and not _has_days(next_text)
+    ):
         return True  # a headline in capitals wraps inside the host's name ('... DJ TOMMY' / 'TUNES')
     gap = below.y0 - above.y1
     same_font = abs(above.height - below.height) <= 0.15 * max(above.height, below.height)
