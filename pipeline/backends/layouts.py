@@ -291,7 +291,7 @@ def _char_width(char: str) -> float:
     return 1.25 if char.isupper() or char.isdigit() else 1.0
 
 
-def _words(box: OcrLine) -> list[_Piece]:
+def words_of(box: OcrLine) -> list[_Piece]:
     """The words of a box, placed by their share of its width (OCR gives no word boxes)."""
     offsets = [0.0]
     for char in box.text:
@@ -309,7 +309,7 @@ def _header_columns(row: Row, *, need_venue: bool = True) -> list[Column] | None
     Without ``need_venue`` a venue pane's own table (Day | Time | Host) counts too.
     """
     columns: list[Column] = []
-    words = [piece for box in row.boxes for piece in _words(box)]
+    words = [piece for box in row.boxes for piece in words_of(box)]
     for piece in words:
         word = piece.text.lower().strip(":|.")
         kind = HEADER_WORDS.get(word) or WEEKDAY_HEADERS.get(word)
@@ -380,7 +380,7 @@ def table_cells(row: Row, columns: Sequence[Column], body: Sequence[Row]) -> dic
         if not spans_next:
             cells.setdefault(columns[first].kind, []).append(box.text.strip())
             continue
-        for word in _words(box):
+        for word in words_of(box):
             cells.setdefault(columns[_word_column(word, columns, first, tolerance)].kind, []).append(
                 word.text
             )

@@ -35,6 +35,8 @@ MIN_BOXES = 2  # a column holds at least this many boxes
 
 Region = tuple[list[OcrLine], ...]
 """One region's boxes as its text columns, left to right (usually one)."""
+Soft = Callable[[OcrLine], bool]
+"""Boxes that may sit across a gutter without closing it (a week view's day headers)."""
 SideKind = Callable[[Sequence[OcrLine]], str]
 """What a set of boxes holds: 'schedule' (day and time), 'none' (neither) or 'part' (one of them)."""
 
@@ -83,18 +85,33 @@ def _gutters(boxes: Sequence[OcrLine], min_width: float) -> list[float]:
     return [middle for _, middle in sorted(found, reverse=True)]
 
 
+def _centre(box: OcrLine) -> float:
+    return (box.x0 + box.x1) / 2
+
+
 def _vertical_split(
-    boxes: Sequence[OcrLine], kind_of: SideKind, height: float, *, columns: bool = False
+    boxes: Sequence[OcrLine],
+    kind_of: SideKind,
+    height: float,
+    *,
+    columns: bool = False,
+    soft: Soft = lambda b: False,
 ) -> tuple[list[OcrLine], list[OcrLine]] | None:
     """The widest gutter that separates schedules (see the module docstring), if any.
+
+    ``soft`` boxes (a week view's day headers, set close together) do not block a
+    gutter; each goes to the side its centre is on.
 
     With ``columns``, the widest gutter with no schedule text on either side instead
     (a logo beside a flyer's small print).
     """
     width = COLUMN_GUTTER * _text_height(boxes) if columns else GUTTER * height
-    for middle in _gutters(boxes, width):
-        left = [box for box in boxes if box.x1 <= middle]
-        right = [box for box in boxes if box.x0 >= middle]
+    hard = [box for box in boxes if columns or not soft(box)]
+    for middle in _gutters(hard or boxes, width):
+        left = [box for box in boxes if box.x1 <= middle or (box not in hard and _centre(box) < middle)]
+        right = [box for box in boxes if box.x0 >= middle or (box not in hard and _centre(box) >= middle)]
+        if len(left) + len(right) != len(boxes):
+            continue
         if min(len(left), len(right)) < MIN_BOXES:
             continue
         kinds = {kind_of(left), kind_of(right)}
@@ -124,18 +141,20 @@ def _columns(boxes: list[OcrLine], kind_of: SideKind, height: float) -> Region:
     return _columns(split[0], kind_of, height) + _columns(split[1], kind_of, height)
 
 
-def _cut(boxes: list[OcrLine], kind_of: SideKind, height: float, depth: int) -> list[Region]:
+def _cut(boxes: list[OcrLine], kind_of: SideKind, height: float, depth: int, soft: Soft) -> list[Region]:
     if depth > 12 or len(boxes) < 2 * MIN_BOXES:
         return [(boxes,)]
     bands = _joined_tables(_bands(boxes, BAND_GAP * height), height)
     if len(bands) == 1:
-        split = _vertical_split(boxes, kind_of, height)
+        split = _vertical_split(boxes, kind_of, height, soft=soft)
         if split is not None:
-            return _cut(split[0], kind_of, height, depth + 1) + _cut(split[1], kind_of, height, depth + 1)
+            return _cut(split[0], kind_of, height, depth + 1, soft) + _cut(
+                split[1], kind_of, height, depth + 1, soft
+            )
         bands = _joined_tables(_bands(boxes, TIGHT_BAND_GAP * height), height)  # a title close above
         if len(bands) == 1:
             return [_columns(boxes, kind_of, height)]
-    parts = [_cut(band, kind_of, height, depth + 1) for band in bands]
+    parts = [_cut(band, kind_of, height, depth + 1, soft) for band in bands]
     if all(len(part) == 1 for part in parts):
         return [_joined_columns(parts)]
     return _rejoin_bands(parts)
@@ -159,8 +178,8 @@ def _rejoin_bands(parts: list[list[Region]]) -> list[Region]:
     return regions
 
 
-def cut_regions(boxes: Sequence[OcrLine], kind_of: SideKind) -> list[Region]:
+def cut_regions(boxes: Sequence[OcrLine], kind_of: SideKind, soft: Soft = lambda box: False) -> list[Region]:
     """The page's regions in reading order, each as its text columns; a plain page is one region."""
     if not boxes:
         return []
-    return _cut(list(boxes), kind_of, _text_height(boxes), 0)
+    return _cut(list(boxes), kind_of, _text_height(boxes), 0, soft)

@@ -12,12 +12,14 @@ dropped first; lines about trivia, specials or happy hour never become shows.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import cast
 
 from pipeline.addresses import find_address, normalize_phone
 from pipeline.backends.chrome import is_chrome, is_overlay
+from pipeline.backends.day_marks import DayMark, day_marks, mark_above
 from pipeline.backends.flow import Draft, Page, Reading, flow_drafts, is_heading, read_page, venue_heading
 from pipeline.backends.layouts import (
     GRID_DAY,
@@ -44,6 +46,10 @@ from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue, Weekday
 __all__ = ["OcrLine", "parse_schedule"]
 
 _EPOCH = dt.date(2000, 1, 1)  # any date: only whether a date is present matters
+_DAY_WORDS = re.compile(
+    r"\b(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun)(?:day|nesday|sday|urday|rsday)?s?\b|\d{1,2}/\d{1,2}",
+    re.IGNORECASE,
+)
 
 
 def _table_row_fields(cells: dict[str, str], row: Row, ref: Reading) -> LineFields:
@@ -187,6 +193,14 @@ def _side_kind(boxes: Sequence[OcrLine]) -> str:
     return "part" if day or time else "none"
 
 
+def _is_day_label(box: OcrLine) -> bool:
+    """A box that only names a day or a date ('WEDNESDAY WED', '12/16'): a week view's header."""
+    text = box.text
+    day = bool(find_day_phrases(text)) or find_date(text, _EPOCH) is not None
+    leftover = re.sub(r"[^A-Za-z]", "", _DAY_WORDS.sub("", text))
+    return day and not leftover and normalize_time_range(text) is None
+
+
 def _pane_drafts(
     rows: Sequence[Row], header: tuple[int, list[Column]], page: Page, ref: Reading
 ) -> list[Draft]:
@@ -237,8 +251,13 @@ def _region_drafts(
     return flow_drafts(rows, page, ref, above)
 
 
-def _all_region_drafts(regions: Sequence[Region], page: Page, ref: Reading) -> list[Draft]:
-    """Shows of every region; a region of cards without a day continues the column above it."""
+def _all_region_drafts(
+    regions: Sequence[Region], page: Page, ref: Reading, marks: Sequence[DayMark]
+) -> list[Draft]:
+    """Shows of every region; a region of cards without a day continues the column above it.
+
+    That column is the region right above it that found shows, else the day header above it.
+    """
     read: list[tuple[tuple[float, float, float], list[Draft]]] = []
     for region in regions:
         boxes = [box for column in region for box in column]
@@ -251,9 +270,11 @@ def _all_region_drafts(regions: Sequence[Region], page: Page, ref: Reading) -> l
             ),
             [],
         )
-        read.append(
-            ((x0, x1, y0), _region_drafts(region, page, ref, whole_page=len(regions) == 1, above=above))
-        )
+        header = mark_above(marks, x0, x1, y0) if not above else None
+        if header is not None:
+            above = [Draft(header, 1.0, karaoke_line=page.karaoke)]
+        found = _region_drafts(region, page, ref, whole_page=len(regions) == 1, above=above)
+        read.append(((x0, x1, y0), found))
     return [draft for _, found in read for draft in found]
 
 
@@ -275,8 +296,10 @@ def parse_schedule(lines: Sequence[OcrLine], *, today: dt.date | None = None) ->
     if header is not None:
         drafts = _table_drafts(rows, header[0], header[1], ref)
     else:
-        regions = cut_regions([line for line in text_lines if not is_overlay(line.text)], _side_kind)
-        drafts = _all_region_drafts(regions, page, ref)
+        regions = cut_regions(
+            [line for line in text_lines if not is_overlay(line.text)], _side_kind, _is_day_label
+        )
+        drafts = _all_region_drafts(regions, page, ref, day_marks(text_lines, ref))
     other_events = any(mentions_other_event(row.text) for row in rows)
     if other_events and not page.karaoke:
         return ParsedSchedule(vendors=[Vendor(name=page.vendor)] if page.vendor else [])
