@@ -181,3 +181,17 @@ def test_a_name_split_by_a_logo_and_a_range_whose_dash_ocr_lost_are_joined() -> 
         box("7003 Commerce Pkwy, Clearwater, FL 33777", 53, 761, height=27, char=11),
     ]  # fmt: skip
     assert shows_of(lines) == {("THE RUSTY ANCHOR", "saturday", "21:00", "01:00", "Nate")}
+
+
+def test_week_view_headers_set_close_together_do_not_merge_their_columns() -> None:
+    headers = [box("WEDNESDAY WED", 592, 215, char=13), box("THURSDAY THU", 777, 215, char=13),
+               box("12/16", 591, 239), box("12/17", 779, 239)]  # fmt: skip
+    cards = card(604, 287, ["The Velvet Room", "8PM - LATE", "with KJ Steve", "Tampa"]) + card(
+        790, 287, ["The Office Lounge", "7:00 PM-11:00 PM", "w/ DJ Marco", "Columbus"]
+    )
+    lines = [box("Dec 13 - 19, 2026", 20, 150), *headers, *cards]
+    schedule = parse_schedule(lines, today=dt.date(2026, 12, 1))
+    assert {(s.venue_name, s.day, s.date, s.start_time, s.dj_name) for s in schedule.shows} == {
+        ("The Velvet Room", "wednesday", dt.date(2026, 12, 16), "20:00", "Steve"),
+        ("The Office Lounge", "thursday", dt.date(2026, 12, 17), "19:00", "Marco"),
+    }
