@@ -16,9 +16,11 @@ from pipeline.images import ImagePayload
 
 
 def test_small_flyers_are_upscaled_and_screenshots_are_not() -> None:
-    assert 2.0 < upscale_factor(405, 525) <= 2.5
+    assert upscale_factor(405, 525) == 2.0
+    assert 1.7 < upscale_factor(563, 732) < 1.8
+    assert upscale_factor(600, 476) == 1.0  # a screenshot of that width reads as it is
     assert upscale_factor(1280, 800) == 1.0
-    assert upscale_factor(390, 844) == 1.0  # a phone capture's long side is already large
+    assert upscale_factor(390, 2532) == 1.0  # a tall capture is tiled, not enlarged
 
 
 def test_ordinary_images_are_one_tile() -> None:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 INSTALL_HINT = "pip install 'karaoke-pipeline[local]'"
-OCR_VERSION = 2
+OCR_VERSION = 3
 """Bumped when what OCR returns for an image changes (preprocessing, engine settings)."""
 
 

@@ -18,9 +18,10 @@ from pipeline.backends.layouts import OcrLine
 
 __all__ = ["Tile", "merge_tiles", "plan_tiles", "upscale_factor"]
 
-SMALL_SIDE = 800  # longest side below which an image is enlarged
-UPSCALED_SIDE = 1100  # ... to this longest side
-MAX_UPSCALE = 2.5
+SMALL_WIDTH = 580  # an image narrower than this ...
+SMALL_SIDE = 1000  # ... and shorter than this on its long side is enlarged
+UPSCALED_WIDTH = 1000  # ... to about this width
+MAX_UPSCALE = 2.0
 TALL_RATIO = 2.0  # height / width above which a capture may be tiled
 OVERLAP = 0.12  # share of a tile's height repeated in the next tile (more than a headline)
 
@@ -36,11 +37,15 @@ class Tile:
 
 
 def upscale_factor(width: int, height: int) -> float:
-    """How much to enlarge an image before OCR: >1 for small images, else 1."""
-    longest = max(width, height)
-    if longest >= SMALL_SIDE or longest <= 0:
+    """How much to enlarge an image before OCR: >1 for narrow, small images, else 1.
+
+    A flyer forwarded from a phone is some 400-580 px wide; a screenshot of that
+    width or more carries text large enough to read as it is (and enlarging costs
+    OCR time in proportion).
+    """
+    if width >= SMALL_WIDTH or max(width, height) >= SMALL_SIDE or width <= 0:
         return 1.0
-    return min(MAX_UPSCALE, UPSCALED_SIDE / longest)
+    return min(MAX_UPSCALE, UPSCALED_WIDTH / width)
 
 
 def plan_tiles(width: int, height: int, max_side: int) -> list[Tile]:
