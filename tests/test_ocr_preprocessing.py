@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import struct
 import zlib
 
@@ -32,7 +33,7 @@ def test_tall_captures_are_cut_into_overlapping_tiles_that_cover_the_image() -> 
     tiles = plan_tiles(1170, 6000, 2000)
     assert len(tiles) >= 5
     assert tiles[0].top == 0 and tiles[-1].bottom == 6000
-    for above, below in zip(tiles, tiles[1:], strict=False):
+    for above, below in itertools.pairwise(tiles):
         assert below.top < above.bottom  # overlap
         assert above.keep_to == below.keep_from  # every y is kept by exactly one tile
         assert above.bottom - above.top <= 2000
