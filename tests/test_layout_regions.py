@@ -197,3 +197,18 @@ def test_week_view_headers_set_close_together_do_not_merge_their_columns() -> No
         ("The Velvet Room", "wednesday", dt.date(2026, 12, 16), "20:00", "Steve"),
         ("The Office Lounge", "thursday", dt.date(2026, 12, 17), "19:00", "Marco"),
     }
+
+
+def test_a_phone_table_whose_cells_wrap_reads_one_row_per_show() -> None:
+    header = [box("VENUE", 40, 100), box("TIME", 300, 100), box("HOST", 500, 100)]
+    rows = [
+        [("The Tipsy", 40, 160), ("7:30PM -", 300, 160), ("KJ Mike", 500, 160)],
+        [("Crow", 40, 184), ("11:30PM", 300, 184)],
+        [("Silver", 40, 240), ("10pm-1am", 300, 240), ("KJ Juice", 500, 240)],
+        [("Spur Saloon", 40, 264)],
+    ]
+    lines = [box("MONDAY", 40, 130), *header, *(box(t, x, y) for row in rows for t, x, y in row)]
+    assert shows_of(sorted(lines, key=lambda line: line.y0)) == {
+        ("The Tipsy Crow", "monday", "19:30", "23:30", "Mike"),
+        ("Silver Spur Saloon", "monday", "22:00", "01:00", "Juice"),
+    }

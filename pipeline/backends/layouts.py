@@ -31,6 +31,7 @@ __all__ = [
     "is_header_text",
     "split_blocks",
     "table_cells",
+    "wrapped_cells_joined",
 ]
 
 _CONNECTOR_END = re.compile(
@@ -53,6 +54,8 @@ _SENTENCE = re.compile(r"^[A-Z][a-z']*(?:\s+[a-z][a-z']*){2,}")  # 'Open mic nig
 _ZIP_ONLY = re.compile(r"^\d{5}(?:-\d{4})?$")
 _WRAP_GAP = 0.25  # gap / line height below which a row continues the one above
 _WORD_GAP = 0.5  # gap / text height below which two boxes of a row are one phrase
+_DANGLING_CELL = re.compile(r"[-\u2013\u2014]\s*(?:\||$)")  # a cell ending in a dash
+_CELL_WRAP_GAP = 0.5  # gap / line height below which a table row continues the one above
 _BLOCK_GAP = 1.0  # gap / median line height above which a new block starts
 
 HEADER_WORDS: dict[str, str] = {
@@ -367,6 +370,26 @@ def _word_column(word: _Piece, columns: Sequence[Column], first: int, tolerance:
         if word.x0 >= columns[i].x0 - tolerance:
             index = i
     return index
+
+
+def wrapped_cells_joined(body: Sequence[Row]) -> list[Row]:
+    """Table rows whose cells wrap ('The Tipsy' / 'Crow', '7:30PM -' / '11:30PM') read as one row.
+
+    Lines of one cell sit close together: a row that follows the one above at less
+    than half a line's height continues it when the row above leaves a range open
+    ('7:30PM -') or the row below holds no time of its own ('Spur Saloon'), and it
+    names no day (a day row over the rows of that day).
+    """
+    joined: list[Row] = []
+    for row in body:
+        near = joined and _CELL_WRAP_GAP * row.height > row.y0 - joined[-1].y1 and not _has_days(row.text)
+        if near and (_DANGLING_CELL.search(joined[-1].text) or normalize_time_range(row.text) is None):
+            above = joined[-1]
+            boxes = tuple(sorted(above.boxes + row.boxes, key=lambda box: (box.y0, box.x0)))
+            joined[-1] = Row(boxes, f"{above.text} {row.text}")
+        else:
+            joined.append(row)
+    return joined
 
 
 def table_cells(row: Row, columns: Sequence[Column], body: Sequence[Row]) -> dict[str, str]:

@@ -29,6 +29,7 @@ from pipeline.backends.layouts import (
     find_table_header,
     group_rows,
     table_cells,
+    wrapped_cells_joined,
 )
 from pipeline.backends.line_fields import (
     LineFields,
@@ -97,6 +98,7 @@ def _table_drafts(rows: Sequence[Row], start: int, columns: list[Column], ref: R
     body = [row for row in rows[start + 1 :] if not is_heading(row)]
     if any(column.kind.startswith(GRID_DAY) for column in columns):
         return _grid_drafts(body, columns, ref)
+    body = wrapped_cells_joined(body)
     drafts: list[Draft] = []
     section = LineFields()  # a day row over the rows of that day ('TUESDAY' in a Venue | Time table)
     for row in body:
