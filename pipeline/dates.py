@@ -22,6 +22,7 @@ __all__ = [
     "find_page_year",
     "parse_date",
     "parse_days",
+    "unglue_days",
     "weekday_of",
 ]
 
@@ -170,6 +171,18 @@ def find_date(text: str, today: dt.date, anchor_year: int | None = None) -> Date
         if found is not None:
             return DateMatch(found, match.group(0).strip(), weekday)
     return None
+
+
+_GLUED_DAY = re.compile(
+    r"\b(MONDAY|TUESDAY|WEDNESDAY|THURSDAY|FRIDAY|SATURDAY|SUNDAY)(MON|TUE|WED|THU|FRI|SAT|SUN)\b",
+    re.IGNORECASE,
+)
+_GLUED_DATE = re.compile(r"(?<=[A-Za-z])(?=\d{1,2}/\d{1,2}\b)")
+
+
+def unglue_days(text: str) -> str:
+    """Spaces OCR dropped between a day, its short name and its date: 'MONDAYMON7/27' -> 'MONDAY MON 7/27'."""
+    return _GLUED_DAY.sub(r"\1 \2", _GLUED_DATE.sub(" ", text))
 
 
 def find_page_year(texts: list[str]) -> int | None:

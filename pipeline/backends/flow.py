@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 _CANCEL_BADGE = re.compile(r"cancel+ed|no\s+show|off\s+this\s+week", re.IGNORECASE)
+_CANCEL_CAPS = re.compile(r"\bCANCELL?ED\b(?![^(]*\))")  # a badge in capitals read into the line, not a note
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,8 @@ def _prose_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:
 
 def _cancelled(rows: Sequence[Row]) -> bool:
     """A 'CANCELLED' badge of its own beside a show: the night is off (a note in brackets is kept)."""
-    return any(_CANCEL_BADGE.fullmatch(box.text.strip()) for row in rows for box in row.boxes)
+    boxes = [box.text.strip() for row in rows for box in row.boxes]
+    return any(_CANCEL_BADGE.fullmatch(text) or _CANCEL_CAPS.search(text) for text in boxes)
 
 
 def block_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:

@@ -41,7 +41,7 @@ from pipeline.backends.line_fields import (
 from pipeline.backends.pane_tables import pane_rows
 from pipeline.backends.regions import Region, cut_regions
 from pipeline.clean import dj_key, normalize_time_range, venue_key
-from pipeline.dates import find_date, find_day_phrases, find_page_year
+from pipeline.dates import find_date, find_day_phrases, find_page_year, unglue_days
 from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue, Weekday
 
 __all__ = ["OcrLine", "parse_schedule"]
@@ -288,7 +288,11 @@ def parse_schedule(lines: Sequence[OcrLine], *, today: dt.date | None = None) ->
     cards, panes) first, each read on its own. A page with nothing about karaoke
     yields an empty schedule.
     """
-    text_lines = [line for line in lines if line.text.strip() and not is_noise(line.text)]
+    text_lines = [
+        replace(line, text=unglue_days(line.text))
+        for line in lines
+        if line.text.strip() and not is_noise(line.text)
+    ]
     ref = Reading(today or dt.date.today(), find_page_year([line.text for line in text_lines]))
     karaoke = any(mentions_karaoke(line.text) for line in text_lines)
     content = [line for line in text_lines if not is_chrome(line.text)]
