@@ -178,12 +178,16 @@ _GLUED_DAY = re.compile(
     re.IGNORECASE,
 )
 _GLUED_OPEN_END = re.compile(r"(\d\s*[ap]\.?m\.?)(till?|until|to)(close|late)\b", re.IGNORECASE)
+_GLUED_NIGHT = re.compile(
+    r"\b((?:MON|TUES|WEDNES|THURS|FRI|SATUR|SUN)DAYS?)(NIGHTS?|KARAOKE|EVENINGS?)\b", re.IGNORECASE
+)
 _GLUED_DATE = re.compile(r"(?<=[A-Za-z])(?=\d{1,2}/\d{1,2}\b)")
 
 
 def unglue_days(text: str) -> str:
-    """Spaces OCR dropped: 'MONDAYMON7/27' -> 'MONDAY MON 7/27', '8PMTILLCLOSE' -> '8PM TILL CLOSE'."""
-    return _GLUED_OPEN_END.sub(r"\1 \2 \3", _GLUED_DAY.sub(r"\1 \2", _GLUED_DATE.sub(" ", text)))
+    """Spaces OCR dropped: 'MONDAYMON7/27' -> 'MONDAY MON 7/27', '8PMTILLCLOSE', 'FRIDAYNIGHTS'."""
+    text = _GLUED_DAY.sub(r"\1 \2", _GLUED_DATE.sub(" ", text))
+    return _GLUED_NIGHT.sub(r"\1 \2", _GLUED_OPEN_END.sub(r"\1 \2 \3", text))
 
 
 def find_page_year(texts: list[str]) -> int | None:

@@ -136,17 +136,30 @@ class Row:
 
 
 def _without_stacked_logo(boxes: list[OcrLine]) -> list[list[OcrLine]]:
-    """A row, and apart from it any box set off its line between two that share one (a logo's word)."""
+    """A row, and apart from it the boxes set off its line between two that share one (a logo's words)."""
     ordered = sorted(boxes, key=lambda box: box.x0)
-    logo = [
-        middle
-        for left, middle, right in zip(ordered, ordered[1:], ordered[2:], strict=False)
-        if abs(left.y0 - right.y0) <= 0.1 * left.height
-        and min(abs(middle.y0 - left.y0), abs(middle.y0 - right.y0)) > 0.3 * left.height
-    ]
+    logo: list[OcrLine] = []
+    for left, middle, right in zip(ordered, ordered[1:], ordered[2:], strict=False):
+        if _set_off(middle, left, right):
+            logo.append(middle)
+    if len(ordered) >= 4 and not logo:  # two logo words between the halves of a name
+        first, last = ordered[0], ordered[-1]
+        inner = ordered[1:-1]
+        if all(_set_off(box, first, last) for box in inner):
+            logo = inner
     if not logo:
         return [boxes]
     return [[box for box in boxes if box not in logo], *([box] for box in logo)]
+
+
+def _set_off(middle: OcrLine, left: OcrLine, right: OcrLine) -> bool:
+    """``middle`` sits off the line that ``left`` and ``right`` share."""
+
+    def centre(box: OcrLine) -> float:
+        return (box.y0 + box.y1) / 2
+
+    aligned = abs(centre(left) - centre(right)) <= 0.1 * left.height
+    return aligned and abs(centre(middle) - (centre(left) + centre(right)) / 2) > 0.25 * left.height
 
 
 def _around_a_logo(left: OcrLine, right: OcrLine, others: Sequence[OcrLine]) -> bool:
