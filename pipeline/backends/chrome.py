@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.backends.layouts import is_header_text
+from pipeline.backends.table_layout import is_header_text
 from pipeline.clean import clean_name
 
 __all__ = ["is_chrome", "is_overlay", "is_ui_words", "vendor_badge"]

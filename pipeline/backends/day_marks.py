@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pipeline.backends.flow import Reading
-from pipeline.backends.layouts import OcrLine, words_of
+from pipeline.backends.layouts import OcrLine
 from pipeline.backends.line_fields import LineFields
+from pipeline.backends.table_layout import words_of
 from pipeline.dates import find_day_phrases
 
 __all__ = ["DayMark", "day_marks", "mark_above"]

@@ -15,7 +15,8 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.backends.layouts import Column, OcrLine, Row, box_column
+from pipeline.backends.layouts import OcrLine, Row
+from pipeline.backends.table_layout import Column, box_column
 from pipeline.dates import find_date, find_day_phrases
 
 __all__ = ["PaneRow", "pane_rows"]

@@ -23,7 +23,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 
-from pipeline.backends.layouts import OcrLine, is_header_text
+from pipeline.backends.layouts import OcrLine
+from pipeline.backends.table_layout import is_header_text
 
 __all__ = ["Region", "SideKind", "cut_regions"]
 

@@ -21,16 +21,7 @@ from pipeline.addresses import find_address, normalize_phone
 from pipeline.backends.chrome import is_chrome, is_overlay
 from pipeline.backends.day_marks import DayMark, day_marks, mark_above
 from pipeline.backends.flow import Draft, Page, Reading, flow_drafts, is_heading, read_page, venue_heading
-from pipeline.backends.layouts import (
-    GRID_DAY,
-    Column,
-    OcrLine,
-    Row,
-    find_table_header,
-    group_rows,
-    table_cells,
-    wrapped_cells_joined,
-)
+from pipeline.backends.layouts import OcrLine, Row, group_rows
 from pipeline.backends.line_fields import (
     LineFields,
     is_noise,
@@ -40,6 +31,13 @@ from pipeline.backends.line_fields import (
 )
 from pipeline.backends.pane_tables import pane_rows
 from pipeline.backends.regions import Region, cut_regions
+from pipeline.backends.table_layout import (
+    GRID_DAY,
+    Column,
+    find_table_header,
+    table_cells,
+    wrapped_cells_joined,
+)
 from pipeline.clean import dj_key, normalize_time_range, venue_key
 from pipeline.dates import find_date, find_day_phrases, find_page_year, unglue_days
 from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue, Weekday
