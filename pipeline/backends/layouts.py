@@ -1,4 +1,4 @@
-"""Page geometry for the rule parser: OCR boxes into rows, blocks and table cells.
+"""Page geometry for the rule parser: OCR boxes into rows and blocks.
 
 OCR returns one box per run of text. Boxes that overlap vertically form a
 ``Row``; a row that only continues the one above (a wrapped line, a zip code
