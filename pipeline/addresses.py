@@ -26,12 +26,20 @@ STATE_CODES = frozenset(STATES.values())
 
 _STREET_SUFFIX = (
     r"(?:st|street|ave|avenue|rd|road|blvd|boulevard|dr|drive|ln|lane|way|pkwy|parkway|pike"
-    r"|hwy|highway|ct|court|pl|place|cir|circle|ter|terrace|trl|trail|sq|square|broadway)"
+    r"|hwy|highway|ct|court|pl|place|cir|circle|ter|terrace|trl|trail|sq|square|broadway"
+    r"|(?:route|rte|hwy|highway|us|sr|county\s+road)\s+\d{1,4})"
 )
 _STATE = r"(?:[A-Za-z]{2}|" + "|".join(sorted(STATES, key=len, reverse=True)) + r")"
 _FULL_ADDRESS = re.compile(
     r"(?<![\w$])(?P<street>\d{1,6}\s+(?:[A-Za-z0-9'.#]+\s+){0,5}?[A-Za-z0-9'.#]+)\s*,\s*"
     rf"(?P<city>[A-Za-z][A-Za-z .'-]{{1,30}}?)\s*,?\s+(?P<state>{_STATE})\b\.?"
+    r"(?:\s+(?P<zip>\d{5}(?:-\d{4})?))?(?![\w])",
+    re.IGNORECASE,
+)
+# A wrapped address joined back without its comma: '2717 S Elm St Tampa, FL 33672'.
+_FULL_ADDRESS_NO_COMMA = re.compile(
+    rf"(?<![\w$])(?P<street>\d{{1,6}}\s+(?:[A-Za-z0-9'.#]+\s+){{0,4}}?{_STREET_SUFFIX}\.?)\s+"
+    rf"(?P<city>[A-Za-z][A-Za-z .'-]{{1,30}}?)\s*,\s*(?P<state>{_STATE})\b\.?"
     r"(?:\s+(?P<zip>\d{5}(?:-\d{4})?))?(?![\w])",
     re.IGNORECASE,
 )
@@ -78,11 +86,12 @@ def find_phone(text: str) -> str | None:
 
 def find_address(text: str) -> Address | None:
     """The first street address in ``text``: '123 Main St, Columbus, OH 43215' or '123 Main St'."""
-    for match in _FULL_ADDRESS.finditer(text):
-        state = normalize_state(match["state"])
-        if state is not None:
-            street, city = " ".join(match["street"].split()), " ".join(match["city"].split())
-            return Address(street, city, state, match["zip"], match.group(0).strip())
+    for pattern in (_FULL_ADDRESS, _FULL_ADDRESS_NO_COMMA):
+        for match in pattern.finditer(text):
+            state = normalize_state(match["state"])
+            if state is not None:
+                street, city = " ".join(match["street"].split()), " ".join(match["city"].split())
+                return Address(street, city, state, match["zip"], match.group(0).strip())
     street_only = _STREET_ONLY.search(text)
     if street_only is not None:
         street = " ".join(street_only.group(0).split())

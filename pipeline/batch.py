@@ -25,7 +25,7 @@ from typing import IO
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.backends.base import BackendOptions
+from pipeline.backends.base import BackendOptions, ExtractContext
 from pipeline.errors import ConfigError
 from pipeline.images import ImageRef
 from pipeline.parse import JobPlan, start_fleet
@@ -53,6 +53,10 @@ class BatchOptions(BaseModel):
     shard_size: int = Field(default=1000, ge=1, description="results per shard object on cloud storage")
     cache_path: str | None = Field(
         default=None, description="result cache the workers consult (a path on each node); None: none"
+    )
+    reference_date: dt.date | None = Field(
+        default=None,
+        description="the day dates without a year are read against (default: capture date, today)",
     )
 
 
@@ -238,13 +242,15 @@ def run_batch(
         worker = plan.worker.model_copy(update={"cache_path": options.cache_path if identity else None})
         fleet = start_fleet(plan.backend, worker, plan.pool.workers, plan.rate_limit)
 
+    context = ExtractContext(reference_date=options.reference_date) if options.reference_date else None
+
     def tasks() -> Iterator[ImageTask]:
         for index, source in enumerate(list_inputs(options.input)):
             if prior.skips(source, options.retry_failed):
                 counts.skipped += 1
                 continue
             payload = ImageRef(index=index, source=source)
-            yield ImageTask(job_id=run_id, payload=payload, cache_identity=identity)
+            yield ImageTask(job_id=run_id, payload=payload, context=context, cache_identity=identity)
 
     def record(result: ImageResult) -> None:
         writer.write(result)

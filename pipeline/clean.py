@@ -1,5 +1,8 @@
 """Normalisation of times, days, dates, names and addresses, shared by every backend.
 
+Days and dates live in ``pipeline.dates``, addresses in ``pipeline.addresses``; both
+are re-exported here.
+
 Pure functions only: no Ray, no I/O, imports in milliseconds. The ``find_*``
 helpers search free text and return what they matched (``text``) so the rule
 parser can cut it out of a line; the ``parse_*``/``normalize_*`` helpers turn
@@ -9,7 +12,6 @@ backend's raw output.
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import re
 import unicodedata
@@ -22,7 +24,16 @@ from pipeline.addresses import (
     normalize_state,
     split_address,
 )
-from pipeline.schema import WEEKDAYS, Dj, ParsedSchedule, Show, Vendor, Venue, Weekday
+from pipeline.dates import (
+    DateMatch,
+    DayMatch,
+    find_date,
+    find_day_phrases,
+    find_page_year,
+    parse_date,
+    parse_days,
+)
+from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue
 
 __all__ = [
     "Address",
@@ -35,6 +46,7 @@ __all__ = [
     "find_address",
     "find_date",
     "find_day_phrases",
+    "find_page_year",
     "normalize_phone",
     "normalize_state",
     "normalize_time_range",
@@ -189,79 +201,7 @@ def normalize_time_range(text: str) -> TimeRange | None:
     return None
 
 
-# --- days and dates ------------------------------------------------------------
-
-_DAY_NAMES: dict[Weekday, str] = {
-    "monday": r"mondays?|mon",
-    "tuesday": r"tuesdays?|tues|tue",
-    "wednesday": r"wednesdays?|weds|wed",
-    "thursday": r"thursdays?|thurs|thur|thu",
-    "friday": r"fridays?|fri",
-    "saturday": r"saturdays?|sat",
-    "sunday": r"sundays?|sun",
-}
-_DAY = "(?:" + "|".join(_DAY_NAMES.values()) + r")\b\.?"
-_ALL_WEEK = r"nightly|every\s+night|daily|every\s+day|7\s+nights(?:\s+a\s+week)?"
-_DAY_CHAIN = rf"{_DAY}(?:\s*(?:,|&|\+|/|\band\b|[-\u2013\u2014]|\bthru\b|\bthrough\b|\bto\b)\s*{_DAY})*"
-_DAY_PHRASE = re.compile(
-    rf"\b(?:(?:every|each|on)\s+)?(?:(?P<nth>first|second|third|fourth|last|1st|2nd|3rd|4th)\s+)?"
-    rf"(?:(?P<chain>{_DAY_CHAIN})|(?P<weekends>weekends?)|(?P<weekdays>weekdays)|(?P<all>{_ALL_WEEK}))"
-    r"(?:\s+(?:nights?|evenings?))?(?P<monthly>\s+of\s+(?:the|each|every)?\s*month)?",
-    re.IGNORECASE,
-)
-_DAY_RANGE = re.compile(
-    rf"({_DAY})\s*(?:[-\u2013\u2014]|\bthru\b|\bthrough\b|\bto\b)\s*({_DAY})", re.IGNORECASE
-)
-
-
-class DayMatch(NamedTuple):
-    """Weekdays named by one phrase ('Thu-Sat', 'Every Monday'); ``monthly`` for 'Last Sat of Month'."""
-
-    days: list[Weekday]
-    text: str
-    monthly: bool
-    start: int = -1
-    """Offset of the phrase in the searched text."""
-
-
-def _weekday_of(word: str) -> Weekday:
-    word = word.lower().rstrip(".")
-    return next(day for day, names in _DAY_NAMES.items() if re.fullmatch(names, word))
-
-
-def _chain_days(chain: str) -> list[Weekday]:
-    """Expand 'Thu-Sat', 'Thursdays & Saturdays', 'Mon, Wed - Fri' into weekdays."""
-    days: list[Weekday] = []
-    position = 0
-    for match in _DAY_RANGE.finditer(chain):
-        days += [_weekday_of(w) for w in re.findall(_DAY, chain[position : match.start()], re.I)]
-        first, last = WEEKDAYS.index(_weekday_of(match[1])), WEEKDAYS.index(_weekday_of(match[2]))
-        days += [WEEKDAYS[(first + step) % 7] for step in range((last - first) % 7 + 1)]
-        position = match.end()
-    days += [_weekday_of(w) for w in re.findall(_DAY, chain[position:], re.I)]
-    return days
-
-
-def _week_order(days: list[Weekday]) -> list[Weekday]:
-    return [day for day in WEEKDAYS if day in days]
-
-
-def find_day_phrases(text: str) -> list[DayMatch]:
-    """Every day phrase in ``text`` with the weekdays it names, left to right."""
-    found: list[DayMatch] = []
-    for match in _DAY_PHRASE.finditer(text):
-        if match["chain"]:
-            days = _chain_days(match["chain"])
-        elif match["weekends"]:
-            days = ["saturday", "sunday"]
-        elif match["weekdays"]:
-            days = list(WEEKDAYS[:5])
-        else:
-            days = list(WEEKDAYS)
-        monthly = bool(match["nth"] and match["monthly"])
-        start = match.start() + len(match.group(0)) - len(match.group(0).lstrip())
-        found.append(DayMatch(_week_order(days), match.group(0).strip(), monthly, start))
-    return found
+# --- clauses of running prose ---------------------------------------------------
 
 
 def clause_starts(text: str) -> list[int]:
@@ -289,68 +229,6 @@ def split_clauses(text: str) -> list[str]:
     cuts = [0, *clause_starts(text), len(text)]
     clauses = [text[first:last].strip(" ,;.") for first, last in itertools.pairwise(cuts)]
     return [clause for clause in clauses if clause]
-
-
-def parse_days(text: str) -> list[Weekday]:
-    """Weekdays named in ``text``, in week order; [] when none (never a default day)."""
-    days = [day for phrase in find_day_phrases(text) for day in phrase.days]
-    return _week_order(days)
-
-
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?"
-_DATE = re.compile(
-    rf"\b(?:(?P<weekday>{_DAY}),?\s+)?(?:(?P<month>{_MONTH})\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?"
-    rf"|(?P<num_month>\d{{1,2}})/(?P<num_day>\d{{1,2}}))(?:(?:,\s*|\s+|/)(?P<year>\d{{4}}))?(?![\w/])",
-    re.IGNORECASE,
-)
-
-
-class DateMatch(NamedTuple):
-    """A calendar date found in text, and the text it was read from."""
-
-    date: dt.date
-    text: str
-
-
-def _next_date(month: int, day: int, today: dt.date, weekday: Weekday | None) -> dt.date | None:
-    """The first such date on or after today (on the named weekday, if one is given)."""
-    candidates: list[dt.date] = []
-    for year in range(today.year, today.year + 8):
-        try:
-            candidate = dt.date(year, month, day)
-        except ValueError:
-            continue
-        if candidate >= today:
-            candidates.append(candidate)
-    matching = [d for d in candidates if weekday is None or WEEKDAYS[d.weekday()] == weekday]
-    best = matching or candidates
-    return best[0] if best else None
-
-
-def find_date(text: str, today: dt.date) -> DateMatch | None:
-    """The first date like 'Sat Dec 12' or 'Thursday, December 31, 2026' in ``text``."""
-    for match in _DATE.finditer(text):
-        if match["month"] is not None and match["month"][:3].lower() not in _MONTHS:
-            continue
-        month = _MONTHS.index(match["month"][:3].lower()) + 1 if match["month"] else int(match["num_month"])
-        day = int(match["day"] or match["num_day"])
-        weekday = _weekday_of(match["weekday"]) if match["weekday"] else None
-        try:
-            found = dt.date(int(match["year"]), month, day) if match["year"] else None
-        except ValueError:
-            continue
-        if found is None and 1 <= month <= 12:
-            found = _next_date(month, day, today, weekday)
-        if found is not None:
-            return DateMatch(found, match.group(0).strip())
-    return None
-
-
-def parse_date(text: str, today: dt.date) -> dt.date | None:
-    """A dated one-off's date; without a year, the next such date on or after ``today``."""
-    found = find_date(text, today)
-    return found.date if found else None
 
 
 # --- whole schedules -------------------------------------------------------------

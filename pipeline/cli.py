@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.backends.base import OPTIONS_BY_KIND
+from pipeline.backends.base import OPTIONS_BY_KIND, ExtractContext
 from pipeline.errors import ConfigError
 from pipeline.evaluate import add_eval_command, run_eval
 from pipeline.images import find_images
@@ -68,6 +68,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+REFERENCE_HELP = "read dates without a year against this day (default: each image's capture date, else today)"
+
+
+def _iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="karaoke-pipeline", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -82,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--out", type=Path, help="write the JSON here instead of stdout")
     parse.add_argument("--no-progress", action="store_true", help="no live progress bar on stderr")
     parse.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
+    parse.add_argument("--reference-date", type=_iso_date, metavar="YYYY-MM-DD", help=REFERENCE_HELP)
     batch = commands.add_parser("batch", help="stream a large set of screenshots into JSONL shards")
     batch.add_argument("input", metavar="INPUT", help="a directory, glob, list file, or s3:// / gs:// prefix")
     batch.add_argument("--output", required=True, metavar="DIR", help="local directory or cloud prefix")
@@ -104,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("down", help="stop what `up` started")
     commands.add_parser("status", help="what `up` runs, if anything")
+    batch.add_argument("--reference-date", type=_iso_date, metavar="YYYY-MM-DD", help=REFERENCE_HELP)
     add_eval_command(commands)
     add_serve_command(commands)
     fake = commands.add_parser("fake-gemini", help="a local stand-in of the Gemini REST API")
@@ -149,6 +161,7 @@ def _parse_command(args: argparse.Namespace, err: Console) -> int:
         timeout_s=args.timeout,
         use_cache=not args.no_cache,
         progress=err if not args.no_progress else None,
+        reference_date=args.reference_date,
     )
     _write_output(response, args.out)
     if args.out is not None:  # stdout is free for people: show what was found
@@ -166,8 +179,11 @@ def parse_paths(
     use_cache: bool = True,
     in_process: bool = False,
     progress: Console | None = None,
+    reference_date: dt.date | None = None,
 ) -> ParseResponse:
     """Parse image files and directories as ``karaoke-pipeline parse`` does (also used by ``eval``).
+
+    ``reference_date`` is the day dates without a year are read against.
 
     Raises:
         ConfigError: a path is missing, no image was found, or the backend cannot run.
@@ -205,6 +221,7 @@ def parse_paths(
             cache=cache,
             rate_limit=plan.rate_limit,
             warm=(warm_name, state.workers) if warm_name is not None and state is not None else None,
+            context=ExtractContext(reference_date=reference_date) if reference_date else None,
         )
 
 
@@ -225,6 +242,7 @@ def _batch_command(args: argparse.Namespace, err: Console) -> int:
         retry_failed=args.retry_failed,
         read_ahead=args.max_in_flight or 4 * args.workers,
         cache_path=cache_path,
+        reference_date=args.reference_date,
     )
     state = None if settings.ray_address else read_state(settings.data_dir)
     with ray_runtime(settings.ray_address, state) as use_ray:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from pipeline.capture import PNG_TIME_KEY, png_time
 from pipeline.errors import ImageRejected
 from pipeline.schema import WireModel
 
@@ -238,7 +239,11 @@ def _decode_pixels(data: bytes, source: str) -> Image:
             image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected("corrupt_image", f"{source}: cannot decode: {exc}") from exc
-    return ImageOps.exif_transpose(image).convert("RGB")
+    upright = ImageOps.exif_transpose(image).convert("RGB")
+    stamp = png_time(data) if data.startswith(b"\x89PNG") else None
+    if stamp is not None:  # Pillow does not read tIME; backends date year-less shows by it
+        upright.info[PNG_TIME_KEY] = stamp
+    return upright
 
 
 _PNG_LATE_METADATA = frozenset({b"eXIf", b"iTXt", b"zTXt", b"tEXt"})

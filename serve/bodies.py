@@ -170,7 +170,8 @@ def _replayed(request: Request, body: bytes) -> Request:
 
 def _form_fields(form: dict[str, str]) -> RequestFields:
     """Form fields are text: a worker count must be a digit 1-5, a flag true or false."""
-    values: dict[str, Any] = {key: form[key] for key in ("vendor", "description", "url") if key in form}
+    text_fields = ("vendor", "description", "url", "referenceDate")
+    values: dict[str, Any] = {key: form[key] for key in text_fields if key in form}
     workers = form.get("maxConcurrentWorkers", "").strip()
     if workers:
         if not _WORKERS_TEXT.match(workers):

@@ -31,11 +31,17 @@ class RequestFields(BaseModel):
     max_concurrent_workers: StrictInt | None = Field(
         default=None, ge=1, le=5, description="workers for this request, an integer 1-5 (default: settings)"
     )
+    reference_date: dt.date | None = Field(
+        default=None, description="YYYY-MM-DD: the day dates without a year are read against"
+    )
 
     def context(self) -> ExtractContext | None:
-        if self.vendor is None and self.description is None and self.url is None:
+        fields = (self.vendor, self.description, self.url, self.reference_date)
+        if all(field is None for field in fields):
             return None
-        return ExtractContext(vendor=self.vendor, description=self.description, url=self.url)
+        return ExtractContext(
+            vendor=self.vendor, description=self.description, url=self.url, reference_date=self.reference_date
+        )
 
 
 class AnalyzeBody(RequestFields):

@@ -6,6 +6,7 @@ for test speed; the shape (a burst, then a wait for the window) is the same.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -161,6 +162,8 @@ def test_hints_and_generation_config_change_the_cache_identity() -> None:
     assert base.cache_identity(ExtractContext(vendor="A")) != plain
     assert base.cache_identity(ExtractContext(vendor="A")) != base.cache_identity(ExtractContext(vendor="B"))
     assert base.cache_identity(ExtractContext(url="https://x.example")) != plain
+    dated = ExtractContext(reference_date=dt.date(2026, 12, 1))
+    assert base.cache_identity(dated) not in (plain, base.cache_identity(ExtractContext()))
     assert GeminiOptions(temperature=0.7).cache_identity(None) != plain
     assert GeminiOptions(thinking_budget=0).cache_identity(None) != plain
     assert GeminiOptions(model="gemini-2.5-pro").cache_identity(None) != plain

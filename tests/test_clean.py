@@ -126,10 +126,6 @@ def test_parse_date(text: str, expected: dt.date | None) -> None:
     assert parse_date(text, TODAY) == expected
 
 
-def test_parse_date_picks_the_year_where_the_weekday_matches() -> None:
-    assert parse_date("Fri Dec 12", TODAY) == dt.date(2031, 12, 12)
-
-
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("OH", "OH"), ("oh", "OH"), ("Ohio", "OH"), ("new york", "NY"), ("XX", None)],

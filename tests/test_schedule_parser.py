@@ -298,8 +298,12 @@ def test_monthly_rule_is_kept_in_the_description() -> None:
 
 def test_confidence_drops_when_parts_are_missing() -> None:
     full = parse_schedule(stack(["MONDAY - The Rusty Nail - 9PM-1AM - DJ Mike"]), today=TODAY).shows[0]
-    bare = parse_schedule(stack(["KARAOKE", "MONDAY - The Rusty Nail"]), today=TODAY).shows[0]
+    bare = parse_schedule(stack(["MONDAY - The Rusty Nail - 9PM"]), today=TODAY).shows[0]
     assert 0.0 <= bare.confidence < full.confidence <= 1.0
+
+
+def test_a_day_without_a_time_is_a_hint_not_a_show() -> None:
+    assert parse_schedule(stack(["KARAOKE", "MONDAY - The Rusty Nail"]), today=TODAY).shows == []
 
 
 # --- breadth: prose, notes, grids, phone chrome (rows are real strings from REFERENCE.md / issue 3)

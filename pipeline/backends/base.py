@@ -7,6 +7,7 @@ engine, the Gemini SDK) are imported inside each backend's module.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable
 from importlib import import_module
@@ -31,6 +32,10 @@ class ExtractContext(WireModel):
     vendor: str | None = None
     description: str | None = None
     url: str | None = None
+    reference_date: dt.date | None = Field(
+        default=None,
+        description="the day dates without a year are read against (default: capture date, today)",
+    )
 
 
 class LocalOptions(BackendOptionsBase):

@@ -155,11 +155,18 @@ class GeminiOptions(BackendOptionsBase):
 
 
 def _prompt_for(context: ExtractContext | None) -> str:
-    return build_prompt(
+    """Our prompt with the request's hints; a reference day says how to read a date without a year."""
+    prompt = build_prompt(
         vendor=context.vendor if context else None,
         description=context.description if context else None,
         url=context.url if context else None,
     )
+    if context is not None and context.reference_date is not None:
+        prompt += (
+            f"\nToday is {context.reference_date.isoformat()}. A date shown without a year is in the "
+            "year, nearest to today, in which its shown weekday falls on it."
+        )
+    return prompt
 
 
 ClientFactory = Callable[[GeminiOptions], Any]

@@ -14,12 +14,14 @@ import re
 from dataclasses import dataclass, field
 
 from pipeline.addresses import Address, find_address, find_phone
+from pipeline.backends.chrome import is_ui_words, vendor_badge
 from pipeline.clean import TimeRange, clean_name, find_date, find_day_phrases, normalize_time_range
 from pipeline.schema import WEEKDAYS, Weekday
 
 __all__ = [
     "LineFields",
     "is_noise",
+    "is_sentence",
     "is_title",
     "mentions_karaoke",
     "mentions_other_event",
@@ -36,24 +38,23 @@ _OTHER_EVENT = re.compile(
 )
 _NAME_WORD = r"[A-Z][\w'.&]*"
 _DJ = re.compile(
-    r"(?:\b(?i:with|w/|hosted\s+by|host(?:ed)?:?)\s+)?\b(?P<prefix>(?i:dj|kj|vj))\.?:?\s+"
+    r"(?:\b(?i:with|w/|hosted\s+by|presented\s+by|host(?:ed)?:?)\s+)?\b(?P<prefix>(?i:dj|kj|vj))\.?:?\s+"
     rf"(?P<name>@?[A-Za-z][\w'.]*(?:\s+(?!(?i:at|and|on|from|of|the|karaoke)\b){_NAME_WORD}){{0,2}})"
-    r"|\b(?i:with|w/|hosted\s+by|host:)\s+(?P<plain>@?(?i:dj)\w+|@\w+|[A-Z][\w'.]*(?:\s+[A-Z][\w'.]*)?)"
+    r"|\b(?i:with|w/|hosted\s+by|presented\s+by|host:)\s+(?P<plain>@?(?i:dj)\w+|@\w+|[A-Z][\w'.]*(?:\s+[A-Z][\w'.]*)?)"
 )
+_GLUED_PREFIX = re.compile(r"^(?:DJ|KJ)(?=[A-Z][a-z])")  # OCR lost the space: 'KJJuice'
+_NO_HOST = {"tba", "tbd", "tbc", "none", "n/a", "-", "varies", "rotating", "various"}
 _NOT_DJ_NAMES = {"night", "nights", "music", "party", "dance", "karaoke", "us", "friends"}
-_DJ_PREFIX = re.compile(r"^(?:(?:with|w/|hosted\s+by|host:?|dj|kj|vj)\.?:?\s+)+", re.IGNORECASE)
+_DJ_PREFIX = re.compile(
+    r"^(?:(?:with|w/|hosted\s+by|presented\s+by|host:?|dj|kj|vj)\.?:?\s+)+", re.IGNORECASE
+)
 _SEPARATORS = re.compile(
     r"\s*(?:\||\u00b7|\u2022|\s[-\u2013\u2014]\s|[\u2013\u2014]|:|\(|\)|\[|\]|@|\bat\b|,|!|#)\s*",
     re.IGNORECASE,
 )
 _FILLER = re.compile(
     r"\b(?:karaoke|tonight|weekly|every\s+week|presents?|featuring|with|w/|hosted\s+by"
-    r"|come\s+sing|sing\s+with\s+us|join\s+us|schedule)\b",
-    re.IGNORECASE,
-)
-_VENDOR = re.compile(
-    r"^(?:(?:karaoke|music|entertainment|sound|hosted|sponsored|dj\s+services?)\s+)?"
-    r"(?:by|brought\s+to\s+you\s+by|presented\s+by|powered\s+by|courtesy\s+of)\s+(?P<name>.+)$",
+    r"|come\s+sing|sing\s+with\s+us|join\s+us|schedule|also)\b",
     re.IGNORECASE,
 )
 _TITLE_WORDS = {
@@ -61,6 +62,7 @@ _TITLE_WORDS = {
     "our", "come", "join", "lineup", "calendar", "locations", "upcoming", "where", "to", "find",
     "the", "shows", "live", "tonight", "is", "back", "and", "at", "your", "for", "all",
 }  # fmt: skip
+_SMALL_WORDS = {"a", "an", "and", "the", "of", "at", "on", "in", "by", "for", "to", "or", "with", "&"}
 _STATUS_BAR = re.compile(
     r"^(?:(?:1[0-2]|0?[1-9]):[0-5]\d|(?:[345]g|lte|wi-?fi)?\s*\d{1,3}\s*%|[345]g|lte)$", re.IGNORECASE
 )
@@ -127,6 +129,20 @@ def is_noise(text: str) -> bool:
     return bool(engagement) and all(w in _ENGAGEMENT or w.isdigit() for w in words)
 
 
+def is_sentence(text: str) -> bool:
+    """Running words in sentence case ('Call for details', 'Sing your heart out!'), not a name.
+
+    Names are written in title case ('Oties Tavern & Grill'); a line of three or more
+    words whose later words are mostly lower case is a tagline or a hint.
+    """
+    words = re.findall(r"[A-Za-z][A-Za-z']*", text)
+    if len(words) < 3:
+        return False
+    later = [word for word in words[1:] if word.lower() not in _SMALL_WORDS]
+    lower = sum(word[0].islower() for word in later)
+    return bool(later) and lower >= 0.6 * len(later)
+
+
 def is_title(text: str) -> bool:
     """A heading such as 'KARAOKE SCHEDULE', 'Weekly Karaoke' or 'Karaoke this week!'."""
     words = re.findall(r"[a-z]+", text.lower())
@@ -134,14 +150,14 @@ def is_title(text: str) -> bool:
 
 
 def vendor_name(text: str) -> str | None:
-    """The company of a credit line: 'Karaoke by Star Sound Entertainment' -> 'Star Sound ...'."""
-    match = _VENDOR.match(text.strip())
-    return clean_name(match["name"]) if match else None
+    """The company of a credit line or badge: 'Karaoke by Star Sound Entertainment' -> 'Star Sound ...'."""
+    return vendor_badge(text)
 
 
 def strip_dj_prefix(text: str) -> str | None:
-    """'with DJ Mike' -> 'Mike'; '@djmax614' -> 'djmax614'."""
-    return clean_name(_DJ_PREFIX.sub("", text.strip()).lstrip("@"))
+    """'with DJ Mike' -> 'Mike'; '@djmax614' -> 'djmax614'; 'KJJuice' -> 'Juice'; 'TBA' -> None."""
+    name = clean_name(_GLUED_PREFIX.sub("", _DJ_PREFIX.sub("", text.strip())).lstrip("@"))
+    return None if name is None or name.lower().strip(".") in _NO_HOST else name
 
 
 def _cut(text: str, part: str) -> str:
@@ -182,7 +198,7 @@ def _segments(text: str) -> list[str]:
     pieces = (
         clean_name(_FILLER.sub(" ", piece)) for piece in _SEPARATORS.split(text) if not _is_filler(piece)
     )
-    return [p for p in pieces if p and re.search(r"[A-Za-z]{2}", p)]
+    return [p for p in pieces if p and re.search(r"[A-Za-z]{2}", p) and not is_ui_words(p)]
 
 
 def _venue_after_at(rest: str) -> str | None:
@@ -194,15 +210,17 @@ def _venue_after_at(rest: str) -> str | None:
     return None
 
 
-def read_fields(text: str, today: dt.date) -> LineFields:
+def read_fields(text: str, today: dt.date, year: int | None = None) -> LineFields:
     """Cut date, address, phone, time, days and DJ out of a line; the rest names the venue.
 
     A status note ('(Temporarily Canceled for Fall/Winter)') goes to the notes,
-    never into the venue; a name after 'at'/'@' is preferred as the venue.
+    never into the venue; a name after 'at'/'@' is preferred as the venue. A date
+    without a year is read against ``today``, or ``year`` when the page prints one;
+    the weekday shown with a date is kept as the day.
     """
     status = _STATUS_NOTE.search(text)
     rest = _cut(text, status.group(0)) if status else text
-    date = find_date(rest, today)
+    date = find_date(rest, today, year)
     if date is not None:
         rest = _cut(rest, date.text)
     address = find_address(rest)
@@ -216,7 +234,7 @@ def read_fields(text: str, today: dt.date) -> LineFields:
         rest = _cut(rest, time.text)
     days, rules, rest = _read_days(rest)
     if date is not None:
-        days = (WEEKDAYS[date.date.weekday()],)
+        days = (date.weekday or WEEKDAYS[date.date.weekday()],)
     dj, dj_as_seen, rest = _read_dj(rest)
     segments = _segments(rest)
     at_venue = _venue_after_at(rest)

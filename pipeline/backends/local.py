@@ -7,6 +7,7 @@ package stays cheap; its PP-OCR models ship inside the wheel (no download).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import statistics
@@ -14,7 +15,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pipeline.backends.base import ExtractContext, LocalOptions
+from pipeline.backends.ocr_tiles import merge_tiles, plan_tiles, upscale_factor
 from pipeline.backends.schedule_parser import OcrLine, parse_schedule
+from pipeline.capture import capture_date
 from pipeline.clean import clean_schedule
 from pipeline.errors import BackendError, ConfigError
 from pipeline.images import SourceImage, pixels_of
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 INSTALL_HINT = "pip install 'karaoke-pipeline[local]'"
+OCR_VERSION = 3
+"""Bumped when what OCR returns for an image changes (preprocessing, engine settings)."""
 
 
 def _ocr_params(options: LocalOptions) -> dict[str, Any]:
@@ -62,11 +67,12 @@ def _skew(boxes: Sequence[Any]) -> float:
     return statistics.median(angles) if angles else 0.0
 
 
-def ocr_lines(output: Any) -> list[OcrLine]:
+def ocr_lines(output: Any, *, scale: float = 1.0, dy: float = 0.0) -> list[OcrLine]:
     """rapidocr's output (boxes of 4 corner points, texts, scores) as axis-aligned OcrLines.
 
     A tilted photo is straightened first: corners are turned back by the median
-    tilt of the text, so the lines of one row stay one row for the parser.
+    tilt of the text, so the lines of one row stay one row for the parser. Boxes
+    of an upscaled image or a tile are mapped back by ``scale`` and ``dy``.
     """
     texts: Sequence[str] | None = getattr(output, "txts", None)
     boxes = getattr(output, "boxes", None)
@@ -80,7 +86,10 @@ def ocr_lines(output: Any) -> list[OcrLine]:
         points = [(float(point[0]), float(point[1])) for point in corners]
         xs = [x * cos - y * sin for x, y in points]
         ys = [x * sin + y * cos for x, y in points]
-        lines.append(OcrLine(str(text), min(xs), min(ys), max(xs), max(ys), float(score)))
+        lines.append(
+            OcrLine(str(text), min(xs) / scale, min(ys) / scale + dy, max(xs) / scale, max(ys) / scale + dy,
+                    float(score))
+        )  # fmt: skip
     return lines
 
 
@@ -104,20 +113,46 @@ class LocalBackend:
         self.options = options
         self._engine = _build_engine(options)
 
-    def _read_text(self, image: Image | SourceImage) -> list[OcrLine]:
-        """Run OCR; a broken image or engine becomes a BackendError with a fitting code."""
+    def _ocr(self, image: Image, *, scale: float, dy: float) -> list[OcrLine]:
+        try:
+            output = self._engine(image)
+        except Exception as exc:  # rapidocr and onnxruntime raise many unrelated types
+            raise BackendError("upstream_error", f"OCR failed: {type(exc).__name__}: {exc}") from exc
+        return ocr_lines(output, scale=scale, dy=dy)
+
+    def read_text(self, image: Image | SourceImage) -> list[OcrLine]:
+        """OCR boxes in the image's own pixels; a broken image or engine becomes a BackendError.
+
+        Small images (a forwarded flyer) are upscaled first and very tall captures are
+        read in overlapping tiles, so text reaches the detector at a height it reads well.
+        """
         pixels = pixels_of(image)  # decoded here: OCR needs pixels
         try:
             rgb = pixels if pixels.mode == "RGB" else pixels.convert("RGB")
         except (OSError, ValueError) as exc:
             raise BackendError("corrupt_image", f"cannot read the image's pixels: {exc}") from exc
-        try:
-            output = self._engine(rgb)
-        except Exception as exc:  # rapidocr and onnxruntime raise many unrelated types
-            raise BackendError("upstream_error", f"OCR failed: {type(exc).__name__}: {exc}") from exc
-        return ocr_lines(output)
+        factor = upscale_factor(rgb.width, rgb.height)
+        if factor > 1.0:
+            from PIL import Image as PilImage
+
+            size = (round(rgb.width * factor), round(rgb.height * factor))
+            return self._ocr(rgb.resize(size, PilImage.Resampling.LANCZOS), scale=factor, dy=0.0)
+        tiles = plan_tiles(rgb.width, rgb.height, self.options.max_side)
+        if len(tiles) == 1:
+            return self._ocr(rgb, scale=1.0, dy=0.0)
+        read = [
+            self._ocr(rgb.crop((0, tile.top, rgb.width, tile.bottom)), scale=1.0, dy=tile.top)
+            for tile in tiles
+        ]
+        return merge_tiles(tiles, read)
 
     def extract(self, image: Image | SourceImage, context: ExtractContext | None = None) -> ParsedSchedule:
-        """The schedule shown in ``image``; an image with no karaoke text gives an empty one."""
-        schedule = clean_schedule(parse_schedule(self._read_text(image)))
+        """The schedule shown in ``image``; an image with no karaoke text gives an empty one.
+
+        Dates without a year resolve against the request's reference day, else the
+        image's capture date, else today.
+        """
+        pixels = pixels_of(image)
+        reference = (context.reference_date if context else None) or capture_date(pixels) or dt.date.today()
+        schedule = clean_schedule(parse_schedule(self.read_text(pixels), today=reference))
         return _with_context_vendor(schedule, context)

@@ -1,204 +1,60 @@
 """Rule-based parser: OCR text boxes of one screenshot -> a ParsedSchedule.
 
-Three layouts are read. A *table* is recognised by its header row (Day | Venue
-| Time | DJ ...) and read cell by cell. Everything else is read as a *flow* of
-lines: a line that names a day (or a date) starts a show, the lines under it in
-the same block (time, venue, DJ, address on a flyer) complete it, and lines
-above it in the block (a venue heading) fill what it lacks. That covers one
-show per line (``MONDAY - The Rusty Nail - 9PM-1AM - DJ Mike``) and centred
-flyers alike. Status bars, post timestamps and reaction counts are dropped
-first; lines about trivia, specials or happy hour never become shows.
+A page with a table header row (Day | Venue | Time | DJ ...) is read cell by
+cell. Any other page is first cut into regions (card grid columns, cards, panes,
+a week view's day columns; see ``regions``), and each region is read on its own:
+a pane whose table has no venue column (Day | Time | Host) takes its title as
+the venue of every row, everything else is read as a flow of lines (see
+``flow``). Status bars, post timestamps, reaction counts and UI chrome are
+dropped first; lines about trivia, specials or happy hour never become shows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import cast
 
 from pipeline.addresses import find_address, normalize_phone
-from pipeline.backends.layouts import (
-    GRID_DAY,
-    Column,
-    OcrLine,
-    Row,
-    find_table_header,
-    group_rows,
-    split_blocks,
-    table_cells,
-)
+from pipeline.backends.chrome import is_chrome, is_overlay
+from pipeline.backends.day_marks import DayMark, day_marks, mark_above
+from pipeline.backends.flow import Draft, Page, Reading, flow_drafts, is_heading, read_page, venue_heading
+from pipeline.backends.layouts import OcrLine, Row, group_rows
 from pipeline.backends.line_fields import (
     LineFields,
     is_noise,
-    is_title,
     mentions_karaoke,
     mentions_other_event,
-    read_fields,
     strip_dj_prefix,
-    vendor_name,
 )
-from pipeline.clean import clause_starts, dj_key, normalize_time_range, split_clauses, venue_key
+from pipeline.backends.pane_tables import pane_rows
+from pipeline.backends.regions import Region, cut_regions
+from pipeline.backends.table_layout import (
+    GRID_DAY,
+    Column,
+    find_table_header,
+    table_cells,
+    wrapped_cells_joined,
+)
+from pipeline.clean import dj_key, normalize_time_range, venue_key
+from pipeline.dates import find_date, find_day_phrases, find_page_year, unglue_days
 from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue, Weekday
 
 __all__ = ["OcrLine", "parse_schedule"]
 
-
-@dataclass(frozen=True)
-class _Draft:
-    """One show line's fields before it is expanded into one Show per day."""
-
-    fields: LineFields
-    score: float
-    borrowed_venue: bool = False
-    karaoke_line: bool = False
+_EPOCH = dt.date(2000, 1, 1)  # any date: only whether a date is present matters
+_DAY_WORDS = re.compile(
+    r"\b(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun)(?:day|nesday|sday|urday|rsday)?s?\b|\d{1,2}/\d{1,2}",
+    re.IGNORECASE,
+)
 
 
-@dataclass(frozen=True)
-class _Page:
-    """What the whole page says once: its vendor, whether it is about karaoke, a venue heading."""
-
-    vendor: str | None
-    karaoke: bool
-    venue: str | None
-    heading: LineFields = field(default_factory=LineFields)
-    """Everything read above the first show (the heading venue's address and phone)."""
-
-
-def _merge(first: LineFields, other: LineFields) -> LineFields:
-    """``first`` with its missing parts taken from ``other``."""
-    return replace(
-        first,
-        days=first.days or other.days,
-        date=first.date or other.date,
-        time=first.time or other.time,
-        dj=first.dj or other.dj,
-        dj_as_seen=first.dj_as_seen if first.dj else other.dj_as_seen,
-        address=first.address or other.address,
-        phone=first.phone or other.phone,
-        venue=first.venue or other.venue,
-        notes=first.notes + other.notes,
-    )
-
-
-def _merge_all(fields: Sequence[LineFields]) -> LineFields:
-    merged = LineFields()
-    for part in fields:
-        merged = _merge(merged, part)
-    return merged
-
-
-def _is_heading(row: Row) -> bool:
-    """Rows that frame the schedule (titles, vendor credits), never part of a show."""
-    return is_title(row.text) or vendor_name(row.text) is not None
-
-
-def _venue_heading(rows: Sequence[Row], today: dt.date) -> LineFields:
-    """A venue named above the first show ('Oties Tavern & Grill' over its weekly nights).
-
-    Its address and phone are taken from the rows between it and the first show.
-    """
-    heading = LineFields()
-    for row in rows:
-        if _is_heading(row) or row.text.rstrip().endswith((":", "!")) or mentions_karaoke(row.text):
-            continue
-        fields = read_fields(row.text, today)
-        if fields.has_days or mentions_other_event(row.text):
-            break
-        if heading.venue is None and fields.venue:
-            heading = fields
-        elif heading.venue is not None:
-            heading = replace(
-                heading, address=heading.address or fields.address, phone=heading.phone or fields.phone
-            )
-    return replace(heading, notes=())
-
-
-def _read_page(rows: Sequence[Row], today: dt.date) -> _Page:
-    vendors = [name for row in rows if (name := vendor_name(row.text))]
-    karaoke = any(mentions_karaoke(row.text) for row in rows)
-    heading = _venue_heading(rows, today)
-    return _Page(vendors[0] if vendors else None, karaoke, heading.venue, heading)
-
-
-def _is_prose(block: Sequence[Row]) -> bool:
-    """Running text: a row ends one show's clause (its time) and starts the next one's.
-
-    'Euchre League - Mondays 7pm' is not prose: nothing with a time precedes its day.
-    """
-    for row in block:
-        for start in clause_starts(row.text):
-            if normalize_time_range(row.text[:start]) is not None:
-                return True
-    text, offset, row_starts = " ".join(row.text for row in block), 0, []
-    for row in block:
-        row_starts.append(offset)
-        offset += len(row.text) + 1
-    for start in clause_starts(text):
-        row_start = max(first for first in row_starts if first <= start)
-        if start != row_start and normalize_time_range(text[row_start:start]) is not None:
-            return True
-    return False
-
-
-def _prose_drafts(block: Sequence[Row], today: dt.date) -> list[_Draft]:
-    """Shows of a paragraph: the rows joined, then cut into one clause per show."""
-    score = min(row.score for row in block)
-    drafts: list[_Draft] = []
-    for clause in split_clauses(" ".join(row.text for row in block)):
-        fields = read_fields(clause, today)
-        if not fields.has_days or (mentions_other_event(clause) and not mentions_karaoke(clause)):
-            continue
-        drafts.append(_Draft(fields, score, karaoke_line=mentions_karaoke(clause)))
-    return drafts
-
-
-def _block_drafts(block: Sequence[Row], today: dt.date) -> list[_Draft]:
-    """Shows of one block: each day line plus the lines under it, filled from lines above it."""
-    if _is_prose(block):
-        return _prose_drafts(block, today)
-    fields = [read_fields(row.text, today) for row in block]
-    starts = [i for i, f in enumerate(fields) if f.has_days]
-    if not starts:
-        return []
-    preamble = _merge_all(fields[: starts[0]])
-    drafts: list[_Draft] = []
-    for start, end in zip(starts, [*starts[1:], len(block)], strict=True):
-        rows = block[start:end]
-        text = " ".join(row.text for row in rows)
-        if mentions_other_event(text) and not mentions_karaoke(text):
-            continue
-        own = _merge_all(fields[start:end])
-        drafts.append(
-            _Draft(
-                fields=_merge(own, replace(preamble, notes=())),
-                score=min(row.score for row in rows),
-                borrowed_venue=own.venue is None and preamble.venue is not None,
-                karaoke_line=mentions_karaoke(text),
-            )
-        )
-    return drafts
-
-
-def _flow_drafts(rows: Sequence[Row], page: _Page, today: dt.date) -> list[_Draft]:
-    content = [row for row in rows if not _is_heading(row)]
-    drafts = [draft for block in split_blocks(content) for draft in _block_drafts(block, today)]
-    if page.venue is None:
-        return drafts
-    return [
-        replace(
-            draft, fields=_merge(replace(draft.fields, venue=page.venue), page.heading), borrowed_venue=True
-        )
-        if draft.fields.venue is None
-        else draft
-        for draft in drafts
-    ]
-
-
-def _table_row_fields(cells: dict[str, str], row: Row, today: dt.date) -> LineFields:
+def _table_row_fields(cells: dict[str, str], row: Row, ref: Reading) -> LineFields:
     """Fields of one table row; day and time fall back to the whole row's text."""
-    whole = read_fields(row.text, today)
-    day_cell = read_fields(cells.get("day", ""), today)
+    whole = ref.fields(row.text)
+    day_cell = ref.fields(cells.get("day", ""))
     time_cell = normalize_time_range(cells.get("time", ""))
     dj_text = cells.get("dj", "").strip()
     address_text = ", ".join(filter(None, (cells.get("address"), cells.get("city"))))
@@ -209,22 +65,22 @@ def _table_row_fields(cells: dict[str, str], row: Row, today: dt.date) -> LineFi
         dj=strip_dj_prefix(dj_text) if dj_text else whole.dj,
         dj_as_seen=dj_text or whole.dj_as_seen,
         address=find_address(address_text) if address_text else whole.address,
-        venue=_table_venue(cells, today),
+        venue=_table_venue(cells, ref),
     )
 
 
-def _table_venue(cells: dict[str, str], today: dt.date) -> str | None:
+def _table_venue(cells: dict[str, str], ref: Reading) -> str | None:
     """The venue cell, plus words a misplaced cell boundary gave to the day or time column."""
-    parts = [read_fields(cells.get(kind, ""), today).venue for kind in ("day", "venue", "time")]
+    parts = [ref.fields(cells.get(kind, "")).venue for kind in ("day", "venue", "time")]
     return " ".join(part for part in parts if part) or None
 
 
-def _grid_drafts(body: Sequence[Row], columns: list[Column], today: dt.date) -> list[_Draft]:
+def _grid_drafts(body: Sequence[Row], columns: list[Column], ref: Reading) -> list[Draft]:
     """A weekly grid: each row's venue, one show per weekday column holding a time."""
-    drafts: list[_Draft] = []
+    drafts: list[Draft] = []
     for row in body:
         cells = table_cells(row, columns, body)
-        venue = read_fields(cells.get("venue", ""), today).venue
+        venue = ref.fields(cells.get("venue", "")).venue
         if venue is None or (mentions_other_event(row.text) and not mentions_karaoke(row.text)):
             continue
         for kind, text in cells.items():
@@ -232,25 +88,32 @@ def _grid_drafts(body: Sequence[Row], columns: list[Column], today: dt.date) -> 
             if time is not None:
                 day = cast(Weekday, kind.removeprefix(GRID_DAY))
                 fields = LineFields(days=(day,), time=time, venue=venue)
-                drafts.append(_Draft(fields, row.score, karaoke_line=True))
+                drafts.append(Draft(fields, row.score, karaoke_line=True))
     return drafts
 
 
-def _table_drafts(rows: Sequence[Row], start: int, columns: list[Column], today: dt.date) -> list[_Draft]:
-    body = [row for row in rows[start + 1 :] if not _is_heading(row)]
+def _table_drafts(rows: Sequence[Row], start: int, columns: list[Column], ref: Reading) -> list[Draft]:
+    body = [row for row in rows[start + 1 :] if not is_heading(row)]
     if any(column.kind.startswith(GRID_DAY) for column in columns):
-        return _grid_drafts(body, columns, today)
-    drafts: list[_Draft] = []
+        return _grid_drafts(body, columns, ref)
+    body = wrapped_cells_joined(body)
+    drafts: list[Draft] = []
+    section = LineFields()  # a day row over the rows of that day ('TUESDAY' in a Venue | Time table)
     for row in body:
-        fields = _table_row_fields(table_cells(row, columns, body), row, today)
+        fields = _table_row_fields(table_cells(row, columns, body), row, ref)
         if mentions_other_event(row.text) and not mentions_karaoke(row.text):
             continue
+        if fields.has_days and fields.time is None and len(row.boxes) == 1:
+            section = fields
+            continue
+        if not fields.has_days:
+            fields = replace(fields, days=section.days, date=section.date)
         if fields.has_days and fields.venue:
-            drafts.append(_Draft(fields, row.score, karaoke_line=mentions_karaoke(row.text)))
+            drafts.append(Draft(fields, row.score, karaoke_line=mentions_karaoke(row.text)))
     return drafts
 
 
-def _confidence(draft: _Draft, page: _Page) -> float:
+def _confidence(draft: Draft, page: Page) -> float:
     """Lower when parts are missing, the venue was borrowed or nothing says karaoke."""
     confidence = 0.9 * draft.score
     if draft.fields.time is None:
@@ -264,7 +127,7 @@ def _confidence(draft: _Draft, page: _Page) -> float:
     return round(min(max(confidence, 0.05), 1.0), 3)
 
 
-def _shows(draft: _Draft, page: _Page) -> list[Show]:
+def _shows(draft: Draft, page: Page) -> list[Show]:
     fields = draft.fields
     days: Sequence[Weekday | None] = fields.days or (None,)
     return [
@@ -297,14 +160,14 @@ def _venue(fields: LineFields, confidence: float) -> Venue:
     )
 
 
-def _assemble(drafts: Sequence[_Draft], page: _Page) -> ParsedSchedule:
+def _assemble(drafts: Sequence[Draft], page: Page) -> ParsedSchedule:
     """Shows, one per day, plus the venues, DJs and vendor they mention (each once)."""
     shows: list[Show] = []
     venues: dict[str, Venue] = {}
     djs: dict[str, Dj] = {}
     for draft in drafts:
-        if not draft.fields.venue:
-            continue
+        if not draft.fields.venue or draft.fields.time is None:
+            continue  # a show needs a venue and a time; a day alone is a hint ('Also every day')
         made = _shows(draft, page)
         shows += made
         venue = _venue(draft.fields, made[0].confidence)
@@ -318,20 +181,129 @@ def _assemble(drafts: Sequence[_Draft], page: _Page) -> ParsedSchedule:
     return ParsedSchedule(vendors=vendors, venues=list(venues.values()), djs=list(djs.values()), shows=shows)
 
 
+def _side_kind(boxes: Sequence[OcrLine]) -> str:
+    """For the XY-cut: 'schedule' (a day and a time), 'none' (neither) or 'part' (a table column)."""
+    text = " ".join(box.text for box in boxes)
+    day = bool(find_day_phrases(text)) or find_date(text, _EPOCH) is not None
+    time = any(normalize_time_range(box.text) is not None for box in boxes)
+    if day and time:
+        return "schedule"
+    if day and not time and len(boxes) <= 3:
+        return "none"  # a week view's day header over 'No events'
+    return "part" if day or time else "none"
+
+
+def _is_day_label(box: OcrLine) -> bool:
+    """A box that only names a day or a date ('WEDNESDAY WED', '12/16'): a week view's header."""
+    text = box.text
+    day = bool(find_day_phrases(text)) or find_date(text, _EPOCH) is not None
+    leftover = re.sub(r"[^A-Za-z]", "", _DAY_WORDS.sub("", text))
+    return day and not leftover and normalize_time_range(text) is None
+
+
+def _pane_drafts(
+    rows: Sequence[Row], header: tuple[int, list[Column]], page: Page, ref: Reading
+) -> list[Draft]:
+    """A pane's Day / Time / Host table: its title (and address) carried down to every row."""
+    index, columns = header
+    title = venue_heading(rows[:index], ref)
+    venue = title.venue or page.venue
+    if venue is None:
+        return []
+    drafts: list[Draft] = []
+    for pane_row in pane_rows(rows[index + 1 :], columns):
+        cells = pane_row.cells
+        day = ref.fields(cells.get("day", ""))
+        time = normalize_time_range(cells.get("time", ""))
+        dj_text = cells.get("dj", "").strip()
+        if not day.has_days or time is None:
+            continue  # a hint such as 'Also every day' under the table
+        fields = replace(
+            title,
+            days=day.days,
+            date=day.date,
+            time=time,
+            dj=strip_dj_prefix(dj_text) if dj_text else None,
+            dj_as_seen=dj_text or None,
+            venue=venue,
+            notes=day.notes,
+        )
+        drafts.append(Draft(fields, pane_row.score))
+    return drafts
+
+
+def _rows(columns: Region, keep: Callable[[OcrLine], bool] = lambda box: True) -> list[Row]:
+    """A region's rows, column after column."""
+    return [row for column in columns for row in group_rows([box for box in column if keep(box)])]
+
+
+def _region_drafts(
+    region: Region, page: Page, ref: Reading, *, whole_page: bool, above: Sequence[Draft] = ()
+) -> list[Draft]:
+    """Shows of one region (a card, a pane, a column); its own heading names its venue."""
+    rows = _rows(region, lambda box: not is_chrome(box.text))
+    pane = find_table_header(rows, need_venue=False)
+    if not whole_page:
+        heading = venue_heading(rows, ref)
+        page = replace(page, venue=heading.venue, heading=heading)
+    if pane is not None:
+        return _pane_drafts(rows, pane, page, ref)
+    return flow_drafts(rows, page, ref, above)
+
+
+def _all_region_drafts(
+    regions: Sequence[Region], page: Page, ref: Reading, marks: Sequence[DayMark]
+) -> list[Draft]:
+    """Shows of every region; a region of cards without a day continues the column above it.
+
+    That column is the region right above it that found shows, else the day header above it.
+    """
+    read: list[tuple[tuple[float, float, float], list[Draft]]] = []
+    for region in regions:
+        boxes = [box for column in region for box in column]
+        x0, x1, y0 = min(b.x0 for b in boxes), max(b.x1 for b in boxes), min(b.y0 for b in boxes)
+        above = next(
+            (
+                found
+                for (ax0, ax1, ay0), found in reversed(read)
+                if found and ay0 < y0 and ax0 < x1 and x0 < ax1
+            ),
+            [],
+        )
+        header = mark_above(marks, x0, x1, y0) if not above else None
+        if header is not None:
+            above = [Draft(header, 1.0, karaoke_line=page.karaoke)]
+        found = _region_drafts(region, page, ref, whole_page=len(regions) == 1, above=above)
+        read.append(((x0, x1, y0), found))
+    return [draft for _, found in read for draft in found]
+
+
 def parse_schedule(lines: Sequence[OcrLine], *, today: dt.date | None = None) -> ParsedSchedule:
     """Read the shows, venues, DJs and vendor out of one screenshot's OCR boxes.
 
-    ``today`` anchors dated one-offs without a year ('Sat Dec 12'); default: today.
-    A page with nothing about karaoke yields an empty schedule.
+    ``today`` is the reference day of dates without a year ('Sat 6/27'); a year
+    printed elsewhere on the page wins. A page is cut into regions (columns,
+    cards, panes) first, each read on its own. A page with nothing about karaoke
+    yields an empty schedule.
     """
-    today = today or dt.date.today()
-    rows = group_rows([line for line in lines if line.text.strip() and not is_noise(line.text)])
-    page = _read_page(rows, today)
+    text_lines = [
+        replace(line, text=unglue_days(line.text))
+        for line in lines
+        if line.text.strip() and not is_noise(line.text)
+    ]
+    ref = Reading(today or dt.date.today(), find_page_year([line.text for line in text_lines]))
+    karaoke = any(mentions_karaoke(line.text) for line in text_lines)
+    content = [line for line in text_lines if not is_chrome(line.text)]
+    rows = group_rows(content)
+    page = replace(read_page(rows, ref), karaoke=karaoke)
     header = find_table_header(rows)
     if header is not None:
-        drafts = _table_drafts(rows, header[0], header[1], today)
+        drafts = _table_drafts(rows, header[0], header[1], ref)
     else:
-        drafts = _flow_drafts(rows, page, today)
+        regions = cut_regions(
+            [line for line in text_lines if not is_overlay(line.text)], _side_kind, _is_day_label
+        )
+        drafts = _all_region_drafts(regions, page, ref, day_marks(text_lines, ref))
     other_events = any(mentions_other_event(row.text) for row in rows)
     if other_events and not page.karaoke:
         return ParsedSchedule(vendors=[Vendor(name=page.vendor)] if page.vendor else [])

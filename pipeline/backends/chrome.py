@@ -1,0 +1,306 @@
+"""Lines a web page or flyer carries that are never part of a show: UI chrome, tags, badges.
+
+Navigation items, buttons and links ('FACEBOOK PAGE', 'VENUE WEBSITE', 'Book Us'),
+consent banners, category tags ('Sports Bar', 'Dedicated'), a suite number on its
+own line ('Ste 600') and table headers read alone ('Time') are dropped before the
+parser looks for venues. Vendor badges ("Mike's Karaoke", 'Karaoke by Star Sound',
+'Presented by Star Sound Entertainment') name the karaoke company, never a venue;
+'Presented by KJ Steve' or 'Hosted by Steve' names the host instead.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.backends.table_layout import is_header_text
+from pipeline.clean import clean_name
+
+__all__ = ["is_chrome", "is_overlay", "is_ui_words", "vendor_badge"]
+
+_UI_WORDS = frozenset(
+    [
+        "home",
+        "about",
+        "contact",
+        "us",
+        "book",
+        "hosts",
+        "host",
+        "events",
+        "event",
+        "schedule",
+        "schedules",
+        "calendar",
+        "map",
+        "maps",
+        "menu",
+        "directions",
+        "direction",
+        "call",
+        "now",
+        "more",
+        "info",
+        "information",
+        "learn",
+        "view",
+        "details",
+        "detail",
+        "share",
+        "save",
+        "follow",
+        "visit",
+        "website",
+        "site",
+        "page",
+        "facebook",
+        "instagram",
+        "twitter",
+        "tiktok",
+        "youtube",
+        "x",
+        "get",
+        "tickets",
+        "ticket",
+        "rsvp",
+        "sign",
+        "up",
+        "in",
+        "log",
+        "login",
+        "logout",
+        "subscribe",
+        "search",
+        "filter",
+        "filters",
+        "sort",
+        "by",
+        "list",
+        "grid",
+        "back",
+        "next",
+        "previous",
+        "prev",
+        "all",
+        "see",
+        "venues",
+        "venue",
+        "locations",
+        "location",
+        "join",
+        "register",
+        "faq",
+        "blog",
+        "shop",
+        "gallery",
+        "photos",
+        "reviews",
+        "review",
+        "order",
+        "online",
+        "apply",
+        "clear",
+        "reset",
+        "submit",
+        "send",
+        "message",
+        "email",
+        "newsletter",
+        "privacy",
+        "terms",
+        "policy",
+        "settings",
+        "account",
+        "profile",
+        "favorites",
+        "favorite",
+        "add",
+        "to",
+        "here",
+        "click",
+        "tap",
+        "read",
+        "show",
+        "hide",
+        "djs",
+        "kjs",
+        "dj",
+        "kj",
+        "our",
+        "team",
+        "pricing",
+        "rates",
+        "request",
+        "song",
+        "songs",
+        "songbook",
+        "app",
+        "download",
+    ]
+)
+_CONSENT_BUTTONS = frozenset(
+    {
+        "accept", "decline", "reject", "manage", "agree", "allow", "deny", "preferences", "customize",
+        "customise", "settings", "options", "necessary", "only", "all", "cookies", "got", "it", "ok",
+        "okay", "dismiss",
+    }
+)  # fmt: skip
+_FUNCTION_WORDS = frozenset(
+    [
+        "by",
+        "in",
+        "up",
+        "to",
+        "all",
+        "x",
+        "here",
+        "add",
+        "our",
+        "now",
+        "more",
+        "see",
+        "show",
+        "hide",
+        "read",
+        "back",
+        "next",
+        "get",
+        "us",
+        "log",
+        "sign",
+        "click",
+        "tap",
+    ]
+)
+_LINK_END = re.compile(r"\b(?:website|web\s*site|page|menu|directions|profile|link|url)\s*[>»→]?$", re.I)
+_CONSENT = re.compile(
+    r"\bcookies?\b|\bconsent\b|privacy\s+policy|accept\s+all|\bgdpr\b|terms\s+of\s+(?:use|service)"
+    r"|all\s+rights\s+reserved|\u00a9|\(c\)\s*\d{4}",
+    re.IGNORECASE,
+)
+_TAGS = frozenset(
+    {
+        "sports bar", "dive bar", "dedicated", "restaurant", "brewery", "nightclub", "club", "lounge",
+        "pub", "bar", "tavern", "bar & grill", "family friendly", "21+", "18+", "all ages", "open now",
+        "closed now", "new", "featured", "popular", "weekly", "monthly", "one-time", "one time",
+        "free", "no cover", "free entry", "patio", "smoking", "non-smoking", "live",
+        "recurring", "special event", "verified", "hotel bar", "casino", "bowling", "dedicated venue",
+    }
+)  # fmt: skip
+_SUITE = re.compile(
+    r"^(?:ste|suite|unit|apt|bldg|floor|fl)(?:\.\s*|\s+)#?\s*\d\w{0,4}$|^#\s*\d{1,5}$", re.IGNORECASE
+)
+_COMPANY = re.compile(
+    r"\b(?:entertainment|karaoke|productions?|sound|audio|music|djs|events|llc|inc|co|company"
+    r"|services|promotions|media|group|enterprises)\b\.?",
+    re.IGNORECASE,
+)
+_POSSESSIVE_BADGE = re.compile(
+    r"^(?P<name>[A-Z][\w.&-]*(?:\s+[A-Z][\w.&-]*){0,2}['\u2019`]s\s+karaoke)\b", re.IGNORECASE
+)
+_SUFFIX_BADGE = re.compile(
+    r"^(?P<name>(?:[A-Z][\w.&'-]*\s+){0,3}karaoke\s+(?:entertainment|productions?|company|co|djs"
+    r"|services|events|promotions))\.?$",
+    re.IGNORECASE,
+)
+# A company's name badge: 'Star Karaoke', 'Neon Nights Karaoke' (not 'Weekly Karaoke', 'Tuesday Karaoke').
+_NAMED_BADGE = re.compile(r"^(?P<name>(?:[A-Z][\w'&.-]*\s+){1,3}karaoke)!?$", re.IGNORECASE)
+_NOT_A_NAME = frozenset(
+    [
+        "weekly",
+        "nightly",
+        "live",
+        "tonight",
+        "our",
+        "the",
+        "this",
+        "next",
+        "every",
+        "all",
+        "free",
+        "open",
+        "sing",
+        "come",
+        "join",
+        "best",
+        "great",
+        "big",
+        "night",
+        "nights",
+        "party",
+        "friday",
+        "saturday",
+        "sunday",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "fridays",
+        "saturdays",
+        "sundays",
+        "mondays",
+        "tuesdays",
+        "wednesdays",
+        "thursdays",
+        "weekend",
+        "late",
+        "private",
+    ]
+)
+_CREDIT = re.compile(
+    r"^(?:(?:karaoke|music|entertainment|sound|hosted|sponsored|dj\s+services?)\s+)?"
+    r"(?:by|brought\s+to\s+you\s+by|presented\s+by|powered\s+by|courtesy\s+of|hosted\s+by)\s+(?P<name>.+)$",
+    re.IGNORECASE,
+)
+
+
+def is_ui_words(text: str) -> bool:
+    """A short line made only of navigation or button words ('Book Us', 'VIEW DETAILS')."""
+    words = re.findall(r"[a-z]+", text.lower())
+    ui = 0 < len(words) <= 4 and all(word in _UI_WORDS for word in words)
+    return ui and not set(words) <= _FUNCTION_WORDS  # 'BY' alone is half of 'HOSTED BY
+
+
+def is_overlay(text: str) -> bool:
+    """A consent banner, its buttons or a footer line: laid over the page, never part of its geometry."""
+    words = re.findall(r"[a-z]+", text.lower())
+    if words and all(word in _CONSENT_BUTTONS for word in words):
+        return True
+    return _CONSENT.search(text) is not None
+
+
+def is_chrome(text: str) -> bool:
+    """UI chrome, a consent banner, a tag or a lone suite number: never part of a show."""
+    stripped = text.strip().strip("|").strip()
+    if is_overlay(stripped):
+        return True
+    if is_header_text(stripped):
+        return False  # a table's column names ('Venue', 'Host') are read by the table parser
+    folded = " ".join(stripped.lower().split())
+    if folded in _TAGS or _SUITE.match(stripped) or is_ui_words(stripped):
+        return True
+    if _CONSENT.search(stripped):
+        return True
+    return len(folded.split()) <= 4 and _LINK_END.search(stripped) is not None
+
+
+def vendor_badge(text: str) -> str | None:
+    """The karaoke company a line names ("Mike's Karaoke", 'Karaoke by Star Sound'), if any.
+
+    'Presented by' / 'Hosted by' a person (no company word) is a host credit, not a vendor.
+    """
+    stripped = text.strip()
+    for pattern in (_POSSESSIVE_BADGE, _SUFFIX_BADGE):
+        match = pattern.match(stripped)
+        if match is not None and len(stripped) <= len(match["name"]) + 2:
+            return clean_name(match["name"])
+    named = _NAMED_BADGE.match(stripped)
+    if named is not None and named["name"].lower().split()[0] not in _NOT_A_NAME:
+        return clean_name(named["name"])
+    credit = _CREDIT.match(stripped)
+    if credit is None:
+        return None
+    name = credit["name"]
+    hosted = re.match(r"^(?:presented|hosted)\s+by\b", stripped, re.IGNORECASE) is not None
+    if hosted and (re.match(r"^(?:dj|kj|vj)\b", name, re.IGNORECASE) or not _COMPANY.search(name)):
+        return None
+    return clean_name(name)

@@ -1,0 +1,341 @@
+"""Reading rows as a flow: a day line starts a show, the lines around it complete it.
+
+A line that names a day (or a date) starts a show; the lines under it in the
+same block (time, venue, DJ, address on a flyer) complete it, and lines above it
+in the block (a venue heading) fill what it lacks. Blocks around a show fill it
+too: a name block above it (an A-Z listing's venue), a block of small print far
+below it (a flyer's DJ credit or its venue over the street line), and a card
+under a day header takes that header's day (a week view). Hints, taglines and
+shows marked with a 'CANCELLED' badge never become shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from pipeline.backends.layouts import Row, split_blocks
+from pipeline.backends.line_fields import (
+    LineFields,
+    is_sentence,
+    is_title,
+    mentions_karaoke,
+    mentions_other_event,
+    read_fields,
+    vendor_name,
+)
+from pipeline.clean import clause_starts, normalize_time_range, split_clauses
+
+__all__ = [
+    "Draft",
+    "Page",
+    "Reading",
+    "block_drafts",
+    "flow_drafts",
+    "is_heading",
+    "merge",
+    "merge_all",
+    "read_page",
+    "venue_heading",
+]
+
+_CANCEL_BADGE = re.compile(r"cancel+ed|no\s+show|off\s+this\s+week", re.IGNORECASE)
+_CANCEL_CAPS = re.compile(r"\bCANCELL?ED\b(?![^(]*\))")  # a badge in capitals read into the line, not a note
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What every line is read against: the reference day and a year the page prints."""
+
+    today: dt.date
+    year: int | None = None
+
+    def fields(self, text: str) -> LineFields:
+        return read_fields(text, self.today, self.year)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One show line's fields before it is expanded into one Show per day."""
+
+    fields: LineFields
+    score: float
+    borrowed_venue: bool = False
+    karaoke_line: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    """What the whole page says once: its vendor, whether it is about karaoke, a venue heading."""
+
+    vendor: str | None
+    karaoke: bool
+    venue: str | None
+    heading: LineFields = field(default_factory=LineFields)
+    """Everything read above the first show (the heading venue's address and phone)."""
+
+
+def merge(first: LineFields, other: LineFields) -> LineFields:
+    """``first`` with its missing parts taken from ``other``."""
+    return replace(
+        first,
+        days=first.days or other.days,
+        date=first.date or other.date,
+        time=first.time or other.time,
+        dj=first.dj or other.dj,
+        dj_as_seen=first.dj_as_seen if first.dj else other.dj_as_seen,
+        address=first.address or other.address,
+        phone=first.phone or other.phone,
+        venue=first.venue or other.venue,
+        notes=first.notes + other.notes,
+    )
+
+
+def merge_all(fields: Sequence[LineFields]) -> LineFields:
+    merged = LineFields()
+    for part in fields:
+        merged = merge(merged, part)
+    return merged
+
+
+def is_heading(row: Row) -> bool:
+    """Rows that frame the schedule (titles, vendor credits), never part of a show."""
+    return is_title(row.text) or vendor_name(row.text) is not None
+
+
+def venue_heading(rows: Sequence[Row], ref: Reading) -> LineFields:
+    """A venue named above the first show ('Oties Tavern & Grill' over its weekly nights).
+
+    Of the name lines above the first show, the one right above a street or phone
+    line wins, else the one in the largest type (a pane's title over a site's small
+    brand name); its address and phone are taken from the rows under it.
+    """
+    candidates: list[tuple[Row, LineFields]] = []
+    for row in rows:
+        if is_heading(row) or row.text.rstrip().endswith((":", "!")) or mentions_karaoke(row.text):
+            continue
+        fields = ref.fields(row.text)
+        if fields.has_days or mentions_other_event(row.text):
+            break
+        candidates.append((row, fields))
+    named = [(row, fields) for row, fields in candidates if fields.venue]
+    if not named:
+        return LineFields()
+    tallest = max(row.height for row, _ in named)
+    anchored = [
+        index
+        for index, (_, fields) in enumerate(candidates)
+        if fields.venue
+        and not fields.address
+        and any(f.address or f.phone for _, f in candidates[index + 1 : index + 3])
+    ]
+    chosen = (
+        anchored[0]
+        if anchored
+        else next(
+            index
+            for index, (row, fields) in enumerate(candidates)
+            if fields.venue and row.height >= 0.9 * tallest
+        )
+    )
+    heading = candidates[chosen][1]
+    for _, fields in candidates[chosen + 1 :]:
+        heading = replace(
+            heading, address=heading.address or fields.address, phone=heading.phone or fields.phone
+        )
+    return replace(heading, notes=())
+
+
+def read_page(rows: Sequence[Row], ref: Reading) -> Page:
+    vendors = [name for row in rows if (name := vendor_name(row.text))]
+    karaoke = any(mentions_karaoke(row.text) for row in rows)
+    heading = venue_heading(rows, ref)
+    return Page(vendors[0] if vendors else None, karaoke, heading.venue, heading)
+
+
+def _is_prose(block: Sequence[Row]) -> bool:
+    """Running text: a row ends one show's clause (its time) and starts the next one's.
+
+    'Euchre League - Mondays 7pm' is not prose: nothing with a time precedes its day.
+    """
+    for row in block:
+        for start in clause_starts(row.text):
+            if normalize_time_range(row.text[:start]) is not None:
+                return True
+    text, offset, row_starts = " ".join(row.text for row in block), 0, []
+    for row in block:
+        row_starts.append(offset)
+        offset += len(row.text) + 1
+    for start in clause_starts(text):
+        row_start = max(first for first in row_starts if first <= start)
+        if start != row_start and normalize_time_range(text[row_start:start]) is not None:
+            return True
+    return False
+
+
+def _prose_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:
+    """Shows of a paragraph: the rows joined, then cut into one clause per show."""
+    score = min(row.score for row in block)
+    drafts: list[Draft] = []
+    for clause in split_clauses(" ".join(row.text for row in block)):
+        fields = ref.fields(clause)
+        if not fields.has_days or (mentions_other_event(clause) and not mentions_karaoke(clause)):
+            continue
+        drafts.append(Draft(fields, score, karaoke_line=mentions_karaoke(clause)))
+    return drafts
+
+
+def _cancelled(rows: Sequence[Row]) -> bool:
+    """A 'CANCELLED' badge of its own beside a show: the night is off (a note in brackets is kept)."""
+    boxes = [box.text.strip() for row in rows for box in row.boxes]
+    return any(_CANCEL_BADGE.fullmatch(text) or _CANCEL_CAPS.search(text) for text in boxes)
+
+
+def block_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:
+    """Shows of one block: each day line plus the lines under it, filled from lines above it."""
+    if _is_prose(block):
+        return _prose_drafts(block, ref)
+    fields = [ref.fields(row.text) for row in block]
+    starts = [i for i, f in enumerate(fields) if f.has_days]
+    if not starts:
+        return []
+    preamble = merge_all(fields[: starts[0]])
+    drafts: list[Draft] = []
+    for start, end in zip(starts, [*starts[1:], len(block)], strict=True):
+        rows = block[start:end]
+        text = " ".join(
+            row.text
+            for row, found in zip(rows, fields[start:end], strict=True)
+            if found.has_days or found.time
+        )
+        if (mentions_other_event(text) and not mentions_karaoke(text)) or _cancelled(rows):
+            continue
+        own = merge_all(fields[start:end])
+        drafts.append(
+            Draft(
+                fields=merge(own, replace(preamble, notes=())),
+                score=min(row.score for row in rows),
+                borrowed_venue=own.venue is None and preamble.venue is not None,
+                karaoke_line=mentions_karaoke(text),
+            )
+        )
+    return _shared_venue(drafts) if preamble.venue is None else drafts
+
+
+def _shared_venue(drafts: list[Draft]) -> list[Draft]:
+    """A card's nights above its venue line ('TUESDAYS ...', 'EVERY FRIDAY ...', then the name)."""
+    named = [draft for draft in drafts if draft.fields.venue]
+    if not named or len(named) == len(drafts):
+        return drafts
+    venue = named[-1].fields
+    return [
+        draft
+        if draft.fields.venue
+        else replace(
+            draft,
+            fields=replace(draft.fields, venue=venue.venue, address=draft.fields.address or venue.address),
+        )
+        for draft in drafts
+    ]
+
+
+def _anchored_venue(rows: Sequence[Row], ref: Reading) -> LineFields | None:
+    """The name line right above a street or phone line (a flyer's small print), with that address."""
+    fields = [ref.fields(row.text) for row in rows]
+    for index, found in enumerate(fields):
+        if not (found.address or found.phone) or found.has_days or found.time:
+            continue
+        text = rows[index].text
+        if found.venue and found.address and text.find(found.venue) < text.find(found.address.text):
+            return found  # 'Kelley's Pub, 500 Broad St' on one line
+        for above in reversed(fields[max(0, index - 2) : index]):
+            if above.venue and not (above.has_days or above.time or above.dj or above.address):
+                return replace(above, address=found.address, phone=found.phone, notes=())
+    return None
+
+
+def _filled_from(drafts: list[Draft], block: Sequence[Row], ref: Reading) -> list[Draft]:
+    """Shows of the block above completed by a block without days ('with KJ Kat' far below)."""
+    extra = merge_all([ref.fields(row.text) for row in block])
+    if extra.has_days or (extra.dj is None and extra.time is None):
+        return drafts
+    return [
+        replace(
+            draft,
+            fields=replace(
+                draft.fields,
+                dj=draft.fields.dj or extra.dj,
+                dj_as_seen=draft.fields.dj_as_seen if draft.fields.dj else extra.dj_as_seen,
+                time=draft.fields.time or extra.time,
+            ),
+        )
+        for draft in drafts
+    ]
+
+
+def _is_hint(row: Row, ref: Reading) -> bool:
+    """A tagline or hint ('Call for details', 'Also every day'): a sentence with no time or address."""
+    if not is_sentence(row.text):
+        return False
+    found = ref.fields(row.text)
+    return not (found.time or found.address or found.phone or found.dj)
+
+
+def _under_day_header(previous: Sequence[Draft], block: Sequence[Row], ref: Reading) -> list[Draft]:
+    """A block naming its own venue and time but no day: the next card under a day header.
+
+    It takes the day (or date) of the show above it, as a week view's column does.
+    """
+    if not previous or not block:
+        return []
+    first = ref.fields(block[0].text)
+    fields = merge_all([first] + [ref.fields(row.text) for row in block[1:]])
+    if first.venue is None or first.time or fields.time is None or fields.has_days:
+        return []
+    days = replace(fields, days=previous[0].fields.days, date=previous[0].fields.date)
+    return [Draft(days, min(row.score for row in block), karaoke_line=previous[0].karaoke_line)]
+
+
+def _name_block(block: Sequence[Row], ref: Reading) -> LineFields | None:
+    """A block that only names a venue: the heading of the show in the next block."""
+    fields = [ref.fields(row.text) for row in block]
+    named = [found for found in fields if found.venue]
+    if len(named) != 1 or any(found.time or found.dj or found.has_days for found in fields):
+        return None
+    return replace(merge_all(fields), venue=named[0].venue, notes=())
+
+
+def _with_venue(draft: Draft, heading: LineFields) -> Draft:
+    if draft.fields.venue is not None:
+        return draft
+    fields = replace(draft.fields, venue=heading.venue, address=draft.fields.address or heading.address)
+    return replace(draft, fields=fields)
+
+
+def flow_drafts(rows: Sequence[Row], page: Page, ref: Reading, above: Sequence[Draft] = ()) -> list[Draft]:
+    """Shows of rows read as a flow; ``above`` is the last show of the region right above."""
+    content = [row for row in rows if not is_heading(row) and not _is_hint(row, ref)]
+    drafts: list[Draft] = []
+    pending: LineFields | None = None  # a name on its own above the next show ('Harbor House')
+    for block in split_blocks(content):
+        found = block_drafts(block, ref) or _under_day_header(drafts[-1:] or above[-1:], block, ref)
+        if found and pending is not None:
+            found = [_with_venue(draft, pending) for draft in found]
+        pending = _name_block(block, ref) if not found else None
+        drafts = drafts + found if found else drafts[:-1] + _filled_from(drafts[-1:], block, ref)
+    if page.venue is None and any(draft.fields.venue is None for draft in drafts):
+        anchored = _anchored_venue(content, ref)
+        if anchored is not None:
+            page = replace(page, venue=anchored.venue, heading=anchored)
+    if page.venue is None:
+        return drafts
+    return [
+        replace(
+            draft, fields=merge(replace(draft.fields, venue=page.venue), page.heading), borrowed_venue=True
+        )
+        if draft.fields.venue is None
+        else draft
+        for draft in drafts
+    ]

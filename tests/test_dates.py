@@ -1,0 +1,56 @@
+"""Dates without a year: the year whose weekday matches, nearest the reference day; page years."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pipeline.backends.line_fields import read_fields
+from pipeline.dates import find_date, find_page_year, parse_date
+
+
+@pytest.mark.parametrize(
+    ("text", "reference", "expected"),
+    [
+        # the issue's bug: processed in December, a June Saturday of this year, not next June
+        ("SATURDAY Sat 6/27", dt.date(2026, 12, 1), dt.date(2026, 6, 27)),
+        ("Fri Dec 12", dt.date(2026, 11, 28), dt.date(2025, 12, 12)),  # a year back beats 2031
+        ("Sat Dec 12", dt.date(2026, 11, 28), dt.date(2026, 12, 12)),
+        ("Jan 5", dt.date(2026, 12, 20), dt.date(2027, 1, 5)),  # no weekday: nearest either way
+        ("Oct 2", dt.date(2026, 12, 20), dt.date(2026, 10, 2)),  # a past date this year
+    ],
+)
+def test_a_date_without_a_year_is_the_nearest_on_its_weekday(
+    text: str, reference: dt.date, expected: dt.date
+) -> None:
+    assert parse_date(text, reference) == expected
+
+
+def test_a_year_printed_on_the_page_wins_over_the_reference_day() -> None:
+    found = find_date("Sat 6/27", dt.date(2031, 1, 1), anchor_year=2026)
+    assert found is not None and found.date == dt.date(2026, 6, 27)
+
+
+def test_an_anchor_year_whose_weekday_disagrees_falls_back_to_the_nearest_match() -> None:
+    found = find_date("Fri 6/27", dt.date(2026, 12, 1), anchor_year=2026)  # 2026-06-27 is a Saturday
+    assert found is not None and found.date.weekday() == 4 and found.weekday == "friday"
+
+
+def test_the_shown_weekday_is_never_overwritten() -> None:
+    fields = read_fields("Fri June 27, 2026 9pm The Rusty Nail", dt.date(2026, 1, 1))  # a Saturday
+    assert fields.days == ("friday",)
+    fields = read_fields("SATURDAY Sat 6/27 9PM", dt.date(2026, 12, 1))
+    assert fields.days == ("saturday",) and fields.date == dt.date(2026, 6, 27)
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (["Jun 7 - 13, 2026", "SATURDAY Sat 6/27"], 2026),
+        (["June 2027 schedule", "6/27/2027", "Dec 1, 2026"], 2027),
+        (["Call 614-555-2026", "Est. 1999"], None),
+    ],
+)
+def test_find_page_year(texts: list[str], expected: int | None) -> None:
+    assert find_page_year(texts) == expected

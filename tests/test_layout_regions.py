@@ -1,0 +1,214 @@
+"""Layout-aware reading on hand-made OCR boxes: regions, pane tables, chrome, badges (no OCR)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from pipeline.backends.layouts import OcrLine
+from pipeline.backends.regions import cut_regions
+from pipeline.backends.schedule_parser import _side_kind, parse_schedule
+
+TODAY = dt.date(2026, 12, 1)
+
+
+def box(text: str, x: float, y: float, height: float = 20, char: float = 11) -> OcrLine:
+    return OcrLine(text, x, y, x + char * len(text), y + height)
+
+
+def card(x: float, y: float, lines: Sequence[str]) -> list[OcrLine]:
+    """One card: its lines stacked 28 px apart from (x, y)."""
+    return [box(text, x, y + 28 * index) for index, text in enumerate(lines)]
+
+
+CARDS = [
+    ["MONDAYS KARAOKE 8:00PM -", "12:00AM with DJ Steve", "The Rusty Nail", "123 Main St, Columbus, OH",
+     "FACEBOOK PAGE"],
+    ["TUESDAYS KARAOKE 9PM-1AM", "with DJ Kat", "Sand Bar Station", "88 High St, Columbus, OH",
+     "VENUE WEBSITE"],
+    ["FRIDAYS KARAOKE 7:30pm-", "11:30pm", "Kelley's Pub", "500 Broad St, Columbus, OH", "Sports Bar"],
+]  # fmt: skip
+
+
+def grid_page() -> list[OcrLine]:
+    nav = [box("Home", 40, 10), box("Schedule", 140, 10), box("Book Us", 280, 10)]
+    cards = [line for index, lines in enumerate(CARDS) for line in card(40 + 330 * index, 120, lines)]
+    return nav + cards
+
+
+def shows_of(lines: Sequence[OcrLine]) -> set[tuple[str, str | None, str | None, str | None, str | None]]:
+    schedule = parse_schedule(lines, today=TODAY)
+    return {(s.venue_name, s.day, s.start_time, s.end_time, s.dj_name) for s in schedule.shows}
+
+
+def test_a_card_grid_is_cut_into_one_region_per_card() -> None:
+    regions = cut_regions(grid_page(), _side_kind)
+    texts = [{line.text for column in region for line in column} for region in regions]
+    for lines in CARDS:
+        assert set(lines) in texts
+
+
+def test_a_table_is_not_cut_between_its_day_and_time_columns() -> None:
+    rows = [("Monday", "9PM"), ("Friday", "8PM")]
+    table = [
+        box(text, x, 100 + 30 * row)
+        for row, cells in enumerate(rows)
+        for text, x in zip(cells, (40, 300), strict=True)
+    ]
+    assert len(cut_regions(table, _side_kind)) == 1
+
+
+def test_each_card_keeps_its_own_venue_time_and_dj() -> None:
+    assert shows_of(grid_page()) == {
+        ("The Rusty Nail", "monday", "20:00", "00:00", "Steve"),
+        ("Sand Bar Station", "tuesday", "21:00", "01:00", "Kat"),
+        ("Kelley's Pub", "friday", "19:30", "23:30", None),
+    }
+
+
+def test_a_pane_title_is_carried_down_to_its_day_time_host_rows() -> None:
+    lines = [
+        box("The Rusty Nail", 40, 40, height=30, char=16),
+        box("Sports Bar", 40, 80, height=14, char=7),
+        box("Ste 600", 140, 80, height=14, char=7),
+        box("123 Main St, Columbus, OH 43215", 40, 100, height=16, char=8),
+        box("Day", 50, 140), box("Time", 200, 140), box("Host", 330, 140),
+        box("Monday", 50, 188), box("9:00 PM", 200, 178), box("- 1:00", 200, 196), box("AM", 200, 214),
+        box("Steve", 330, 188),
+        box("Thursday", 50, 250), box("8PM-", 200, 240), box("12AM", 200, 258), box("Kat", 330, 250),
+        box("Also every day", 50, 300),
+    ]  # fmt: skip
+    assert shows_of(lines) == {
+        ("The Rusty Nail", "monday", "21:00", "01:00", "Steve"),
+        ("The Rusty Nail", "thursday", "20:00", "00:00", "Kat"),
+    }
+    venues = parse_schedule(lines, today=TODAY).venues
+    assert [(v.name, v.address, v.zip) for v in venues] == [("The Rusty Nail", "123 Main St", "43215")]
+
+
+def test_a_vendor_badge_is_never_the_venue_and_the_small_print_names_it() -> None:
+    lines = [
+        box("Mike's Karaoke", 20, 20, height=24),
+        box("KARAOKE NIGHT", 40, 120, height=40, char=28),
+        box("EVERY TUESDAY", 60, 200, height=34, char=22),
+        box("9:00 PM - 1:00 AM", 60, 250, height=32, char=20),
+        box("Presented by KJ Kat", 80, 310, height=26, char=14),
+        box("Sand Bar Station", 100, 450, height=16, char=9),
+        box("88 High St, Columbus, OH", 90, 470, height=16, char=8),
+    ]
+    schedule = parse_schedule(lines, today=TODAY)
+    assert {(s.venue_name, s.day, s.start_time, s.end_time, s.dj_name, s.vendor) for s in schedule.shows} == {
+        ("Sand Bar Station", "tuesday", "21:00", "01:00", "Kat", "Mike's Karaoke")
+    }
+    assert [v.name for v in schedule.vendors] == ["Mike's Karaoke"]
+
+
+def test_a_year_printed_on_the_page_anchors_a_date_without_one() -> None:
+    lines = [
+        box("Jun 7 - 13, 2026", 40, 20),
+        box("SATURDAY Sat 6/27 9PM-1AM", 40, 80),
+        box("Bluebird Bar", 40, 108),
+    ]
+    schedule = parse_schedule(lines, today=dt.date(2027, 12, 1))
+    assert [(s.day, s.date) for s in schedule.shows] == [("saturday", dt.date(2026, 6, 27))]
+
+
+def test_week_view_cards_under_a_day_header_take_its_date() -> None:
+    columns = [
+        ["SUNDAY SUN 6/21", "The Dugout", "10:00PM-1:00AM", "with KJ Mike D", "Columbus", "",
+         "El Toro Cantina", "8PM - 12AM", "Toledo"],
+        ["MONDAY MON 6/22", "No events"],
+        ["TUESDAY TUE 6/23", "Harbor House", "9pm - LATE", "Presented by DJ Nate"],
+    ]  # fmt: skip
+    lines = [box("Jun 21 - 27, 2026", 40, 20)] + [
+        box(text, 40 + 260 * index, 80 + 22 * row + (20 if row > 4 else 0))
+        for index, column in enumerate(columns)
+        for row, text in enumerate(column)
+        if text
+    ]
+    schedule = parse_schedule(lines, today=dt.date(2026, 12, 1))
+    shows = {(s.venue_name, s.day, s.date, s.start_time, s.dj_name) for s in schedule.shows}
+    assert shows == {
+        ("The Dugout", "sunday", dt.date(2026, 6, 21), "22:00", "Mike D"),
+        ("El Toro Cantina", "sunday", dt.date(2026, 6, 21), "20:00", None),
+        ("Harbor House", "tuesday", dt.date(2026, 6, 23), "21:00", "Nate"),
+    }
+
+
+def test_day_rows_of_a_venue_time_host_table_date_the_rows_under_them() -> None:
+    rows = [("VENUE", "TIME", "HOST"), ("TUESDAY",), ("The Office Lounge", "9:30PM - 1:30AM"),
+            ("THURSDAY",), ("Rooftop 35", "9pm-2am", "KJ Marco")]  # fmt: skip
+    lines = [
+        box(text, 40 + 300 * col, 100 + 40 * row)
+        for row, cells in enumerate(rows)
+        for col, text in enumerate(cells)
+    ]
+    assert shows_of(lines) == {
+        ("The Office Lounge", "tuesday", "21:30", "01:30", None),
+        ("Rooftop 35", "thursday", "21:00", "02:00", "Marco"),
+    }
+
+
+def test_a_stacked_logo_beside_the_small_print_is_read_apart_from_it() -> None:
+    lines = [
+        box("KARAOKE NIGHT", 20, 14, height=45, char=30),
+        box("WEDNESDAYS & SATURDAYS", 10, 71, height=24, char=17),
+        box("8:30pm-12:30am", 1, 104, height=55, char=30),
+        box("Hosted by Tommy Tunes", 47, 166, height=35, char=15),
+        box("Neon", 46, 434, height=24),
+        box("Nights", 42, 456, height=25),
+        box("Karaoke", 37, 478, height=22),
+        box("SILVER SPUR SALOON", 137, 433, height=25, char=14),
+        box("2717 S Elm St", 137, 461, height=18, char=7),
+        box("Tampa, FL 33672", 139, 480, height=18, char=7),
+    ]  # fmt: skip
+    schedule = parse_schedule(lines, today=TODAY)
+    assert {(s.venue_name, s.day, s.dj_name) for s in schedule.shows} == {
+        ("SILVER SPUR SALOON", "wednesday", "Tommy Tunes"),
+        ("SILVER SPUR SALOON", "saturday", "Tommy Tunes"),
+    }
+    assert [(v.name, v.address, v.city) for v in schedule.venues] == [
+        ("SILVER SPUR SALOON", "2717 S Elm St", "Tampa")
+    ]
+
+
+def test_a_name_split_by_a_logo_and_a_range_whose_dash_ocr_lost_are_joined() -> None:
+    lines = [
+        box("KARAOKE NIGHT", 0, 27, height=70, char=44),
+        box("SATURDAY NIGHTS", 69, 103, height=60, char=28),
+        box("9:00 PM", 136, 170, height=40, char=20), box("1:00 AM", 136, 212, height=40, char=20),
+        box("Presented by DJ Nate", 126, 260, height=40, char=16),
+        box("Encore", 245, 651, height=33, char=13), box("Karaoke", 242, 681, height=31, char=13),
+        box("THE RUSTY", 33, 669, height=31, char=19), box("ANCHOR", 366, 669, height=32, char=22),
+        box("7003 Commerce Pkwy, Clearwater, FL 33777", 53, 761, height=27, char=11),
+    ]  # fmt: skip
+    assert shows_of(lines) == {("THE RUSTY ANCHOR", "saturday", "21:00", "01:00", "Nate")}
+
+
+def test_week_view_headers_set_close_together_do_not_merge_their_columns() -> None:
+    headers = [box("WEDNESDAY WED", 592, 215, char=13), box("THURSDAY THU", 777, 215, char=13),
+               box("12/16", 591, 239), box("12/17", 779, 239)]  # fmt: skip
+    cards = card(604, 287, ["The Velvet Room", "8PM - LATE", "with KJ Steve", "Tampa"]) + card(
+        790, 287, ["The Office Lounge", "7:00 PM-11:00 PM", "w/ DJ Marco", "Columbus"]
+    )
+    lines = [box("Dec 13 - 19, 2026", 20, 150), *headers, *cards]
+    schedule = parse_schedule(lines, today=dt.date(2026, 12, 1))
+    assert {(s.venue_name, s.day, s.date, s.start_time, s.dj_name) for s in schedule.shows} == {
+        ("The Velvet Room", "wednesday", dt.date(2026, 12, 16), "20:00", "Steve"),
+        ("The Office Lounge", "thursday", dt.date(2026, 12, 17), "19:00", "Marco"),
+    }
+
+
+def test_a_phone_table_whose_cells_wrap_reads_one_row_per_show() -> None:
+    header = [box("VENUE", 40, 100), box("TIME", 300, 100), box("HOST", 500, 100)]
+    rows = [
+        [("The Tipsy", 40, 160), ("7:30PM -", 300, 160), ("KJ Mike", 500, 160)],
+        [("Crow", 40, 184), ("11:30PM", 300, 184)],
+        [("Silver", 40, 240), ("10pm-1am", 300, 240), ("KJ Juice", 500, 240)],
+        [("Spur Saloon", 40, 264)],
+    ]
+    lines = [box("MONDAY", 40, 130), *header, *(box(t, x, y) for row in rows for t, x, y in row)]
+    assert shows_of(sorted(lines, key=lambda line: line.y0)) == {
+        ("The Tipsy Crow", "monday", "19:30", "23:30", "Mike"),
+        ("Silver Spur Saloon", "monday", "22:00", "01:00", "Juice"),
+    }
