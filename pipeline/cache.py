@@ -14,6 +14,7 @@ used go first.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
 import threading
@@ -27,6 +28,7 @@ CREATE TABLE IF NOT EXISTS results (
     key TEXT PRIMARY KEY,
     sha256 TEXT NOT NULL,
     created_at REAL NOT NULL,
+    last_used REAL NOT NULL DEFAULT 0,
     schedule TEXT NOT NULL
 )
 """
@@ -64,7 +66,8 @@ class ResultCache:
         self._db.execute(_SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
         if "last_used" not in columns:  # a cache written before entries were bounded
-            self._db.execute(_LAST_USED)
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it just now
+                self._db.execute(_LAST_USED)
         self._db.execute("CREATE INDEX IF NOT EXISTS results_last_used ON results (last_used)")
 
     @classmethod

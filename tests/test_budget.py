@@ -192,7 +192,7 @@ def test_batch_draws_on_the_budget_and_hits_the_cache_the_second_time(
     )
     cache = str(tmp_path / "cache.sqlite3")
     first = run_batch(BatchOptions(input=str(inputs), output=str(tmp_path / "one"), cache_path=cache), plan)
-    assert first.successful_images == 6 and first.cached_images == 0
+    assert first.successful_images == 6 and first.cached_images == 0, first.failures_by_code
     assert first.usage.prompt_tokens > 0 and first.estimated_cost > 0
     assert len(fake.requests) == 6
     import ray
@@ -266,3 +266,19 @@ def test_an_unexpected_exception_is_internal_error_with_and_without_ray(use_ray:
     assert first.error is not None and first.error.code == "internal_error"
     assert "ZeroDivisionError" in first.error.message
     assert second.success
+
+
+def test_many_processes_may_open_a_new_cache_at_once(tmp_path: Path) -> None:
+    """Batch workers open the same cache file together; none may fail over its schema."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = tmp_path / "cache.sqlite3"
+    with ProcessPoolExecutor(4) as pool:
+        sizes = list(pool.map(_open_cache, [path] * 8))
+    assert sizes == [0] * 8
+
+
+def _open_cache(path: Path) -> int:
+    from pipeline.cache import ResultCache
+
+    return len(ResultCache(path))
