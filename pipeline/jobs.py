@@ -25,6 +25,7 @@ from pipeline.cache import ResultCache
 from pipeline.errors import JobCancelled
 from pipeline.images import ImagePayload
 from pipeline.job_store import JobRecord, JobStore, new_job_id
+from pipeline.metrics import metrics
 from pipeline.parse import run_on_fleet, start_fleet
 from pipeline.runner import LEASE_STOP, PoolOptions, WorkerFleet
 from pipeline.schema import ImageResult, ParseResponse, WireModel
@@ -112,6 +113,7 @@ class JobRunner:
         ``on_end`` is called in the job's thread once it has ended, however it ended.
         """
         record = self.store.create(len(request.items), admin=request.admin)
+        metrics().job_count("queued", 1)
         self.executor.submit(self._run_recorded, record.job_id, request, on_end)
         return record
 
@@ -135,10 +137,18 @@ class JobRunner:
                 on_end()
 
     def _run_to_end(self, job_id: str, request: RunRequest) -> None:
+        metrics().job_count("queued", -1)
         if self.store.cancel_requested(job_id):
             self.store.finish(job_id, "cancelled")
             return
         self.store.mark_running(job_id)
+        metrics().job_count("running", 1)
+        try:
+            self._run_started_job(job_id, request)
+        finally:
+            metrics().job_count("running", -1)
+
+    def _run_started_job(self, job_id: str, request: RunRequest) -> None:
         try:
             response = self._observed(
                 request, job_id=job_id, should_stop=partial(self.store.cancel_requested, job_id)

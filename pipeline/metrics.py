@@ -80,12 +80,20 @@ class PipelineMetrics:
         )
         self._lock = threading.Lock()
         self._workers = {"total": 0, "leased": 0, "busy": 0}
+        self._jobs = {"queued": 0, "running": 0}
 
     def worker_count(self, state: str, delta: int) -> None:
         with self._lock:
             self._workers[state] = max(0, self._workers[state] + delta)
             value = self._workers[state]
         self.workers.set(value, tags={"state": state})
+
+    def job_count(self, status: str, delta: int) -> None:
+        """Asynchronous jobs of this process waiting (queued) or running."""
+        with self._lock:
+            self._jobs[status] = max(0, self._jobs[status] + delta)
+            value = self._jobs[status]
+        self.jobs.set(value, tags={"status": status})
 
     def response(self, response: ParseResponse) -> None:
         """Count the images, tokens and cost of one finished run."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from pipeline.metrics import metrics
 from serve.errors import ApiError
 
 NO_TOKEN_MESSAGE = (
@@ -135,7 +136,9 @@ class Admission:
                     headers={"Retry-After": str(wait)},
                 )
             self._held += images
+            metrics().queued.set(self._held)
 
     def release(self, images: int) -> None:
         with self._lock:
             self._held = max(self._held - images, 0)
+            metrics().queued.set(self._held)

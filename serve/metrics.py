@@ -10,8 +10,6 @@ import threading
 
 from pipeline.schema import ParseResponse
 
-LATENCY_BOUNDARIES_MS = [50, 100, 250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000]
-
 
 class ServeMetrics:
     """The API's metrics; also the job runner's ``RunObserver``."""
@@ -19,17 +17,7 @@ class ServeMetrics:
     def __init__(self) -> None:
         from ray.util import metrics
 
-        self.images = metrics.Counter(
-            "karaoke_images_processed",
-            description="images processed, by status and error code",
-            tag_keys=("status", "error_code"),
-        )
-        self.latency = metrics.Histogram(
-            "karaoke_image_latency_ms",
-            description="time to process one image (worker time), ms",
-            boundaries=LATENCY_BOUNDARIES_MS,
-            tag_keys=("status",),
-        )
+        # images, latency, tokens, cost and workers are the pipeline's own (pipeline.metrics)
         self.retries = metrics.Counter("karaoke_image_retries", description="images retried after a crash")
         self.rejected = metrics.Counter(
             "karaoke_http_rejected",
@@ -49,12 +37,7 @@ class ServeMetrics:
             self.observe(response)
 
     def observe(self, response: ParseResponse) -> None:
-        """Count the images of one finished run."""
-        for result in response.results:
-            code = result.error.code if result.error is not None else "none"
-            self.images.inc(1, tags={"status": result.status, "error_code": code})
-            if result.attempts:
-                self.latency.observe(result.processing_time, tags={"status": result.status})
+        """Count the retries of one finished run (its images are counted by pipeline.metrics)."""
         if response.stats.retries:
             self.retries.inc(response.stats.retries)
 
