@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,19 +11,11 @@ from typing import Any
 import pytest
 from serve_harness import Served, served  # noqa: F401 - the fixture is used by name
 
+from pipeline.testing.realworld.browser import CHROMIUM, CHROMIUM_ARGS  # one browser set-up for both
+
 pytestmark = [pytest.mark.ray, pytest.mark.serve, pytest.mark.browser, pytest.mark.ocr]
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "examples" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +26,7 @@ def page(served: Served) -> Iterator[Any]:  # noqa: F811 - pytest injects the im
             pytest.fail("Debian's chromium is missing in CI")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             page.goto(served.url("ocr") + "/")
