@@ -49,7 +49,6 @@ class InFlight:
     worker_id: str
     task: ImageTask
     deadline: float
-    starting: bool = False  # sent to an actor still loading its backend: its clock starts when it is up
 
 
 @dataclass
@@ -97,7 +96,11 @@ class _BudgetClient:
         try:
             grant: SlotGrant = ray.get(ref)
         except Exception as exc:  # restarting or lost: never lose the image over bookkeeping
-            log.warning("the rate limiter did not answer (%s); spacing requests by %g s", exc, 1.0)
+            log.warning(
+                "the rate limiter did not answer (%s); spacing requests by %g s",
+                exc,
+                BUDGET_UNREACHABLE_WAIT_S,
+            )
             return SlotGrant(wait_s=BUDGET_UNREACHABLE_WAIT_S, pressure=self.pressure)
         self.pressure = grant.pressure
         return grant
@@ -278,11 +281,8 @@ class Dispatch:
             actor = self.actors.pop_idle()
             ref = actor.process.remote(task)
             # a fresh replacement first loads its backend: that time is not the image's
-            starting = not self.fleet.is_ready(actor)
-            grace = self.options.startup_timeout_s if starting else 0.0
-            worker_id = self.fleet.worker_id(actor)
-            deadline = now + self.options.image_timeout_s + grace
-            self.in_flight[ref] = InFlight(actor, worker_id, task, deadline, starting)
+            worker_id = self.fleet.worker_id(actor)  # idle actors are up (see _add): no start-up grace
+            self.in_flight[ref] = InFlight(actor, worker_id, task, now + self.options.image_timeout_s)
             metrics().worker_count("busy", 1)
             if self.tracker is not None:
                 self.tracker.image_started(worker_id)
@@ -408,9 +408,6 @@ class Dispatch:
     def _expire(self) -> None:
         now = time.monotonic()
         for ref, item in list(self.in_flight.items()):
-            if item.starting and self.fleet.is_ready(item.actor):  # up now: the image's own deadline
-                item.starting = False
-                item.deadline = min(item.deadline, now + self.options.image_timeout_s)
             if item.deadline <= now:
                 del self.in_flight[ref]
                 metrics().worker_count("busy", -1)

@@ -74,6 +74,23 @@ def _read_one(item: ImageInput, index: int, max_bytes: int) -> ImagePayload:
     return read_base64(item, index, max_bytes=max_bytes)
 
 
+def start_local_ray(temp_prefix: str, namespace: str | None = None) -> str:
+    """Start a local Ray the cheap way (no dashboard, loopback, a temp dir of its own); its temp dir."""
+    import ray
+
+    temp_dir = tempfile.mkdtemp(prefix=temp_prefix)
+    ray.init(
+        address="local",
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+        namespace=namespace,
+        _node_ip_address="127.0.0.1",
+        _temp_dir=temp_dir,
+    )
+    return temp_dir
+
+
 @contextlib.contextmanager
 def ray_runtime(address: str | None = None, runtime: RuntimeState | None = None) -> Iterator[bool]:
     """Yield True with Ray connected (started locally when no address), else False.
@@ -95,15 +112,7 @@ def ray_runtime(address: str | None = None, runtime: RuntimeState | None = None)
         if address:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         else:
-            temp_dir = tempfile.mkdtemp(prefix="karaoke-ray-")
-            ray.init(
-                address="local",
-                include_dashboard=False,
-                log_to_driver=False,
-                logging_level=logging.WARNING,
-                _node_ip_address="127.0.0.1",
-                _temp_dir=temp_dir,
-            )
+            temp_dir = start_local_ray("karaoke-ray-")
     except Exception as exc:  # Ray refuses to start for many reasons; we degrade, not crash
         log.warning("Ray could not start (%s); processing in this process, one image at a time", exc)
         yield False

@@ -26,7 +26,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -177,21 +176,12 @@ def _daemon(data_dir: Path, backend: str, workers: int) -> int:
     os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_path), RAY_USAGE_STATS_ENABLED="0")
     import ray
 
-    from pipeline.parse import plan_job, start_fleet
+    from pipeline.parse import plan_job, start_fleet, start_local_ray
     from pipeline.settings import get_settings
 
     settings = get_settings()
     plan = plan_job(backend, workers=workers, timeout_s=30.0, settings=settings)
-    temp_dir = tempfile.mkdtemp(prefix="karaoke-ray-up-")
-    ray.init(
-        address="local",
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level=logging.WARNING,
-        namespace="karaoke-pipeline",
-        _node_ip_address="127.0.0.1",
-        _temp_dir=temp_dir,
-    )
+    temp_dir = start_local_ray("karaoke-ray-up-", namespace="karaoke-pipeline")
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
     name = fleet_name(plan_fingerprint(plan))
