@@ -43,6 +43,7 @@ RATE_LIMITER_NAME = "karaoke-budget"
 RATE_LIMITER_NAMESPACE = "karaoke-pipeline"
 # Gemini's daily quotas reset at midnight Pacific time.
 QUOTA_DAY_ZONE = ZoneInfo("America/Los_Angeles")
+GRANT_LOG = 1024  # granted slots kept for an audit of the budget (tests, diagnostics)
 
 
 class RateLimitOptions(BaseModel):
@@ -148,6 +149,7 @@ class RequestBudget:
         self._successes = 0
         self._margin = options.spacing_s
         self.stats = BudgetStats(margin_s=self._margin)
+        self._grants: deque[float] = deque(maxlen=GRANT_LOG)  # slots as granted, for audits
 
     def assume_full(self) -> None:
         """Start as if the last window were used up (a restarted actor forgot what was sent)."""
@@ -172,6 +174,7 @@ class RequestBudget:
         slot = self._token_slot(slot, charged)
         self._requests.append(slot)
         self._last_slot = slot
+        self._grants.append(slot)
         self._today += 1
         self.stats.granted += 1
         self.stats.tokens_reserved += charged
@@ -240,6 +243,11 @@ class RequestBudget:
     def snapshot(self) -> BudgetStats:
         return self.stats.model_copy()
 
+    def granted_slots(self) -> list[float]:
+        """The last ``GRANT_LOG`` slots as granted (epoch seconds): what the budget promised,
+        whatever the load made of it on the way to the server."""
+        return list(self._grants)
+
     def _charged(self, tokens: int) -> int:
         charged = round(tokens * self.stats.token_scale)
         return min(charged, self.options.tpm) if self.options.tpm else charged
@@ -300,6 +308,9 @@ class RateLimiterActor:
 
     def snapshot(self) -> BudgetStats:
         return self.budget.snapshot()
+
+    def granted_slots(self) -> list[float]:
+        return self.budget.granted_slots()
 
     def ping(self) -> bool:
         return True

@@ -168,7 +168,7 @@ def test_a_client_that_gives_up_is_logged_as_499(server: FakeGeminiServer) -> No
         )
     record = _wait_for_records(server, 1)[-1]
     assert (record.status, record.fault) == (499, "slow")
-    assert record.duration_ms < 2000  # it stopped waiting when the client hung up
+    assert record.duration_ms < 3000  # it stopped waiting when the client hung up, before the 3 s delay
 
 
 def _wait_for_records(server: FakeGeminiServer, count: int) -> list[Any]:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_budget import audit_budget
 
 from pipeline.backends.gemini import GeminiOptions
 from pipeline.cache import ResultCache
@@ -78,20 +79,14 @@ def test_the_shared_rpm_limit_holds_across_five_workers(fake: FakeGeminiServer) 
     rpm, window = 8, 2.0
     fake.configure(FakeGeminiOptions(extract="echo", rpm=rpm, rate_window_s=window, latency_median_ms=30))
     fake.clear_requests()
-    response = parse(
-        fake,
-        24,
-        workers=5,
-        rate_limit=RateLimitOptions(model="rpm-test", rpm=rpm, window_s=window, margin_s=0.5),
-    )
+    limits = RateLimitOptions(model="rpm-test", rpm=rpm, window_s=window, margin_s=0.5)
+    response = parse(fake, 24, workers=5, rate_limit=limits)
     assert response.stats.failed_images == 0
+    audit_budget(limits, fake.requests)
+    # 24 requests at 8 per 2 s cannot arrive within less than two windows (how close to it they
+    # come depends on the machine: bench --only-rate-limit measures it)
     arrivals = sorted(r.time for r in fake.requests)
-    assert [r.status for r in fake.requests].count(429) == 0, "the limiter kept every request under the limit"
-    busiest = max(sum(1 for t in arrivals if start <= t < start + window) for start in arrivals)
-    assert busiest <= rpm
-    # 24 requests at 8 per 2 s cannot finish in under 4 s, and a good limiter needs little more than that
-    span = arrivals[-1] - arrivals[0]
-    assert 4.0 <= span < 8.0
+    assert arrivals[-1] - arrivals[0] >= 2 * window
 
 
 def test_429s_lower_the_workers_in_flight_then_successes_raise_them(fake: FakeGeminiServer) -> None:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from pipeline.backends.base import ScriptedOptions
 from pipeline.images import ImagePayload, read_bytes
-from pipeline.progress import get_progress_actor
+from pipeline.progress import ProgressTracker, get_progress_actor
 from pipeline.runner import PoolOptions, SupervisedPool, WorkerFleet
 from pipeline.schema import ImageResult
 from pipeline.testing.scripted import make_scripted_png
@@ -71,10 +71,14 @@ def test_an_actor_killed_mid_task_loses_no_image() -> None:
     import ray
 
     pool = make_pool(2)
+    tracker = ProgressTracker(job_id="kill-test", total_images=6)
     killed: list[str] = []
 
     def kill_one_busy_actor() -> None:
-        time.sleep(0.6)  # actors are ready and busy with their first images by now
+        deadline = time.monotonic() + 120
+        while tracker.snapshot().active_workers < 2:  # both actors hold an image now
+            assert time.monotonic() < deadline, "the two actors never became busy"
+            time.sleep(0.01)
         victim = pool.actors[0]
         killed.append(pool.fleet.worker_id(victim))
         ray.kill(victim, no_restart=True)
@@ -82,7 +86,7 @@ def test_an_actor_killed_mid_task_loses_no_image() -> None:
     killer = threading.Thread(target=kill_one_busy_actor)
     try:
         killer.start()
-        results = pool.run(tasks(*["sleep:1.0"] * 6))
+        results = pool.run(tasks(*["sleep:1.0"] * 6), tracker=tracker)
     finally:
         killer.join()
         pool.close()

@@ -63,8 +63,7 @@ def test_twenty_concurrent_requests_of_five_images(served: Served) -> None:  # n
     assert worker_processes() == processes_before, "no worker actor leaked or died"
     readiness = httpx.get(f"{url}/readyz").json()
     assert readiness["ready"] is True and readiness["workers"] == readiness["wanted"] == 5
-    # 100 images of >= 100 ms on 5 workers: at least 2 s of work, done well inside the limit
+    # 100 images of >= 100 ms on 5 workers: at least 2 s of work (the throughput is bench/serve_load's)
     print(
         f"\n{REQUESTS} requests x {IMAGES} images: {wall_s:.2f} s wall, workers used {sorted(workers_seen)}"
     )
-    assert wall_s < 30

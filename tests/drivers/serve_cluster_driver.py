@@ -93,7 +93,7 @@ def exercise(url: str) -> dict[str, Any]:
     report: dict[str, Any] = {"replicas": sorted(ready)}
     for _attempt in range(30):
         created = httpx.post(
-            f"{url}{JOBS}", json={"screenshots": shots(6, "sleep:1.0"), "maxConcurrentWorkers": 1}
+            f"{url}{JOBS}", json={"screenshots": shots(6, "sleep:2.0"), "maxConcurrentWorkers": 1}
         )
         found = cross_replica(url, created.json()["jobId"], created.headers[REPLICA])
         if found is not None:
@@ -117,7 +117,7 @@ def cross_replica(url: str, job_id: str, creator: str) -> dict[str, Any] | None:
         return None
     asked = time.monotonic()
     final = until(
-        lambda: (body := httpx.get(job_url).json())["status"] == "cancelled" and body, 10, "cancelled"
+        lambda: (body := httpx.get(job_url).json())["status"] == "cancelled" and body, 60, "cancelled"
     )
     return {
         "created_by": creator,
