@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import struct
 import zlib
 from typing import Any
@@ -156,6 +157,23 @@ def test_multipart_uploads_keep_safe_display_names(url: str) -> None:
     assert bad.status_code == 400 and bad.json()["field"] == "maxConcurrentWorkers"
     none = httpx.post(f"{url}{PARSER}/analyze-screenshots", files={"other": ("a.txt", b"x")})
     assert none.status_code == 400 and none.json()["field"] == "files"
+
+
+def test_a_malformed_or_big_multipart_body_is_read_off_the_loop_with_the_usual_errors(url: str) -> None:
+    endpoint = f"{url}{PARSER}/analyze-screenshots"
+    broken = httpx.post(endpoint, content=b"not multipart", headers={"Content-Type": "multipart/form-data"})
+    assert broken.status_code == 400 and broken.json()["statusCode"] == 400, broken.text
+    assert "multipart" in broken.json()["message"]
+    # over the 1 MB at which bodies go to the decoding process: same answers from there
+    files = [
+        ("files", ("big.png", make_scripted_png(venue="Gamma"), "image/png")),
+        *[("files", (f"noise{n}.bin", os.urandom(700 * 1024), "application/octet-stream")) for n in (1, 2)],
+    ]  # each under this server's 1 MB per image
+    response = httpx.post(endpoint, files=files, timeout=60)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["source"] for r in results] == ["big.png", "noise1.bin", "noise2.bin"]
+    assert [r["status"] == "ok" for r in results] == [True, False, False], "noise is no image"
 
 
 def test_admin_endpoints_need_the_bearer_token(url: str) -> None:
