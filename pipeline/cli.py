@@ -68,6 +68,7 @@ def _positive_float(text: str) -> float:
     return value
 
 
+TIMEOUT_HELP = "per-image deadline in seconds (default: 30 for gemini, 180 for local OCR)"
 REFERENCE_HELP = "read dates without a year against this day (default: each image's capture date, else today)"
 
 
@@ -88,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parse.add_argument("--workers", type=_worker_count, default=3, help="worker actors, 1-5 (default 3)")
     parse.add_argument("--sequential", action="store_true", help="one image at a time (same as --workers 1)")
-    parse.add_argument("--timeout", type=_positive_float, default=30.0, help="per-image deadline in seconds")
+    parse.add_argument("--timeout", type=_positive_float, help=TIMEOUT_HELP)
     parse.add_argument("--out", type=Path, help="write the JSON here instead of stdout")
     parse.add_argument("--no-progress", action="store_true", help="no live progress bar on stderr")
     parse.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
@@ -103,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--max-in-flight", type=_positive_int, help="listed, unfinished items (default 4x workers)"
     )
-    batch.add_argument("--timeout", type=_positive_float, default=30.0, help="per-image deadline in seconds")
+    batch.add_argument("--timeout", type=_positive_float, help=TIMEOUT_HELP)
     batch.add_argument("--no-progress", action="store_true", help="no live progress display")
     batch.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
     cache = commands.add_parser("cache", help="the result cache of paid backends")
@@ -120,12 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_command(commands)
     fake = commands.add_parser("fake-gemini", help="a local stand-in of the Gemini REST API")
     add_fake_gemini_arguments(fake)
+    for command in commands.choices.values():
+        command.add_argument(
+            "-v", "--verbose", action="store_true", help="log at INFO, with Ray's messages and worker logs"
+        )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    level = logging.INFO if getattr(args, "verbose", False) else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     err = Console(stderr=True)
     try:
         if args.command == "fake-gemini":
@@ -175,7 +181,7 @@ def parse_paths(
     *,
     backend: str | None,
     workers: int,
-    timeout_s: float,
+    timeout_s: float | None,
     use_cache: bool = True,
     in_process: bool = False,
     progress: Console | None = None,

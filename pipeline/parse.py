@@ -74,16 +74,38 @@ def _read_one(item: ImageInput, index: int, max_bytes: int) -> ImagePayload:
     return read_base64(item, index, max_bytes=max_bytes)
 
 
+def local_ray_environment() -> None:
+    """What a Ray of this machine alone needs in the environment before Ray is imported.
+
+    Ray finds its node's "remotely reachable" IP by opening a socket towards 8.8.8.8, and
+    warns (from C++, before any log level applies) when the machine is offline. A one-node
+    Ray on loopback has nothing to find: its node IP is 127.0.0.1 (Ray's single-node mode,
+    as on macOS). Set before ``import ray``: Ray reads it once.
+    """
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+def verbose() -> bool:
+    """``--verbose`` (the CLI logs at INFO): Ray's own messages and the workers' logs are shown."""
+    return logging.getLogger().isEnabledFor(logging.INFO)
+
+
 def start_local_ray(temp_prefix: str, namespace: str | None = None) -> str:
     """Start a local Ray the cheap way (no dashboard, loopback, a temp dir of its own); its temp dir."""
+    local_ray_environment()
     import ray
 
     temp_dir = tempfile.mkdtemp(prefix=temp_prefix)
+    loud = verbose()
+    # Ray says it enabled token authentication on every start; nothing to act on (--verbose shows it)
+    token_notice = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    token_notice.setLevel(logging.NOTSET if loud else logging.ERROR)
     ray.init(
         address="local",
         include_dashboard=False,
-        log_to_driver=False,
-        logging_level=logging.WARNING,
+        log_to_driver=loud,
+        logging_level=logging.INFO if loud else logging.WARNING,
         namespace=namespace,
         _node_ip_address="127.0.0.1",
         _temp_dir=temp_dir,
@@ -101,6 +123,8 @@ def ray_runtime(address: str | None = None, runtime: RuntimeState | None = None)
     if runtime is not None and not address:
         use_token(runtime)  # before Ray is imported: it reads the token settings once
         address = runtime.address
+    if not address:
+        local_ray_environment()
     import ray
 
     if ray.is_initialized():
@@ -110,7 +134,8 @@ def ray_runtime(address: str | None = None, runtime: RuntimeState | None = None)
     temp_dir: str | None = None
     try:
         if address:
-            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+            level = logging.INFO if verbose() else logging.WARNING
+            ray.init(address=address, log_to_driver=verbose(), logging_level=level)
         else:
             temp_dir = start_local_ray("karaoke-ray-")
     except Exception as exc:  # Ray refuses to start for many reasons; we degrade, not crash
@@ -139,7 +164,7 @@ def plan_job(
     kind: str,
     *,
     workers: int,
-    timeout_s: float,
+    timeout_s: float | None,
     settings: Settings,
     large_pool: bool = False,
     backend: BackendOptions | None = None,
@@ -148,9 +173,12 @@ def plan_job(
 
     The backend says how it adapts (local OCR workers split this machine's
     cores; Gemini workers get the deadline) and which metered budget it draws
-    on: every caller of this plan shares that one budget.
+    on: every caller of this plan shares that one budget. ``timeout_s`` None: the
+    backend's default deadline.
     """
-    backend = (backend or options_for(kind)).for_job(workers=workers, timeout_s=timeout_s)
+    backend = backend or options_for(kind)
+    timeout_s = backend.default_timeout_s if timeout_s is None else timeout_s
+    backend = backend.for_job(workers=workers, timeout_s=timeout_s)
     backend.require_usable()
     worker = WorkerOptions(max_pixels=settings.max_image_pixels, max_bytes=settings.max_image_bytes)
     pool = PoolOptions(

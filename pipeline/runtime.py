@@ -180,7 +180,7 @@ def _daemon(data_dir: Path, backend: str, workers: int) -> int:
     from pipeline.settings import get_settings
 
     settings = get_settings()
-    plan = plan_job(backend, workers=workers, timeout_s=30.0, settings=settings)
+    plan = plan_job(backend, workers=workers, timeout_s=None, settings=settings)
     temp_dir = start_local_ray("karaoke-ray-up-", namespace="karaoke-pipeline")
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -16,9 +15,11 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
     """A local Ray (no dashboard, loopback only, its own temp dir), shut down at the end."""
+    from pipeline.parse import local_ray_environment
+
+    local_ray_environment()  # before Ray is imported: no probe of the internet for a node IP
     import ray
 
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     temp_dir = tempfile.mkdtemp(prefix="karaoke-ray-test-")
     ray.init(
         address="local",

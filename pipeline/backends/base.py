@@ -41,6 +41,9 @@ class ExtractContext(WireModel):
 class LocalOptions(BackendOptionsBase):
     """Options of the offline backend: rapidocr + rule-based schedule parser."""
 
+    # CPU-bound: on a busy machine one image takes far longer than a Gemini call (52 s for a
+    # sample screenshot at load 12 on 2 cores, 2.6 s at load 2.7), and a retry only redoes it
+    default_timeout_s = 180.0
     kind: Literal["local"] = Field(default="local", description="backend name")
     ocr_threads: int = Field(
         default=1, ge=1, le=16, description="onnxruntime intra-op threads; match the actor's CPU share"

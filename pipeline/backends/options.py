@@ -31,6 +31,8 @@ class BackendOptionsBase(BaseModel):
     """Whether the backend takes hooks around its API calls (permits, 429 reports)."""
 
     io_bound_cpu_share: ClassVar[float | None] = None
+    default_timeout_s: ClassVar[float] = 30.0
+    """The per-image deadline of a job whose user gave none (``--timeout``)."""
     """CPU share of one worker of a backend that mostly waits on an API; None: CPU-bound, the
     workers split the cores."""
 
