@@ -113,6 +113,9 @@ def start_local_ray(temp_prefix: str, namespace: str | None = None) -> str:
     return temp_dir
 
 
+AUTOSCALER_MONITOR = os.path.join("autoscaler", "_private", "monitor.py")
+
+
 @contextlib.contextmanager
 def ray_runtime(address: str | None = None, runtime: RuntimeState | None = None) -> Iterator[bool]:
     """Yield True with Ray connected (started locally when no address), else False.
@@ -145,9 +148,29 @@ def ray_runtime(address: str | None = None, runtime: RuntimeState | None = None)
     try:
         yield True
     finally:
+        if temp_dir is not None:
+            _stop_autoscaler_monitor()
         ray.shutdown()
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)  # sessions, logs, sockets of this run
+
+
+def _stop_autoscaler_monitor() -> None:
+    """Kill the autoscaler monitor of the one-node Ray this process started, before shutdown.
+
+    Nothing is autoscaled on one node. Stopped by ray.shutdown, the monitor first tries to
+    report its own death to the GCS that was stopped just before it, and shutdown waits 1 s
+    for it: 1.0 of the 1.4 s that shutdown took here. It holds no state of ours.
+    """
+    import psutil
+
+    for child in psutil.Process().children():
+        try:
+            if any(part.endswith(AUTOSCALER_MONITOR) for part in child.cmdline()):
+                child.kill()
+                child.wait(timeout=2)
+        except (psutil.Error, OSError):  # gone already, or not ours to see: shutdown copes
+            continue
 
 
 @dataclass(frozen=True)
