@@ -18,12 +18,9 @@ import base64
 import json
 import os
 import random
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -33,6 +30,7 @@ from typing import Any
 import httpx
 
 from bench.records import percentile
+from pipeline.testing.child import Child
 from pipeline.testing.scripted import make_scripted_png
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,41 +66,6 @@ def free_port() -> int:
         return port
 
 
-class Child:
-    """A child process whose output is kept, stopped with SIGINT (then killed) at the end."""
-
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for_line(self, prefix: str, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not any(line.startswith(prefix) for line in self.lines):
-            if self.process.poll() is not None:
-                raise RuntimeError("child exited:\n" + "\n".join(self.lines[-20:]))
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no {prefix!r} within {timeout_s:g} s:\n" + "\n".join(self.lines[-20:]))
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(90)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(30)
-
-
 def _env(**extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("KARAOKE_", "RAY_"))}
     env["RAY_USAGE_STATS_ENABLED"] = "0"
@@ -114,9 +77,9 @@ def _env(**extra: str) -> dict[str, str]:
 def start_fake_gemini(latency_ms: float) -> tuple[Child, str]:
     port = free_port()
     command = [sys.executable, "-m", "pipeline.cli", "fake-gemini", "--port", str(port)]
-    child = Child([*command, "--extract", "echo", "--latency-ms", str(latency_ms)], _env())
+    child = Child([*command, "--extract", "echo", "--latency-ms", str(latency_ms)], _env(), cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         try:
             httpx.get(url, timeout=2)
@@ -149,7 +112,7 @@ def start_serve(gemini_url: str, replicas: int, data_dir: Path) -> tuple[Child, 
         "--replicas",
         str(replicas),
     ]
-    child = Child(command, env)
+    child = Child(command, env, cwd=ROOT)
     child.wait_for_line("karaoke-pipeline API on", START_TIMEOUT_S)
     url = f"http://127.0.0.1:{port}"
     wanted = httpx.get(f"{url}/readyz", timeout=10).json()["wanted"]

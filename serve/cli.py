@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 from types import FrameType
+from typing import Any
 
 EXIT_OK, EXIT_NO_RAY = 0, 1
 
@@ -64,7 +65,7 @@ def run_serve(args: argparse.Namespace) -> int:
             print("error: the HTTP API needs Ray, and Ray could not start (see the warning above)")
             return EXIT_NO_RAY
         try:
-            failure = _start_serve(args.host, args.port)
+            failure = start_serve(args.host, args.port)
             if failure is not None:
                 print(f"error: {failure}", flush=True)
                 return EXIT_NO_RAY
@@ -98,16 +99,17 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
 
 
-def _start_serve(host: str, port: int) -> str | None:
+def start_serve(host: str, port: int, **start_options: Any) -> str | None:
     """``serve.start``, tried again when its proxy dies on a machine too busy to start it in time.
 
+    ``start_options``: more of ``serve.start``'s arguments (``proxy_location``, say).
     Returns None once Serve runs, else the one line that says why it does not.
     """
     from ray import serve
 
     for attempt in range(1, SERVE_START_ATTEMPTS + 1):
         try:
-            serve.start(http_options={"host": host, "port": port})
+            serve.start(http_options={"host": host, "port": port}, **start_options)
             return None
         except Exception as exc:
             cause = _first_line(exc)

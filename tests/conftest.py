@@ -52,3 +52,14 @@ def server(module_server: FakeGeminiServer) -> FakeGeminiServer:
     module_server.configure(FakeGeminiOptions(extract="echo"))
     module_server.clear_requests()
     return module_server
+
+
+@pytest.fixture
+def slow_gemini(module_server: FakeGeminiServer) -> Iterator[FakeGeminiServer]:
+    """The module's fake Gemini answering after 300 ms (the benchmarks' latency), reset after."""
+    from pipeline.testing.fake_gemini import FakeGeminiOptions
+
+    module_server.configure(FakeGeminiOptions(extract="echo", latency_median_ms=300))
+    module_server.clear_requests()
+    yield module_server
+    module_server.configure(FakeGeminiOptions(extract="echo"))

@@ -160,9 +160,11 @@ APP_OPTIONS: dict[str, dict[str, Any]] = {
 
 
 def _start(port: int) -> None:
-    from ray import serve
+    from serve.cli import start_serve
 
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    failure = start_serve("127.0.0.1", port)  # retried as `serve` does: a busy machine kills proxies
+    if failure is not None:
+        raise RuntimeError(failure)
 
 
 _state: dict[str, Any] = {"users": 0, "served": None}

@@ -8,7 +8,6 @@ import os
 import statistics
 import threading
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -221,16 +220,6 @@ def test_healthz_answers_while_20_mb_uploads_are_in_flight(served: Served) -> No
     )
     assert set(uploads) <= {200, 503} and 200 in uploads
     assert len(loaded_ms) >= 200, "the loaded replica answered every probe"
-
-
-@pytest.fixture
-def slow_gemini(module_server: FakeGeminiServer) -> Iterator[FakeGeminiServer]:
-    from pipeline.testing.fake_gemini import FakeGeminiOptions
-
-    module_server.configure(FakeGeminiOptions(extract="echo", latency_median_ms=300))
-    module_server.clear_requests()
-    yield module_server
-    module_server.configure(FakeGeminiOptions(extract="echo"))
 
 
 def test_a_client_that_disconnects_stops_the_upstream_calls(

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +14,7 @@ import pytest
 from serve_harness import free_port, wait_for
 from test_serve_api import data_url
 
+from pipeline.testing.child import Child
 from pipeline.testing.scripted import make_scripted_png
 
 if TYPE_CHECKING:
@@ -26,37 +24,13 @@ pytestmark = [pytest.mark.serve, pytest.mark.slow]
 START_TIMEOUT_S = 300
 
 
-class ServeProcess:
+class ServeProcess(Child):
     """``python -m pipeline.cli serve`` in a child process, its output collected line by line."""
 
     def __init__(self, port: int, env: dict[str, str]) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "pipeline.cli", "serve", "--port", str(port)]
-        self.process = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def said(self, prefix: str) -> bool:
-        return any(line.startswith(prefix) for line in self.lines)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(90)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(30)
-        self._reader.join(10)
+        super().__init__([sys.executable, "-m", "pipeline.cli", "serve", "--port", str(port)], env)
 
 
 def serve_env(server: FakeGeminiServer, data_dir: Path) -> dict[str, str]:
@@ -69,16 +43,6 @@ def serve_env(server: FakeGeminiServer, data_dir: Path) -> dict[str, str]:
         RAY_USAGE_STATS_ENABLED="0",
     )
     return env
-
-
-@pytest.fixture
-def slow_gemini(module_server: FakeGeminiServer) -> Iterator[FakeGeminiServer]:
-    from pipeline.testing.fake_gemini import FakeGeminiOptions
-
-    module_server.configure(FakeGeminiOptions(extract="echo", latency_median_ms=300))
-    module_server.clear_requests()
-    yield module_server
-    module_server.configure(FakeGeminiOptions(extract="echo"))
 
 
 def test_default_serve_on_two_cores_starts_every_worker_and_answers_in_seconds(

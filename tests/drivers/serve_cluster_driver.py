@@ -140,13 +140,16 @@ def main() -> None:
 
     from pipeline.backends.base import ScriptedOptions
     from serve.app import ParserDeployment
+    from serve.cli import start_serve
     from serve.options import ServeOptions
 
     temp_dir = tempfile.mkdtemp(prefix="kr-")  # short: Ray's socket paths must stay under 108 bytes
     cluster = start_cluster(temp_dir)
     port = free_port()
     try:
-        serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})
+        failure = start_serve("127.0.0.1", port, proxy_location="HeadOnly")  # retried on a busy machine
+        if failure is not None:
+            raise RuntimeError(failure)
         options = ServeOptions(
             backend=ScriptedOptions(),
             fleet_size=2,
