@@ -207,7 +207,7 @@ def test_healthz_answers_while_20_mb_uploads_are_in_flight(served: Served) -> No
                     assert client.get(f"{target}/healthz").status_code == 200
                     latencies.append((time.perf_counter() - before) * 1000)
                 time.sleep(0.02)
-                assert time.monotonic() - started < 120, "uploads did not complete"
+                assert time.monotonic() - started < 300, "uploads did not complete"
     finally:
         stop.set()
         for thread in uploaders:
