@@ -24,6 +24,7 @@ __all__ = [
     "parse_days",
     "unglue_days",
     "weekday_of",
+    "zeros_in_clocks",
 ]
 
 _DAY_NAMES: dict[Weekday, str] = {
@@ -182,12 +183,29 @@ _GLUED_NIGHT = re.compile(
     r"\b((?:MON|TUES|WEDNES|THURS|FRI|SATUR|SUN)DAYS?)(NIGHTS?|KARAOKE|EVENINGS?)\b", re.IGNORECASE
 )
 _GLUED_DATE = re.compile(r"(?<=[A-Za-z])(?=\d{1,2}/\d{1,2}\b)")
+_GLUED_EVERY = re.compile(r"\b(EVERY)(?=(?:MON|TUES|WEDNES|THURS|FRI|SATUR|SUN)DAY)", re.IGNORECASE)
+_GLUED_CLOCK = re.compile(r"(?<=[A-Za-z])(?=\d{1,2}(?::\d{2})?\s*[ap]\.?m)", re.IGNORECASE)
 
 
 def unglue_days(text: str) -> str:
-    """Spaces OCR dropped: 'MONDAYMON7/27' -> 'MONDAY MON 7/27', '8PMTILLCLOSE', 'FRIDAYNIGHTS'."""
+    """Spaces OCR dropped: 'MONDAYMON7/27' -> 'MONDAY MON 7/27', '8PMTILLCLOSE', 'FRIDAYNIGHTS'.
+
+    'EVERYFRIDAYKARAOKE9:00PM' -> 'EVERY FRIDAY KARAOKE 9:00PM'.
+    """
+    text = _GLUED_EVERY.sub(r"\1 ", _GLUED_CLOCK.sub(" ", text))
     text = _GLUED_DAY.sub(r"\1 \2", _GLUED_DATE.sub(" ", text))
     return _GLUED_NIGHT.sub(r"\1 \2", _GLUED_OPEN_END.sub(r"\1 \2 \3", text))
+
+
+_CLOCK_WITH_LETTER_O = re.compile(
+    r"(?<![\d:.])(?=[\dO:.]*O)[1-9][\dO]?(?:[:.][\dO]{2}(?=\s*[ap]\.?m)|[:.][\dO]{2}(?![\w:])|(?=\s*[ap]\.?m))",
+    re.IGNORECASE,
+)
+
+
+def zeros_in_clocks(text: str) -> str:
+    """Zeros OCR read as the letter O inside a time: '9:OOPM' -> '9:00PM', '1OPM' -> '10PM'."""
+    return _CLOCK_WITH_LETTER_O.sub(lambda match: re.sub("[Oo]", "0", match.group(0)), text)
 
 
 def find_page_year(texts: list[str]) -> int | None:

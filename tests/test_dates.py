@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from pipeline.backends.line_fields import read_fields
-from pipeline.dates import find_date, find_page_year, parse_date
+from pipeline.dates import find_date, find_page_year, parse_date, unglue_days, zeros_in_clocks
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,24 @@ def test_the_shown_weekday_is_never_overwritten() -> None:
 )
 def test_find_page_year(texts: list[str], expected: int | None) -> None:
     assert find_page_year(texts) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("MONDAYS KARAOKE 8:3OPM -", "MONDAYS KARAOKE 8:30PM -"),
+        ("1OPM - 2AM", "10PM - 2AM"),
+        ("9:OOPM - CLOSE", "9:00PM - CLOSE"),
+        ("12:3OAM HOSTED BY MARCO", "12:30AM HOSTED BY MARCO"),
+        ("ROOM 10", "ROOM 10"),
+        ("2OO1 Main St", "2OO1 Main St"),  # no meridiem, no colon: not a time
+        ("Room 1O", "Room 1O"),
+    ],
+)
+def test_zeros_ocr_read_as_the_letter_o_inside_a_time_are_digits_again(text: str, expected: str) -> None:
+    assert zeros_in_clocks(text) == expected
+
+
+def test_words_and_a_time_ocr_glued_together_are_spaced_again() -> None:
+    assert unglue_days("EVERYFRIDAYKARAOKE9:00PM-") == "EVERY FRIDAY KARAOKE 9:00PM-"
+    assert unglue_days("DJ2") == "DJ2"

@@ -212,3 +212,18 @@ def test_a_phone_table_whose_cells_wrap_reads_one_row_per_show() -> None:
         ("The Tipsy Crow", "monday", "19:30", "23:30", "Mike"),
         ("Silver Spur Saloon", "monday", "22:00", "01:00", "Juice"),
     }
+
+
+def test_cards_whose_times_ocr_read_with_letter_o_are_cut_apart_and_read() -> None:
+    left = [
+        "El Toro Cantina",
+        "MONDAYS KARAOKE NIGHT 8:3OPM -",
+        "12:3OAM HOSTED BY MARCO",
+        "982 N High St, Boise, ID",
+    ]
+    right = ["Rooftop 35", "EVERYFRIDAYKARAOKE9:0OPM-", "1:00AM WITH KJ TINA", "12 Elm St, Boise, ID"]
+    lines = card(40, 120, left) + card(420, 120, right)
+    assert shows_of(lines) == {
+        ("El Toro Cantina", "monday", "20:30", "00:30", "MARCO"),
+        ("Rooftop 35", "friday", "21:00", "01:00", "TINA"),
+    }

@@ -39,7 +39,7 @@ from pipeline.backends.table_layout import (
     wrapped_cells_joined,
 )
 from pipeline.clean import dj_key, normalize_time_range, venue_key
-from pipeline.dates import find_date, find_day_phrases, find_page_year, unglue_days
+from pipeline.dates import find_date, find_day_phrases, find_page_year, unglue_days, zeros_in_clocks
 from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue, Weekday
 
 __all__ = ["OcrLine", "parse_schedule"]
@@ -287,7 +287,7 @@ def parse_schedule(lines: Sequence[OcrLine], *, today: dt.date | None = None) ->
     yields an empty schedule.
     """
     text_lines = [
-        replace(line, text=unglue_days(line.text))
+        replace(line, text=unglue_days(zeros_in_clocks(line.text)))
         for line in lines
         if line.text.strip() and not is_noise(line.text)
     ]
