@@ -75,3 +75,8 @@ def test_zeros_ocr_read_as_the_letter_o_inside_a_time_are_digits_again(text: str
 def test_words_and_a_time_ocr_glued_together_are_spaced_again() -> None:
     assert unglue_days("EVERYFRIDAYKARAOKE9:00PM-") == "EVERY FRIDAY KARAOKE 9:00PM-"
     assert unglue_days("DJ2") == "DJ2"
+
+
+def test_a_date_slash_ocr_read_as_a_bar_after_a_weekday_is_a_slash_again() -> None:
+    assert unglue_days("SUNDAY SUN 2|8") == "SUNDAY SUN 2/8"
+    assert unglue_days("Venue | 2") == "Venue | 2"

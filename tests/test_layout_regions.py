@@ -227,3 +227,30 @@ def test_cards_whose_times_ocr_read_with_letter_o_are_cut_apart_and_read() -> No
         ("El Toro Cantina", "monday", "20:30", "00:30", "MARCO"),
         ("Rooftop 35", "friday", "21:00", "01:00", "TINA"),
     }
+
+
+def test_a_week_title_close_above_its_day_columns_does_not_merge_them() -> None:
+    title = box("Nov 8 - 14, 2026", 239, 179, char=16)  # spans the gutter, 0.75 text heights above
+    headers = [box("SUNDAY SUN 11/8", 238, 214), box("MONDAY MON 11/9", 446, 214)]
+    cards = card(248, 252, ["Neon Moon Lounge", "9PM - 1AM", "w/ DJ Tommy Tunes", "Mesa"]) + card(
+        456, 252, ["Gator's Sports Bar", "7:00PM - 11:00PM", "with KJ Marco", "Columbus"]
+    )
+    schedule = parse_schedule([title, *headers, *cards], today=dt.date(2026, 12, 1))
+    assert {(s.venue_name, s.date, s.start_time, s.dj_name) for s in schedule.shows} == {
+        ("Neon Moon Lounge", dt.date(2026, 11, 8), "21:00", "Tommy Tunes"),
+        ("Gator's Sports Bar", dt.date(2026, 11, 9), "19:00", "Marco"),
+    }
+
+
+def test_a_cancelled_card_under_a_day_header_is_not_a_show() -> None:
+    headers = [box("TUESDAY TUE 6/23", 40, 100), box("WEDNESDAY WED 6/24", 400, 100)]
+    cards = [
+        *card(40, 150, ["The Rusty Anchor", "8:00PM-close", "Clearwater"]),
+        *card(40, 260, ["The Office Lounge CANCELLED", "6PM - 9PM", "Columbus"]),
+        *card(400, 150, ["Rooftop 35", "8pm-12am", "Boise"]),
+    ]
+    schedule = parse_schedule([*headers, *cards], today=dt.date(2026, 6, 1))
+    assert {(s.venue_name, s.day) for s in schedule.shows} == {
+        ("The Rusty Anchor", "tuesday"),
+        ("Rooftop 35", "wednesday"),
+    }

@@ -286,9 +286,10 @@ def _is_hint(row: Row, ref: Reading) -> bool:
 def _under_day_header(previous: Sequence[Draft], block: Sequence[Row], ref: Reading) -> list[Draft]:
     """A block naming its own venue and time but no day: the next card under a day header.
 
-    It takes the day (or date) of the show above it, as a week view's column does.
+    It takes the day (or date) of the show above it, as a week view's column does; a
+    card with a 'CANCELLED' badge is not a show.
     """
-    if not previous or not block:
+    if not previous or not block or _cancelled(block):
         return []
     first = ref.fields(block[0].text)
     fields = merge_all([first] + [ref.fields(row.text) for row in block[1:]])

@@ -30,6 +30,8 @@ __all__ = ["Region", "SideKind", "cut_regions"]
 
 BAND_GAP = 1.6  # a horizontal gap this many text heights tall separates bands
 TIGHT_BAND_GAP = 0.8  # ... or this many, when the wider gaps leave no columns to find
+TITLE_GAP = 0.3  # a title this many text heights above columns may span their gutter
+MAX_TITLE_ROWS = 2
 GUTTER = 0.6  # a vertical gutter this many text heights wide may separate columns
 COLUMN_GUTTER = 0.8  # ... and one this many of the region's own text heights splits text columns
 MIN_BOXES = 2  # a column holds at least this many boxes
@@ -152,6 +154,9 @@ def _cut(boxes: list[OcrLine], kind_of: SideKind, height: float, depth: int, sof
             return _cut(split[0], kind_of, height, depth + 1, soft) + _cut(
                 split[1], kind_of, height, depth + 1, soft
             )
+        titled = _title_over_columns(boxes, kind_of, height, depth, soft)
+        if titled is not None:
+            return titled
         bands = _joined_tables(_bands(boxes, TIGHT_BAND_GAP * height), height)  # a title close above
         if len(bands) == 1:
             return [_columns(boxes, kind_of, height)]
@@ -159,6 +164,28 @@ def _cut(boxes: list[OcrLine], kind_of: SideKind, height: float, depth: int, sof
     if all(len(part) == 1 for part in parts):
         return [_joined_columns(parts)]
     return _rejoin_bands(parts)
+
+
+def _title_over_columns(
+    boxes: list[OcrLine], kind_of: SideKind, height: float, depth: int, soft: Soft
+) -> list[Region] | None:
+    """A title set close above columns, spanning their gutter ('Nov 8 - 14, 2026' over a week view).
+
+    The top rows (at most ``MAX_TITLE_ROWS``) are read on their own when the rest
+    splits into schedules without them; None when it does not. A table's header row
+    is never such a title: its columns belong together.
+    """
+    rows = _bands(boxes, TITLE_GAP * height)
+    for count in range(1, min(MAX_TITLE_ROWS, len(rows) - 1) + 1):
+        title = [box for band in rows[:count] for box in band]
+        if any(is_header_text(box.text) for box in title):
+            return None
+        body = [box for band in rows[count:] for box in band]
+        split = _vertical_split(body, kind_of, height, soft=soft)
+        if split is not None:
+            left = _cut(split[0], kind_of, height, depth + 1, soft)
+            return [(title,), *left, *_cut(split[1], kind_of, height, depth + 1, soft)]
+    return None
 
 
 def _joined_columns(parts: list[list[Region]]) -> Region:
