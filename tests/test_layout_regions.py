@@ -254,3 +254,26 @@ def test_a_cancelled_card_under_a_day_header_is_not_a_show() -> None:
         ("The Rusty Anchor", "tuesday"),
         ("Rooftop 35", "wednesday"),
     }
+
+
+def test_a_pane_title_over_its_street_beats_the_site_name_two_lines_above_it() -> None:
+    lines = [
+        box("MicDrop Directory", 40, 16, height=29, char=14),
+        box("Rooftop 35", 40, 60, height=36, char=18),
+        box("982 N High St, Boise, ID 83743", 40, 110, height=19, char=8),
+        box("Day", 50, 160), box("Time", 200, 160), box("Host", 330, 160),
+        box("Thursday", 50, 200), box("9pm-2am", 200, 200), box("KJ Dana", 330, 200),
+    ]  # fmt: skip
+    assert shows_of(lines) == {("Rooftop 35", "thursday", "21:00", "02:00", "Dana")}
+
+
+def test_a_heading_ending_in_at_over_a_day_line_leaves_the_venue_after_the_day() -> None:
+    lines = [
+        box("WHERE WE AT", 40, 100, height=24),
+        box("TUE \u2013 Hideout Lounge 6:00PM-9:00PM", 40, 126, height=24),
+        box("WED \u2013 Gator's Sports Bar 7:30 PM - 11:30 PM", 40, 170, height=24),
+    ]
+    assert shows_of(lines) == {
+        ("Hideout Lounge", "tuesday", "18:00", "21:00", None),
+        ("Gator's Sports Bar", "wednesday", "19:30", "23:30", None),
+    }

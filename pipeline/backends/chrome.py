@@ -177,6 +177,9 @@ _CONSENT = re.compile(
     r"|all\s+rights\s+reserved|\u00a9|\(c\)\s*\d{4}",
     re.IGNORECASE,
 )
+_LONGEST_UI_WORD = max(len(word) for word in _UI_WORDS)
+_MIN_GLUED_LENGTH = 7  # shorter glued pairs ('backup', 'signup') are words of their own
+
 _TAGS = frozenset(
     {
         "sports bar", "dive bar", "dedicated", "restaurant", "brewery", "nightclub", "club", "lounge",
@@ -253,9 +256,25 @@ _CREDIT = re.compile(
 )
 
 
+def _glued_ui_words(word: str) -> list[str] | None:
+    """A word OCR glued from button words ('moreinfo' -> 'more', 'info'), else None."""
+    if len(word) < _MIN_GLUED_LENGTH:
+        return None
+    splits: dict[int, list[str]] = {0: []}  # prefix length -> the words it splits into
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - _LONGEST_UI_WORD), end - 1):
+            if start in splits and word[start:end] in _UI_WORDS:
+                splits[end] = [*splits[start], word[start:end]]
+                break
+    found = splits.get(len(word))
+    return found if found and len(found) > 1 else None
+
+
 def is_ui_words(text: str) -> bool:
-    """A short line made only of navigation or button words ('Book Us', 'VIEW DETAILS')."""
+    """A short line made only of navigation or button words ('Book Us', 'VIEW DETAILS', 'MOREINFO')."""
     words = re.findall(r"[a-z]+", text.lower())
+    if len(words) == 1:
+        words = _glued_ui_words(words[0]) or words
     ui = 0 < len(words) <= 4 and all(word in _UI_WORDS for word in words)
     return ui and not set(words) <= _FUNCTION_WORDS  # 'BY' alone is half of 'HOSTED BY
 

@@ -108,9 +108,10 @@ def is_heading(row: Row) -> bool:
 def venue_heading(rows: Sequence[Row], ref: Reading) -> LineFields:
     """A venue named above the first show ('Oties Tavern & Grill' over its weekly nights).
 
-    Of the name lines above the first show, the one right above a street or phone
-    line wins, else the one in the largest type (a pane's title over a site's small
-    brand name); its address and phone are taken from the rows under it.
+    Of the name lines above the first show, those over a street or phone line come
+    first, and of them the one in the largest type wins (a pane's title over a site's
+    small brand name, which may sit two lines above the street too); its address and
+    phone are taken from the rows under it.
     """
     candidates: list[tuple[Row, LineFields]] = []
     for row in rows:
@@ -123,7 +124,6 @@ def venue_heading(rows: Sequence[Row], ref: Reading) -> LineFields:
     named = [(row, fields) for row, fields in candidates if fields.venue]
     if not named:
         return LineFields()
-    tallest = max(row.height for row, _ in named)
     anchored = [
         index
         for index, (_, fields) in enumerate(candidates)
@@ -131,15 +131,9 @@ def venue_heading(rows: Sequence[Row], ref: Reading) -> LineFields:
         and not fields.address
         and any(f.address or f.phone for _, f in candidates[index + 1 : index + 3])
     ]
-    chosen = (
-        anchored[0]
-        if anchored
-        else next(
-            index
-            for index, (row, fields) in enumerate(candidates)
-            if fields.venue and row.height >= 0.9 * tallest
-        )
-    )
+    pool = anchored or [index for index, (_, fields) in enumerate(candidates) if fields.venue]
+    tallest = max(candidates[index][0].height for index in pool)
+    chosen = next(index for index in pool if candidates[index][0].height >= 0.9 * tallest)
     heading = candidates[chosen][1]
     for _, fields in candidates[chosen + 1 :]:
         heading = replace(

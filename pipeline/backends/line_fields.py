@@ -81,7 +81,7 @@ _STATUS_NOTE = re.compile(
     r"\(?\b(?:temporarily\s+)?(?:cancel+ed|on\s+hiatus|closed|suspended|postponed|no\s+karaoke)\b[^)|]*\)?",
     re.IGNORECASE,
 )
-_AT_VENUE = re.compile(r"(?:\bat\b|@)\s*(?P<rest>[^|]+)", re.IGNORECASE)
+_AT_VENUE = re.compile(r"(?:\bat\b|@)[\s|\-\u2013\u2014]*(?P<rest>[^|]+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
