@@ -44,6 +44,7 @@ def test_only_consent_text_is_an_overlay() -> None:
         ("Weekly Karaoke", None),
         ("Tuesday Karaoke", None),
         ("The Rusty Nail", None),
+        ("Karaoke by | 4985 Harbor Blvd", None),  # a stacked logo's first line beside the street
     ],
 )
 def test_vendor_badges(text: str, vendor: str | None) -> None:

@@ -277,3 +277,24 @@ def test_a_heading_ending_in_at_over_a_day_line_leaves_the_venue_after_the_day()
         ("Hideout Lounge", "tuesday", "18:00", "21:00", None),
         ("Gator's Sports Bar", "wednesday", "19:30", "23:30", None),
     }
+
+
+def test_a_flyer_logo_stacked_beside_the_small_print_leaves_the_venue_over_its_street() -> None:
+    boxes = [
+        ("KARAOKE", 2, 23, 337, 128), ("NIGHT", 320, 62, 552, 148), ("EVERY SUNDAY", 60, 149, 499, 226),
+        ("6pm-9pm", 108, 221, 455, 309), ("with KJ Dana", 146, 307, 414, 352),
+        ("THE OFFICE LOUNGE", 187, 598, 443, 635), ("Karaoke by", 35, 627, 168, 657),
+        ("4985 Harbor Blvd", 188, 641, 358, 665), ("Dana", 69, 656, 133, 683),
+        ("Columbus, OH 43296", 190, 664, 391, 690), ("(777) 443-2206", 190, 688, 339, 713),
+    ]  # fmt: skip
+    lines = [OcrLine(text, x0, y0, x1, y1) for text, x0, y0, x1, y1 in boxes]
+    assert shows_of(lines) == {("THE OFFICE LOUNGE", "sunday", "18:00", "21:00", "Dana")}
+
+
+def test_a_headline_wrapped_before_its_dash_close_keeps_its_end_and_host() -> None:
+    lines = card(
+        40,
+        120,
+        ["El Toro Cantina", "THURSDAY KARAOKE 9:00PM", "- CLOSE WITH DJ CHRIS B", "12 Elm St, Tampa, FL"],
+    )
+    assert shows_of(lines) == {("El Toro Cantina", "thursday", "21:00", None, "CHRIS B")}

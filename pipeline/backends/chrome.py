@@ -305,7 +305,8 @@ def is_chrome(text: str) -> bool:
 def vendor_badge(text: str) -> str | None:
     """The karaoke company a line names ("Mike's Karaoke", 'Karaoke by Star Sound'), if any.
 
-    'Presented by' / 'Hosted by' a person (no company word) is a host credit, not a vendor.
+    'Presented by' / 'Hosted by' a person (no company word) is a host credit, not a vendor;
+    the name of a credit never runs on into the next cell of a row.
     """
     stripped = text.strip()
     for pattern in (_POSSESSIVE_BADGE, _SUFFIX_BADGE):
@@ -318,7 +319,9 @@ def vendor_badge(text: str) -> str | None:
     credit = _CREDIT.match(stripped)
     if credit is None:
         return None
-    name = credit["name"]
+    name = credit["name"].split("|")[0]  # 'Karaoke by | 4985 Harbor Blvd': a logo beside the street
+    if not name.strip():
+        return None
     hosted = re.match(r"^(?:presented|hosted)\s+by\b", stripped, re.IGNORECASE) is not None
     if hosted and (re.match(r"^(?:dj|kj|vj)\b", name, re.IGNORECASE) or not _COMPANY.search(name)):
         return None

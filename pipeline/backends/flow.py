@@ -235,6 +235,12 @@ def _shared_venue(drafts: list[Draft]) -> list[Draft]:
     ]
 
 
+def _before_in_one_cell(text: str, first: str, second: str) -> bool:
+    """``first`` comes before ``second`` in ``text`` with no cell gap (' | ') between them."""
+    start, end = text.find(first), text.find(second)
+    return 0 <= start < end and " | " not in text[start:end]
+
+
 def _anchored_venue(rows: Sequence[Row], ref: Reading) -> LineFields | None:
     """The name line right above a street or phone line (a flyer's small print), with that address."""
     fields = [ref.fields(row.text) for row in rows]
@@ -242,7 +248,7 @@ def _anchored_venue(rows: Sequence[Row], ref: Reading) -> LineFields | None:
         if not (found.address or found.phone) or found.has_days or found.time:
             continue
         text = rows[index].text
-        if found.venue and found.address and text.find(found.venue) < text.find(found.address.text):
+        if found.venue and found.address and _before_in_one_cell(text, found.venue, found.address.text):
             return found  # 'Kelley's Pub, 500 Broad St' on one line
         for above in reversed(fields[max(0, index - 2) : index]):
             if above.venue and not (above.has_days or above.time or above.dj or above.address):

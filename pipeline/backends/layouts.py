@@ -31,7 +31,8 @@ _CREDIT_END = re.compile(
     r"\b(?:with|w/|hosted\s+by|presented\s+by|dj|kj)\s+[\w'.]+(?:\s+[\w'.]+){0,2}$", re.IGNORECASE
 )
 _CONTINUATION_START = re.compile(
-    r"^(?:[ap]\.?m\b|[-\u2013\u2014]\s*\d|(?:till?|'til|until|to|thru)\s+(?:close|late|\d))", re.IGNORECASE
+    r"^(?:[ap]\.?m\b|[-\u2013\u2014]\s*(?:\d|close\b|late\b|midnight\b)|(?:till?|'til|until|to|thru)\s+(?:close|late|\d))",
+    re.IGNORECASE,
 )
 _CONNECTOR_WORD_END = re.compile(r"\b(?:with|by|w/|dj|kj|presented|hosted)$", re.IGNORECASE)
 _CLOCK_TEXT = r"\d{1,2}(?::\d{2})?\s*[ap]\.?m\.?"

@@ -198,7 +198,16 @@ def _segments(text: str) -> list[str]:
     pieces = (
         clean_name(_FILLER.sub(" ", piece)) for piece in _SEPARATORS.split(text) if not _is_filler(piece)
     )
-    return [p for p in pieces if p and re.search(r"[A-Za-z]{2}", p) and not is_ui_words(p)]
+    return [
+        p
+        for p in pieces
+        if p and re.search(r"[A-Za-z]{2}", p) and not _only_small_words(p) and not is_ui_words(p)
+    ]
+
+
+def _only_small_words(segment: str) -> bool:
+    """A leftover of function words ('by' of a badge 'Karaoke by' beside the street): not a name."""
+    return all(word in _SMALL_WORDS for word in re.findall(r"[a-z&]+", segment.lower()))
 
 
 def _venue_after_at(rest: str) -> str | None:
