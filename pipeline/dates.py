@@ -22,6 +22,7 @@ __all__ = [
     "find_page_year",
     "parse_date",
     "parse_days",
+    "stray_marks_dropped",
     "unglue_days",
     "weekday_of",
     "zeros_in_clocks",
@@ -211,6 +212,20 @@ _CLOCK_WITH_LETTER_O = re.compile(
 def zeros_in_clocks(text: str) -> str:
     """Zeros OCR read as the letter O inside a time: '9:OOPM' -> '9:00PM', '1OPM' -> '10PM'."""
     return _CLOCK_WITH_LETTER_O.sub(lambda match: re.sub("[Oo]", "0", match.group(0)), text)
+
+
+_STRAY_BEFORE_DASH = re.compile(
+    r"(\d\s*[ap]\.?m\.?)\s*(?<=\s)[A-Za-z.,'`|]\s*(?=[-\u2013\u2014]\s*(?:\d|close\b|late\b|midnight\b))",
+    re.IGNORECASE,
+)
+_STRAY_AFTER_DASH = re.compile(
+    r"(\d\s*[ap]\.?m\.?\s*[-\u2013\u2014])\s*[A-Za-z.,'`|]\s+(?=\d{1,2}(?::\d{2})?\s*[ap]\.?m)", re.IGNORECASE
+)
+
+
+def stray_marks_dropped(text: str) -> str:
+    """A lone letter or mark OCR read beside a range's dash, dropped: '9:00 PM M - CLOSE'."""
+    return _STRAY_AFTER_DASH.sub(r"\1 ", _STRAY_BEFORE_DASH.sub(r"\1 ", text))
 
 
 def find_page_year(texts: list[str]) -> int | None:

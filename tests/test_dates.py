@@ -7,7 +7,14 @@ import datetime as dt
 import pytest
 
 from pipeline.backends.line_fields import read_fields
-from pipeline.dates import find_date, find_page_year, parse_date, unglue_days, zeros_in_clocks
+from pipeline.dates import (
+    find_date,
+    find_page_year,
+    parse_date,
+    stray_marks_dropped,
+    unglue_days,
+    zeros_in_clocks,
+)
 
 
 @pytest.mark.parametrize(
@@ -80,3 +87,17 @@ def test_words_and_a_time_ocr_glued_together_are_spaced_again() -> None:
 def test_a_date_slash_ocr_read_as_a_bar_after_a_weekday_is_a_slash_again() -> None:
     assert unglue_days("SUNDAY SUN 2|8") == "SUNDAY SUN 2/8"
     assert unglue_days("Venue | 2") == "Venue | 2"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("9:00 PM M - CLOSE", "9:00 PM - CLOSE"),
+        ("8:00 PM I- 12:00 AM", "8:00 PM - 12:00 AM"),
+        ("9:00 PM - M 1:00 AM", "9:00 PM - 1:00 AM"),
+        ("9PM with - 1AM", "9PM with - 1AM"),  # a word, not a stray mark
+        ("9PM-1AM", "9PM-1AM"),
+    ],
+)
+def test_a_stray_letter_ocr_read_beside_a_ranges_dash_is_dropped(text: str, expected: str) -> None:
+    assert stray_marks_dropped(text) == expected

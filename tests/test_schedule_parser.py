@@ -412,3 +412,8 @@ def test_specials_post_under_a_singers_page_yields_no_shows() -> None:
         "Live Music Saturdays 9PM-1AM",
     ]
     assert parse_schedule(stack(texts), today=TODAY).shows == []
+
+
+def test_a_time_with_a_stray_ocr_letter_before_its_dash_keeps_its_range() -> None:
+    schedule = parse_schedule(stack(["Kelley's Pub", "FRIDAY 9:OO PM M - 1:00 AM"]), today=TODAY)
+    assert show_rows(schedule) == [("Kelley's Pub", "friday", "21:00", "01:00", None)]
