@@ -101,3 +101,8 @@ def test_a_date_slash_ocr_read_as_a_bar_after_a_weekday_is_a_slash_again() -> No
 )
 def test_a_stray_letter_ocr_read_beside_a_ranges_dash_is_dropped(text: str, expected: str) -> None:
     assert stray_marks_dropped(text) == expected
+
+
+def test_karaoke_glued_to_the_word_after_it_is_spaced_again() -> None:
+    assert unglue_days("KARAOKENIGHT") == "KARAOKE NIGHT"
+    assert unglue_days("KARAOKEBAR") == "KARAOKEBAR"
