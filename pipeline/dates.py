@@ -188,6 +188,7 @@ _BAR_FOR_SLASH = re.compile(
     r"\b((?:MON|TUE|WED|THU|FRI|SAT|SUN)[A-Z]*\.?\s+\d{1,2})[|lI](\d{1,2})\b", re.IGNORECASE
 )
 _GLUED_KARAOKE = re.compile(r"\b(KARAOKE)(?=(?:NIGHTS?|TONIGHT|SCHEDULE|PARTY|WITH)\b)", re.IGNORECASE)
+_FRI_WITH_A_ONE = re.compile(r"\bFR[1l](?=\s+\d{1,2}/\d{1,2}\b)")
 _GLUED_EVERY = re.compile(r"\b(EVERY)(?=(?:MON|TUES|WEDNES|THURS|FRI|SATUR|SUN)DAY)", re.IGNORECASE)
 _GLUED_CLOCK = re.compile(r"(?<=[A-Za-z])(?=\d{1,2}(?::\d{2})?\s*[ap]\.?m)", re.IGNORECASE)
 
@@ -196,9 +197,10 @@ def unglue_days(text: str) -> str:
     """Spaces OCR dropped: 'MONDAYMON7/27' -> 'MONDAY MON 7/27', '8PMTILLCLOSE', 'FRIDAYNIGHTS'.
 
     'EVERYFRIDAYKARAOKE9:00PM' -> 'EVERY FRIDAY KARAOKE 9:00PM', 'KARAOKENIGHT' -> 'KARAOKE
-    NIGHT'; a date's slash read as a bar after a weekday is a slash again ('SUN 2|8').
+    NIGHT'; a date's slash read as a bar after a weekday is a slash again ('SUN 2|8'), and
+    'FR1 3/6' is 'FRI 3/6'.
     """
-    text = _BAR_FOR_SLASH.sub(r"\1/\2", text)
+    text = _FRI_WITH_A_ONE.sub("FRI", _BAR_FOR_SLASH.sub(r"\1/\2", text))
     text = _GLUED_EVERY.sub(r"\1 ", _GLUED_KARAOKE.sub(r"\1 ", _GLUED_CLOCK.sub(" ", text)))
     text = _GLUED_DAY.sub(r"\1 \2", _GLUED_DATE.sub(" ", text))
     return _GLUED_NIGHT.sub(r"\1 \2", _GLUED_OPEN_END.sub(r"\1 \2 \3", text))

@@ -86,6 +86,7 @@ def test_words_and_a_time_ocr_glued_together_are_spaced_again() -> None:
 
 def test_a_date_slash_ocr_read_as_a_bar_after_a_weekday_is_a_slash_again() -> None:
     assert unglue_days("SUNDAY SUN 2|8") == "SUNDAY SUN 2/8"
+    assert unglue_days("FRIDAY FR1 3/6") == "FRIDAY FRI 3/6"
     assert unglue_days("Venue | 2") == "Venue | 2"
 
 

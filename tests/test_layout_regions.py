@@ -298,3 +298,33 @@ def test_a_headline_wrapped_before_its_dash_close_keeps_its_end_and_host() -> No
         ["El Toro Cantina", "THURSDAY KARAOKE 9:00PM", "- CLOSE WITH DJ CHRIS B", "12 Elm St, Tampa, FL"],
     )
     assert shows_of(lines) == {("El Toro Cantina", "thursday", "21:00", None, "CHRIS B")}
+
+
+def test_a_logo_stacked_between_the_halves_of_a_name_is_read_apart_from_it() -> None:
+    boxes = [
+        ("KARAOKE", 10, 6, 462, 101), ("FRIDAYS & SATURDAYS", 6, 101, 466, 138),
+        ("6PM-9PM", 76, 142, 399, 199), ("Hosted by Mike D", 82, 203, 392, 244),
+        ("Neon", 206, 480, 266, 506), ("STATION", 300, 502, 400, 530), ("SAND BAR", 56, 504, 172, 530),
+        ("Nights", 202, 504, 271, 531), ("Karaoke", 195, 528, 278, 553),
+        ("142 Route 9 Ste 600, Mesa, AZ 85220", 102, 581, 370, 601),
+    ]  # fmt: skip
+    lines = [OcrLine(text, x0, y0, x1, y1) for text, x0, y0, x1, y1 in boxes]
+    assert shows_of(lines) == {
+        ("SAND BAR STATION", "friday", "18:00", "21:00", "Mike D"),
+        ("SAND BAR STATION", "saturday", "18:00", "21:00", "Mike D"),
+    }
+
+
+def test_a_venue_name_wrapped_in_a_narrow_column_is_one_name_though_ocr_boxes_overlap() -> None:
+    lines = [
+        box("THURSDAY THU 7/16", 40, 215),
+        box("Sand Bar", 40, 283, height=24),
+        box("Station", 40, 304, height=26),  # 3 px into the line above
+        box("9pm-2am", 40, 328, height=24),
+        box("Presented by DJ Chris B", 40, 350, height=24),
+        box("Mesa", 40, 390),
+    ]
+    schedule = parse_schedule(lines, today=dt.date(2026, 7, 1))
+    assert [(s.venue_name, s.date, s.start_time) for s in schedule.shows] == [
+        ("Sand Bar Station", dt.date(2026, 7, 16), "21:00")
+    ]

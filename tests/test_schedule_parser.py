@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from pipeline.backends.line_fields import spaced_venue_name
+from pipeline.backends.line_fields import is_noise, spaced_venue_name
 from pipeline.backends.schedule_parser import OcrLine, parse_schedule
 from pipeline.schema import ParsedSchedule
 
@@ -443,3 +443,8 @@ def test_a_flyer_venue_read_without_spaces_matches_its_spaced_name() -> None:
     assert show_rows(parse_schedule(lines, today=TODAY)) == [
         ("THE VELVET ROOM", "friday", "21:00", "01:00", None)
     ]
+
+
+@pytest.mark.parametrize("text", ["II 5G 25%", "I 5G 67%", "5G 25%", "9:41"])
+def test_a_phone_status_bar_with_its_signal_bars_is_noise(text: str) -> None:
+    assert is_noise(text)

@@ -42,6 +42,7 @@ _INITIAL = re.compile(r"^[A-Z]\.?$")  # 'W/ DJ MIKE' / 'D'
 _SENTENCE = re.compile(r"^[A-Z][a-z']*(?:\s+[a-z][a-z']*){2,}")  # 'Open mic night coming soon'
 _ZIP_ONLY = re.compile(r"^\d{5}(?:-\d{4})?$")
 _WRAP_GAP = 0.25  # gap / line height below which a row continues the one above
+_WRAP_OVERLAP = 0.2  # ... and the most two left-aligned wrapped lines' boxes overlap (0.1 otherwise)
 _WORD_GAP = 0.5  # gap / text height below which two boxes of a row are one phrase
 _BLOCK_GAP = 1.0  # gap / median line height above which a new block starts
 
@@ -107,12 +108,19 @@ class Row:
         return Row(self.boxes + below.boxes, f"{self.text}{glue}{below.text}")
 
 
-def _without_stacked_logo(boxes: list[OcrLine]) -> list[list[OcrLine]]:
-    """A row, and apart from it the boxes set off its line between two that share one (a logo's words)."""
+def _without_stacked_logo(boxes: list[OcrLine], others: Sequence[OcrLine] = ()) -> list[list[OcrLine]]:
+    """A row, and apart from it a logo's words between two boxes of the row.
+
+    A logo word is set off the line the two share, or is one line of a stack of words
+    ('Neon' / 'Nights' / 'Karaoke' between 'SAND BAR' and 'STATION') that they are not.
+    """
     ordered = sorted(boxes, key=lambda box: box.x0)
     logo: list[OcrLine] = []
     for left, middle, right in zip(ordered, ordered[1:], ordered[2:], strict=False):
-        if _set_off(middle, left, right):
+        stacked = _in_a_stack(middle, others) and not (
+            _in_a_stack(left, others) or _in_a_stack(right, others)
+        )
+        if _set_off(middle, left, right) or stacked:
             logo.append(middle)
     if len(ordered) >= 4 and not logo:  # two logo words between the halves of a name
         first, last = ordered[0], ordered[-1]
@@ -122,6 +130,20 @@ def _without_stacked_logo(boxes: list[OcrLine]) -> list[list[OcrLine]]:
     if not logo:
         return [boxes]
     return [[box for box in boxes if box not in logo], *([box] for box in logo)]
+
+
+def _in_a_stack(box: OcrLine, others: Sequence[OcrLine]) -> bool:
+    """Words sit right above and right below ``box``, over the same span: a stacked logo."""
+
+    def touching(other: OcrLine, gap: float) -> bool:
+        shared = min(box.x1, other.x1) - max(box.x0, other.x0)
+        return (
+            shared > 0.5 * min(box.x1 - box.x0, other.x1 - other.x0)
+            and -0.5 * box.height < gap < 0.3 * box.height
+        )
+
+    above = any(touching(other, box.y0 - other.y1) for other in others if other is not box)
+    return above and any(touching(other, other.y0 - box.y1) for other in others if other is not box)
 
 
 def _set_off(middle: OcrLine, left: OcrLine, right: OcrLine) -> bool:
@@ -178,7 +200,9 @@ def _continues(above: Row, below: Row) -> bool:
         return True  # a headline in capitals wraps inside the host's name ('... DJ TOMMY' / 'TUNES')
     gap = below.y0 - above.y1
     same_font = abs(above.height - below.height) <= 0.15 * max(above.height, below.height)
-    near = -0.1 * below.height <= gap < _WRAP_GAP * min(above.height, below.height)  # lines never overlap
+    aligned = abs(above.boxes[0].x0 - below.boxes[0].x0) <= 0.5 * below.height
+    overlap = (_WRAP_OVERLAP if aligned else 0.1) * below.height  # OCR's boxes of a left-aligned wrap overlap
+    near = -overlap <= gap < _WRAP_GAP * min(above.height, below.height)
     if not (same_font and near) or has_days(next_text) or _SENTENCE.match(next_text):
         return False
     return not _ends_with_field(text) and not _has_field(next_text)
@@ -219,7 +243,9 @@ def group_rows(lines: Sequence[OcrLine]) -> list[Row]:
             rows[-1].append(box)
         else:
             rows.append([box])
-    rows = sorted((part for boxes in rows for part in _without_stacked_logo(boxes)), key=lambda r: r[0].y0)
+    rows = sorted(
+        (part for boxes in rows for part in _without_stacked_logo(boxes, lines)), key=lambda r: r[0].y0
+    )
     visual = [Row.of(boxes, lines) for boxes in rows]  # boxes between two of a row are never its own
     joined: list[Row] = visual[:1]
     for above, row in itertools.pairwise(visual):

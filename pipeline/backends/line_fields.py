@@ -66,8 +66,9 @@ _TITLE_WORDS = {
 }  # fmt: skip
 _SMALL_WORDS = {"a", "an", "and", "the", "of", "at", "on", "in", "by", "for", "to", "or", "with", "&"}
 _STATUS_BAR = re.compile(
-    r"^(?:(?:1[0-2]|0?[1-9]):[0-5]\d|(?:[345]g|lte|wi-?fi)?\s*\d{1,3}\s*%|[345]g|lte)$", re.IGNORECASE
-)
+    r"^(?:(?:1[0-2]|0?[1-9]):[0-5]\d|(?:[Il|.:]{1,4}\s*)?(?:(?:[345]g|lte|wi-?fi)?\s*\d{1,3}\s*%|[345]g|lte))$",
+    re.IGNORECASE,
+)  # a clock, a battery, a network; signal bars read as 'II' before them
 _TIMESTAMP = re.compile(
     r"^(?:yesterday|today|[a-z]+\s+\d{1,2}(?:,\s*\d{4})?)\s+at\s+\d{1,2}:\d{2}\s*[ap]\.?m\.?$"
     r"|^(?:yesterday|today|just\s+now)$|^\W*\d{1,2}\s*(?:s|m|h|d|w|mins?|hrs?|wks?|secs?)\W*$",
