@@ -11,7 +11,7 @@ from pipeline.backends.chrome import is_chrome, is_overlay, vendor_badge
     "text",
     ["FACEBOOK PAGE", "VENUE WEBSITE", "Book Us", "Home", "MORE INFO", "Sports Bar", "Dedicated", "Ste 600",
      "We use cookies to improve your experience.", "ACCEPT ALL", "© 2026 Star Karaoke · Privacy",
-     "MOREINFO", "FACEBOOKPAGE", "VIEWDETAILS"],
+     "MOREINFO", "FACEBOOKPAGE", "VIEWDETAILS", "karaokenearme.com", "www.mikeyskaraoke.net"],
 )  # fmt: skip
 def test_chrome_is_recognised(text: str) -> None:
     assert is_chrome(text)

@@ -328,3 +328,34 @@ def test_a_venue_name_wrapped_in_a_narrow_column_is_one_name_though_ocr_boxes_ov
     assert [(s.venue_name, s.date, s.start_time) for s in schedule.shows] == [
         ("Sand Bar Station", dt.date(2026, 7, 16), "21:00")
     ]
+
+
+def test_a_week_day_holding_two_cards_in_one_block_gives_two_shows() -> None:
+    lines = [box("SUNDAY SUN 5/3", 40, 213), *card(40, 258, ["Spinnaker Grill", "10pm-2am", "Mesa"])]
+    lines += card(40, 352, ["The Dugout", "9:00 PM-close", "with KJ Steve", "Columbus"])
+    schedule = parse_schedule(lines, today=dt.date(2026, 5, 1))
+    assert {(s.venue_name, s.date, s.start_time, s.dj_name) for s in schedule.shows} == {
+        ("Spinnaker Grill", dt.date(2026, 5, 3), "22:00", None),
+        ("The Dugout", dt.date(2026, 5, 3), "21:00", "Steve"),
+    }
+
+
+def test_cards_under_a_cancelled_first_card_keep_the_day_header_above_it() -> None:
+    lines = [box("MONDAY MON 5/4", 40, 215)]
+    lines += card(40, 258, ["The Local Bar & Grill CANCELLED", "7:00PM -11:00PM", "Boise"])
+    lines += card(40, 397, ["Mulligan's Irish", "8PM-12AM", "with KJ Juice", "Clearwater"])
+    schedule = parse_schedule(lines, today=dt.date(2026, 5, 1))
+    assert [(s.venue_name, s.date, s.start_time) for s in schedule.shows] == [
+        ("Mulligan's Irish", dt.date(2026, 5, 4), "20:00")
+    ]
+
+
+def test_a_name_block_over_a_time_block_under_a_day_header_is_one_card() -> None:
+    lines = [box("FRIDAY FRI 9/18", 40, 215), box("Mulligan's Irish", 40, 260)]
+    lines += card(40, 303, ["8:00PM - 12:00AM", "with KJ Marco", "Clearwater"])
+    lines += card(40, 397, ["Harbor House", "9:00PM - 2:00AM", "Dayton"])
+    schedule = parse_schedule(lines, today=dt.date(2026, 9, 1))
+    assert {(s.venue_name, s.start_time, s.dj_name) for s in schedule.shows} == {
+        ("Mulligan's Irish", "20:00", "Marco"),
+        ("Harbor House", "21:00", None),
+    }

@@ -171,6 +171,10 @@ _FUNCTION_WORDS = frozenset(
         "tap",
     ]
 )
+_WEB_ADDRESS = re.compile(
+    r"^(?:https?://)?(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|io|co|us|app|biz|info)(?:/\S*)?$",
+    re.IGNORECASE,
+)  # 'karaokenearme.com' on a phone's address bar
 _LINK_END = re.compile(r"\b(?:website|web\s*site|page|menu|directions|profile|link|url)\s*[>»→]?$", re.I)
 _CONSENT = re.compile(
     r"\bcookies?\b|\bconsent\b|privacy\s+policy|accept\s+all|\bgdpr\b|terms\s+of\s+(?:use|service)"
@@ -288,7 +292,7 @@ def is_overlay(text: str) -> bool:
 
 
 def is_chrome(text: str) -> bool:
-    """UI chrome, a consent banner, a tag or a lone suite number: never part of a show."""
+    """UI chrome, a consent banner, a tag, a web address or a lone suite number: never part of a show."""
     stripped = text.strip().strip("|").strip()
     if is_overlay(stripped):
         return True
@@ -297,7 +301,7 @@ def is_chrome(text: str) -> bool:
     folded = " ".join(stripped.lower().split())
     if folded in _TAGS or _SUITE.match(stripped) or is_ui_words(stripped):
         return True
-    if _CONSENT.search(stripped):
+    if _CONSENT.search(stripped) or _WEB_ADDRESS.match(stripped):
         return True
     return len(folded.split()) <= 4 and _LINK_END.search(stripped) is not None
 

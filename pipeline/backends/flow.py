@@ -197,7 +197,12 @@ def block_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:
         return []
     preamble = merge_all(fields[: starts[0]])
     drafts: list[Draft] = []
-    for start, end in zip(starts, [*starts[1:], len(block)], strict=True):
+    spans = [
+        (day, listing)
+        for day, end in zip(starts, [*starts[1:], len(block)], strict=True)
+        for listing in _listings(fields, day, end)
+    ]
+    for day, (start, end) in spans:
         rows = block[start:end]
         text = " ".join(
             row.text
@@ -207,6 +212,8 @@ def block_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:
         if (mentions_other_event(text) and not mentions_karaoke(text)) or _cancelled(rows):
             continue
         own = merge_all(fields[start:end])
+        if start != day:
+            own = replace(own, days=fields[day].days, date=fields[day].date)
         drafts.append(
             Draft(
                 fields=merge(own, replace(preamble, notes=())),
@@ -216,6 +223,24 @@ def block_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:
             )
         )
     return _shared_venue(drafts) if preamble.venue is None else drafts
+
+
+def _listings(fields: Sequence[LineFields], start: int, end: int) -> list[tuple[int, int]]:
+    """One day's rows cut into its listings: a name line over a time line starts one.
+
+    Only once the listing above has its venue and time: 'SUNDAY' / 'Spinnaker Grill' /
+    '10pm-2am' / 'Mesa' / 'The Dugout' / '9:00 PM-close' is two shows (a week view's day).
+    """
+    cuts = [start]
+    for index in range(start + 1, end - 1):
+        line, below = fields[index], fields[index + 1]
+        name_only = line.venue and not (line.time or line.has_days or line.address or line.phone or line.dj)
+        if not (name_only and below.time and below.venue is None):
+            continue
+        above = merge_all(fields[cuts[-1] : index])
+        if above.venue and above.time:
+            cuts.append(index)
+    return list(zip(cuts, [*cuts[1:], end], strict=True))
 
 
 def _shared_venue(drafts: list[Draft]) -> list[Draft]:
@@ -287,16 +312,25 @@ def _under_day_header(previous: Sequence[Draft], block: Sequence[Row], ref: Read
     """A block naming its own venue and time but no day: the next card under a day header.
 
     It takes the day (or date) of the show above it, as a week view's column does; a
-    card with a 'CANCELLED' badge is not a show.
+    block of several cards gives one show per card, and a card with a 'CANCELLED' badge
+    is not a show.
     """
-    if not previous or not block or _cancelled(block):
+    if not previous or not block:
         return []
-    first = ref.fields(block[0].text)
-    fields = merge_all([first] + [ref.fields(row.text) for row in block[1:]])
-    if first.venue is None or first.time or fields.time is None or fields.has_days:
+    fields = [ref.fields(row.text) for row in block]
+    whole = merge_all(fields)
+    if fields[0].venue is None or fields[0].time or whole.time is None or whole.has_days:
         return []
-    days = replace(fields, days=previous[0].fields.days, date=previous[0].fields.date)
-    return [Draft(days, min(row.score for row in block), karaoke_line=previous[0].karaoke_line)]
+    drafts: list[Draft] = []
+    for start, end in _listings(fields, 0, len(block)):
+        if _cancelled(block[start:end]):
+            continue
+        card = replace(
+            merge_all(fields[start:end]), days=previous[0].fields.days, date=previous[0].fields.date
+        )
+        score = min(row.score for row in block[start:end])
+        drafts.append(Draft(card, score, karaoke_line=previous[0].karaoke_line))
+    return drafts
 
 
 def _name_block(block: Sequence[Row], ref: Reading) -> LineFields | None:
@@ -306,6 +340,16 @@ def _name_block(block: Sequence[Row], ref: Reading) -> LineFields | None:
     if len(named) != 1 or any(found.time or found.dj or found.has_days for found in fields):
         return None
     return replace(merge_all(fields), venue=named[0].venue, notes=())
+
+
+def _day_only(block: Sequence[Row], ref: Reading, day: list[Draft]) -> list[Draft]:
+    """The day of a block that gave no show (a cancelled card): the day of the cards under it."""
+    for row in block:
+        found = ref.fields(row.text)
+        if found.has_days:
+            karaoke = bool(day) and day[0].karaoke_line
+            return [Draft(LineFields(days=found.days, date=found.date), 1.0, karaoke_line=karaoke)]
+    return []
 
 
 def _with_venue(draft: Draft, heading: LineFields) -> Draft:
@@ -319,13 +363,20 @@ def flow_drafts(rows: Sequence[Row], page: Page, ref: Reading, above: Sequence[D
     """Shows of rows read as a flow; ``above`` is the last show of the region right above."""
     content = [row for row in rows if not is_heading(row) and not _is_hint(row, ref)]
     drafts: list[Draft] = []
-    pending: LineFields | None = None  # a name on its own above the next show ('Harbor House')
+    day: list[Draft] = list(above[-1:])  # what a card without a day under it takes its day from
+    pending: list[Row] = []  # a block that only names a venue, over the next show ('Harbor House')
     for block in split_blocks(content):
-        found = block_drafts(block, ref) or _under_day_header(drafts[-1:] or above[-1:], block, ref)
-        if found and pending is not None:
-            found = [_with_venue(draft, pending) for draft in found]
-        pending = _name_block(block, ref) if not found else None
+        found = (
+            block_drafts(block, ref)
+            or _under_day_header(day, block, ref)
+            or _under_day_header(day, [*pending, *block], ref)
+        )
+        name = _name_block(pending, ref) if pending else None
+        if found and name is not None:
+            found = [_with_venue(draft, name) for draft in found]
+        pending = block if not found and _name_block(block, ref) is not None else []
         drafts = drafts + found if found else drafts[:-1] + _filled_from(drafts[-1:], block, ref)
+        day = found[-1:] or _day_only(block, ref, day) or drafts[-1:] or day
     if page.venue is None and any(draft.fields.venue is None for draft in drafts):
         anchored = _anchored_venue(content, ref)
         if anchored is not None:
