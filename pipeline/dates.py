@@ -189,6 +189,11 @@ _BAR_FOR_SLASH = re.compile(
 )
 _GLUED_KARAOKE = re.compile(r"\b(KARAOKE)(?=(?:NIGHTS?|TONIGHT|SCHEDULE|PARTY|WITH)\b)", re.IGNORECASE)
 _FRI_WITH_A_ONE = re.compile(r"\bFR[1l](?=\s+\d{1,2}/\d{1,2}\b)")
+_GLUED_CREDIT = re.compile(
+    r"(\b(?:HOSTED|PRESENTED)\s+BY|\d\s*[AP]M)(?=[A-Z]{2}|W/)"
+)  # 'BYMIKED', '12:30AMW/'
+_GLUED_TILL = re.compile(r"\b(till?|until)(close|late)\b", re.IGNORECASE)
+_TILL_LOSE = re.compile(r"\b(till?|until|to)\s+lose\b", re.IGNORECASE)  # OCR dropped the 'c' of 'close'
 _GLUED_EVERY = re.compile(r"\b(EVERY)(?=(?:MON|TUES|WEDNES|THURS|FRI|SATUR|SUN)DAY)", re.IGNORECASE)
 _GLUED_CLOCK = re.compile(r"(?<=[A-Za-z])(?=\d{1,2}(?::\d{2})?\s*[ap]\.?m)", re.IGNORECASE)
 
@@ -198,9 +203,11 @@ def unglue_days(text: str) -> str:
 
     'EVERYFRIDAYKARAOKE9:00PM' -> 'EVERY FRIDAY KARAOKE 9:00PM', 'KARAOKENIGHT' -> 'KARAOKE
     NIGHT'; a date's slash read as a bar after a weekday is a slash again ('SUN 2|8'), and
-    'FR1 3/6' is 'FRI 3/6'.
+    'FR1 3/6' is 'FRI 3/6'. Credits and open ends too: 'HOSTED BYMIKED', '12:30AMW/ DJ',
+    'TILLCLOSE', 'til lose'.
     """
     text = _FRI_WITH_A_ONE.sub("FRI", _BAR_FOR_SLASH.sub(r"\1/\2", text))
+    text = _TILL_LOSE.sub(r"\1 close", _GLUED_TILL.sub(r"\1 \2", _GLUED_CREDIT.sub(r"\1 ", text)))
     text = _GLUED_EVERY.sub(r"\1 ", _GLUED_KARAOKE.sub(r"\1 ", _GLUED_CLOCK.sub(" ", text)))
     text = _GLUED_DAY.sub(r"\1 \2", _GLUED_DATE.sub(" ", text))
     return _GLUED_NIGHT.sub(r"\1 \2", _GLUED_OPEN_END.sub(r"\1 \2 \3", text))

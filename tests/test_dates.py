@@ -107,3 +107,17 @@ def test_a_stray_letter_ocr_read_beside_a_ranges_dash_is_dropped(text: str, expe
 def test_karaoke_glued_to_the_word_after_it_is_spaced_again() -> None:
     assert unglue_days("KARAOKENIGHT") == "KARAOKE NIGHT"
     assert unglue_days("KARAOKEBAR") == "KARAOKEBAR"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("HOSTED BYMIKED", "HOSTED BY MIKED"),
+        ("8:30PM-12:30AMW/ DJ MIKE D", "8:30PM-12:30AM W/ DJ MIKE D"),
+        ("8:00PM TILLCLOSE", "8:00PM TILL CLOSE"),
+        ("9:00 PM til lose", "9:00 PM til close"),
+        ("Hosted by Mike", "Hosted by Mike"),
+    ],
+)
+def test_credits_and_open_ends_ocr_glued_are_spaced_again(text: str, expected: str) -> None:
+    assert unglue_days(text) == expected
