@@ -359,3 +359,17 @@ def test_a_name_block_over_a_time_block_under_a_day_header_is_one_card() -> None
         ("Mulligan's Irish", "20:00", "Marco"),
         ("Harbor House", "21:00", None),
     }
+
+
+def test_a_badge_stacked_between_the_halves_of_a_name_is_the_vendor_and_never_joins_the_name() -> None:
+    boxes = [
+        ("KARAOKE", 27, 12, 466, 146), ("EVERYTUESDAY", 68, 151, 424, 196),
+        ("9:30pm-1:30am", 42, 208, 450, 277), ("Presented by DJ Chris B", 73, 281, 420, 321),
+        ("Karaoke by", 188, 490, 308, 516),
+        ("THE WAGON", 30, 500, 178, 528), ("WHEEL", 313, 500, 402, 528), ("Dana", 216, 516, 276, 538),
+        ("7872 Lakeshore Dr, Columbus, OH 43293", 90, 581, 402, 602),
+    ]  # fmt: skip
+    schedule = parse_schedule([OcrLine(text, *corners) for text, *corners in boxes], today=TODAY)
+    assert {(s.venue_name, s.day, s.start_time, s.dj_name, s.vendor) for s in schedule.shows} == {
+        ("THE WAGON WHEEL", "tuesday", "21:30", "Chris B", "Dana")
+    }

@@ -87,6 +87,12 @@ class Row:
             text += (" " if joined else " | ") + right.text.strip()
         return cls(ordered, text)
 
+    @classmethod
+    def stacked(cls, boxes: Sequence[OcrLine]) -> Row:
+        """A logo's words read top to bottom ('Karaoke by' over 'Dana'), as one row."""
+        ordered = tuple(sorted(boxes, key=lambda box: box.y0))
+        return cls(ordered, " ".join(box.text.strip() for box in ordered))
+
     @property
     def y0(self) -> float:
         return min(box.y0 for box in self.boxes)
@@ -108,8 +114,8 @@ class Row:
         return Row(self.boxes + below.boxes, f"{self.text}{glue}{below.text}")
 
 
-def _without_stacked_logo(boxes: list[OcrLine], others: Sequence[OcrLine] = ()) -> list[list[OcrLine]]:
-    """A row, and apart from it a logo's words between two boxes of the row.
+def _logo_apart(boxes: list[OcrLine], others: Sequence[OcrLine] = ()) -> tuple[list[OcrLine], list[OcrLine]]:
+    """A row's boxes, and apart from them a logo's words between two boxes of the row.
 
     A logo word is set off the line the two share, or is one line of a stack of words
     ('Neon' / 'Nights' / 'Karaoke' between 'SAND BAR' and 'STATION') that they are not.
@@ -127,9 +133,7 @@ def _without_stacked_logo(boxes: list[OcrLine], others: Sequence[OcrLine] = ()) 
         inner = ordered[1:-1]
         if all(_set_off(box, first, last) for box in inner):
             logo = inner
-    if not logo:
-        return [boxes]
-    return [[box for box in boxes if box not in logo], *([box] for box in logo)]
+    return [box for box in boxes if box not in logo], logo
 
 
 def _in_a_stack(box: OcrLine, others: Sequence[OcrLine]) -> bool:
@@ -243,15 +247,20 @@ def group_rows(lines: Sequence[OcrLine]) -> list[Row]:
             rows[-1].append(box)
         else:
             rows.append([box])
-    rows = sorted(
-        (part for boxes in rows for part in _without_stacked_logo(boxes, lines)), key=lambda r: r[0].y0
-    )
-    visual = [Row.of(boxes, lines) for boxes in rows]  # boxes between two of a row are never its own
+    visual: list[Row] = []
+    logos: set[OcrLine] = set()
+    for boxes in rows:
+        rest, logo = _logo_apart(boxes, lines)
+        visual += [Row.of(rest, lines)] if rest else []  # boxes between two of a row are never its own
+        visual += [Row.stacked(logo)] if logo else []
+        logos.update(logo)
+    visual.sort(key=lambda row: row.boxes[0].y0)
     joined: list[Row] = visual[:1]
     for above, row in itertools.pairwise(visual):
         one_phrase = _one_cell(above) and _one_cell(row)  # never join table rows
         dangling = _one_cell(row) and _CONNECTOR_WORD_END.search(above.text) is not None
-        if (one_phrase or dangling) and _continues(Row(above.boxes, joined[-1].text), row):
+        logo_edge = (above.boxes[0] in logos) != (row.boxes[0] in logos)  # a logo never wraps into a name
+        if (one_phrase or dangling) and not logo_edge and _continues(Row(above.boxes, joined[-1].text), row):
             joined[-1] = joined[-1].joined(row, " - " if _lost_dash(joined[-1].text, row.text) else " ")
         else:
             joined.append(row)
