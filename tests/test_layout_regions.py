@@ -373,3 +373,14 @@ def test_a_badge_stacked_between_the_halves_of_a_name_is_the_vendor_and_never_jo
     assert {(s.venue_name, s.day, s.start_time, s.dj_name, s.vendor) for s in schedule.shows} == {
         ("THE WAGON WHEEL", "tuesday", "21:30", "Chris B", "Dana")
     }
+
+
+def test_a_card_whose_name_wraps_starts_at_its_first_line_not_at_the_city_above_it() -> None:
+    lines = [box("TUESDAY TUE 2/24", 412, 213)]
+    lines += card(414, 256, ["Gator's Sports", "Bar", "6pm-9pm", "Columbus"])
+    lines += card(414, 370, ["Gator's Sports", "Bar", "7:30PM - 11:30PM", "with DJ Juice", "Columbus"])
+    schedule = parse_schedule(lines, today=dt.date(2026, 2, 1))
+    assert sorted((s.venue_name, s.start_time, s.dj_name) for s in schedule.shows) == [
+        ("Gator's Sports", "18:00", None),  # 'Bar' a line lower is a second name line, not a card
+        ("Gator's Sports", "19:30", "Juice"),
+    ]

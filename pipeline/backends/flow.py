@@ -231,15 +231,25 @@ def _listings(fields: Sequence[LineFields], start: int, end: int) -> list[tuple[
     Only once the listing above has its venue and time: 'SUNDAY' / 'Spinnaker Grill' /
     '10pm-2am' / 'Mesa' / 'The Dugout' / '9:00 PM-close' is two shows (a week view's day).
     """
+
+    def name_only(line: LineFields) -> bool:
+        return bool(line.venue) and not (line.time or line.has_days or line.address or line.phone or line.dj)
+
     cuts = [start]
     for index in range(start + 1, end - 1):
-        line, below = fields[index], fields[index + 1]
-        name_only = line.venue and not (line.time or line.has_days or line.address or line.phone or line.dj)
-        if not (name_only and below.time and below.venue is None):
+        below = fields[index + 1]
+        if not (name_only(fields[index]) and below.time and below.venue is None):
             continue
-        above = merge_all(fields[cuts[-1] : index])
+        first = index  # a name on two lines ('Gator's Sports' / 'Bar') starts at its first,
+        while (  # but the line under a time or a host is the card above's city
+            first - 1 > cuts[-1]
+            and name_only(fields[first - 1])
+            and not (fields[first - 2].time or fields[first - 2].dj)
+        ):
+            first -= 1
+        above = merge_all(fields[cuts[-1] : first])
         if above.venue and above.time:
-            cuts.append(index)
+            cuts.append(first)
     return list(zip(cuts, [*cuts[1:], end], strict=True))
 
 
