@@ -384,3 +384,21 @@ def test_a_card_whose_name_wraps_starts_at_its_first_line_not_at_the_city_above_
         ("Gator's Sports", "18:00", None),  # 'Bar' a line lower is a second name line, not a card
         ("Gator's Sports", "19:30", "Juice"),
     ]
+
+
+def test_week_view_labels_naming_a_day_twice_are_not_a_tables_column_names() -> None:
+    boxes = [
+        ("Apr 12 - 18, 2026", 28, 170, 223, 200), ("SUNDAY SUN 4/12", 29, 215, 192, 235),
+        ("MONDAY MON", 203, 215, 335, 235), ("TUESDAY TUE", 381, 215, 510, 235),
+        ("4/13", 202, 237, 248, 263), ("4/14", 378, 237, 424, 262),
+        ("The Rusty Anchor", 37, 256, 175, 282), ("Nothing scheduled", 202, 277, 329, 301),
+        ("Nothing scheduled", 379, 277, 504, 301), ("10:00PM-2:00AM", 39, 280, 171, 304),
+        ("Presented by DJ", 38, 301, 149, 325), ("Tommy Tunes", 38, 321, 136, 346),
+        ("Clearwater", 38, 341, 116, 365),
+    ]  # fmt: skip
+    schedule = parse_schedule(
+        [OcrLine(text, *corners) for text, *corners in boxes], today=dt.date(2026, 4, 1)
+    )
+    assert [(s.venue_name, s.day, s.date, s.dj_name) for s in schedule.shows] == [
+        ("The Rusty Anchor", "sunday", dt.date(2026, 4, 12), "Tommy Tunes")
+    ]

@@ -103,13 +103,18 @@ def _vertical_split(
     """The widest gutter that separates schedules (see the module docstring), if any.
 
     ``soft`` boxes (a week view's day headers, set close together) do not block a
-    gutter; each goes to the side its centre is on.
+    gutter, nor count as a table's column names ('MONDAY MON'); each goes to the side
+    its centre is on.
 
     With ``columns``, the widest gutter with no schedule text on either side instead
     (a logo beside a flyer's small print).
     """
     width = COLUMN_GUTTER * _text_height(boxes) if columns else GUTTER * height
     hard = [box for box in boxes if columns or not soft(box)]
+
+    def hard_of(side: list[OcrLine]) -> list[OcrLine]:  # a week view's day labels are not column names
+        return [box for box in side if box in hard]
+
     for middle in _gutters(hard or boxes, width):
         left = [box for box in boxes if box.x1 <= middle or (box not in hard and _centre(box) < middle)]
         right = [box for box in boxes if box.x0 >= middle or (box not in hard and _centre(box) >= middle)]
@@ -118,7 +123,7 @@ def _vertical_split(
         if min(len(left), len(right)) < MIN_BOXES:
             continue
         kinds = {kind_of(left), kind_of(right)}
-        if _cuts_a_header(left, right) and kinds != {"schedule"}:
+        if _cuts_a_header(hard_of(left), hard_of(right)) and kinds != {"schedule"}:
             continue
         if columns and kinds == {"none"}:
             return left, right
