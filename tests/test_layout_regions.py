@@ -402,3 +402,21 @@ def test_week_view_labels_naming_a_day_twice_are_not_a_tables_column_names() -> 
     assert [(s.venue_name, s.day, s.date, s.dj_name) for s in schedule.shows] == [
         ("The Rusty Anchor", "sunday", dt.date(2026, 4, 12), "Tommy Tunes")
     ]
+
+
+def test_a_table_cell_between_cells_above_and_below_is_never_taken_for_a_stacked_logo() -> None:
+    boxes = [
+        ("VENUE", 102, 223, 170, 255), ("TIME", 650, 226, 699, 252), ("HOST", 1176, 223, 1234, 253),
+        ("SATURDAY", 105, 808, 193, 835),
+        ("El Toro Cantina", 105, 892, 230, 923), ("8PM - LATE", 647, 890, 751, 924),
+        ("KJ Dana", 1174, 887, 1256, 926),
+        ("Mulligan's Irish Pub", 106, 935, 258, 965), ("9pm - Close", 648, 933, 754, 968),
+        ("Rooftop 35", 103, 977, 200, 1012), ("9PM - 2AM", 648, 977, 747, 1011),
+        ("KJ Steve", 1174, 976, 1259, 1013),
+        ("Harbor House", 103, 1021, 220, 1054), ("9:30PM-1:30AM", 650, 1021, 792, 1051),
+        ("KJ Tina", 1175, 1019, 1250, 1054),
+    ]  # fmt: skip
+    schedule = parse_schedule([OcrLine(text, *corners) for text, *corners in boxes], today=TODAY)
+    assert ("Rooftop 35", "21:00", "02:00", "Steve") in {
+        (s.venue_name, s.start_time, s.end_time, s.dj_name) for s in schedule.shows
+    }

@@ -124,7 +124,7 @@ def _logo_apart(boxes: list[OcrLine], others: Sequence[OcrLine] = ()) -> tuple[l
     logo: list[OcrLine] = []
     for left, middle, right in zip(ordered, ordered[1:], ordered[2:], strict=False):
         stacked = _in_a_stack(middle, others) and not (
-            _in_a_stack(left, others) or _in_a_stack(right, others)
+            _has_lines_by(left, others) or _has_lines_by(right, others)
         )
         if _set_off(middle, left, right) or stacked:
             logo.append(middle)
@@ -136,18 +136,25 @@ def _logo_apart(boxes: list[OcrLine], others: Sequence[OcrLine] = ()) -> tuple[l
     return [box for box in boxes if box not in logo], logo
 
 
+def _stacked_with(box: OcrLine, other: OcrLine, most_gap: float) -> tuple[bool, bool]:
+    """Whether ``other`` sits over the same span as ``box`` right above it, and right below it."""
+    shared = min(box.x1, other.x1) - max(box.x0, other.x0)
+    if other is box or shared <= 0.5 * min(box.x1 - box.x0, other.x1 - other.x0):
+        return False, False
+    gap_above, gap_below = box.y0 - other.y1, other.y0 - box.y1
+    low, high = -0.5 * box.height, most_gap * box.height
+    return low < gap_above < high, low < gap_below < high
+
+
 def _in_a_stack(box: OcrLine, others: Sequence[OcrLine]) -> bool:
     """Words sit right above and right below ``box``, over the same span: a stacked logo."""
+    found = [_stacked_with(box, other, 0.3) for other in others]
+    return any(above for above, _ in found) and any(below for _, below in found)
 
-    def touching(other: OcrLine, gap: float) -> bool:
-        shared = min(box.x1, other.x1) - max(box.x0, other.x0)
-        return (
-            shared > 0.5 * min(box.x1 - box.x0, other.x1 - other.x0)
-            and -0.5 * box.height < gap < 0.3 * box.height
-        )
 
-    above = any(touching(other, box.y0 - other.y1) for other in others if other is not box)
-    return above and any(touching(other, other.y0 - box.y1) for other in others if other is not box)
+def _has_lines_by(box: OcrLine, others: Sequence[OcrLine]) -> bool:
+    """A line sits within a line height above or below ``box``: a table's cell, not a name around a logo."""
+    return any(above or below for above, below in (_stacked_with(box, other, 1.0) for other in others))
 
 
 def _set_off(middle: OcrLine, left: OcrLine, right: OcrLine) -> bool:
