@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+import pytest
+
 from pipeline.backends.layouts import OcrLine
 from pipeline.backends.regions import cut_regions
 from pipeline.backends.schedule_parser import _side_kind, parse_schedule
@@ -420,3 +422,26 @@ def test_a_table_cell_between_cells_above_and_below_is_never_taken_for_a_stacked
     assert ("Rooftop 35", "21:00", "02:00", "Steve") in {
         (s.venue_name, s.start_time, s.end_time, s.dj_name) for s in schedule.shows
     }
+
+
+@pytest.mark.parametrize("brand_height", [29, 37, 110])  # smaller, as tall as the title, taller (a phone)
+def test_the_name_right_above_the_street_beats_a_site_brand_two_lines_above_it(brand_height: int) -> None:
+    lines = [
+        box("SingSpot", 40, 12, height=brand_height, char=14),
+        box("The Rusty Anchor", 40, 20 + brand_height + 40, height=93 if brand_height > 90 else 36, char=18),
+        box("7003 Commerce Pkwy, Clearwater, FL 33777", 40, 300, height=23, char=8),
+        box("Day", 50, 360), box("Time", 200, 360), box("Host", 330, 360),
+        box("Sunday", 50, 400), box("7:30PM-11:30PM", 200, 400), box("Steve", 330, 400),
+    ]  # fmt: skip
+    assert shows_of(lines) == {("The Rusty Anchor", "sunday", "19:30", "23:30", "Steve")}
+
+
+def test_a_tag_left_under_the_title_in_small_type_does_not_take_the_venue() -> None:
+    lines = [
+        box("The Rusty Anchor", 40, 114, height=32, char=16),
+        box("Food", 40, 155, height=22),
+        box("7003 Commerce Pkwy, Clearwater, FL 33777", 40, 190, height=23, char=8),
+        box("Day", 50, 300), box("Time", 200, 300), box("Host", 330, 300),
+        box("Saturday", 50, 340), box("9:30PM-1:30AM", 200, 340), box("KJ Dana", 330, 340),
+    ]  # fmt: skip
+    assert shows_of(lines) == {("The Rusty Anchor", "saturday", "21:30", "01:30", "Dana")}

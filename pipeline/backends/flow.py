@@ -41,6 +41,7 @@ __all__ = [
     "venue_heading",
 ]
 
+_NEAR_TITLE_SIZE = 0.75  # a name nearer the street in at least this share of the tallest's type wins
 _CANCEL_BADGE = re.compile(r"cancel+ed|no\s+show|off\s+this\s+week", re.IGNORECASE)
 _CANCEL_CAPS = re.compile(r"\bCANCELL?ED\b(?![^(]*\))")  # a badge in capitals read into the line, not a note
 
@@ -109,9 +110,10 @@ def venue_heading(rows: Sequence[Row], ref: Reading) -> LineFields:
     """A venue named above the first show ('Oties Tavern & Grill' over its weekly nights).
 
     Of the name lines above the first show, those over a street or phone line come
-    first, and of them the one in the largest type wins (a pane's title over a site's
-    small brand name, which may sit two lines above the street too); its address and
-    phone are taken from the rows under it.
+    first, and of them the one nearest the street wins unless its type is much smaller (a
+    pane's title under a site's brand name, which may sit two lines above the street too,
+    in larger type on a phone); else the first in the largest type. Its address and phone
+    are taken from the rows under it.
     """
     candidates: list[tuple[Row, LineFields]] = []
     for row in rows:
@@ -131,9 +133,23 @@ def venue_heading(rows: Sequence[Row], ref: Reading) -> LineFields:
         and not fields.address
         and any(f.address or f.phone for _, f in candidates[index + 1 : index + 3])
     ]
-    pool = anchored or [index for index, (_, fields) in enumerate(candidates) if fields.venue]
-    tallest = max(candidates[index][0].height for index in pool)
-    chosen = next(index for index in pool if candidates[index][0].height >= 0.9 * tallest)
+    if anchored:  # right above the street unless in much smaller type ('Food' under the title)
+        tallest = max(candidates[index][0].height for index in anchored)
+        chosen = next(
+            (
+                index
+                for index in reversed(anchored)
+                if candidates[index][0].height >= _NEAR_TITLE_SIZE * tallest
+            ),
+            anchored[0],
+        )
+    else:
+        tallest = max(row.height for row, fields in candidates if fields.venue)
+        chosen = next(
+            index
+            for index, (row, fields) in enumerate(candidates)
+            if fields.venue and row.height >= 0.9 * tallest
+        )
     heading = candidates[chosen][1]
     for _, fields in candidates[chosen + 1 :]:
         heading = replace(
