@@ -22,8 +22,10 @@ __all__ = [
     "find_page_year",
     "parse_date",
     "parse_days",
+    "stray_marks_dropped",
     "unglue_days",
     "weekday_of",
+    "zeros_in_clocks",
 ]
 
 _DAY_NAMES: dict[Weekday, str] = {
@@ -182,12 +184,58 @@ _GLUED_NIGHT = re.compile(
     r"\b((?:MON|TUES|WEDNES|THURS|FRI|SATUR|SUN)DAYS?)(NIGHTS?|KARAOKE|EVENINGS?)\b", re.IGNORECASE
 )
 _GLUED_DATE = re.compile(r"(?<=[A-Za-z])(?=\d{1,2}/\d{1,2}\b)")
+_BAR_FOR_SLASH = re.compile(
+    r"\b((?:MON|TUE|WED|THU|FRI|SAT|SUN)[A-Z]*\.?\s+\d{1,2})[|lI](\d{1,2})\b", re.IGNORECASE
+)
+_GLUED_KARAOKE = re.compile(r"\b(KARAOKE)(?=(?:NIGHTS?|TONIGHT|SCHEDULE|PARTY|WITH)\b)", re.IGNORECASE)
+_FRI_WITH_A_ONE = re.compile(r"\bFR[1l](?=\s+\d{1,2}/\d{1,2}\b)")
+_GLUED_CREDIT = re.compile(
+    r"(\b(?:HOSTED|PRESENTED)\s+BY|\d\s*[AP]M)(?=[A-Z]{2}|W/)"
+)  # 'BYMIKED', '12:30AMW/'
+_GLUED_TILL = re.compile(r"\b(till?|until)(close|late)\b", re.IGNORECASE)
+_TILL_LOSE = re.compile(r"\b(till?|until|to)\s+lose\b", re.IGNORECASE)  # OCR dropped the 'c' of 'close'
+_GLUED_EVERY = re.compile(r"\b(EVERY)(?=(?:MON|TUES|WEDNES|THURS|FRI|SATUR|SUN)DAY)", re.IGNORECASE)
+_GLUED_CLOCK = re.compile(r"(?<=[A-Za-z])(?=\d{1,2}(?::\d{2})?\s*[ap]\.?m)", re.IGNORECASE)
 
 
 def unglue_days(text: str) -> str:
-    """Spaces OCR dropped: 'MONDAYMON7/27' -> 'MONDAY MON 7/27', '8PMTILLCLOSE', 'FRIDAYNIGHTS'."""
+    """Spaces OCR dropped: 'MONDAYMON7/27' -> 'MONDAY MON 7/27', '8PMTILLCLOSE', 'FRIDAYNIGHTS'.
+
+    'EVERYFRIDAYKARAOKE9:00PM' -> 'EVERY FRIDAY KARAOKE 9:00PM', 'KARAOKENIGHT' -> 'KARAOKE
+    NIGHT'; a date's slash read as a bar after a weekday is a slash again ('SUN 2|8'), and
+    'FR1 3/6' is 'FRI 3/6'. Credits and open ends too: 'HOSTED BYMIKED', '12:30AMW/ DJ',
+    'TILLCLOSE', 'til lose'.
+    """
+    text = _FRI_WITH_A_ONE.sub("FRI", _BAR_FOR_SLASH.sub(r"\1/\2", text))
+    text = _TILL_LOSE.sub(r"\1 close", _GLUED_TILL.sub(r"\1 \2", _GLUED_CREDIT.sub(r"\1 ", text)))
+    text = _GLUED_EVERY.sub(r"\1 ", _GLUED_KARAOKE.sub(r"\1 ", _GLUED_CLOCK.sub(" ", text)))
     text = _GLUED_DAY.sub(r"\1 \2", _GLUED_DATE.sub(" ", text))
     return _GLUED_NIGHT.sub(r"\1 \2", _GLUED_OPEN_END.sub(r"\1 \2 \3", text))
+
+
+_CLOCK_WITH_LETTER_O = re.compile(
+    r"(?<![\d:.])(?=[\dO:.]*O)[1-9][\dO]?(?:[:.][\dO]{2}(?=\s*[ap]\.?m)|[:.][\dO]{2}(?![\w:])|(?=\s*[ap]\.?m))",
+    re.IGNORECASE,
+)
+
+
+def zeros_in_clocks(text: str) -> str:
+    """Zeros OCR read as the letter O inside a time: '9:OOPM' -> '9:00PM', '1OPM' -> '10PM'."""
+    return _CLOCK_WITH_LETTER_O.sub(lambda match: re.sub("[Oo]", "0", match.group(0)), text)
+
+
+_STRAY_BEFORE_DASH = re.compile(
+    r"(\d\s*[ap]\.?m\.?)\s*(?<=\s)[A-Za-z.,'`|]\s*(?=[-\u2013\u2014]\s*(?:\d|close\b|late\b|midnight\b))",
+    re.IGNORECASE,
+)
+_STRAY_AFTER_DASH = re.compile(
+    r"(\d\s*[ap]\.?m\.?\s*[-\u2013\u2014])\s*[A-Za-z.,'`|]\s+(?=\d{1,2}(?::\d{2})?\s*[ap]\.?m)", re.IGNORECASE
+)
+
+
+def stray_marks_dropped(text: str) -> str:
+    """A lone letter or mark OCR read beside a range's dash, dropped: '9:00 PM M - CLOSE'."""
+    return _STRAY_AFTER_DASH.sub(r"\1 ", _STRAY_BEFORE_DASH.sub(r"\1 ", text))
 
 
 def find_page_year(texts: list[str]) -> int | None:

@@ -10,7 +10,8 @@ from pipeline.backends.chrome import is_chrome, is_overlay, vendor_badge
 @pytest.mark.parametrize(
     "text",
     ["FACEBOOK PAGE", "VENUE WEBSITE", "Book Us", "Home", "MORE INFO", "Sports Bar", "Dedicated", "Ste 600",
-     "We use cookies to improve your experience.", "ACCEPT ALL", "© 2026 Star Karaoke · Privacy"],
+     "We use cookies to improve your experience.", "ACCEPT ALL", "© 2026 Star Karaoke · Privacy",
+     "MOREINFO", "FACEBOOKPAGE", "VIEWDETAILS", "karaokenearme.com", "www.mikeyskaraoke.net"],
 )  # fmt: skip
 def test_chrome_is_recognised(text: str) -> None:
     assert is_chrome(text)
@@ -18,8 +19,9 @@ def test_chrome_is_recognised(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Steve", "The Rusty Nail", "BY", "Time", "Host", "Venue", "Close", "Kelley's Pub", "MONDAY 9PM"],
-)
+    ["Steve", "The Rusty Nail", "BY", "Time", "Host", "Venue", "Close", "Kelley's Pub", "MONDAY 9PM",
+     "Rooftop", "Morehouse", "Backup"],
+)  # fmt: skip
 def test_content_and_table_headers_are_not_chrome(text: str) -> None:
     assert not is_chrome(text)
 
@@ -42,6 +44,7 @@ def test_only_consent_text_is_an_overlay() -> None:
         ("Weekly Karaoke", None),
         ("Tuesday Karaoke", None),
         ("The Rusty Nail", None),
+        ("Karaoke by | 4985 Harbor Blvd", None),  # a stacked logo's first line beside the street
     ],
 )
 def test_vendor_badges(text: str, vendor: str | None) -> None:

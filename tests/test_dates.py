@@ -7,7 +7,14 @@ import datetime as dt
 import pytest
 
 from pipeline.backends.line_fields import read_fields
-from pipeline.dates import find_date, find_page_year, parse_date
+from pipeline.dates import (
+    find_date,
+    find_page_year,
+    parse_date,
+    stray_marks_dropped,
+    unglue_days,
+    zeros_in_clocks,
+)
 
 
 @pytest.mark.parametrize(
@@ -54,3 +61,63 @@ def test_the_shown_weekday_is_never_overwritten() -> None:
 )
 def test_find_page_year(texts: list[str], expected: int | None) -> None:
     assert find_page_year(texts) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("MONDAYS KARAOKE 8:3OPM -", "MONDAYS KARAOKE 8:30PM -"),
+        ("1OPM - 2AM", "10PM - 2AM"),
+        ("9:OOPM - CLOSE", "9:00PM - CLOSE"),
+        ("12:3OAM HOSTED BY MARCO", "12:30AM HOSTED BY MARCO"),
+        ("ROOM 10", "ROOM 10"),
+        ("2OO1 Main St", "2OO1 Main St"),  # no meridiem, no colon: not a time
+        ("Room 1O", "Room 1O"),
+    ],
+)
+def test_zeros_ocr_read_as_the_letter_o_inside_a_time_are_digits_again(text: str, expected: str) -> None:
+    assert zeros_in_clocks(text) == expected
+
+
+def test_words_and_a_time_ocr_glued_together_are_spaced_again() -> None:
+    assert unglue_days("EVERYFRIDAYKARAOKE9:00PM-") == "EVERY FRIDAY KARAOKE 9:00PM-"
+    assert unglue_days("DJ2") == "DJ2"
+
+
+def test_a_date_slash_ocr_read_as_a_bar_after_a_weekday_is_a_slash_again() -> None:
+    assert unglue_days("SUNDAY SUN 2|8") == "SUNDAY SUN 2/8"
+    assert unglue_days("FRIDAY FR1 3/6") == "FRIDAY FRI 3/6"
+    assert unglue_days("Venue | 2") == "Venue | 2"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("9:00 PM M - CLOSE", "9:00 PM - CLOSE"),
+        ("8:00 PM I- 12:00 AM", "8:00 PM - 12:00 AM"),
+        ("9:00 PM - M 1:00 AM", "9:00 PM - 1:00 AM"),
+        ("9PM with - 1AM", "9PM with - 1AM"),  # a word, not a stray mark
+        ("9PM-1AM", "9PM-1AM"),
+    ],
+)
+def test_a_stray_letter_ocr_read_beside_a_ranges_dash_is_dropped(text: str, expected: str) -> None:
+    assert stray_marks_dropped(text) == expected
+
+
+def test_karaoke_glued_to_the_word_after_it_is_spaced_again() -> None:
+    assert unglue_days("KARAOKENIGHT") == "KARAOKE NIGHT"
+    assert unglue_days("KARAOKEBAR") == "KARAOKEBAR"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("HOSTED BYMIKED", "HOSTED BY MIKED"),
+        ("8:30PM-12:30AMW/ DJ MIKE D", "8:30PM-12:30AM W/ DJ MIKE D"),
+        ("8:00PM TILLCLOSE", "8:00PM TILL CLOSE"),
+        ("9:00 PM til lose", "9:00 PM til close"),
+        ("Hosted by Mike", "Hosted by Mike"),
+    ],
+)
+def test_credits_and_open_ends_ocr_glued_are_spaced_again(text: str, expected: str) -> None:
+    assert unglue_days(text) == expected

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+import pytest
+
 from pipeline.backends.layouts import OcrLine
 from pipeline.backends.regions import cut_regions
 from pipeline.backends.schedule_parser import _side_kind, parse_schedule
@@ -212,3 +214,234 @@ def test_a_phone_table_whose_cells_wrap_reads_one_row_per_show() -> None:
         ("The Tipsy Crow", "monday", "19:30", "23:30", "Mike"),
         ("Silver Spur Saloon", "monday", "22:00", "01:00", "Juice"),
     }
+
+
+def test_cards_whose_times_ocr_read_with_letter_o_are_cut_apart_and_read() -> None:
+    left = [
+        "El Toro Cantina",
+        "MONDAYS KARAOKE NIGHT 8:3OPM -",
+        "12:3OAM HOSTED BY MARCO",
+        "982 N High St, Boise, ID",
+    ]
+    right = ["Rooftop 35", "EVERYFRIDAYKARAOKE9:0OPM-", "1:00AM WITH KJ TINA", "12 Elm St, Boise, ID"]
+    lines = card(40, 120, left) + card(420, 120, right)
+    assert shows_of(lines) == {
+        ("El Toro Cantina", "monday", "20:30", "00:30", "MARCO"),
+        ("Rooftop 35", "friday", "21:00", "01:00", "TINA"),
+    }
+
+
+def test_a_week_title_close_above_its_day_columns_does_not_merge_them() -> None:
+    title = box("Nov 8 - 14, 2026", 239, 179, char=16)  # spans the gutter, 0.75 text heights above
+    headers = [box("SUNDAY SUN 11/8", 238, 214), box("MONDAY MON 11/9", 446, 214)]
+    cards = card(248, 252, ["Neon Moon Lounge", "9PM - 1AM", "w/ DJ Tommy Tunes", "Mesa"]) + card(
+        456, 252, ["Gator's Sports Bar", "7:00PM - 11:00PM", "with KJ Marco", "Columbus"]
+    )
+    schedule = parse_schedule([title, *headers, *cards], today=dt.date(2026, 12, 1))
+    assert {(s.venue_name, s.date, s.start_time, s.dj_name) for s in schedule.shows} == {
+        ("Neon Moon Lounge", dt.date(2026, 11, 8), "21:00", "Tommy Tunes"),
+        ("Gator's Sports Bar", dt.date(2026, 11, 9), "19:00", "Marco"),
+    }
+
+
+def test_a_cancelled_card_under_a_day_header_is_not_a_show() -> None:
+    headers = [box("TUESDAY TUE 6/23", 40, 100), box("WEDNESDAY WED 6/24", 400, 100)]
+    cards = [
+        *card(40, 150, ["The Rusty Anchor", "8:00PM-close", "Clearwater"]),
+        *card(40, 260, ["The Office Lounge CANCELLED", "6PM - 9PM", "Columbus"]),
+        *card(400, 150, ["Rooftop 35", "8pm-12am", "Boise"]),
+    ]
+    schedule = parse_schedule([*headers, *cards], today=dt.date(2026, 6, 1))
+    assert {(s.venue_name, s.day) for s in schedule.shows} == {
+        ("The Rusty Anchor", "tuesday"),
+        ("Rooftop 35", "wednesday"),
+    }
+
+
+def test_a_pane_title_over_its_street_beats_the_site_name_two_lines_above_it() -> None:
+    lines = [
+        box("MicDrop Directory", 40, 16, height=29, char=14),
+        box("Rooftop 35", 40, 60, height=36, char=18),
+        box("982 N High St, Boise, ID 83743", 40, 110, height=19, char=8),
+        box("Day", 50, 160), box("Time", 200, 160), box("Host", 330, 160),
+        box("Thursday", 50, 200), box("9pm-2am", 200, 200), box("KJ Dana", 330, 200),
+    ]  # fmt: skip
+    assert shows_of(lines) == {("Rooftop 35", "thursday", "21:00", "02:00", "Dana")}
+
+
+def test_a_heading_ending_in_at_over_a_day_line_leaves_the_venue_after_the_day() -> None:
+    lines = [
+        box("WHERE WE AT", 40, 100, height=24),
+        box("TUE \u2013 Hideout Lounge 6:00PM-9:00PM", 40, 126, height=24),
+        box("WED \u2013 Gator's Sports Bar 7:30 PM - 11:30 PM", 40, 170, height=24),
+    ]
+    assert shows_of(lines) == {
+        ("Hideout Lounge", "tuesday", "18:00", "21:00", None),
+        ("Gator's Sports Bar", "wednesday", "19:30", "23:30", None),
+    }
+
+
+def test_a_flyer_logo_stacked_beside_the_small_print_leaves_the_venue_over_its_street() -> None:
+    boxes = [
+        ("KARAOKE", 2, 23, 337, 128), ("NIGHT", 320, 62, 552, 148), ("EVERY SUNDAY", 60, 149, 499, 226),
+        ("6pm-9pm", 108, 221, 455, 309), ("with KJ Dana", 146, 307, 414, 352),
+        ("THE OFFICE LOUNGE", 187, 598, 443, 635), ("Karaoke by", 35, 627, 168, 657),
+        ("4985 Harbor Blvd", 188, 641, 358, 665), ("Dana", 69, 656, 133, 683),
+        ("Columbus, OH 43296", 190, 664, 391, 690), ("(777) 443-2206", 190, 688, 339, 713),
+    ]  # fmt: skip
+    lines = [OcrLine(text, x0, y0, x1, y1) for text, x0, y0, x1, y1 in boxes]
+    assert shows_of(lines) == {("THE OFFICE LOUNGE", "sunday", "18:00", "21:00", "Dana")}
+
+
+def test_a_headline_wrapped_before_its_dash_close_keeps_its_end_and_host() -> None:
+    lines = card(
+        40,
+        120,
+        ["El Toro Cantina", "THURSDAY KARAOKE 9:00PM", "- CLOSE WITH DJ CHRIS B", "12 Elm St, Tampa, FL"],
+    )
+    assert shows_of(lines) == {("El Toro Cantina", "thursday", "21:00", None, "CHRIS B")}
+
+
+def test_a_logo_stacked_between_the_halves_of_a_name_is_read_apart_from_it() -> None:
+    boxes = [
+        ("KARAOKE", 10, 6, 462, 101), ("FRIDAYS & SATURDAYS", 6, 101, 466, 138),
+        ("6PM-9PM", 76, 142, 399, 199), ("Hosted by Mike D", 82, 203, 392, 244),
+        ("Neon", 206, 480, 266, 506), ("STATION", 300, 502, 400, 530), ("SAND BAR", 56, 504, 172, 530),
+        ("Nights", 202, 504, 271, 531), ("Karaoke", 195, 528, 278, 553),
+        ("142 Route 9 Ste 600, Mesa, AZ 85220", 102, 581, 370, 601),
+    ]  # fmt: skip
+    lines = [OcrLine(text, x0, y0, x1, y1) for text, x0, y0, x1, y1 in boxes]
+    assert shows_of(lines) == {
+        ("SAND BAR STATION", "friday", "18:00", "21:00", "Mike D"),
+        ("SAND BAR STATION", "saturday", "18:00", "21:00", "Mike D"),
+    }
+
+
+def test_a_venue_name_wrapped_in_a_narrow_column_is_one_name_though_ocr_boxes_overlap() -> None:
+    lines = [
+        box("THURSDAY THU 7/16", 40, 215),
+        box("Sand Bar", 40, 283, height=24),
+        box("Station", 40, 304, height=26),  # 3 px into the line above
+        box("9pm-2am", 40, 328, height=24),
+        box("Presented by DJ Chris B", 40, 350, height=24),
+        box("Mesa", 40, 390),
+    ]
+    schedule = parse_schedule(lines, today=dt.date(2026, 7, 1))
+    assert [(s.venue_name, s.date, s.start_time) for s in schedule.shows] == [
+        ("Sand Bar Station", dt.date(2026, 7, 16), "21:00")
+    ]
+
+
+def test_a_week_day_holding_two_cards_in_one_block_gives_two_shows() -> None:
+    lines = [box("SUNDAY SUN 5/3", 40, 213), *card(40, 258, ["Spinnaker Grill", "10pm-2am", "Mesa"])]
+    lines += card(40, 352, ["The Dugout", "9:00 PM-close", "with KJ Steve", "Columbus"])
+    schedule = parse_schedule(lines, today=dt.date(2026, 5, 1))
+    assert {(s.venue_name, s.date, s.start_time, s.dj_name) for s in schedule.shows} == {
+        ("Spinnaker Grill", dt.date(2026, 5, 3), "22:00", None),
+        ("The Dugout", dt.date(2026, 5, 3), "21:00", "Steve"),
+    }
+
+
+def test_cards_under_a_cancelled_first_card_keep_the_day_header_above_it() -> None:
+    lines = [box("MONDAY MON 5/4", 40, 215)]
+    lines += card(40, 258, ["The Local Bar & Grill CANCELLED", "7:00PM -11:00PM", "Boise"])
+    lines += card(40, 397, ["Mulligan's Irish", "8PM-12AM", "with KJ Juice", "Clearwater"])
+    schedule = parse_schedule(lines, today=dt.date(2026, 5, 1))
+    assert [(s.venue_name, s.date, s.start_time) for s in schedule.shows] == [
+        ("Mulligan's Irish", dt.date(2026, 5, 4), "20:00")
+    ]
+
+
+def test_a_name_block_over_a_time_block_under_a_day_header_is_one_card() -> None:
+    lines = [box("FRIDAY FRI 9/18", 40, 215), box("Mulligan's Irish", 40, 260)]
+    lines += card(40, 303, ["8:00PM - 12:00AM", "with KJ Marco", "Clearwater"])
+    lines += card(40, 397, ["Harbor House", "9:00PM - 2:00AM", "Dayton"])
+    schedule = parse_schedule(lines, today=dt.date(2026, 9, 1))
+    assert {(s.venue_name, s.start_time, s.dj_name) for s in schedule.shows} == {
+        ("Mulligan's Irish", "20:00", "Marco"),
+        ("Harbor House", "21:00", None),
+    }
+
+
+def test_a_badge_stacked_between_the_halves_of_a_name_is_the_vendor_and_never_joins_the_name() -> None:
+    boxes = [
+        ("KARAOKE", 27, 12, 466, 146), ("EVERYTUESDAY", 68, 151, 424, 196),
+        ("9:30pm-1:30am", 42, 208, 450, 277), ("Presented by DJ Chris B", 73, 281, 420, 321),
+        ("Karaoke by", 188, 490, 308, 516),
+        ("THE WAGON", 30, 500, 178, 528), ("WHEEL", 313, 500, 402, 528), ("Dana", 216, 516, 276, 538),
+        ("7872 Lakeshore Dr, Columbus, OH 43293", 90, 581, 402, 602),
+    ]  # fmt: skip
+    schedule = parse_schedule([OcrLine(text, *corners) for text, *corners in boxes], today=TODAY)
+    assert {(s.venue_name, s.day, s.start_time, s.dj_name, s.vendor) for s in schedule.shows} == {
+        ("THE WAGON WHEEL", "tuesday", "21:30", "Chris B", "Dana")
+    }
+
+
+def test_a_card_whose_name_wraps_starts_at_its_first_line_not_at_the_city_above_it() -> None:
+    lines = [box("TUESDAY TUE 2/24", 412, 213)]
+    lines += card(414, 256, ["Gator's Sports", "Bar", "6pm-9pm", "Columbus"])
+    lines += card(414, 370, ["Gator's Sports", "Bar", "7:30PM - 11:30PM", "with DJ Juice", "Columbus"])
+    schedule = parse_schedule(lines, today=dt.date(2026, 2, 1))
+    assert sorted((s.venue_name, s.start_time, s.dj_name) for s in schedule.shows) == [
+        ("Gator's Sports", "18:00", None),  # 'Bar' a line lower is a second name line, not a card
+        ("Gator's Sports", "19:30", "Juice"),
+    ]
+
+
+def test_week_view_labels_naming_a_day_twice_are_not_a_tables_column_names() -> None:
+    boxes = [
+        ("Apr 12 - 18, 2026", 28, 170, 223, 200), ("SUNDAY SUN 4/12", 29, 215, 192, 235),
+        ("MONDAY MON", 203, 215, 335, 235), ("TUESDAY TUE", 381, 215, 510, 235),
+        ("4/13", 202, 237, 248, 263), ("4/14", 378, 237, 424, 262),
+        ("The Rusty Anchor", 37, 256, 175, 282), ("Nothing scheduled", 202, 277, 329, 301),
+        ("Nothing scheduled", 379, 277, 504, 301), ("10:00PM-2:00AM", 39, 280, 171, 304),
+        ("Presented by DJ", 38, 301, 149, 325), ("Tommy Tunes", 38, 321, 136, 346),
+        ("Clearwater", 38, 341, 116, 365),
+    ]  # fmt: skip
+    schedule = parse_schedule(
+        [OcrLine(text, *corners) for text, *corners in boxes], today=dt.date(2026, 4, 1)
+    )
+    assert [(s.venue_name, s.day, s.date, s.dj_name) for s in schedule.shows] == [
+        ("The Rusty Anchor", "sunday", dt.date(2026, 4, 12), "Tommy Tunes")
+    ]
+
+
+def test_a_table_cell_between_cells_above_and_below_is_never_taken_for_a_stacked_logo() -> None:
+    boxes = [
+        ("VENUE", 102, 223, 170, 255), ("TIME", 650, 226, 699, 252), ("HOST", 1176, 223, 1234, 253),
+        ("SATURDAY", 105, 808, 193, 835),
+        ("El Toro Cantina", 105, 892, 230, 923), ("8PM - LATE", 647, 890, 751, 924),
+        ("KJ Dana", 1174, 887, 1256, 926),
+        ("Mulligan's Irish Pub", 106, 935, 258, 965), ("9pm - Close", 648, 933, 754, 968),
+        ("Rooftop 35", 103, 977, 200, 1012), ("9PM - 2AM", 648, 977, 747, 1011),
+        ("KJ Steve", 1174, 976, 1259, 1013),
+        ("Harbor House", 103, 1021, 220, 1054), ("9:30PM-1:30AM", 650, 1021, 792, 1051),
+        ("KJ Tina", 1175, 1019, 1250, 1054),
+    ]  # fmt: skip
+    schedule = parse_schedule([OcrLine(text, *corners) for text, *corners in boxes], today=TODAY)
+    assert ("Rooftop 35", "21:00", "02:00", "Steve") in {
+        (s.venue_name, s.start_time, s.end_time, s.dj_name) for s in schedule.shows
+    }
+
+
+@pytest.mark.parametrize("brand_height", [29, 37, 110])  # smaller, as tall as the title, taller (a phone)
+def test_the_name_right_above_the_street_beats_a_site_brand_two_lines_above_it(brand_height: int) -> None:
+    lines = [
+        box("SingSpot", 40, 12, height=brand_height, char=14),
+        box("The Rusty Anchor", 40, 20 + brand_height + 40, height=93 if brand_height > 90 else 36, char=18),
+        box("7003 Commerce Pkwy, Clearwater, FL 33777", 40, 300, height=23, char=8),
+        box("Day", 50, 360), box("Time", 200, 360), box("Host", 330, 360),
+        box("Sunday", 50, 400), box("7:30PM-11:30PM", 200, 400), box("Steve", 330, 400),
+    ]  # fmt: skip
+    assert shows_of(lines) == {("The Rusty Anchor", "sunday", "19:30", "23:30", "Steve")}
+
+
+def test_a_tag_left_under_the_title_in_small_type_does_not_take_the_venue() -> None:
+    lines = [
+        box("The Rusty Anchor", 40, 114, height=32, char=16),
+        box("Food", 40, 155, height=22),
+        box("7003 Commerce Pkwy, Clearwater, FL 33777", 40, 190, height=23, char=8),
+        box("Day", 50, 300), box("Time", 200, 300), box("Host", 330, 300),
+        box("Saturday", 50, 340), box("9:30PM-1:30AM", 200, 340), box("KJ Dana", 330, 340),
+    ]  # fmt: skip
+    assert shows_of(lines) == {("The Rusty Anchor", "saturday", "21:30", "01:30", "Dana")}

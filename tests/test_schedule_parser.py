@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from pipeline.backends.line_fields import is_noise, spaced_venue_name
 from pipeline.backends.schedule_parser import OcrLine, parse_schedule
 from pipeline.schema import ParsedSchedule
 
@@ -412,3 +413,38 @@ def test_specials_post_under_a_singers_page_yields_no_shows() -> None:
         "Live Music Saturdays 9PM-1AM",
     ]
     assert parse_schedule(stack(texts), today=TODAY).shows == []
+
+
+def test_a_time_with_a_stray_ocr_letter_before_its_dash_keeps_its_range() -> None:
+    schedule = parse_schedule(stack(["Kelley's Pub", "FRIDAY 9:OO PM M - 1:00 AM"]), today=TODAY)
+    assert show_rows(schedule) == [("Kelley's Pub", "friday", "21:00", "01:00", None)]
+
+
+@pytest.mark.parametrize(
+    ("read", "spaced"),
+    [
+        ("THEVELVETROOM", "THE VELVET ROOM"),
+        ("GATORSSPORTSBAR", "GATORS SPORTS BAR"),
+        ("HIGHLAND", "HIGHLAND"),  # 'and' is never cut off
+        ("THEODORES", "THEODORES"),  # no generic word at the end: left as read
+        ("The Velvet Room", "The Velvet Room"),
+    ],
+)
+def test_a_venue_name_ocr_read_without_spaces_is_spaced_around_article_and_generic_words(
+    read: str, spaced: str
+) -> None:
+    assert spaced_venue_name(read) == spaced
+
+
+def test_a_flyer_venue_read_without_spaces_matches_its_spaced_name() -> None:
+    lines = stack(
+        ["KARAOKENIGHT", "EVERY FRIDAY 9PM-1AM", "", "THEVELVETROOM", "9558 Mill Rd, Tampa, FL 33655"]
+    )
+    assert show_rows(parse_schedule(lines, today=TODAY)) == [
+        ("THE VELVET ROOM", "friday", "21:00", "01:00", None)
+    ]
+
+
+@pytest.mark.parametrize("text", ["II 5G 25%", "I 5G 67%", "5G 25%", "9:41"])
+def test_a_phone_status_bar_with_its_signal_bars_is_noise(text: str) -> None:
+    assert is_noise(text)

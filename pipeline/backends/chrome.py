@@ -171,12 +171,19 @@ _FUNCTION_WORDS = frozenset(
         "tap",
     ]
 )
+_WEB_ADDRESS = re.compile(
+    r"^(?:https?://)?(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|io|co|us|app|biz|info)(?:/\S*)?$",
+    re.IGNORECASE,
+)  # 'karaokenearme.com' on a phone's address bar
 _LINK_END = re.compile(r"\b(?:website|web\s*site|page|menu|directions|profile|link|url)\s*[>»→]?$", re.I)
 _CONSENT = re.compile(
     r"\bcookies?\b|\bconsent\b|privacy\s+policy|accept\s+all|\bgdpr\b|terms\s+of\s+(?:use|service)"
     r"|all\s+rights\s+reserved|\u00a9|\(c\)\s*\d{4}",
     re.IGNORECASE,
 )
+_LONGEST_UI_WORD = max(len(word) for word in _UI_WORDS)
+_MIN_GLUED_LENGTH = 7  # shorter glued pairs ('backup', 'signup') are words of their own
+
 _TAGS = frozenset(
     {
         "sports bar", "dive bar", "dedicated", "restaurant", "brewery", "nightclub", "club", "lounge",
@@ -253,9 +260,25 @@ _CREDIT = re.compile(
 )
 
 
+def _glued_ui_words(word: str) -> list[str] | None:
+    """A word OCR glued from button words ('moreinfo' -> 'more', 'info'), else None."""
+    if len(word) < _MIN_GLUED_LENGTH:
+        return None
+    splits: dict[int, list[str]] = {0: []}  # prefix length -> the words it splits into
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - _LONGEST_UI_WORD), end - 1):
+            if start in splits and word[start:end] in _UI_WORDS:
+                splits[end] = [*splits[start], word[start:end]]
+                break
+    found = splits.get(len(word))
+    return found if found and len(found) > 1 else None
+
+
 def is_ui_words(text: str) -> bool:
-    """A short line made only of navigation or button words ('Book Us', 'VIEW DETAILS')."""
+    """A short line made only of navigation or button words ('Book Us', 'VIEW DETAILS', 'MOREINFO')."""
     words = re.findall(r"[a-z]+", text.lower())
+    if len(words) == 1:
+        words = _glued_ui_words(words[0]) or words
     ui = 0 < len(words) <= 4 and all(word in _UI_WORDS for word in words)
     return ui and not set(words) <= _FUNCTION_WORDS  # 'BY' alone is half of 'HOSTED BY
 
@@ -269,7 +292,7 @@ def is_overlay(text: str) -> bool:
 
 
 def is_chrome(text: str) -> bool:
-    """UI chrome, a consent banner, a tag or a lone suite number: never part of a show."""
+    """UI chrome, a consent banner, a tag, a web address or a lone suite number: never part of a show."""
     stripped = text.strip().strip("|").strip()
     if is_overlay(stripped):
         return True
@@ -278,7 +301,7 @@ def is_chrome(text: str) -> bool:
     folded = " ".join(stripped.lower().split())
     if folded in _TAGS or _SUITE.match(stripped) or is_ui_words(stripped):
         return True
-    if _CONSENT.search(stripped):
+    if _CONSENT.search(stripped) or _WEB_ADDRESS.match(stripped):
         return True
     return len(folded.split()) <= 4 and _LINK_END.search(stripped) is not None
 
@@ -286,7 +309,8 @@ def is_chrome(text: str) -> bool:
 def vendor_badge(text: str) -> str | None:
     """The karaoke company a line names ("Mike's Karaoke", 'Karaoke by Star Sound'), if any.
 
-    'Presented by' / 'Hosted by' a person (no company word) is a host credit, not a vendor.
+    'Presented by' / 'Hosted by' a person (no company word) is a host credit, not a vendor;
+    the name of a credit never runs on into the next cell of a row.
     """
     stripped = text.strip()
     for pattern in (_POSSESSIVE_BADGE, _SUFFIX_BADGE):
@@ -299,7 +323,9 @@ def vendor_badge(text: str) -> str | None:
     credit = _CREDIT.match(stripped)
     if credit is None:
         return None
-    name = credit["name"]
+    name = credit["name"].split("|")[0]  # 'Karaoke by | 4985 Harbor Blvd': a logo beside the street
+    if not name.strip():
+        return None
     hosted = re.match(r"^(?:presented|hosted)\s+by\b", stripped, re.IGNORECASE) is not None
     if hosted and (re.match(r"^(?:dj|kj|vj)\b", name, re.IGNORECASE) or not _COMPANY.search(name)):
         return None

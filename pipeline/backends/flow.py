@@ -41,6 +41,7 @@ __all__ = [
     "venue_heading",
 ]
 
+_NEAR_TITLE_SIZE = 0.75  # a name nearer the street in at least this share of the tallest's type wins
 _CANCEL_BADGE = re.compile(r"cancel+ed|no\s+show|off\s+this\s+week", re.IGNORECASE)
 _CANCEL_CAPS = re.compile(r"\bCANCELL?ED\b(?![^(]*\))")  # a badge in capitals read into the line, not a note
 
@@ -108,9 +109,11 @@ def is_heading(row: Row) -> bool:
 def venue_heading(rows: Sequence[Row], ref: Reading) -> LineFields:
     """A venue named above the first show ('Oties Tavern & Grill' over its weekly nights).
 
-    Of the name lines above the first show, the one right above a street or phone
-    line wins, else the one in the largest type (a pane's title over a site's small
-    brand name); its address and phone are taken from the rows under it.
+    Of the name lines above the first show, those over a street or phone line come
+    first, and of them the one nearest the street wins unless its type is much smaller (a
+    pane's title under a site's brand name, which may sit two lines above the street too,
+    in larger type on a phone); else the first in the largest type. Its address and phone
+    are taken from the rows under it.
     """
     candidates: list[tuple[Row, LineFields]] = []
     for row in rows:
@@ -123,7 +126,6 @@ def venue_heading(rows: Sequence[Row], ref: Reading) -> LineFields:
     named = [(row, fields) for row, fields in candidates if fields.venue]
     if not named:
         return LineFields()
-    tallest = max(row.height for row, _ in named)
     anchored = [
         index
         for index, (_, fields) in enumerate(candidates)
@@ -131,15 +133,23 @@ def venue_heading(rows: Sequence[Row], ref: Reading) -> LineFields:
         and not fields.address
         and any(f.address or f.phone for _, f in candidates[index + 1 : index + 3])
     ]
-    chosen = (
-        anchored[0]
-        if anchored
-        else next(
+    if anchored:  # right above the street unless in much smaller type ('Food' under the title)
+        tallest = max(candidates[index][0].height for index in anchored)
+        chosen = next(
+            (
+                index
+                for index in reversed(anchored)
+                if candidates[index][0].height >= _NEAR_TITLE_SIZE * tallest
+            ),
+            anchored[0],
+        )
+    else:
+        tallest = max(row.height for row, fields in candidates if fields.venue)
+        chosen = next(
             index
             for index, (row, fields) in enumerate(candidates)
             if fields.venue and row.height >= 0.9 * tallest
         )
-    )
     heading = candidates[chosen][1]
     for _, fields in candidates[chosen + 1 :]:
         heading = replace(
@@ -203,7 +213,12 @@ def block_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:
         return []
     preamble = merge_all(fields[: starts[0]])
     drafts: list[Draft] = []
-    for start, end in zip(starts, [*starts[1:], len(block)], strict=True):
+    spans = [
+        (day, listing)
+        for day, end in zip(starts, [*starts[1:], len(block)], strict=True)
+        for listing in _listings(fields, day, end)
+    ]
+    for day, (start, end) in spans:
         rows = block[start:end]
         text = " ".join(
             row.text
@@ -213,6 +228,8 @@ def block_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:
         if (mentions_other_event(text) and not mentions_karaoke(text)) or _cancelled(rows):
             continue
         own = merge_all(fields[start:end])
+        if start != day:
+            own = replace(own, days=fields[day].days, date=fields[day].date)
         drafts.append(
             Draft(
                 fields=merge(own, replace(preamble, notes=())),
@@ -222,6 +239,34 @@ def block_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:
             )
         )
     return _shared_venue(drafts) if preamble.venue is None else drafts
+
+
+def _listings(fields: Sequence[LineFields], start: int, end: int) -> list[tuple[int, int]]:
+    """One day's rows cut into its listings: a name line over a time line starts one.
+
+    Only once the listing above has its venue and time: 'SUNDAY' / 'Spinnaker Grill' /
+    '10pm-2am' / 'Mesa' / 'The Dugout' / '9:00 PM-close' is two shows (a week view's day).
+    """
+
+    def name_only(line: LineFields) -> bool:
+        return bool(line.venue) and not (line.time or line.has_days or line.address or line.phone or line.dj)
+
+    cuts = [start]
+    for index in range(start + 1, end - 1):
+        below = fields[index + 1]
+        if not (name_only(fields[index]) and below.time and below.venue is None):
+            continue
+        first = index  # a name on two lines ('Gator's Sports' / 'Bar') starts at its first,
+        while (  # but the line under a time or a host is the card above's city
+            first - 1 > cuts[-1]
+            and name_only(fields[first - 1])
+            and not (fields[first - 2].time or fields[first - 2].dj)
+        ):
+            first -= 1
+        above = merge_all(fields[cuts[-1] : first])
+        if above.venue and above.time:
+            cuts.append(first)
+    return list(zip(cuts, [*cuts[1:], end], strict=True))
 
 
 def _shared_venue(drafts: list[Draft]) -> list[Draft]:
@@ -241,6 +286,12 @@ def _shared_venue(drafts: list[Draft]) -> list[Draft]:
     ]
 
 
+def _before_in_one_cell(text: str, first: str, second: str) -> bool:
+    """``first`` comes before ``second`` in ``text`` with no cell gap (' | ') between them."""
+    start, end = text.find(first), text.find(second)
+    return 0 <= start < end and " | " not in text[start:end]
+
+
 def _anchored_venue(rows: Sequence[Row], ref: Reading) -> LineFields | None:
     """The name line right above a street or phone line (a flyer's small print), with that address."""
     fields = [ref.fields(row.text) for row in rows]
@@ -248,7 +299,7 @@ def _anchored_venue(rows: Sequence[Row], ref: Reading) -> LineFields | None:
         if not (found.address or found.phone) or found.has_days or found.time:
             continue
         text = rows[index].text
-        if found.venue and found.address and text.find(found.venue) < text.find(found.address.text):
+        if found.venue and found.address and _before_in_one_cell(text, found.venue, found.address.text):
             return found  # 'Kelley's Pub, 500 Broad St' on one line
         for above in reversed(fields[max(0, index - 2) : index]):
             if above.venue and not (above.has_days or above.time or above.dj or above.address):
@@ -286,16 +337,26 @@ def _is_hint(row: Row, ref: Reading) -> bool:
 def _under_day_header(previous: Sequence[Draft], block: Sequence[Row], ref: Reading) -> list[Draft]:
     """A block naming its own venue and time but no day: the next card under a day header.
 
-    It takes the day (or date) of the show above it, as a week view's column does.
+    It takes the day (or date) of the show above it, as a week view's column does; a
+    block of several cards gives one show per card, and a card with a 'CANCELLED' badge
+    is not a show.
     """
     if not previous or not block:
         return []
-    first = ref.fields(block[0].text)
-    fields = merge_all([first] + [ref.fields(row.text) for row in block[1:]])
-    if first.venue is None or first.time or fields.time is None or fields.has_days:
+    fields = [ref.fields(row.text) for row in block]
+    whole = merge_all(fields)
+    if fields[0].venue is None or fields[0].time or whole.time is None or whole.has_days:
         return []
-    days = replace(fields, days=previous[0].fields.days, date=previous[0].fields.date)
-    return [Draft(days, min(row.score for row in block), karaoke_line=previous[0].karaoke_line)]
+    drafts: list[Draft] = []
+    for start, end in _listings(fields, 0, len(block)):
+        if _cancelled(block[start:end]):
+            continue
+        card = replace(
+            merge_all(fields[start:end]), days=previous[0].fields.days, date=previous[0].fields.date
+        )
+        score = min(row.score for row in block[start:end])
+        drafts.append(Draft(card, score, karaoke_line=previous[0].karaoke_line))
+    return drafts
 
 
 def _name_block(block: Sequence[Row], ref: Reading) -> LineFields | None:
@@ -305,6 +366,16 @@ def _name_block(block: Sequence[Row], ref: Reading) -> LineFields | None:
     if len(named) != 1 or any(found.time or found.dj or found.has_days for found in fields):
         return None
     return replace(merge_all(fields), venue=named[0].venue, notes=())
+
+
+def _day_only(block: Sequence[Row], ref: Reading, day: list[Draft]) -> list[Draft]:
+    """The day of a block that gave no show (a cancelled card): the day of the cards under it."""
+    for row in block:
+        found = ref.fields(row.text)
+        if found.has_days:
+            karaoke = bool(day) and day[0].karaoke_line
+            return [Draft(LineFields(days=found.days, date=found.date), 1.0, karaoke_line=karaoke)]
+    return []
 
 
 def _with_venue(draft: Draft, heading: LineFields) -> Draft:
@@ -318,13 +389,20 @@ def flow_drafts(rows: Sequence[Row], page: Page, ref: Reading, above: Sequence[D
     """Shows of rows read as a flow; ``above`` is the last show of the region right above."""
     content = [row for row in rows if not is_heading(row) and not _is_hint(row, ref)]
     drafts: list[Draft] = []
-    pending: LineFields | None = None  # a name on its own above the next show ('Harbor House')
+    day: list[Draft] = list(above[-1:])  # what a card without a day under it takes its day from
+    pending: list[Row] = []  # a block that only names a venue, over the next show ('Harbor House')
     for block in split_blocks(content):
-        found = block_drafts(block, ref) or _under_day_header(drafts[-1:] or above[-1:], block, ref)
-        if found and pending is not None:
-            found = [_with_venue(draft, pending) for draft in found]
-        pending = _name_block(block, ref) if not found else None
+        found = (
+            block_drafts(block, ref)
+            or _under_day_header(day, block, ref)
+            or _under_day_header(day, [*pending, *block], ref)
+        )
+        name = _name_block(pending, ref) if pending else None
+        if found and name is not None:
+            found = [_with_venue(draft, name) for draft in found]
+        pending = block if not found and _name_block(block, ref) is not None else []
         drafts = drafts + found if found else drafts[:-1] + _filled_from(drafts[-1:], block, ref)
+        day = found[-1:] or _day_only(block, ref, day) or drafts[-1:] or day
     if page.venue is None and any(draft.fields.venue is None for draft in drafts):
         anchored = _anchored_venue(content, ref)
         if anchored is not None:

@@ -31,7 +31,8 @@ _CREDIT_END = re.compile(
     r"\b(?:with|w/|hosted\s+by|presented\s+by|dj|kj)\s+[\w'.]+(?:\s+[\w'.]+){0,2}$", re.IGNORECASE
 )
 _CONTINUATION_START = re.compile(
-    r"^(?:[ap]\.?m\b|[-\u2013\u2014]\s*\d|(?:till?|'til|until|to|thru)\s+(?:close|late|\d))", re.IGNORECASE
+    r"^(?:[ap]\.?m\b|[-\u2013\u2014]\s*(?:\d|close\b|late\b|midnight\b)|(?:till?|'til|until|to|thru)\s+(?:close|late|\d))",
+    re.IGNORECASE,
 )
 _CONNECTOR_WORD_END = re.compile(r"\b(?:with|by|w/|dj|kj|presented|hosted)$", re.IGNORECASE)
 _CLOCK_TEXT = r"\d{1,2}(?::\d{2})?\s*[ap]\.?m\.?"
@@ -41,6 +42,7 @@ _INITIAL = re.compile(r"^[A-Z]\.?$")  # 'W/ DJ MIKE' / 'D'
 _SENTENCE = re.compile(r"^[A-Z][a-z']*(?:\s+[a-z][a-z']*){2,}")  # 'Open mic night coming soon'
 _ZIP_ONLY = re.compile(r"^\d{5}(?:-\d{4})?$")
 _WRAP_GAP = 0.25  # gap / line height below which a row continues the one above
+_WRAP_OVERLAP = 0.2  # ... and the most two left-aligned wrapped lines' boxes overlap (0.1 otherwise)
 _WORD_GAP = 0.5  # gap / text height below which two boxes of a row are one phrase
 _BLOCK_GAP = 1.0  # gap / median line height above which a new block starts
 
@@ -85,6 +87,12 @@ class Row:
             text += (" " if joined else " | ") + right.text.strip()
         return cls(ordered, text)
 
+    @classmethod
+    def stacked(cls, boxes: Sequence[OcrLine]) -> Row:
+        """A logo's words read top to bottom ('Karaoke by' over 'Dana'), as one row."""
+        ordered = tuple(sorted(boxes, key=lambda box: box.y0))
+        return cls(ordered, " ".join(box.text.strip() for box in ordered))
+
     @property
     def y0(self) -> float:
         return min(box.y0 for box in self.boxes)
@@ -106,21 +114,47 @@ class Row:
         return Row(self.boxes + below.boxes, f"{self.text}{glue}{below.text}")
 
 
-def _without_stacked_logo(boxes: list[OcrLine]) -> list[list[OcrLine]]:
-    """A row, and apart from it the boxes set off its line between two that share one (a logo's words)."""
+def _logo_apart(boxes: list[OcrLine], others: Sequence[OcrLine] = ()) -> tuple[list[OcrLine], list[OcrLine]]:
+    """A row's boxes, and apart from them a logo's words between two boxes of the row.
+
+    A logo word is set off the line the two share, or is one line of a stack of words
+    ('Neon' / 'Nights' / 'Karaoke' between 'SAND BAR' and 'STATION') that they are not.
+    """
     ordered = sorted(boxes, key=lambda box: box.x0)
     logo: list[OcrLine] = []
     for left, middle, right in zip(ordered, ordered[1:], ordered[2:], strict=False):
-        if _set_off(middle, left, right):
+        stacked = _in_a_stack(middle, others) and not (
+            _has_lines_by(left, others) or _has_lines_by(right, others)
+        )
+        if _set_off(middle, left, right) or stacked:
             logo.append(middle)
     if len(ordered) >= 4 and not logo:  # two logo words between the halves of a name
         first, last = ordered[0], ordered[-1]
         inner = ordered[1:-1]
         if all(_set_off(box, first, last) for box in inner):
             logo = inner
-    if not logo:
-        return [boxes]
-    return [[box for box in boxes if box not in logo], *([box] for box in logo)]
+    return [box for box in boxes if box not in logo], logo
+
+
+def _stacked_with(box: OcrLine, other: OcrLine, most_gap: float) -> tuple[bool, bool]:
+    """Whether ``other`` sits over the same span as ``box`` right above it, and right below it."""
+    shared = min(box.x1, other.x1) - max(box.x0, other.x0)
+    if other is box or shared <= 0.5 * min(box.x1 - box.x0, other.x1 - other.x0):
+        return False, False
+    gap_above, gap_below = box.y0 - other.y1, other.y0 - box.y1
+    low, high = -0.5 * box.height, most_gap * box.height
+    return low < gap_above < high, low < gap_below < high
+
+
+def _in_a_stack(box: OcrLine, others: Sequence[OcrLine]) -> bool:
+    """Words sit right above and right below ``box``, over the same span: a stacked logo."""
+    found = [_stacked_with(box, other, 0.3) for other in others]
+    return any(above for above, _ in found) and any(below for _, below in found)
+
+
+def _has_lines_by(box: OcrLine, others: Sequence[OcrLine]) -> bool:
+    """A line sits within a line height above or below ``box``: a table's cell, not a name around a logo."""
+    return any(above or below for above, below in (_stacked_with(box, other, 1.0) for other in others))
 
 
 def _set_off(middle: OcrLine, left: OcrLine, right: OcrLine) -> bool:
@@ -177,7 +211,9 @@ def _continues(above: Row, below: Row) -> bool:
         return True  # a headline in capitals wraps inside the host's name ('... DJ TOMMY' / 'TUNES')
     gap = below.y0 - above.y1
     same_font = abs(above.height - below.height) <= 0.15 * max(above.height, below.height)
-    near = -0.1 * below.height <= gap < _WRAP_GAP * min(above.height, below.height)  # lines never overlap
+    aligned = abs(above.boxes[0].x0 - below.boxes[0].x0) <= 0.5 * below.height
+    overlap = (_WRAP_OVERLAP if aligned else 0.1) * below.height  # OCR's boxes of a left-aligned wrap overlap
+    near = -overlap <= gap < _WRAP_GAP * min(above.height, below.height)
     if not (same_font and near) or has_days(next_text) or _SENTENCE.match(next_text):
         return False
     return not _ends_with_field(text) and not _has_field(next_text)
@@ -218,13 +254,20 @@ def group_rows(lines: Sequence[OcrLine]) -> list[Row]:
             rows[-1].append(box)
         else:
             rows.append([box])
-    rows = sorted((part for boxes in rows for part in _without_stacked_logo(boxes)), key=lambda r: r[0].y0)
-    visual = [Row.of(boxes, lines) for boxes in rows]  # boxes between two of a row are never its own
+    visual: list[Row] = []
+    logos: set[OcrLine] = set()
+    for boxes in rows:
+        rest, logo = _logo_apart(boxes, lines)
+        visual += [Row.of(rest, lines)] if rest else []  # boxes between two of a row are never its own
+        visual += [Row.stacked(logo)] if logo else []
+        logos.update(logo)
+    visual.sort(key=lambda row: row.boxes[0].y0)
     joined: list[Row] = visual[:1]
     for above, row in itertools.pairwise(visual):
         one_phrase = _one_cell(above) and _one_cell(row)  # never join table rows
         dangling = _one_cell(row) and _CONNECTOR_WORD_END.search(above.text) is not None
-        if (one_phrase or dangling) and _continues(Row(above.boxes, joined[-1].text), row):
+        logo_edge = (above.boxes[0] in logos) != (row.boxes[0] in logos)  # a logo never wraps into a name
+        if (one_phrase or dangling) and not logo_edge and _continues(Row(above.boxes, joined[-1].text), row):
             joined[-1] = joined[-1].joined(row, " - " if _lost_dash(joined[-1].text, row.text) else " ")
         else:
             joined.append(row)

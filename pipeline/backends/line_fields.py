@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pipeline.addresses import Address, find_address, find_phone
 from pipeline.backends.chrome import is_ui_words, vendor_badge
 from pipeline.clean import TimeRange, clean_name, find_date, find_day_phrases, normalize_time_range
+from pipeline.matching import GENERIC_VENUE_WORDS
 from pipeline.schema import WEEKDAYS, Weekday
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "mentions_karaoke",
     "mentions_other_event",
     "read_fields",
+    "spaced_venue_name",
     "strip_dj_prefix",
     "vendor_name",
 ]
@@ -64,8 +66,9 @@ _TITLE_WORDS = {
 }  # fmt: skip
 _SMALL_WORDS = {"a", "an", "and", "the", "of", "at", "on", "in", "by", "for", "to", "or", "with", "&"}
 _STATUS_BAR = re.compile(
-    r"^(?:(?:1[0-2]|0?[1-9]):[0-5]\d|(?:[345]g|lte|wi-?fi)?\s*\d{1,3}\s*%|[345]g|lte)$", re.IGNORECASE
-)
+    r"^(?:(?:1[0-2]|0?[1-9]):[0-5]\d|(?:[Il|.:]{1,4}\s*)?(?:(?:[345]g|lte|wi-?fi)?\s*\d{1,3}\s*%|[345]g|lte))$",
+    re.IGNORECASE,
+)  # a clock, a battery, a network; signal bars read as 'II' before them
 _TIMESTAMP = re.compile(
     r"^(?:yesterday|today|[a-z]+\s+\d{1,2}(?:,\s*\d{4})?)\s+at\s+\d{1,2}:\d{2}\s*[ap]\.?m\.?$"
     r"|^(?:yesterday|today|just\s+now)$|^\W*\d{1,2}\s*(?:s|m|h|d|w|mins?|hrs?|wks?|secs?)\W*$",
@@ -81,7 +84,15 @@ _STATUS_NOTE = re.compile(
     r"\(?\b(?:temporarily\s+)?(?:cancel+ed|on\s+hiatus|closed|suspended|postponed|no\s+karaoke)\b[^)|]*\)?",
     re.IGNORECASE,
 )
-_AT_VENUE = re.compile(r"(?:\bat\b|@)\s*(?P<rest>[^|]+)", re.IGNORECASE)
+_AT_VENUE = re.compile(r"(?:\bat\b|@)[\s|\-\u2013\u2014]*(?P<rest>[^|]+)", re.IGNORECASE)
+
+_SUFFIX_WORDS = sorted(
+    (word.upper() for word in GENERIC_VENUE_WORDS if len(word) >= 3 and word != "and"), key=len, reverse=True
+)
+_GLUED_VENUE = re.compile(
+    rf"^(?P<article>THE)?(?P<core>[A-Z'&]{{3,}}?)(?P<generic>(?:{'|'.join(_SUFFIX_WORDS)})+)$"
+)  # 'THEVELVETROOM': the article and the generic words OCR glued to a name in capitals
+_GLUED_MIN_LENGTH = 8
 
 
 @dataclass(frozen=True)
@@ -198,7 +209,29 @@ def _segments(text: str) -> list[str]:
     pieces = (
         clean_name(_FILLER.sub(" ", piece)) for piece in _SEPARATORS.split(text) if not _is_filler(piece)
     )
-    return [p for p in pieces if p and re.search(r"[A-Za-z]{2}", p) and not is_ui_words(p)]
+    return [
+        p
+        for p in pieces
+        if p and re.search(r"[A-Za-z]{2}", p) and not _only_small_words(p) and not is_ui_words(p)
+    ]
+
+
+def _only_small_words(segment: str) -> bool:
+    """A leftover of function words ('by' of a badge 'Karaoke by' beside the street): not a name."""
+    return all(word in _SMALL_WORDS for word in re.findall(r"[a-z&]+", segment.lower()))
+
+
+def spaced_venue_name(name: str) -> str:
+    """A venue name OCR read without spaces, spaced where it can tell: 'THEVELVETROOM' -> 'THE VELVET ROOM'.
+
+    Only a name in capitals that ends with generic venue words ('ROOM', 'BAR', 'LOUNGE')
+    is cut, after its leading 'THE' and before those words; the rest stays as read.
+    """
+    glued = _GLUED_VENUE.match(name) if len(name) >= _GLUED_MIN_LENGTH else None
+    if glued is None:
+        return name
+    generic = re.findall("|".join(_SUFFIX_WORDS), glued["generic"])
+    return " ".join(filter(None, [glued["article"], glued["core"], *generic]))
 
 
 def _venue_after_at(rest: str) -> str | None:
@@ -251,6 +284,6 @@ def read_fields(text: str, today: dt.date, year: int | None = None) -> LineField
         dj_as_seen=dj_as_seen,
         address=address,
         phone=phone,
-        venue=segments[0] if segments else None,
+        venue=spaced_venue_name(segments[0]) if segments else None,
         notes=rules + tuple(segments[1:]),
     )

@@ -30,6 +30,8 @@ __all__ = ["Region", "SideKind", "cut_regions"]
 
 BAND_GAP = 1.6  # a horizontal gap this many text heights tall separates bands
 TIGHT_BAND_GAP = 0.8  # ... or this many, when the wider gaps leave no columns to find
+TITLE_GAP = 0.3  # a title this many text heights above columns may span their gutter
+MAX_TITLE_ROWS = 2
 GUTTER = 0.6  # a vertical gutter this many text heights wide may separate columns
 COLUMN_GUTTER = 0.8  # ... and one this many of the region's own text heights splits text columns
 MIN_BOXES = 2  # a column holds at least this many boxes
@@ -101,13 +103,18 @@ def _vertical_split(
     """The widest gutter that separates schedules (see the module docstring), if any.
 
     ``soft`` boxes (a week view's day headers, set close together) do not block a
-    gutter; each goes to the side its centre is on.
+    gutter, nor count as a table's column names ('MONDAY MON'); each goes to the side
+    its centre is on.
 
     With ``columns``, the widest gutter with no schedule text on either side instead
     (a logo beside a flyer's small print).
     """
     width = COLUMN_GUTTER * _text_height(boxes) if columns else GUTTER * height
     hard = [box for box in boxes if columns or not soft(box)]
+
+    def hard_of(side: list[OcrLine]) -> list[OcrLine]:  # a week view's day labels are not column names
+        return [box for box in side if box in hard]
+
     for middle in _gutters(hard or boxes, width):
         left = [box for box in boxes if box.x1 <= middle or (box not in hard and _centre(box) < middle)]
         right = [box for box in boxes if box.x0 >= middle or (box not in hard and _centre(box) >= middle)]
@@ -116,7 +123,7 @@ def _vertical_split(
         if min(len(left), len(right)) < MIN_BOXES:
             continue
         kinds = {kind_of(left), kind_of(right)}
-        if _cuts_a_header(left, right) and kinds != {"schedule"}:
+        if _cuts_a_header(hard_of(left), hard_of(right)) and kinds != {"schedule"}:
             continue
         if columns and kinds == {"none"}:
             return left, right
@@ -152,6 +159,9 @@ def _cut(boxes: list[OcrLine], kind_of: SideKind, height: float, depth: int, sof
             return _cut(split[0], kind_of, height, depth + 1, soft) + _cut(
                 split[1], kind_of, height, depth + 1, soft
             )
+        titled = _title_over_columns(boxes, kind_of, height, depth, soft)
+        if titled is not None:
+            return titled
         bands = _joined_tables(_bands(boxes, TIGHT_BAND_GAP * height), height)  # a title close above
         if len(bands) == 1:
             return [_columns(boxes, kind_of, height)]
@@ -159,6 +169,28 @@ def _cut(boxes: list[OcrLine], kind_of: SideKind, height: float, depth: int, sof
     if all(len(part) == 1 for part in parts):
         return [_joined_columns(parts)]
     return _rejoin_bands(parts)
+
+
+def _title_over_columns(
+    boxes: list[OcrLine], kind_of: SideKind, height: float, depth: int, soft: Soft
+) -> list[Region] | None:
+    """A title set close above columns, spanning their gutter ('Nov 8 - 14, 2026' over a week view).
+
+    The top rows (at most ``MAX_TITLE_ROWS``) are read on their own when the rest
+    splits into schedules without them; None when it does not. A table's header row
+    is never such a title: its columns belong together.
+    """
+    rows = _bands(boxes, TITLE_GAP * height)
+    for count in range(1, min(MAX_TITLE_ROWS, len(rows) - 1) + 1):
+        title = [box for band in rows[:count] for box in band]
+        if any(is_header_text(box.text) for box in title):
+            return None
+        body = [box for band in rows[count:] for box in band]
+        split = _vertical_split(body, kind_of, height, soft=soft)
+        if split is not None:
+            left = _cut(split[0], kind_of, height, depth + 1, soft)
+            return [(title,), *left, *_cut(split[1], kind_of, height, depth + 1, soft)]
+    return None
 
 
 def _joined_columns(parts: list[list[Region]]) -> Region:

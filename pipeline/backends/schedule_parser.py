@@ -39,7 +39,14 @@ from pipeline.backends.table_layout import (
     wrapped_cells_joined,
 )
 from pipeline.clean import dj_key, normalize_time_range, venue_key
-from pipeline.dates import find_date, find_day_phrases, find_page_year, unglue_days
+from pipeline.dates import (
+    find_date,
+    find_day_phrases,
+    find_page_year,
+    stray_marks_dropped,
+    unglue_days,
+    zeros_in_clocks,
+)
 from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue, Weekday
 
 __all__ = ["OcrLine", "parse_schedule"]
@@ -278,6 +285,11 @@ def _all_region_drafts(
     return [draft for _, found in read for draft in found]
 
 
+def _ocr_slips_undone(text: str) -> str:
+    """A box's text with OCR's usual slips in times and days undone ('9:OOPM M - CLOSE')."""
+    return unglue_days(stray_marks_dropped(zeros_in_clocks(text)))
+
+
 def parse_schedule(lines: Sequence[OcrLine], *, today: dt.date | None = None) -> ParsedSchedule:
     """Read the shows, venues, DJs and vendor out of one screenshot's OCR boxes.
 
@@ -287,7 +299,7 @@ def parse_schedule(lines: Sequence[OcrLine], *, today: dt.date | None = None) ->
     yields an empty schedule.
     """
     text_lines = [
-        replace(line, text=unglue_days(line.text))
+        replace(line, text=_ocr_slips_undone(line.text))
         for line in lines
         if line.text.strip() and not is_noise(line.text)
     ]
