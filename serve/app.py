@@ -346,7 +346,7 @@ class ParserService:
 ParserDeployment = serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=256)(
     serve.ingress(api)(ParserService)
 )
-HELPER_TIMEOUT_S = 1.0
+HELPER_TIMEOUT_S = 5.0  # longer is as good as down; 1 s was missed at a load of 10-20 on 2 cores
 DISCONNECT_POLL_S = 0.2
 
 

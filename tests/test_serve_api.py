@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from serve_harness import ADMIN_TOKEN, Served, ready_body, served  # noqa: F401 - the fixture is used by name
+from serve_harness import ADMIN_TOKEN, Served, ready_body, served, wait_for  # noqa: F401 - the fixture is used by name
 
 from pipeline.testing.scripted import make_scripted_png
 
@@ -47,7 +47,7 @@ def post(url: str, path: str, body: Any = None, **kwargs: Any) -> httpx.Response
 
 
 def test_health_readiness_and_docs(url: str) -> None:
-    assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+    wait_for(lambda: httpx.get(f"{url}/healthz").json() == {"status": "ok"}, 60, "/healthz ok")
     ready = ready_body(url)  # waits for the condition: workers start one by one on a loaded machine
     assert ready["workers"] == ready["wanted"] == 5 and "waitingFor" not in ready
     assert "swagger" in httpx.get(f"{url}/docs").text.lower()
