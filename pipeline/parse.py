@@ -84,6 +84,10 @@ def local_ray_environment() -> None:
     """
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Serve kills a proxy whose ready or health check takes over 5 or 10 s three times in a row:
+    # beside two busy loops on 2 cores it did so at every start, and Serve never came up
+    os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "30")
+    os.environ.setdefault("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "30")
 
 
 def verbose() -> bool:
