@@ -159,7 +159,7 @@ def test_multipart_uploads_keep_safe_display_names(url: str) -> None:
     assert none.status_code == 400 and none.json()["field"] == "files"
 
 
-def test_a_malformed_or_big_multipart_body_is_read_off_the_loop_with_the_usual_errors(url: str) -> None:
+def test_malformed_small_and_over_1_mb_multipart_bodies_give_the_usual_answers(url: str) -> None:
     endpoint = f"{url}{PARSER}/analyze-screenshots"
     broken = httpx.post(endpoint, content=b"not multipart", headers={"Content-Type": "multipart/form-data"})
     assert broken.status_code == 400 and broken.json()["statusCode"] == 400, broken.text
