@@ -51,6 +51,7 @@ from serve.errors import (
     request_validation_handler,
 )
 from serve.guards import Admission, RateLimiter, require_admin
+from serve.health import HelperWatch
 from serve.metrics import ServeMetrics
 from serve.models import AdminParseResponse, AnalyzeBody, JobAccepted, JobUrls, JobView, SettingsUpdate
 from serve.options import ServeOptions
@@ -149,6 +150,12 @@ class ParserService:
         cache = ResultCache.in_data_dir(options.data_dir) if use_cache else None
         self.runner = JobRunner(fleet, self.store, pool_options, observer=self.metrics, cache=cache)
         self.limiter = RateLimiter(options.rate_limit_per_minute, options.rate_limit_burst)
+        pings = {}
+        if fleet.progress is not None:
+            pings["progress"] = fleet.progress.ping.remote
+        if fleet.limiter is not None:
+            pings["rate limiter"] = fleet.limiter.ping.remote
+        self.helpers = HelperWatch(pings, interval_s=HELPER_PING_S, timeout_s=HELPER_TIMEOUT_S)
         warm_decoder()
 
     def __del__(self) -> None:
@@ -156,6 +163,9 @@ class ParserService:
         runner = getattr(self, "runner", None)
         if runner is not None:
             runner.close()
+        helpers = getattr(self, "helpers", None)
+        if helpers is not None:
+            helpers.close()
         close_decoder()
 
     @api.get("/", include_in_schema=False)
@@ -164,7 +174,7 @@ class ParserService:
 
     @api.get("/healthz", summary="the replica is up and the cluster's helper actors answer")
     async def healthz(self) -> JSONResponse:
-        down = await self._helpers_down()
+        down = await self.helpers.down()
         if down:
             return JSONResponse({"status": "degraded", "down": down}, status_code=503)
         return JSONResponse({"status": "ok"})
@@ -172,7 +182,7 @@ class ParserService:
     @api.get("/readyz", summary="every worker has started and the helper actors answer")
     async def readyz(self) -> JSONResponse:
         body = self.runner.fleet.readiness().to_wire()
-        down = await self._helpers_down()
+        down = await self.helpers.down()
         if down:
             waiting = [str(body["waitingFor"])] if "waitingFor" in body else []
             body.update(ready=False, waitingFor="; ".join([*waiting, f"{', '.join(down)} not answering"]))
@@ -284,22 +294,6 @@ class ParserService:
         rendered = await run_in_threadpool(_rendered, response, admin)
         return JSONResponse(rendered)
 
-    async def _helpers_down(self) -> list[str]:
-        """Names of the cluster's helper actors (progress board, request budget) that do not answer."""
-        fleet = self.runner.fleet
-        probes = {"progress": fleet.progress.get.remote("") if fleet.progress is not None else None}
-        if fleet.limiter is not None:
-            probes["rate limiter"] = fleet.limiter.snapshot.remote()
-        down = []
-        for name, ref in probes.items():
-            if ref is None:
-                continue
-            try:
-                await asyncio.wait_for(ref, timeout=HELPER_TIMEOUT_S)
-            except Exception:  # dead, restarting or stuck: all the same to a client
-                down.append(name)
-        return down
-
     async def _admitted(self, request: Request, *, admin: bool) -> ParseInput:
         """Auth or rate limit first (cheap), then the body; refusals are counted."""
         try:
@@ -347,6 +341,7 @@ ParserDeployment = serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_on
     serve.ingress(api)(ParserService)
 )
 HELPER_TIMEOUT_S = 5.0  # longer is as good as down; 1 s was missed at a load of 10-20 on 2 cores
+HELPER_PING_S = 1.0  # how often a replica asks its helper actors; /healthz reads the last answer
 DISCONNECT_POLL_S = 0.2
 
 

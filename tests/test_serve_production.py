@@ -275,7 +275,7 @@ def test_a_dead_helper_actor_shows_in_health_and_requests_answer_cleanly(
         response = httpx.get(f"{url}/healthz", timeout=10)
         return response.json() if response.status_code == 503 else None
 
-    health = wait_for(degraded, 10, "/healthz reports the dead rate limiter")
+    health = wait_for(degraded, 30, "/healthz reports the dead rate limiter")
     assert health == {"status": "degraded", "down": ["rate limiter"]}
     readiness = httpx.get(f"{url}/readyz", timeout=10)
     assert readiness.status_code == 503 and "rate limiter" in readiness.json()["waitingFor"]
