@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
 import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 from fastapi import Request
@@ -53,17 +56,19 @@ async def read_parse_input(request: Request, options: ServeOptions) -> ParseInpu
         raise ApiError(
             415, f"Content-Type must be application/json or multipart/form-data, got {content_type!r}"
         )
-    body = await read_capped_body(request, options.max_body_bytes)
-    if content_type == "application/json":
-        return await _from_json(body, options)
-    return await _from_multipart(request, body, options)
+    body = await _read_spooled(request, options.max_body_bytes)
+    try:
+        if content_type == "application/json":
+            return await _off_loop(_json_input, body, options)
+        # python-multipart parses in Python, ~0.1 s per 20 MB: never on the replica's event loop
+        return await _off_loop(_multipart_input, body, options, request.headers.get("content-type", ""))
+    finally:
+        body.discard()
 
 
 async def read_capped_body(request: Request, limit: int) -> bytes:
     """The whole body, refused with 413 as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"request body of {declared} bytes is over the limit of {limit} bytes")
+    _check_declared_length(request, limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
@@ -71,6 +76,69 @@ async def read_capped_body(request: Request, limit: int) -> bytes:
             raise ApiError(413, f"request body is over the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _check_declared_length(request: Request, limit: int) -> None:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"request body of {declared} bytes is over the limit of {limit} bytes")
+
+
+@dataclass
+class SpooledBody:
+    """A request body: in memory while small, in a spool file once it reaches ``OFFLOAD_BYTES``.
+
+    A big body goes to the decoding process by name, so the replica never joins it into
+    one buffer nor pickles it through a pipe (each a 20 MB copy under the GIL).
+    """
+
+    data: bytes = b""
+    path: Path | None = None
+
+    def discard(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+async def _read_spooled(request: Request, limit: int) -> SpooledBody:
+    """The body, capped at ``limit`` bytes (413); its chunks go to a spool file, a megabyte at a
+    time in a thread, once it reaches ``OFFLOAD_BYTES``."""
+    _check_declared_length(request, limit)
+    pending: list[bytes] = []
+    size = pending_size = 0
+    spool: SpooledBody | None = None
+    fd = -1
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"request body is over the limit of {limit} bytes")
+            pending.append(chunk)
+            pending_size += len(chunk)
+            if pending_size >= SPOOL_WRITE_BYTES or (spool is None and size >= OFFLOAD_BYTES):
+                if spool is None:
+                    fd, name = tempfile.mkstemp(prefix="body-", dir=_spool_dir())
+                    spool = SpooledBody(path=Path(name))
+                await run_in_threadpool(_write_all, fd, pending)
+                pending, pending_size = [], 0
+        if spool is None:
+            return SpooledBody(data=b"".join(pending))
+        await run_in_threadpool(_write_all, fd, pending)
+        return spool
+    except BaseException:
+        if spool is not None:
+            spool.discard()
+        raise
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _write_all(fd: int, buffers: list[bytes]) -> None:
+    for buffer in buffers:
+        view = memoryview(buffer)
+        while view:
+            view = view[os.write(fd, view) :]
 
 
 def decode_json(body: bytes) -> Any:
@@ -99,19 +167,23 @@ def _analyze_body(body: bytes, options: ServeOptions) -> AnalyzeBody:
         raise from_validation(exc) from None
 
 
-async def _from_json(body: bytes, options: ServeOptions) -> ParseInput:
-    return await _off_loop(_json_input, body, options)
-
-
 async def _off_loop(
-    decode: Callable[..., ParseInput], body: bytes, options: ServeOptions, *args: str
+    decode: Callable[..., ParseInput], body: SpooledBody, options: ServeOptions, *args: str
 ) -> ParseInput:
-    """``decode(body, options, *args)`` away from the event loop: big bodies in the decoder
-    process (so the GIL stays free for the loop), small ones in a thread."""
-    if len(body) >= OFFLOAD_BYTES:
+    """``decode(body, options, *args)`` away from the event loop: a spooled (big) body in the
+    decoder process, which reads it from its file (so the GIL stays free for the loop), a
+    small one in a thread."""
+    if body.path is not None:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_decoder(), decode, body, options, *args)
-    return await run_in_threadpool(decode, body, options, *args)
+        return await loop.run_in_executor(_decoder(), _decode_spooled, decode, str(body.path), options, *args)
+    return await run_in_threadpool(decode, body.data, options, *args)
+
+
+def _decode_spooled(
+    decode: Callable[..., ParseInput], path: str, options: ServeOptions, *args: str
+) -> ParseInput:
+    """In the decoder process: ``decode`` the body its spool file holds."""
+    return decode(Path(path).read_bytes(), options, *args)
 
 
 def _json_input(body: bytes, options: ServeOptions) -> ParseInput:
@@ -121,8 +193,13 @@ def _json_input(body: bytes, options: ServeOptions) -> ParseInput:
 
 
 # json.loads and base64 decoding hold the GIL for ~0.1 s per 20 MB: in a thread they would stall
-# the replica's event loop (/healthz included). Bodies this big are decoded in a child process.
+# the replica's event loop (/healthz included). Bodies this big are decoded in a child process,
+# at a lower CPU priority: on a busy machine the loops that answer probes and relay bodies
+# (this replica's, Serve's proxy's) go first, and bulk decoding takes the cycles left over.
 OFFLOAD_BYTES = 1024 * 1024
+SPOOL_WRITE_BYTES = 1024 * 1024  # a spooled body is written in pieces this big, each in a thread
+DECODER_NICENESS = 10
+_spool_dirs: list[str] = []
 _decoders: list[ProcessPoolExecutor] = []
 _decoder_lock = threading.Lock()
 
@@ -133,11 +210,22 @@ def warm_decoder() -> None:
 
 
 def close_decoder() -> None:
-    """Stop the decoding process (the replica is stopping)."""
+    """Stop the decoding process and remove the spool directory (the replica is stopping)."""
     with _decoder_lock:
         for decoder in _decoders:
             decoder.shutdown(wait=False, cancel_futures=True)
         _decoders.clear()
+        for directory in _spool_dirs:
+            shutil.rmtree(directory, ignore_errors=True)
+        _spool_dirs.clear()
+
+
+def _spool_dir() -> str:
+    """This process's directory of spooled bodies (in the system's temp dir), made on first use."""
+    with _decoder_lock:
+        if not _spool_dirs:
+            _spool_dirs.append(tempfile.mkdtemp(prefix="karaoke-bodies-"))
+        return _spool_dirs[0]
 
 
 def _decoder() -> ProcessPoolExecutor:
@@ -146,13 +234,13 @@ def _decoder() -> ProcessPoolExecutor:
     with _decoder_lock:
         if not _decoders:
             context = multiprocessing.get_context("spawn")
-            _decoders.append(ProcessPoolExecutor(max_workers=1, mp_context=context))
+            decoder = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_lower_priority)
+            _decoders.append(decoder)
         return _decoders[0]
 
 
-async def _from_multipart(request: Request, body: bytes, options: ServeOptions) -> ParseInput:
-    # python-multipart parses in Python, ~0.1 s per 20 MB: never on the replica's event loop
-    return await _off_loop(_multipart_input, body, options, request.headers.get("content-type", ""))
+def _lower_priority() -> None:
+    os.nice(DECODER_NICENESS)
 
 
 def _multipart_input(body: bytes, options: ServeOptions, content_type: str) -> ParseInput:
