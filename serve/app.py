@@ -145,7 +145,7 @@ class ParserService:
         self.store = JobStore.shared(options.jobs_location(), options.job_ttl_s, options.orphan_after_s)
         self.admission = Admission(options.max_queued_images, options.fleet_size)
         self.metrics = ServeMetrics()
-        pool_options = PoolOptions(image_timeout_s=options.image_timeout_s)
+        pool_options = PoolOptions(image_timeout_s=options.image_deadline_s)
         use_cache = options.use_cache and options.backend.cache_identity(None) is not None
         cache = ResultCache.in_data_dir(options.data_dir) if use_cache else None
         self.runner = JobRunner(fleet, self.store, pool_options, observer=self.metrics, cache=cache)

@@ -39,7 +39,11 @@ class ServeOptions(BaseModel):
     max_queued_images: int = Field(
         default=200, ge=1, description="images a replica holds (running or waiting) before it answers 503"
     )
-    image_timeout_s: float = Field(default=60.0, gt=0, description="per-image deadline, seconds")
+    image_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="per-image deadline, seconds; None: the backend's own, at least 60 s (local OCR: 180 s)",
+    )
     admin_token: SecretStr | None = Field(default=None, description="bearer token of the admin endpoints")
     data_dir: Path = Field(default=Path(".karaoke"), description="job results and admin settings")
     jobs_uri: str | None = Field(
@@ -69,7 +73,7 @@ class ServeOptions(BaseModel):
         """Options from the process settings (``KARAOKE_*``), with ``overrides`` on top."""
         settings = get_settings()
         backend = options_for(settings.default_backend())
-        backend = backend.for_job(workers=5, timeout_s=cls.model_fields["image_timeout_s"].default)
+        backend = backend.for_job(workers=5, timeout_s=image_deadline_s(backend, None))
         values: dict[str, Any] = {
             "backend": backend,
             "admin_token": settings.admin_token,
@@ -102,6 +106,11 @@ class ServeOptions(BaseModel):
         backend = backend.for_cpu_share(share)  # OCR threads match the worker's share of the cores
         return self.model_copy(update={"fleet_size": size, "worker_num_cpus": share, "backend": backend})
 
+    @property
+    def image_deadline_s(self) -> float:
+        """The per-image deadline the replica's jobs use."""
+        return image_deadline_s(self.backend, self.image_timeout_s)
+
     def jobs_location(self) -> str:
         """The jobs location every replica shares (one registry actor per location)."""
         return self.jobs_uri or str(self.data_dir / "jobs")
@@ -117,6 +126,15 @@ class ServeOptions(BaseModel):
 
 
 MAX_FLEET = 5
+MIN_IMAGE_DEADLINE_S = 60.0  # a served image waits at least this long; CPU-bound OCR, its backend's own
+
+
+def image_deadline_s(backend: BackendOptions, timeout_s: float | None) -> float:
+    """``timeout_s``, or the backend's default per-image deadline but never under a minute: on a
+    busy 2-core machine local OCR took 52 s for one screenshot."""
+    return timeout_s if timeout_s is not None else max(MIN_IMAGE_DEADLINE_S, backend.default_timeout_s)
+
+
 MIN_CPU_BOUND_SHARE = 0.2
 
 
