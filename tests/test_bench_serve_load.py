@@ -24,7 +24,7 @@ def test_the_quick_load_benchmark_serves_every_image_and_writes_its_results(tmp_
     command = [sys.executable, "-m", "bench.serve_load", "--quick", "--out", str(out)]
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     done = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (result,) = json.loads(out.read_text())
@@ -47,7 +47,7 @@ def test_the_health_benchmark_probes_while_uploads_complete_and_writes_its_resul
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1800,
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
