@@ -7,6 +7,7 @@ Wired into ``pipeline/cli.py`` with ``add_serve_command(commands)`` and, for
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import threading
 import time
@@ -45,6 +46,18 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
 
 
+def serving_ray_environment() -> None:
+    """A local Ray started to serve runs its workers at normal priority (``RAY_worker_niceness``).
+
+    Ray starts workers at nice 15 so that any other process comes first. For the HTTP API
+    the workers (Serve's proxy, the replica) are the service: beside processes at normal
+    priority they waited, and /healthz p99 under 20 MB uploads from local clients was 50-53
+    ms at nice 15 against 28 ms at nice 0. Set before Ray starts; an existing cluster keeps
+    its own setting.
+    """
+    os.environ.setdefault("RAY_worker_niceness", "0")
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Start Ray (or join ``RAY_ADDRESS``), deploy the app, wait until it is ready, wait for Ctrl-C.
 
@@ -59,6 +72,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from serve.options import ServeOptions
 
     options = ServeOptions.from_settings(replicas=args.replicas)
+    serving_ray_environment()
     say("starting Ray ...")
     with ray_runtime(get_settings().ray_address) as use_ray:
         if not use_ray:

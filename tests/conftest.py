@@ -16,8 +16,10 @@ if TYPE_CHECKING:
 def ray_session() -> Iterator[None]:
     """A local Ray (no dashboard, loopback only, its own temp dir), shut down at the end."""
     from pipeline.parse import local_ray_environment
+    from serve.cli import serving_ray_environment
 
     local_ray_environment()  # before Ray is imported: no probe of the internet for a node IP
+    serving_ray_environment()  # the shared Serve's proxy and replicas run as `serve` runs them
     import ray
 
     temp_dir = tempfile.mkdtemp(prefix="karaoke-ray-test-")
