@@ -106,7 +106,7 @@ def probe(url: str, streams: int, probes: int, body: bytes) -> HealthResult:
                 uploader.kill()
     return HealthResult(
         streams=streams,
-        upload_mb=round(len(body) / 1e6),
+        upload_mb=round(len(body) / 2**20),
         probes=len(latencies),
         uploads_completed=len(statuses),
         upload_statuses=sorted(set(statuses)),
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.health_load", description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, nargs="+", default=[0, 1, 3], help="upload streams per run")
     parser.add_argument("--probes", type=int, default=300, help="/healthz probes per run (default 300)")
-    parser.add_argument("--mb", type=int, default=UPLOAD_MB, help=f"upload size in MB (default {UPLOAD_MB})")
+    parser.add_argument("--mb", type=int, default=UPLOAD_MB, help=f"upload size in MiB (default {UPLOAD_MB})")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
     args = parser.parse_args(argv)
     body = upload_body(args.mb)
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                 result = probe(url, streams, args.probes, body)
                 results.append(result)
                 print(
-                    f"upload streams={result.streams} ({result.upload_mb} MB each): /healthz p50 "
+                    f"upload streams={result.streams} ({result.upload_mb} MiB each): /healthz p50 "
                     f"{result.p50_ms} ms, p95 {result.p95_ms} ms, p99 {result.p99_ms} ms, max "
                     f"{result.max_ms} ms over {result.probes} probes; {result.uploads_completed} uploads "
                     f"completed, HTTP {result.upload_statuses}",
