@@ -445,3 +445,30 @@ def test_a_tag_left_under_the_title_in_small_type_does_not_take_the_venue() -> N
         box("Saturday", 50, 340), box("9:30PM-1:30AM", 200, 340), box("KJ Dana", 330, 340),
     ]  # fmt: skip
     assert shows_of(lines) == {("The Rusty Anchor", "saturday", "21:30", "01:30", "Dana")}
+
+
+def test_a_chip_in_one_row_with_a_known_tag_is_a_tag_too_not_the_venue() -> None:
+    lines = [
+        box("The Local Bar & Grill", 622, 118, height=27, char=12),
+        box("Sports Bar", 626, 156, height=24, char=7),
+        box("Food", 710, 157, height=21, char=11),
+        box("6957 Riverside Dr, Boise, ID 83765", 622, 192, height=19, char=7),
+        box("(889) 967-5400", 622, 210, height=23, char=7),
+        box("DAY", 630, 343), box("TIME", 942, 345), box("HOST", 1424, 345),
+        box("Wednesday", 630, 382), box("8:30 PM - 12:30 AM", 942, 386, char=8), box("KJ Juice", 1422, 385),
+    ]  # fmt: skip
+    assert shows_of(lines) == {("The Local Bar & Grill", "wednesday", "20:30", "00:30", "Juice")}
+
+
+def test_a_presented_by_credit_names_the_company_without_its_preposition() -> None:
+    lines = [
+        box("TUESDAY JUN 30", 54, 98, height=44, char=22),
+        box("9:00 PM - 1:00 AM", 4, 146, height=50, char=25),
+        box("Presented by Encore Karaoke", 102, 240, height=23, char=9),
+        box("HARBOR HOUSE", 15, 444, height=26, char=17),
+        box("6163 Harbor Blvd", 15, 474, height=20, char=8),
+        box("Dayton, OH 45494", 14, 492, height=21, char=8),
+    ]  # fmt: skip
+    schedule = parse_schedule(lines, today=dt.date(2026, 6, 14))
+    assert [v.name for v in schedule.vendors] == ["Encore Karaoke"]
+    assert [(s.venue_name, s.date) for s in schedule.shows] == [("HARBOR HOUSE", dt.date(2026, 6, 30))]

@@ -11,11 +11,13 @@ parser looks for venues. Vendor badges ("Mike's Karaoke", 'Karaoke by Star Sound
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
+from pipeline.backends.layouts import OcrLine
 from pipeline.backends.table_layout import is_header_text
 from pipeline.clean import clean_name
 
-__all__ = ["is_chrome", "is_overlay", "is_ui_words", "vendor_badge"]
+__all__ = ["is_chrome", "is_overlay", "is_ui_words", "tag_row_mates", "vendor_badge"]
 
 _UI_WORDS = frozenset(
     [
@@ -193,6 +195,9 @@ _TAGS = frozenset(
         "recurring", "special event", "verified", "hotel bar", "casino", "bowling", "dedicated venue",
     }
 )  # fmt: skip
+_CHIP_TEXT = re.compile(r"^[A-Za-z][A-Za-z&'-]*(?:\s+[A-Za-z&'-]+)?$")  # a word or two, no digits
+_CHIP_GAP = 1.0  # chips of one row sit at most this many text heights apart
+_CHIP_MAX_CHARS = 14
 _SUITE = re.compile(
     r"^(?:ste|suite|unit|apt|bldg|floor|fl)(?:\.\s*|\s+)#?\s*\d\w{0,4}$|^#\s*\d{1,5}$", re.IGNORECASE
 )
@@ -306,6 +311,38 @@ def is_chrome(text: str) -> bool:
     return len(folded.split()) <= 4 and _LINK_END.search(stripped) is not None
 
 
+def _is_tag(text: str) -> bool:
+    return " ".join(text.strip().lower().split()) in _TAGS
+
+
+def _chip_beside(tag: OcrLine, box: OcrLine) -> bool:
+    """``box`` sits on ``tag``'s line, in type of its size, a chip's gap to its left or right."""
+    shared = min(tag.y1, box.y1) - max(tag.y0, box.y0)
+    same_size = abs(tag.height - box.height) <= 0.25 * max(tag.height, box.height)
+    gap = max(box.x0 - tag.x1, tag.x0 - box.x1)
+    return shared >= 0.6 * min(tag.height, box.height) and same_size and -2 <= gap <= _CHIP_GAP * tag.height
+
+
+def tag_row_mates(lines: Sequence[OcrLine]) -> set[OcrLine]:
+    """Short words set as chips in one row with a known tag ('Sports Bar' | 'Food'): tags too.
+
+    Tags come in rows of chips; a chip whose word is not a known category ('Food',
+    'Darts') would otherwise be read as a name, and the nearest one to a street at that.
+    """
+    mates: set[OcrLine] = set()
+    found = [line for line in lines if _is_tag(line.text)]
+    while found:
+        tag = found.pop()
+        for box in lines:
+            text = box.text.strip()
+            if box in mates or _is_tag(text) or len(text) > _CHIP_MAX_CHARS or not _CHIP_TEXT.match(text):
+                continue
+            if _chip_beside(tag, box):
+                mates.add(box)
+                found.append(box)
+    return mates
+
+
 def vendor_badge(text: str) -> str | None:
     """The karaoke company a line names ("Mike's Karaoke", 'Karaoke by Star Sound'), if any.
 
@@ -318,9 +355,9 @@ def vendor_badge(text: str) -> str | None:
         if match is not None and len(stripped) <= len(match["name"]) + 2:
             return clean_name(match["name"])
     named = _NAMED_BADGE.match(stripped)
-    if named is not None and named["name"].lower().split()[0] not in _NOT_A_NAME:
+    credit = _CREDIT.match(stripped)  # 'Presented by Encore Karaoke' names 'Encore Karaoke'
+    if named is not None and credit is None and named["name"].lower().split()[0] not in _NOT_A_NAME:
         return clean_name(named["name"])
-    credit = _CREDIT.match(stripped)
     if credit is None:
         return None
     name = credit["name"].split("|")[0]  # 'Karaoke by | 4985 Harbor Blvd': a logo beside the street

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import cast
 
 from pipeline.addresses import find_address, normalize_phone
-from pipeline.backends.chrome import is_chrome, is_overlay
+from pipeline.backends.chrome import is_chrome, is_overlay, tag_row_mates
 from pipeline.backends.day_marks import DayMark, day_marks, mark_above
 from pipeline.backends.flow import Draft, Page, Reading, flow_drafts, is_heading, read_page, venue_heading
 from pipeline.backends.layouts import OcrLine, Row, group_rows
@@ -303,6 +303,8 @@ def parse_schedule(lines: Sequence[OcrLine], *, today: dt.date | None = None) ->
         for line in lines
         if line.text.strip() and not is_noise(line.text)
     ]
+    chips = tag_row_mates(text_lines)
+    text_lines = [line for line in text_lines if line not in chips]
     ref = Reading(today or dt.date.today(), find_page_year([line.text for line in text_lines]))
     karaoke = any(mentions_karaoke(line.text) for line in text_lines)
     content = [line for line in text_lines if not is_chrome(line.text)]
