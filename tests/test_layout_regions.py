@@ -472,3 +472,13 @@ def test_a_presented_by_credit_names_the_company_without_its_preposition() -> No
     schedule = parse_schedule(lines, today=dt.date(2026, 6, 14))
     assert [v.name for v in schedule.vendors] == ["Encore Karaoke"]
     assert [(s.venue_name, s.date) for s in schedule.shows] == [("HARBOR HOUSE", dt.date(2026, 6, 30))]
+
+
+def test_a_card_whose_day_ocr_lost_is_still_cut_from_the_card_beside_it() -> None:
+    dayless = ["KARAOKE 8:00PM-12:00AM", "with DJ Steve", "The Rusty Nail", "123 Main St, Columbus, OH"]
+    lines = card(40, 120, CARDS[1][:4]) + card(370, 120, dayless) + card(700, 120, CARDS[2][:4])
+    assert len(cut_regions(lines, _side_kind)) == 3
+    assert shows_of(lines) == {
+        ("Sand Bar Station", "tuesday", "21:00", "01:00", "Kat"),
+        ("Kelley's Pub", "friday", "19:30", "23:30", None),
+    }

@@ -52,6 +52,7 @@ from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue, Weekday
 __all__ = ["OcrLine", "parse_schedule"]
 
 _EPOCH = dt.date(2000, 1, 1)  # any date: only whether a date is present matters
+_CARD_LINES = 2  # lines of words (a name, a street, a credit) that make a time without a day a card
 _DAY_WORDS = re.compile(
     r"\b(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun)(?:day|nesday|sday|urday|rsday)?s?\b|\d{1,2}/\d{1,2}",
     re.IGNORECASE,
@@ -189,15 +190,25 @@ def _assemble(drafts: Sequence[Draft], page: Page) -> ParsedSchedule:
 
 
 def _side_kind(boxes: Sequence[OcrLine]) -> str:
-    """For the XY-cut: 'schedule' (a day and a time), 'none' (neither) or 'part' (a table column)."""
+    """For the XY-cut: 'schedule' (a day and a time), 'none' (neither) or 'part' (a table column).
+
+    A time with at least two lines of words beside it but no day is 'card': a card whose
+    day OCR lost, which a gutter still parts from a schedule beside it.
+    """
     text = " ".join(box.text for box in boxes)
     day = bool(find_day_phrases(text)) or find_date(text, _EPOCH) is not None
-    time = any(normalize_time_range(box.text) is not None for box in boxes)
-    if day and time:
+    timed = [normalize_time_range(box.text) is not None for box in boxes]
+    if day and any(timed):
         return "schedule"
-    if day and not time and len(boxes) <= 3:
+    if day and len(boxes) <= 3:
         return "none"  # a week view's day header over 'No events'
-    return "part" if day or time else "none"
+    worded = sum(
+        not found and len(re.findall(r"[A-Za-z]", box.text)) >= 3
+        for box, found in zip(boxes, timed, strict=True)
+    )
+    if any(timed) and not day and worded >= _CARD_LINES:
+        return "card"
+    return "part" if day or any(timed) else "none"
 
 
 def _is_day_label(box: OcrLine) -> bool:
