@@ -482,3 +482,18 @@ def test_a_card_whose_day_ocr_lost_is_still_cut_from_the_card_beside_it() -> Non
         ("Sand Bar Station", "tuesday", "21:00", "01:00", "Kat"),
         ("Kelley's Pub", "friday", "19:30", "23:30", None),
     }
+
+
+def test_a_logo_word_spanning_the_venue_and_street_lines_does_not_join_them_into_one_row() -> None:
+    lines = [
+        box("EVERY MONDAY", 59, 175, height=54, char=40),
+        box("7pm-11pm", 103, 230, height=85, char=49),
+        box("w/ DJ Marco", 184, 320, height=45, char=21),
+        OcrLine("NEON MOON LOUNGE", 20, 666, 403, 701),
+        OcrLine("araoke b", 421, 685, 570, 715),
+        OcrLine("5605 Commerce Pkwy", 18, 701, 209, 729),
+        OcrLine("Dana", 457, 715, 542, 746),
+        OcrLine("Mesa, AZ 85269", 18, 727, 159, 753),
+        OcrLine("(453) 313-7341", 20, 753, 153, 778),
+    ]  # fmt: skip
+    assert shows_of(lines) == {("NEON MOON LOUNGE", "monday", "19:00", "23:00", "Marco")}
