@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from pipeline.backends.chrome import is_chrome
 from pipeline.backends.layouts import OcrLine
 from pipeline.backends.regions import cut_regions
 from pipeline.backends.schedule_parser import _side_kind, parse_schedule
@@ -497,3 +498,9 @@ def test_a_logo_word_spanning_the_venue_and_street_lines_does_not_join_them_into
         OcrLine("(453) 313-7341", 20, 753, 153, 778),
     ]  # fmt: skip
     assert shows_of(lines) == {("NEON MOON LOUNGE", "monday", "19:00", "23:00", "Marco")}
+
+
+@pytest.mark.parametrize("text", ["VISIT WEDSITE", "VIEW DETAILZ", "FOLLOW INSTAGRAN"])
+def test_a_button_with_one_letter_ocr_misread_in_a_long_word_is_still_chrome(text: str) -> None:
+    assert is_chrome(text)
+    assert not is_chrome("Harbor House")

@@ -185,6 +185,7 @@ _CONSENT = re.compile(
 )
 _LONGEST_UI_WORD = max(len(word) for word in _UI_WORDS)
 _MIN_GLUED_LENGTH = 7  # shorter glued pairs ('backup', 'signup') are words of their own
+_MIN_MISREAD_LENGTH = 6  # a word this long one letter off a UI word is that word misread
 
 _TAGS = frozenset(
     {
@@ -279,12 +280,21 @@ def _glued_ui_words(word: str) -> list[str] | None:
     return found if found and len(found) > 1 else None
 
 
+def _ui_word(word: str) -> bool:
+    """A navigation or button word, also with one letter OCR misread in a long one ('WEDSITE')."""
+    if word in _UI_WORDS:
+        return True
+    return len(word) >= _MIN_MISREAD_LENGTH and any(
+        len(ui) == len(word) and sum(a != b for a, b in zip(ui, word, strict=True)) == 1 for ui in _UI_WORDS
+    )
+
+
 def is_ui_words(text: str) -> bool:
     """A short line made only of navigation or button words ('Book Us', 'VIEW DETAILS', 'MOREINFO')."""
     words = re.findall(r"[a-z]+", text.lower())
     if len(words) == 1:
         words = _glued_ui_words(words[0]) or words
-    ui = 0 < len(words) <= 4 and all(word in _UI_WORDS for word in words)
+    ui = 0 < len(words) <= 4 and all(_ui_word(word) for word in words)
     return ui and not set(words) <= _FUNCTION_WORDS  # 'BY' alone is half of 'HOSTED BY
 
 
