@@ -504,3 +504,15 @@ def test_a_logo_word_spanning_the_venue_and_street_lines_does_not_join_them_into
 def test_a_button_with_one_letter_ocr_misread_in_a_long_word_is_still_chrome(text: str) -> None:
     assert is_chrome(text)
     assert not is_chrome("Harbor House")
+
+
+def test_a_bare_clock_below_the_top_row_is_a_wrapped_time_cell_not_a_status_bar() -> None:
+    lines = [
+        box("9:41", 40, 2, height=24),
+        box("Gator's Sports Bar", 374, 96, height=34, char=14),
+        box("8863 Mill Rd, Columbus, OH 43246", 375, 174, char=9),
+        box("DAY", 386, 327), box("TIME", 580, 328), box("HOST", 676, 328),
+        box("Sunday", 384, 364, height=31), box("10:00", 578, 366, height=28), box("DJ Mike D", 675, 366),
+        box("PM -", 579, 389, height=26), box("1:00 AM", 581, 412, height=25),
+    ]  # fmt: skip
+    assert shows_of(lines) == {("Gator's Sports Bar", "sunday", "22:00", "01:00", "Mike D")}

@@ -52,6 +52,7 @@ from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue, Weekday
 __all__ = ["OcrLine", "parse_schedule"]
 
 _EPOCH = dt.date(2000, 1, 1)  # any date: only whether a date is present matters
+_BARE_CLOCK = re.compile(r"^(?:1[0-2]|0?[1-9]):[0-5]\d$")  # '9:41' alone: a status bar, or a wrapped cell
 _CARD_LINES = 2  # lines of words (a name, a street, a credit) that make a time without a day a card
 _DAY_WORDS = re.compile(
     r"\b(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun)(?:day|nesday|sday|urday|rsday)?s?\b|\d{1,2}/\d{1,2}",
@@ -301,6 +302,18 @@ def _ocr_slips_undone(text: str) -> str:
     return unglue_days(stray_marks_dropped(zeros_in_clocks(text)))
 
 
+def _is_text(line: OcrLine, lines: Sequence[OcrLine]) -> bool:
+    """Not noise; a bare clock is a phone's status bar only in the page's top row.
+
+    Lower down it is a table cell's time that wrapped ('10:00' over 'PM - 1:00 AM').
+    """
+    if not line.text.strip():
+        return False
+    if _BARE_CLOCK.match(line.text.strip()):
+        return any(other.y1 <= line.y0 for other in lines)
+    return not is_noise(line.text)
+
+
 def parse_schedule(lines: Sequence[OcrLine], *, today: dt.date | None = None) -> ParsedSchedule:
     """Read the shows, venues, DJs and vendor out of one screenshot's OCR boxes.
 
@@ -309,11 +322,7 @@ def parse_schedule(lines: Sequence[OcrLine], *, today: dt.date | None = None) ->
     cards, panes) first, each read on its own. A page with nothing about karaoke
     yields an empty schedule.
     """
-    text_lines = [
-        replace(line, text=_ocr_slips_undone(line.text))
-        for line in lines
-        if line.text.strip() and not is_noise(line.text)
-    ]
+    text_lines = [replace(line, text=_ocr_slips_undone(line.text)) for line in lines if _is_text(line, lines)]
     chips = tag_row_mates(text_lines)
     text_lines = [line for line in text_lines if line not in chips]
     ref = Reading(today or dt.date.today(), find_page_year([line.text for line in text_lines]))
