@@ -199,7 +199,7 @@ _GLUED_CLOCK = re.compile(r"(?<=[A-Za-z])(?=\d{1,2}(?::\d{2})?\s*[ap]\.?m)", re.
 _SLASH_OF_WITH = re.compile(r"\b([wW])[lI1|](?=\s*(?:dj|kj|vj)\b)", re.IGNORECASE)  # 'wl DJ Juice'
 _GLUED_MONTH_DAY = re.compile(
     r"\b((?:MON|TUES|WEDNES|THURS|FRI|SATUR|SUN)DAY)?"
-    r"(JAN|FEB|MAR|APR|MAY|JUNE?|JULY?|AUG|SEPT?|OCT|NOV|DEC)(\d{1,2})(ST|ND|RD|TH)?\b"
+    r"(JAN|FEB|MAR|APR|MAY|JUNE?|JULY?|AUG|SEPT?|OCT|NOV|DEC)\s?(\d{1,2})(ST|ND|RD|TH)?\b"
 )  # 'FRIDAYJUL10', 'DEC5' in capitals: a flyer's date OCR read as one word
 
 

@@ -90,6 +90,7 @@ def test_words_and_a_time_ocr_glued_together_are_spaced_again() -> None:
         ("FRIDAYJUL10", "FRIDAY JUL 10"),
         ("SATURDAY DEC5", "SATURDAY DEC 5"),
         ("SUNDAYJUNE7TH", "SUNDAY JUNE 7TH"),
+        ("WEDNESDAYMAY 20", "WEDNESDAY MAY 20"),
         ("MARCO10", "MARCO10"),
         ("Mayday 5", "Mayday 5"),
     ],
