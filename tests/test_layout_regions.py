@@ -516,3 +516,17 @@ def test_a_bare_clock_below_the_top_row_is_a_wrapped_time_cell_not_a_status_bar(
         box("PM -", 579, 389, height=26), box("1:00 AM", 581, 412, height=25),
     ]  # fmt: skip
     assert shows_of(lines) == {("Gator's Sports Bar", "sunday", "22:00", "01:00", "Mike D")}
+
+
+def test_only_a_known_tags_own_neighbours_are_chips_not_a_name_two_boxes_away() -> None:
+    lines = [
+        box("EVERY TUESDAY", 60, 106, height=42, char=24),
+        box("9pm-2am", 105, 150, height=60, char=32),
+        box("Hosted by Tommy Tunes", 22, 214, height=40, char=18),
+        OcrLine("Encore", 178, 454, 258, 478),
+        OcrLine("TAVERN", 276, 461, 352, 488),
+        OcrLine("BLUE HERON", 42, 462, 158, 486),
+        OcrLine("Karaoke", 171, 478, 265, 498),
+        OcrLine("37 W Broad St, Mesa, AZ 85294", 58, 535, 377, 554),
+    ]  # fmt: skip
+    assert shows_of(lines) == {("BLUE HERON", "tuesday", "21:00", "02:00", "Tommy Tunes")}

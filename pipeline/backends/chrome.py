@@ -338,19 +338,17 @@ def tag_row_mates(lines: Sequence[OcrLine]) -> set[OcrLine]:
 
     Tags come in rows of chips; a chip whose word is not a known category ('Food',
     'Darts') would otherwise be read as a name, and the nearest one to a street at that.
+    Only a known tag's own neighbours count: a chain of them could run into a name.
     """
-    mates: set[OcrLine] = set()
-    found = [line for line in lines if _is_tag(line.text)]
-    while found:
-        tag = found.pop()
-        for box in lines:
-            text = box.text.strip()
-            if box in mates or _is_tag(text) or len(text) > _CHIP_MAX_CHARS or not _CHIP_TEXT.match(text):
-                continue
-            if _chip_beside(tag, box):
-                mates.add(box)
-                found.append(box)
-    return mates
+    tags = [line for line in lines if _is_tag(line.text)]
+    return {
+        box
+        for box in lines
+        if not _is_tag(box.text)
+        and len(box.text.strip()) <= _CHIP_MAX_CHARS
+        and _CHIP_TEXT.match(box.text.strip())
+        and any(_chip_beside(tag, box) for tag in tags)
+    }
 
 
 def vendor_badge(text: str) -> str | None:
