@@ -530,3 +530,13 @@ def test_only_a_known_tags_own_neighbours_are_chips_not_a_name_two_boxes_away() 
         OcrLine("37 W Broad St, Mesa, AZ 85294", 58, 535, 377, 554),
     ]  # fmt: skip
     assert shows_of(lines) == {("BLUE HERON", "tuesday", "21:00", "02:00", "Tommy Tunes")}
+
+
+def test_a_tag_with_one_letter_ocr_misread_is_not_read_into_the_venue_above_it() -> None:
+    lines = [
+        box("The Tipsy Crow", 554, 2702, height=30, char=10),
+        box("Dive B8r", 559, 2732, height=30, char=9),
+        box("Monday 9:30PM-1:30AM", 554, 2790, height=30, char=10),
+    ]  # fmt: skip
+    assert is_chrome("Dive B8r")
+    assert shows_of(lines) == {("The Tipsy Crow", "monday", "21:30", "01:30", None)}

@@ -186,6 +186,7 @@ _CONSENT = re.compile(
 _LONGEST_UI_WORD = max(len(word) for word in _UI_WORDS)
 _MIN_GLUED_LENGTH = 7  # shorter glued pairs ('backup', 'signup') are words of their own
 _MIN_MISREAD_LENGTH = 6  # a word this long one letter off a UI word is that word misread
+_MIN_MISREAD_TAG = 7  # ... and a tag this long one letter off a known tag ('tavern' may be 'taverna')
 
 _TAGS = frozenset(
     {
@@ -284,8 +285,13 @@ def _ui_word(word: str) -> bool:
     """A navigation or button word, also with one letter OCR misread in a long one ('WEDSITE')."""
     if word in _UI_WORDS:
         return True
-    return len(word) >= _MIN_MISREAD_LENGTH and any(
-        len(ui) == len(word) and sum(a != b for a, b in zip(ui, word, strict=True)) == 1 for ui in _UI_WORDS
+    return len(word) >= _MIN_MISREAD_LENGTH and _one_letter_off(word, _UI_WORDS)
+
+
+def _one_letter_off(text: str, known: frozenset[str]) -> bool:
+    """``text`` is one of ``known`` with exactly one letter read wrong ('wedsite', 'dive b8r')."""
+    return any(
+        len(word) == len(text) and sum(a != b for a, b in zip(word, text, strict=True)) == 1 for word in known
     )
 
 
@@ -314,7 +320,7 @@ def is_chrome(text: str) -> bool:
     if is_header_text(stripped):
         return False  # a table's column names ('Venue', 'Host') are read by the table parser
     folded = " ".join(stripped.lower().split())
-    if folded in _TAGS or _SUITE.match(stripped) or is_ui_words(stripped):
+    if _is_tag(stripped) or _SUITE.match(stripped) or is_ui_words(stripped):
         return True
     if _CONSENT.search(stripped) or _WEB_ADDRESS.match(stripped):
         return True
@@ -322,7 +328,11 @@ def is_chrome(text: str) -> bool:
 
 
 def _is_tag(text: str) -> bool:
-    return " ".join(text.strip().lower().split()) in _TAGS
+    """A category tag ('Sports Bar'), also with one letter OCR misread in a long one ('Dive B8r')."""
+    folded = " ".join(text.strip().strip("|").strip().lower().split())
+    if folded in _TAGS:
+        return True
+    return len(folded) >= _MIN_MISREAD_TAG and _one_letter_off(folded, _TAGS)
 
 
 def _chip_beside(tag: OcrLine, box: OcrLine) -> bool:
