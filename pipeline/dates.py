@@ -196,6 +196,11 @@ _GLUED_TILL = re.compile(r"\b(till?|until)(close|late)\b", re.IGNORECASE)
 _TILL_LOSE = re.compile(r"\b(till?|until|to)\s+lose\b", re.IGNORECASE)  # OCR dropped the 'c' of 'close'
 _GLUED_EVERY = re.compile(r"\b(EVERY)(?=(?:MON|TUES|WEDNES|THURS|FRI|SATUR|SUN)DAY)", re.IGNORECASE)
 _GLUED_CLOCK = re.compile(r"(?<=[A-Za-z])(?=\d{1,2}(?::\d{2})?\s*[ap]\.?m)", re.IGNORECASE)
+_SLASH_OF_WITH = re.compile(r"\b([wW])[lI1|](?=\s*(?:dj|kj|vj)\b)", re.IGNORECASE)  # 'wl DJ Juice'
+_GLUED_MONTH_DAY = re.compile(
+    r"\b((?:MON|TUES|WEDNES|THURS|FRI|SATUR|SUN)DAY)?"
+    r"(JAN|FEB|MAR|APR|MAY|JUNE?|JULY?|AUG|SEPT?|OCT|NOV|DEC)\s?(\d{1,2})(ST|ND|RD|TH)?\b"
+)  # 'FRIDAYJUL10', 'DEC5' in capitals: a flyer's date OCR read as one word
 
 
 def unglue_days(text: str) -> str:
@@ -204,12 +209,14 @@ def unglue_days(text: str) -> str:
     'EVERYFRIDAYKARAOKE9:00PM' -> 'EVERY FRIDAY KARAOKE 9:00PM', 'KARAOKENIGHT' -> 'KARAOKE
     NIGHT'; a date's slash read as a bar after a weekday is a slash again ('SUN 2|8'), and
     'FR1 3/6' is 'FRI 3/6'. Credits and open ends too: 'HOSTED BYMIKED', '12:30AMW/ DJ',
-    'TILLCLOSE', 'til lose'.
+    'TILLCLOSE', 'til lose'; the slash of 'w/ DJ' read as a letter ('wl DJ'). A weekday,
+    month and day in capitals: 'FRIDAYJUL10' -> 'FRIDAY JUL 10'.
     """
-    text = _FRI_WITH_A_ONE.sub("FRI", _BAR_FOR_SLASH.sub(r"\1/\2", text))
+    text = _FRI_WITH_A_ONE.sub("FRI", _BAR_FOR_SLASH.sub(r"\1/\2", _SLASH_OF_WITH.sub(r"\1/", text)))
     text = _TILL_LOSE.sub(r"\1 close", _GLUED_TILL.sub(r"\1 \2", _GLUED_CREDIT.sub(r"\1 ", text)))
     text = _GLUED_EVERY.sub(r"\1 ", _GLUED_KARAOKE.sub(r"\1 ", _GLUED_CLOCK.sub(" ", text)))
     text = _GLUED_DAY.sub(r"\1 \2", _GLUED_DATE.sub(" ", text))
+    text = _GLUED_MONTH_DAY.sub(lambda m: " ".join(filter(None, (m[1], m[2], m[3] + (m[4] or "")))), text)
     return _GLUED_NIGHT.sub(r"\1 \2", _GLUED_OPEN_END.sub(r"\1 \2 \3", text))
 
 

@@ -84,6 +84,21 @@ def test_words_and_a_time_ocr_glued_together_are_spaced_again() -> None:
     assert unglue_days("DJ2") == "DJ2"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("FRIDAYJUL10", "FRIDAY JUL 10"),
+        ("SATURDAY DEC5", "SATURDAY DEC 5"),
+        ("SUNDAYJUNE7TH", "SUNDAY JUNE 7TH"),
+        ("WEDNESDAYMAY 20", "WEDNESDAY MAY 20"),
+        ("MARCO10", "MARCO10"),
+        ("Mayday 5", "Mayday 5"),
+    ],
+)
+def test_a_weekday_month_and_day_ocr_glued_into_one_word_are_spaced_again(text: str, expected: str) -> None:
+    assert unglue_days(text) == expected
+
+
 def test_a_date_slash_ocr_read_as_a_bar_after_a_weekday_is_a_slash_again() -> None:
     assert unglue_days("SUNDAY SUN 2|8") == "SUNDAY SUN 2/8"
     assert unglue_days("FRIDAY FR1 3/6") == "FRIDAY FRI 3/6"
@@ -117,6 +132,9 @@ def test_karaoke_glued_to_the_word_after_it_is_spaced_again() -> None:
         ("8:00PM TILLCLOSE", "8:00PM TILL CLOSE"),
         ("9:00 PM til lose", "9:00 PM til close"),
         ("Hosted by Mike", "Hosted by Mike"),
+        ("wl DJ Juice", "w/ DJ Juice"),
+        ("Wl KJ Dana", "W/ KJ Dana"),
+        ("Powell DJ", "Powell DJ"),
     ],
 )
 def test_credits_and_open_ends_ocr_glued_are_spaced_again(text: str, expected: str) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from pipeline.backends.chrome import is_chrome
 from pipeline.backends.layouts import OcrLine
 from pipeline.backends.regions import cut_regions
 from pipeline.backends.schedule_parser import _side_kind, parse_schedule
@@ -445,3 +446,97 @@ def test_a_tag_left_under_the_title_in_small_type_does_not_take_the_venue() -> N
         box("Saturday", 50, 340), box("9:30PM-1:30AM", 200, 340), box("KJ Dana", 330, 340),
     ]  # fmt: skip
     assert shows_of(lines) == {("The Rusty Anchor", "saturday", "21:30", "01:30", "Dana")}
+
+
+def test_a_chip_in_one_row_with_a_known_tag_is_a_tag_too_not_the_venue() -> None:
+    lines = [
+        box("The Local Bar & Grill", 622, 118, height=27, char=12),
+        box("Sports Bar", 626, 156, height=24, char=7),
+        box("Food", 710, 157, height=21, char=11),
+        box("6957 Riverside Dr, Boise, ID 83765", 622, 192, height=19, char=7),
+        box("(889) 967-5400", 622, 210, height=23, char=7),
+        box("DAY", 630, 343), box("TIME", 942, 345), box("HOST", 1424, 345),
+        box("Wednesday", 630, 382), box("8:30 PM - 12:30 AM", 942, 386, char=8), box("KJ Juice", 1422, 385),
+    ]  # fmt: skip
+    assert shows_of(lines) == {("The Local Bar & Grill", "wednesday", "20:30", "00:30", "Juice")}
+
+
+def test_a_presented_by_credit_names_the_company_without_its_preposition() -> None:
+    lines = [
+        box("TUESDAY JUN 30", 54, 98, height=44, char=22),
+        box("9:00 PM - 1:00 AM", 4, 146, height=50, char=25),
+        box("Presented by Encore Karaoke", 102, 240, height=23, char=9),
+        box("HARBOR HOUSE", 15, 444, height=26, char=17),
+        box("6163 Harbor Blvd", 15, 474, height=20, char=8),
+        box("Dayton, OH 45494", 14, 492, height=21, char=8),
+    ]  # fmt: skip
+    schedule = parse_schedule(lines, today=dt.date(2026, 6, 14))
+    assert [v.name for v in schedule.vendors] == ["Encore Karaoke"]
+    assert [(s.venue_name, s.date) for s in schedule.shows] == [("HARBOR HOUSE", dt.date(2026, 6, 30))]
+
+
+def test_a_card_whose_day_ocr_lost_is_still_cut_from_the_card_beside_it() -> None:
+    dayless = ["KARAOKE 8:00PM-12:00AM", "with DJ Steve", "The Rusty Nail", "123 Main St, Columbus, OH"]
+    lines = card(40, 120, CARDS[1][:4]) + card(370, 120, dayless) + card(700, 120, CARDS[2][:4])
+    assert len(cut_regions(lines, _side_kind)) == 3
+    assert shows_of(lines) == {
+        ("Sand Bar Station", "tuesday", "21:00", "01:00", "Kat"),
+        ("Kelley's Pub", "friday", "19:30", "23:30", None),
+    }
+
+
+def test_a_logo_word_spanning_the_venue_and_street_lines_does_not_join_them_into_one_row() -> None:
+    lines = [
+        box("EVERY MONDAY", 59, 175, height=54, char=40),
+        box("7pm-11pm", 103, 230, height=85, char=49),
+        box("w/ DJ Marco", 184, 320, height=45, char=21),
+        OcrLine("NEON MOON LOUNGE", 20, 666, 403, 701),
+        OcrLine("araoke b", 421, 685, 570, 715),
+        OcrLine("5605 Commerce Pkwy", 18, 701, 209, 729),
+        OcrLine("Dana", 457, 715, 542, 746),
+        OcrLine("Mesa, AZ 85269", 18, 727, 159, 753),
+        OcrLine("(453) 313-7341", 20, 753, 153, 778),
+    ]  # fmt: skip
+    assert shows_of(lines) == {("NEON MOON LOUNGE", "monday", "19:00", "23:00", "Marco")}
+
+
+@pytest.mark.parametrize("text", ["VISIT WEDSITE", "VIEW DETAILZ", "FOLLOW INSTAGRAN"])
+def test_a_button_with_one_letter_ocr_misread_in_a_long_word_is_still_chrome(text: str) -> None:
+    assert is_chrome(text)
+    assert not is_chrome("Harbor House")
+
+
+def test_a_bare_clock_below_the_top_row_is_a_wrapped_time_cell_not_a_status_bar() -> None:
+    lines = [
+        box("9:41", 40, 2, height=24),
+        box("Gator's Sports Bar", 374, 96, height=34, char=14),
+        box("8863 Mill Rd, Columbus, OH 43246", 375, 174, char=9),
+        box("DAY", 386, 327), box("TIME", 580, 328), box("HOST", 676, 328),
+        box("Sunday", 384, 364, height=31), box("10:00", 578, 366, height=28), box("DJ Mike D", 675, 366),
+        box("PM -", 579, 389, height=26), box("1:00 AM", 581, 412, height=25),
+    ]  # fmt: skip
+    assert shows_of(lines) == {("Gator's Sports Bar", "sunday", "22:00", "01:00", "Mike D")}
+
+
+def test_only_a_known_tags_own_neighbours_are_chips_not_a_name_two_boxes_away() -> None:
+    lines = [
+        box("EVERY TUESDAY", 60, 106, height=42, char=24),
+        box("9pm-2am", 105, 150, height=60, char=32),
+        box("Hosted by Tommy Tunes", 22, 214, height=40, char=18),
+        OcrLine("Encore", 178, 454, 258, 478),
+        OcrLine("TAVERN", 276, 461, 352, 488),
+        OcrLine("BLUE HERON", 42, 462, 158, 486),
+        OcrLine("Karaoke", 171, 478, 265, 498),
+        OcrLine("37 W Broad St, Mesa, AZ 85294", 58, 535, 377, 554),
+    ]  # fmt: skip
+    assert shows_of(lines) == {("BLUE HERON", "tuesday", "21:00", "02:00", "Tommy Tunes")}
+
+
+def test_a_tag_with_one_letter_ocr_misread_is_not_read_into_the_venue_above_it() -> None:
+    lines = [
+        box("The Tipsy Crow", 554, 2702, height=30, char=10),
+        box("Dive B8r", 559, 2732, height=30, char=9),
+        box("Monday 9:30PM-1:30AM", 554, 2790, height=30, char=10),
+    ]  # fmt: skip
+    assert is_chrome("Dive B8r")
+    assert shows_of(lines) == {("The Tipsy Crow", "monday", "21:30", "01:30", None)}

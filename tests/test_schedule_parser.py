@@ -448,3 +448,19 @@ def test_a_flyer_venue_read_without_spaces_matches_its_spaced_name() -> None:
 @pytest.mark.parametrize("text", ["II 5G 25%", "I 5G 67%", "5G 25%", "9:41"])
 def test_a_phone_status_bar_with_its_signal_bars_is_noise(text: str) -> None:
     assert is_noise(text)
+
+
+@pytest.mark.parametrize(
+    ("read", "spaced"),
+    [
+        ("THETIPSY CROW", "THE TIPSY CROW"),
+        ("THESTATION", "THE STATION"),
+        ("THEODORES", "THEODORES"),  # the rest does not start as a word can: left as read
+        ("THELMAS PUB", "THELMAS PUB"),
+        ("Theater Row", "Theater Row"),
+    ],
+)
+def test_an_article_ocr_glued_to_the_next_word_is_cut_off_where_a_word_can_start(
+    read: str, spaced: str
+) -> None:
+    assert spaced_venue_name(read) == spaced

@@ -11,11 +11,13 @@ parser looks for venues. Vendor badges ("Mike's Karaoke", 'Karaoke by Star Sound
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
+from pipeline.backends.layouts import OcrLine
 from pipeline.backends.table_layout import is_header_text
 from pipeline.clean import clean_name
 
-__all__ = ["is_chrome", "is_overlay", "is_ui_words", "vendor_badge"]
+__all__ = ["is_chrome", "is_overlay", "is_ui_words", "tag_row_mates", "vendor_badge"]
 
 _UI_WORDS = frozenset(
     [
@@ -183,6 +185,8 @@ _CONSENT = re.compile(
 )
 _LONGEST_UI_WORD = max(len(word) for word in _UI_WORDS)
 _MIN_GLUED_LENGTH = 7  # shorter glued pairs ('backup', 'signup') are words of their own
+_MIN_MISREAD_LENGTH = 6  # a word this long one letter off a UI word is that word misread
+_MIN_MISREAD_TAG = 7  # ... and a tag this long one letter off a known tag ('tavern' may be 'taverna')
 
 _TAGS = frozenset(
     {
@@ -193,6 +197,9 @@ _TAGS = frozenset(
         "recurring", "special event", "verified", "hotel bar", "casino", "bowling", "dedicated venue",
     }
 )  # fmt: skip
+_CHIP_TEXT = re.compile(r"^[A-Za-z][A-Za-z&'-]*(?:\s+[A-Za-z&'-]+)?$")  # a word or two, no digits
+_CHIP_GAP = 1.0  # chips of one row sit at most this many text heights apart
+_CHIP_MAX_CHARS = 14
 _SUITE = re.compile(
     r"^(?:ste|suite|unit|apt|bldg|floor|fl)(?:\.\s*|\s+)#?\s*\d\w{0,4}$|^#\s*\d{1,5}$", re.IGNORECASE
 )
@@ -274,12 +281,26 @@ def _glued_ui_words(word: str) -> list[str] | None:
     return found if found and len(found) > 1 else None
 
 
+def _ui_word(word: str) -> bool:
+    """A navigation or button word, also with one letter OCR misread in a long one ('WEDSITE')."""
+    if word in _UI_WORDS:
+        return True
+    return len(word) >= _MIN_MISREAD_LENGTH and _one_letter_off(word, _UI_WORDS)
+
+
+def _one_letter_off(text: str, known: frozenset[str]) -> bool:
+    """``text`` is one of ``known`` with exactly one letter read wrong ('wedsite', 'dive b8r')."""
+    return any(
+        len(word) == len(text) and sum(a != b for a, b in zip(word, text, strict=True)) == 1 for word in known
+    )
+
+
 def is_ui_words(text: str) -> bool:
     """A short line made only of navigation or button words ('Book Us', 'VIEW DETAILS', 'MOREINFO')."""
     words = re.findall(r"[a-z]+", text.lower())
     if len(words) == 1:
         words = _glued_ui_words(words[0]) or words
-    ui = 0 < len(words) <= 4 and all(word in _UI_WORDS for word in words)
+    ui = 0 < len(words) <= 4 and all(_ui_word(word) for word in words)
     return ui and not set(words) <= _FUNCTION_WORDS  # 'BY' alone is half of 'HOSTED BY
 
 
@@ -299,11 +320,45 @@ def is_chrome(text: str) -> bool:
     if is_header_text(stripped):
         return False  # a table's column names ('Venue', 'Host') are read by the table parser
     folded = " ".join(stripped.lower().split())
-    if folded in _TAGS or _SUITE.match(stripped) or is_ui_words(stripped):
+    if _is_tag(stripped) or _SUITE.match(stripped) or is_ui_words(stripped):
         return True
     if _CONSENT.search(stripped) or _WEB_ADDRESS.match(stripped):
         return True
     return len(folded.split()) <= 4 and _LINK_END.search(stripped) is not None
+
+
+def _is_tag(text: str) -> bool:
+    """A category tag ('Sports Bar'), also with one letter OCR misread in a long one ('Dive B8r')."""
+    folded = " ".join(text.strip().strip("|").strip().lower().split())
+    if folded in _TAGS:
+        return True
+    return len(folded) >= _MIN_MISREAD_TAG and _one_letter_off(folded, _TAGS)
+
+
+def _chip_beside(tag: OcrLine, box: OcrLine) -> bool:
+    """``box`` sits on ``tag``'s line, in type of its size, a chip's gap to its left or right."""
+    shared = min(tag.y1, box.y1) - max(tag.y0, box.y0)
+    same_size = abs(tag.height - box.height) <= 0.25 * max(tag.height, box.height)
+    gap = max(box.x0 - tag.x1, tag.x0 - box.x1)
+    return shared >= 0.6 * min(tag.height, box.height) and same_size and -2 <= gap <= _CHIP_GAP * tag.height
+
+
+def tag_row_mates(lines: Sequence[OcrLine]) -> set[OcrLine]:
+    """Short words set as chips in one row with a known tag ('Sports Bar' | 'Food'): tags too.
+
+    Tags come in rows of chips; a chip whose word is not a known category ('Food',
+    'Darts') would otherwise be read as a name, and the nearest one to a street at that.
+    Only a known tag's own neighbours count: a chain of them could run into a name.
+    """
+    tags = [line for line in lines if _is_tag(line.text)]
+    return {
+        box
+        for box in lines
+        if not _is_tag(box.text)
+        and len(box.text.strip()) <= _CHIP_MAX_CHARS
+        and _CHIP_TEXT.match(box.text.strip())
+        and any(_chip_beside(tag, box) for tag in tags)
+    }
 
 
 def vendor_badge(text: str) -> str | None:
@@ -318,9 +373,9 @@ def vendor_badge(text: str) -> str | None:
         if match is not None and len(stripped) <= len(match["name"]) + 2:
             return clean_name(match["name"])
     named = _NAMED_BADGE.match(stripped)
-    if named is not None and named["name"].lower().split()[0] not in _NOT_A_NAME:
+    credit = _CREDIT.match(stripped)  # 'Presented by Encore Karaoke' names 'Encore Karaoke'
+    if named is not None and credit is None and named["name"].lower().split()[0] not in _NOT_A_NAME:
         return clean_name(named["name"])
-    credit = _CREDIT.match(stripped)
     if credit is None:
         return None
     name = credit["name"].split("|")[0]  # 'Karaoke by | 4985 Harbor Blvd': a logo beside the street

@@ -45,6 +45,7 @@ _WRAP_GAP = 0.25  # gap / line height below which a row continues the one above
 _WRAP_OVERLAP = 0.2  # ... and the most two left-aligned wrapped lines' boxes overlap (0.1 otherwise)
 _WORD_GAP = 0.5  # gap / text height below which two boxes of a row are one phrase
 _BLOCK_GAP = 1.0  # gap / median line height above which a new block starts
+_STACKED_SHARE = 0.3  # boxes sharing more than this share of the narrower one's width are stacked
 
 _EPOCH = dt.date(2000, 1, 1)  # any date: only whether a date is present matters
 
@@ -178,10 +179,28 @@ def _around_a_logo(left: OcrLine, right: OcrLine, others: Sequence[OcrLine]) -> 
 
 
 def _overlaps(row: list[OcrLine], box: OcrLine) -> bool:
-    """True when ``box`` shares at least half of its (or the row's) height with the row."""
+    """True when ``box`` shares at least half of its (or the row's) height with the row.
+
+    Boxes of one row sit side by side: a box under one of the row's boxes starts a row
+    of its own, even when a taller box beside both (a logo's word) spans the two lines;
+    only a logo's words stack inside a row, between two of its boxes ('SAND BAR' [logo] 'STATION').
+    """
     top, bottom = min(b.y0 for b in row), max(b.y1 for b in row)
     shared = min(bottom, box.y1) - max(top, box.y0)
-    return shared >= 0.5 * min(box.height, bottom - top)
+    if shared < 0.5 * min(box.height, bottom - top):
+        return False
+    return not any(_stacked(other, box) and not _between_two(other, row) for other in row)
+
+
+def _between_two(box: OcrLine, row: Sequence[OcrLine]) -> bool:
+    """Some of ``row``'s boxes sit left of ``box`` and some right of it."""
+    return any(b.x1 <= box.x0 + 2 for b in row) and any(b.x0 >= box.x1 - 2 for b in row)
+
+
+def _stacked(upper: OcrLine, lower: OcrLine) -> bool:
+    """``lower`` sits under ``upper`` (they share much of their width), not beside it."""
+    shared = min(upper.x1, lower.x1) - max(upper.x0, lower.x0)
+    return shared > _STACKED_SHARE * min(upper.x1 - upper.x0, lower.x1 - lower.x0) and lower.y0 > upper.y0
 
 
 def has_days(text: str) -> bool:

@@ -93,6 +93,12 @@ _GLUED_VENUE = re.compile(
     rf"^(?P<article>THE)?(?P<core>[A-Z'&]{{3,}}?)(?P<generic>(?:{'|'.join(_SUFFIX_WORDS)})+)$"
 )  # 'THEVELVETROOM': the article and the generic words OCR glued to a name in capitals
 _GLUED_MIN_LENGTH = 8
+# 'THETIPSY CROW': an article OCR glued to the word after it in capitals, cut only where the rest
+# starts as an English word can ('THE TIPSY', 'THE STATION'), so 'THEODORES' and 'THELMAS' stay
+_GLUED_ARTICLE = re.compile(
+    r"^THE(?P<word>[B-DF-HJ-NP-TV-Z]"
+    r"(?:[AEIOUY]|(?<=[BCFGKPS])L|(?<=[BCDFGKPTW])R|(?<=[CPSTW])H|(?<=S)[CKMNPTW]|(?<=K)N)[A-Z'&]{2,})(?=\s|$)"
+)
 
 
 @dataclass(frozen=True)
@@ -225,11 +231,12 @@ def spaced_venue_name(name: str) -> str:
     """A venue name OCR read without spaces, spaced where it can tell: 'THEVELVETROOM' -> 'THE VELVET ROOM'.
 
     Only a name in capitals that ends with generic venue words ('ROOM', 'BAR', 'LOUNGE')
-    is cut, after its leading 'THE' and before those words; the rest stays as read.
+    is cut, after its leading 'THE' and before those words; the rest stays as read, but for a
+    leading 'THE' glued to the word after it ('THETIPSY CROW').
     """
     glued = _GLUED_VENUE.match(name) if len(name) >= _GLUED_MIN_LENGTH else None
     if glued is None:
-        return name
+        return _GLUED_ARTICLE.sub(r"THE \g<word>", name)
     generic = re.findall("|".join(_SUFFIX_WORDS), glued["generic"])
     return " ".join(filter(None, [glued["article"], glued["core"], *generic]))
 

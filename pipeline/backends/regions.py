@@ -12,7 +12,8 @@ A vertical cut is kept only when it separates schedules, not a table's columns:
 each side must hold both a day and a time, or no schedule text at all (an
 "About" pane beside the schedule). A Day | Time | Host table cut down the middle
 leaves days on one side and times on the other, so it stays whole; a gutter that
-runs through a header row (Day Time | Host) is kept only between whole tables.
+runs through a header row (Day Time | Host) is kept only between whole tables. A card
+whose day OCR lost (a time and lines of words) is still cut from a schedule beside it.
 Inside a region, a gutter with no schedule text on either side (a company logo
 beside a flyer's venue and address) splits it into text columns read one after
 the other, so the logo's words do not join the venue's lines.
@@ -41,7 +42,8 @@ Region = tuple[list[OcrLine], ...]
 Soft = Callable[[OcrLine], bool]
 """Boxes that may sit across a gutter without closing it (a week view's day headers)."""
 SideKind = Callable[[Sequence[OcrLine]], str]
-"""What a set of boxes holds: 'schedule' (day and time), 'none' (neither) or 'part' (one of them)."""
+"""What a set of boxes holds: 'schedule' (day and time), 'none' (neither), 'part' (one of them)
+or 'card' (a time and lines of words, no day: a card whose day OCR lost)."""
 
 
 def _text_height(boxes: Sequence[OcrLine]) -> float:

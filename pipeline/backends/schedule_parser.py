@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import cast
 
 from pipeline.addresses import find_address, normalize_phone
-from pipeline.backends.chrome import is_chrome, is_overlay
+from pipeline.backends.chrome import is_chrome, is_overlay, tag_row_mates
 from pipeline.backends.day_marks import DayMark, day_marks, mark_above
 from pipeline.backends.flow import Draft, Page, Reading, flow_drafts, is_heading, read_page, venue_heading
 from pipeline.backends.layouts import OcrLine, Row, group_rows
@@ -52,6 +52,8 @@ from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue, Weekday
 __all__ = ["OcrLine", "parse_schedule"]
 
 _EPOCH = dt.date(2000, 1, 1)  # any date: only whether a date is present matters
+_BARE_CLOCK = re.compile(r"^(?:1[0-2]|0?[1-9]):[0-5]\d$")  # '9:41' alone: a status bar, or a wrapped cell
+_CARD_LINES = 2  # lines of words (a name, a street, a credit) that make a time without a day a card
 _DAY_WORDS = re.compile(
     r"\b(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun)(?:day|nesday|sday|urday|rsday)?s?\b|\d{1,2}/\d{1,2}",
     re.IGNORECASE,
@@ -189,15 +191,25 @@ def _assemble(drafts: Sequence[Draft], page: Page) -> ParsedSchedule:
 
 
 def _side_kind(boxes: Sequence[OcrLine]) -> str:
-    """For the XY-cut: 'schedule' (a day and a time), 'none' (neither) or 'part' (a table column)."""
+    """For the XY-cut: 'schedule' (a day and a time), 'none' (neither) or 'part' (a table column).
+
+    A time with at least two lines of words beside it but no day is 'card': a card whose
+    day OCR lost, which a gutter still parts from a schedule beside it.
+    """
     text = " ".join(box.text for box in boxes)
     day = bool(find_day_phrases(text)) or find_date(text, _EPOCH) is not None
-    time = any(normalize_time_range(box.text) is not None for box in boxes)
-    if day and time:
+    timed = [normalize_time_range(box.text) is not None for box in boxes]
+    if day and any(timed):
         return "schedule"
-    if day and not time and len(boxes) <= 3:
+    if day and len(boxes) <= 3:
         return "none"  # a week view's day header over 'No events'
-    return "part" if day or time else "none"
+    worded = sum(
+        not found and len(re.findall(r"[A-Za-z]", box.text)) >= 3
+        for box, found in zip(boxes, timed, strict=True)
+    )
+    if any(timed) and not day and worded >= _CARD_LINES:
+        return "card"
+    return "part" if day or any(timed) else "none"
 
 
 def _is_day_label(box: OcrLine) -> bool:
@@ -290,6 +302,18 @@ def _ocr_slips_undone(text: str) -> str:
     return unglue_days(stray_marks_dropped(zeros_in_clocks(text)))
 
 
+def _is_text(line: OcrLine, lines: Sequence[OcrLine]) -> bool:
+    """Not noise; a bare clock is a phone's status bar only in the page's top row.
+
+    Lower down it is a table cell's time that wrapped ('10:00' over 'PM - 1:00 AM').
+    """
+    if not line.text.strip():
+        return False
+    if _BARE_CLOCK.match(line.text.strip()):
+        return any(other.y1 <= line.y0 for other in lines)
+    return not is_noise(line.text)
+
+
 def parse_schedule(lines: Sequence[OcrLine], *, today: dt.date | None = None) -> ParsedSchedule:
     """Read the shows, venues, DJs and vendor out of one screenshot's OCR boxes.
 
@@ -298,11 +322,9 @@ def parse_schedule(lines: Sequence[OcrLine], *, today: dt.date | None = None) ->
     cards, panes) first, each read on its own. A page with nothing about karaoke
     yields an empty schedule.
     """
-    text_lines = [
-        replace(line, text=_ocr_slips_undone(line.text))
-        for line in lines
-        if line.text.strip() and not is_noise(line.text)
-    ]
+    text_lines = [replace(line, text=_ocr_slips_undone(line.text)) for line in lines if _is_text(line, lines)]
+    chips = tag_row_mates(text_lines)
+    text_lines = [line for line in text_lines if line not in chips]
     ref = Reading(today or dt.date.today(), find_page_year([line.text for line in text_lines]))
     karaoke = any(mentions_karaoke(line.text) for line in text_lines)
     content = [line for line in text_lines if not is_chrome(line.text)]
