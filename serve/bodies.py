@@ -16,7 +16,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -68,20 +68,21 @@ async def read_parse_input(request: Request, options: ServeOptions) -> ParseInpu
 
 async def read_capped_body(request: Request, limit: int) -> bytes:
     """The whole body, refused with 413 as soon as it passes ``limit`` bytes."""
-    _check_declared_length(request, limit)
-    chunks, size = [], 0
+    return b"".join([chunk async for chunk in _capped_chunks(request, limit)])
+
+
+async def _capped_chunks(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The body's chunks; 413 before reading when the declared length passes ``limit``, and
+    as soon as the bytes read do."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"request body of {declared} bytes is over the limit of {limit} bytes")
+    size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             raise ApiError(413, f"request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _check_declared_length(request: Request, limit: int) -> None:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"request body of {declared} bytes is over the limit of {limit} bytes")
+        yield chunk
 
 
 @dataclass
@@ -103,16 +104,13 @@ class SpooledBody:
 async def _read_spooled(request: Request, limit: int) -> SpooledBody:
     """The body, capped at ``limit`` bytes (413); its chunks go to a spool file, a megabyte at a
     time in a thread, once it reaches ``OFFLOAD_BYTES``."""
-    _check_declared_length(request, limit)
     pending: list[bytes] = []
     size = pending_size = 0
     spool: SpooledBody | None = None
     fd = -1
     try:
-        async for chunk in request.stream():
+        async for chunk in _capped_chunks(request, limit):
             size += len(chunk)
-            if size > limit:
-                raise ApiError(413, f"request body is over the limit of {limit} bytes")
             pending.append(chunk)
             pending_size += len(chunk)
             if pending_size >= SPOOL_WRITE_BYTES or (spool is None and size >= OFFLOAD_BYTES):
