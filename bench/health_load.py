@@ -21,14 +21,23 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
-from multiprocessing.synchronize import Event
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
-from bench.records import percentile
+from bench.records import percentile, write_results
 from bench.serve_load import start_fake_gemini, start_serve
+
+
+class Stop(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class Done(Protocol):
+    def put(self, item: int) -> None: ...
+
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "health_load.json"
 UPLOAD_MB = 20
@@ -63,9 +72,10 @@ def upload_body(megabytes: int) -> bytes:
     ).encode()
 
 
-def _upload_forever(url: str, body: bytes, stop: Event, done: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    """One upload stream (its own process, so the prober shares no GIL with it)."""
-    with httpx.Client(timeout=120) as client:
+def upload_forever(url: str, body: bytes, stop: Stop, done: Done, timeout_s: float = 120.0) -> None:
+    """One upload stream: post ``body`` to ``url``'s parse endpoint until ``stop`` is set, each
+    answer's status into ``done``. Here a process of its own (the prober shares no GIL with it)."""
+    with httpx.Client(timeout=timeout_s) as client:
         while not stop.is_set():
             response = client.post(
                 f"{url}/api/parser/analyze-screenshots",
@@ -80,7 +90,7 @@ def probe(url: str, streams: int, probes: int, body: bytes) -> HealthResult:
     context = multiprocessing.get_context("spawn")
     stop, done = context.Event(), context.Queue()
     arguments = (url, body, stop, done)
-    uploaders = [context.Process(target=_upload_forever, args=arguments, daemon=True) for _ in range(streams)]
+    uploaders = [context.Process(target=upload_forever, args=arguments, daemon=True) for _ in range(streams)]
     for uploader in uploaders:
         uploader.start()
     statuses: list[int] = []
@@ -146,8 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
     finally:
         fake.stop()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps([asdict(result) for result in results], indent=2) + "\n")
+    write_results(args.out, results)
     return 0
 
 

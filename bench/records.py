@@ -7,10 +7,13 @@ times), so overhead is measured against the real draws, not an estimate.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 from collections.abc import Sequence
-from typing import Literal
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,6 +56,12 @@ class RunRecord(BaseModel):
     @property
     def images_per_s(self) -> float:
         return self.images / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def write_results(path: Path, results: Sequence[Any]) -> None:
+    """A benchmark's results (dataclasses) as a JSON list at ``path``, its folder made if need be."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([asdict(result) for result in results], indent=2) + "\n")
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import os
 import random
 import socket
@@ -23,13 +22,13 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.records import percentile
+from bench.records import percentile, write_results
 from pipeline.testing.child import Child
 from pipeline.testing.scripted import make_scripted_png
 
@@ -224,8 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     finally:
         fake.stop()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps([asdict(result) for result in results], indent=2) + "\n")
+    write_results(args.out, results)
     return 0
 
 

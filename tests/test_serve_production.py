@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import queue
 import socket
 import statistics
 import threading
@@ -17,6 +18,7 @@ from pydantic import SecretStr
 from serve_harness import Served, ready_body, served, wait_for  # noqa: F401 - the fixture is used by name
 from test_serve_api import data_url, shots
 
+from bench.health_load import upload_forever
 from pipeline.testing.scripted import make_scripted_png
 
 if TYPE_CHECKING:
@@ -182,19 +184,10 @@ def test_healthz_answers_while_20_mb_uploads_are_in_flight(served: Served) -> No
     noise = base64.b64encode(os.urandom(15 * 1024 * 1024)).decode()  # 20 MB of JSON, not an image
     body = json.dumps({"screenshots": [noise]}).encode()
     stop = threading.Event()
+    done: queue.Queue[int] = queue.Queue()
     uploads: list[int] = []
-
-    def upload() -> None:
-        with httpx.Client(timeout=60) as client:
-            while not stop.is_set():
-                response = client.post(
-                    f"{url}{PARSER}/analyze-screenshots",
-                    content=body,
-                    headers={"Content-Type": "application/json"},
-                )
-                uploads.append(response.status_code)
-
-    uploaders = [threading.Thread(target=upload) for _ in range(3)]
+    arguments = (url, body, stop, done, 60.0)
+    uploaders = [threading.Thread(target=upload_forever, args=arguments) for _ in range(3)]
     for thread in uploaders:
         thread.start()
     loaded_ms: list[float] = []
@@ -207,12 +200,16 @@ def test_healthz_answers_while_20_mb_uploads_are_in_flight(served: Served) -> No
                     before = time.perf_counter()
                     assert client.get(f"{target}/healthz").status_code == 200
                     latencies.append((time.perf_counter() - before) * 1000)
+                while not done.empty():
+                    uploads.append(done.get())
                 time.sleep(0.02)
                 assert time.monotonic() - started < 300, "uploads did not complete"
     finally:
         stop.set()
         for thread in uploaders:
             thread.join(60)
+    while not done.empty():
+        uploads.append(done.get())
     loaded_p99 = statistics.quantiles(loaded_ms, n=100)[98]
     idle_p99 = statistics.quantiles(idle_ms, n=100)[98]
     print(
