@@ -10,7 +10,8 @@ recomputed from all shards at the end.
 
 Gemini batches draw on the cluster's one request budget, like ``parse`` and
 ``serve``, and workers answer images from the result cache by content hash,
-so a second run, or an image renamed since, costs no request.
+so a second run, or an image renamed since, costs no request; near-copies
+(resized, re-compressed, cropped) are answered too unless ``similar_cache`` is off.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class BatchOptions(BaseModel):
     cache_path: str | None = Field(
         default=None, description="result cache the workers consult (a path on each node); None: none"
     )
+    similar_cache: bool = Field(default=True, description="the workers' cache also answers near-copies")
     reference_date: dt.date | None = Field(
         default=None,
         description="the day dates without a year are read against (default: capture date, today)",
@@ -239,7 +241,12 @@ def run_batch(
     own_fleet = fleet is None
     identity = plan.backend.cache_identity(None) if options.cache_path else None
     if fleet is None:
-        worker = plan.worker.model_copy(update={"cache_path": options.cache_path if identity else None})
+        worker = plan.worker.model_copy(
+            update={
+                "cache_path": options.cache_path if identity else None,
+                "similar_cache": options.similar_cache,
+            }
+        )
         fleet = start_fleet(plan.backend, worker, plan.pool.workers, plan.rate_limit)
 
     context = ExtractContext(reference_date=options.reference_date) if options.reference_date else None

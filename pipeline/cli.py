@@ -69,6 +69,7 @@ def _positive_float(text: str) -> float:
 
 
 TIMEOUT_HELP = "per-image deadline in seconds (default: 30 for gemini, 180 for local OCR)"
+SIMILAR_HELP = "answer only exact copies from the cache, not near-copies (also KARAOKE_SIMILAR_CACHE=0)"
 REFERENCE_HELP = "read dates without a year against this day (default: each image's capture date, else today)"
 
 
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--out", type=Path, help="write the JSON here instead of stdout")
     parse.add_argument("--no-progress", action="store_true", help="no live progress bar on stderr")
     parse.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
+    parse.add_argument("--no-similar-cache", action="store_true", help=SIMILAR_HELP)
     parse.add_argument("--reference-date", type=_iso_date, metavar="YYYY-MM-DD", help=REFERENCE_HELP)
     batch = commands.add_parser("batch", help="stream a large set of screenshots into JSONL shards")
     batch.add_argument("input", metavar="INPUT", help="a directory, glob, list file, or s3:// / gs:// prefix")
@@ -107,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--timeout", type=_positive_float, help=TIMEOUT_HELP)
     batch.add_argument("--no-progress", action="store_true", help="no live progress display")
     batch.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
+    batch.add_argument("--no-similar-cache", action="store_true", help=SIMILAR_HELP)
     cache = commands.add_parser("cache", help="the result cache of paid backends")
     cache.add_argument("action", choices=["stats", "clear"], help="stats: what it holds; clear: empty it")
     up = commands.add_parser("up", help="keep a local Ray and a warm fleet for the next commands")
@@ -166,6 +169,7 @@ def _parse_command(args: argparse.Namespace, err: Console) -> int:
         workers=1 if args.sequential else args.workers,
         timeout_s=args.timeout,
         use_cache=not args.no_cache,
+        similar_cache=not args.no_similar_cache,
         progress=err if not args.no_progress else None,
         reference_date=args.reference_date,
     )
@@ -183,13 +187,15 @@ def parse_paths(
     workers: int,
     timeout_s: float | None,
     use_cache: bool = True,
+    similar_cache: bool = True,
     in_process: bool = False,
     progress: Console | None = None,
     reference_date: dt.date | None = None,
 ) -> ParseResponse:
     """Parse image files and directories as ``karaoke-pipeline parse`` does (also used by ``eval``).
 
-    ``reference_date`` is the day dates without a year are read against.
+    ``reference_date`` is the day dates without a year are read against; ``similar_cache=False``
+    (or ``KARAOKE_SIMILAR_CACHE=0``) answers only exact copies from the cache.
 
     Raises:
         ConfigError: a path is missing, no image was found, or the backend cannot run.
@@ -209,7 +215,12 @@ def parse_paths(
         backend or settings.default_backend(), workers=workers, timeout_s=timeout_s, settings=settings
     )
     cacheable = use_cache and plan.backend.cache_identity(None) is not None
-    cache = ResultCache.in_data_dir(settings.data_dir, settings.cache_max_entries) if cacheable else None
+    similar = similar_cache and settings.similar_cache
+    cache = (
+        ResultCache.in_data_dir(settings.data_dir, settings.cache_max_entries, similar=similar)
+        if cacheable
+        else None
+    )
     items = intake(images, max_bytes=settings.max_image_bytes)
     state = None if in_process or settings.ray_address else read_state(settings.data_dir)
     warm_name = warm_fleet_name(plan, state)
@@ -248,6 +259,7 @@ def _batch_command(args: argparse.Namespace, err: Console) -> int:
         retry_failed=args.retry_failed,
         read_ahead=args.max_in_flight or 4 * args.workers,
         cache_path=cache_path,
+        similar_cache=settings.similar_cache and not args.no_similar_cache,
         reference_date=args.reference_date,
     )
     state = None if settings.ray_address else read_state(settings.data_dir)

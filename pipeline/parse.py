@@ -329,7 +329,8 @@ def _prepare(
         if payload.index not in cached
     ]
     known = [item for item in items if isinstance(item, ImageResult)] + list(cached.values())
-    return _Job(job_id, tasks, known, _ResultSink(cache, identity), on_progress, backend_options)
+    sink = _ResultSink(cache, identity, {payload.sha256: payload.data for payload in payloads})
+    return _Job(job_id, tasks, known, sink, on_progress, backend_options)
 
 
 def _respond(
@@ -350,28 +351,31 @@ def _respond(
 def _cached_results(
     cache: ResultCache | None, payloads: list[ImagePayload], identity: str | None
 ) -> dict[int, ImageResult]:
-    """Results served from the cache, by image index (empty without a cache or an identity)."""
+    """Results served from the cache, exact or near-copies, by image index (empty without a cache
+    or an identity)."""
     found: dict[int, ImageResult] = {}
     if cache is None or identity is None:
         return found
     for payload in payloads:
-        schedule = cache.get(cache_key(payload.sha256, identity))
-        if schedule is not None:
-            found[payload.index] = cached_result(payload, schedule)
+        hit = cache.lookup(payload.sha256, payload.data, identity)
+        if hit is not None:
+            found[payload.index] = cached_result(payload, hit.schedule, hit.similar_to)
     return found
 
 
 class _ResultSink:
     """Stores each fresh successful result in the cache as it arrives."""
 
-    def __init__(self, cache: ResultCache | None, identity: str | None) -> None:
+    def __init__(self, cache: ResultCache | None, identity: str | None, images: dict[str, bytes]) -> None:
         self.cache = cache
         self.identity = identity
+        self.images = images  # by sha256: the bytes a result's fingerprint is taken from
 
     def store(self, result: ImageResult) -> None:
         if self.cache is None or self.identity is None or result.status != "ok" or result.sha256 is None:
             return
-        self.cache.put(cache_key(result.sha256, self.identity), result.sha256, result.data)
+        image = self.images.get(result.sha256)
+        self.cache.put(cache_key(result.sha256, self.identity), result.sha256, result.data, image)
 
 
 @dataclass

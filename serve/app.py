@@ -147,7 +147,9 @@ class ParserService:
         self.metrics = ServeMetrics()
         pool_options = PoolOptions(image_timeout_s=options.image_deadline_s)
         use_cache = options.use_cache and options.backend.cache_identity(None) is not None
-        cache = ResultCache.in_data_dir(options.data_dir) if use_cache else None
+        cache = (
+            ResultCache.in_data_dir(options.data_dir, similar=options.similar_cache) if use_cache else None
+        )
         self.runner = JobRunner(fleet, self.store, pool_options, observer=self.metrics, cache=cache)
         self.limiter = RateLimiter(options.rate_limit_per_minute, options.rate_limit_burst)
         pings = {}

@@ -67,6 +67,9 @@ class ServeOptions(BaseModel):
         default=None, description="the metered budget the backend draws on (shared by the whole cluster)"
     )
     use_cache: bool = Field(default=True, description="answer repeated Gemini images from the result cache")
+    similar_cache: bool = Field(
+        default=True, description="the result cache answers near-copies too (KARAOKE_SIMILAR_CACHE)"
+    )
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ServeOptions:
@@ -83,6 +86,7 @@ class ServeOptions(BaseModel):
             "max_queued_images": settings.max_queued_images,
             "jobs_uri": settings.jobs_uri,
             "rate_limit_per_minute": settings.rate_limit_per_minute,
+            "similar_cache": settings.similar_cache,
         }
         values.update(overrides)
         values.setdefault("budget", values["backend"].rate_limit(settings))
