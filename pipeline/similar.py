@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import numpy as np
     from numpy.typing import NDArray
     from PIL.Image import Image
 
-    Array = NDArray[np.float32]
+    Array = NDArray[Any]  # float32 pictures and profiles; bool masks
 
+MIN_SIDE = 64  # px: smaller images are cached by their exact bytes only
+BLANK_STDDEV = 2.0  # grey levels: an image this uniform counts as blank
 FIND_DISTANCE = 26  # phash bits (of 64) a candidate may differ by
 THUMB_WIDTH = 1024  # px; text stays legible at this width on desktop screenshots
 THUMB_PIXELS = 1_500_000  # very tall pages are shrunk further
@@ -40,9 +41,11 @@ MIN_OVERLAP = 0.6  # of each image's area, once aligned
 SCALE_RANGE = 0.12  # crop/pad of up to ~5% a side changes the apparent scale by this much at most
 BLOCK = 8  # px, at comparison resolution: about one glyph
 CONTRAST_FLOOR = 8.0  # grey levels per px: flat blocks are judged by their difference alone
-BLOCK_LIMIT = 0.45  # the worst block's difference, relative to its contrast
+BLOCK_LIMIT = 0.55  # the worst block's difference, relative to its contrast
 FRAME_SHARE = 0.08  # of each side, at most, may be a frame (status bar, border) over cropped content
 FRAME_AGREE = 0.35  # a strip whose blocks differ this often is a frame
+FRAME_PLAIN = 0.85  # a strip this plain in one image (a border, a status bar) is a frame
+FLAT_CONTRAST = 2.0  # grey levels per px: a block this smooth shows nothing
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,8 @@ class Alignment:
 
 
 def fingerprint(data: bytes) -> Fingerprint | None:
-    """The fingerprint of encoded image bytes; None when they do not decode."""
+    """The fingerprint of encoded image bytes; None when they do not decode or show too little
+    to confirm a near-copy by (smaller than ``MIN_SIDE``, or nearly blank)."""
     from PIL import Image, ImageOps
 
     try:
@@ -75,7 +79,17 @@ def fingerprint(data: bytes) -> Fingerprint | None:
             gray = ImageOps.exif_transpose(opened).convert("L")
     except Exception:  # not an image, or a broken one: intake reports it, the cache just skips it
         return None
+    if min(gray.size) < MIN_SIDE or _blank(gray):
+        return None
     return fingerprint_of(gray)
+
+
+def _blank(gray: Image) -> bool:
+    """Whether an image is nearly one colour: nothing to confirm a near-copy by."""
+    from PIL import ImageStat
+
+    small = gray.resize((min(gray.width, 256), min(gray.height, 256)))
+    return bool(ImageStat.Stat(small).stddev[0] < BLANK_STDDEV)
 
 
 def fingerprint_of(gray: Image) -> Fingerprint:
@@ -141,7 +155,8 @@ def _shrunk(image: Array, factor: float) -> Array:
 def _spectrum(image: Array, shape: tuple[int, int]) -> Array:
     from scipy import fft
 
-    return fft.rfft2(image - image.mean(), s=shape, workers=1)  # type: ignore[no-any-return]
+    spectrum: Array = fft.rfft2(image - image.mean(), s=shape, workers=1)
+    return spectrum
 
 
 def _peak(f: Array, g: Array, shape: tuple[int, int]) -> tuple[float, float, float]:
@@ -170,6 +185,7 @@ def _phase_peak(first: Array, second: Array) -> tuple[float, float, float]:
 
 ALIGN_WIDTH = 192  # px: the coarse search's resolution
 ALIGN_STEPS = 25  # scales tried in the coarse search
+MIN_PEAK = 0.12  # the coarse search's correlation peak: near-copies reach 0.3, other pictures 0.05
 
 
 def align(a: Array, b: Array) -> Alignment | None:
@@ -195,14 +211,21 @@ def align(a: Array, b: Array) -> Alignment | None:
         if best is None or peak > best[0]:
             best = (peak, scale, dx, dy)
     assert best is not None
+    if best[0] < MIN_PEAK:  # nothing lines up: another picture altogether
+        return None
     _, scale, dx, dy = best
-    return _fit_patches(a, b, Alignment(scale, scale, dx / ka * scale, dy / ka * scale, best[0]))
+    found = Alignment(scale, scale, dx / ka * scale, dy / ka * scale, best[0])
+    for _ in range(FIT_ROUNDS):
+        found = _fit_patches(a, b, found)
+    return found
 
 
 PATCH = 96  # px at thumbnail resolution
+PATCH_REACH = 16  # px a patch may have moved after the coarse search
+FIT_ROUNDS = 2
 
 
-def _fit_patches(a: Array, b: Array, coarse: Alignment) -> Alignment | None:
+def _fit_patches(a: Array, b: Array, coarse: Alignment) -> Alignment:
     """Refine ``coarse`` by where a grid of textured patches of ``a`` lands in ``b``."""
     import numpy as np
     from PIL import Image
@@ -229,7 +252,7 @@ def _fit_patches(a: Array, b: Array, coarse: Alignment) -> Alignment | None:
             if pa.shape != (PATCH, PATCH) or pa.std() < 4 or pw.std() < 4:
                 continue
             dx, dy, peak = _phase_peak(pw, pa)  # a's patch sits at +(dx, dy) in the warped b
-            if peak > 0.1 and abs(dx) <= 6 and abs(dy) <= 6:
+            if peak > 0.1 and abs(dx) <= PATCH_REACH and abs(dy) <= PATCH_REACH:
                 points.append((cx, cy, dx, dy))
     if len(points) < 3:
         return coarse
@@ -284,7 +307,8 @@ NUDGES = ((0.0, 0.0), (-0.5, 0.0), (0.5, 0.0), (0.0, -0.5), (0.0, 0.5))  # px: w
 
 def _blocks(values: Array) -> Array:
     h, w = values.shape[0] // BLOCK * BLOCK, values.shape[1] // BLOCK * BLOCK
-    return values[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).mean(axis=(1, 3))
+    means: Array = values[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).mean(axis=(1, 3))
+    return means
 
 
 def block_differences(a: Array, b: Array, al: Alignment) -> tuple[Array, Array, float, Array] | None:
@@ -306,42 +330,49 @@ def block_differences(a: Array, b: Array, al: Alignment) -> tuple[Array, Array, 
     if overlap < MIN_OVERLAP:
         return None
     best: Array | None = None
+    plain = other_b.transform((w, h), Image.Transform.AFFINE, (sx, 0.0, dx, 0.0, sy, dy))
     for nx, ny in NUDGES:
         data = (sx, 0.0, dx + nx, 0.0, sy, dy + ny)
         warped = other_b.transform((w, h), Image.Transform.AFFINE, data, Image.Resampling.BILINEAR)
         diff = _blocks(np.abs(ref_b - np.asarray(warped, dtype=np.float32)))
         best = diff if best is None else np.minimum(best, diff)
     assert best is not None
-    gradient = np.abs(np.diff(ref_b, axis=1, append=ref_b[:, -1:])) + np.abs(
-        np.diff(ref_b, axis=0, append=ref_b[-1:, :])
-    )
     whole = _blocks(valid.astype(np.float32)) > 0.999
-    return np.where(whole, best, 0.0), _blocks(gradient), overlap, whole
+    contrast = np.stack([_blocks(_edges(ref_b)), _blocks(_edges(np.asarray(plain, dtype=np.float32)))])
+    return np.where(whole, best, 0.0), contrast, overlap, whole
 
 
-def _trim_frame(scores: Array, valid: Array) -> Array:
-    """Drop edge rows and columns of blocks where a frame disagrees across the whole image.
+def _trim_frame(scores: Array, valid: Array, contrast: Array) -> Array:
+    """Drop edge rows and columns of blocks where a frame stands over what a crop took off.
 
-    A status bar or a border replaces what a crop took off along one edge: the
-    whole strip differs. A changed venue, day or time differs in a few blocks
-    of its row, so it is never trimmed; nor is anything beyond ``FRAME_SHARE``.
+    A status bar or a border replaces a strip along one edge: there one image
+    is plain (nearly every block flat) or the whole strip differs. A changed
+    venue, day or time differs in a few blocks of a strip where both images
+    show text, so it is never trimmed; nor is anything beyond ``FRAME_SHARE``.
     """
-
     bad = (scores > BLOCK_LIMIT) & valid
+    plain_ref = (contrast[0] < FLAT_CONTRAST) & valid
+    plain_other = (contrast[1] < FLAT_CONTRAST) & valid
     keep = valid.copy()
     rows, cols = keep.shape
     for axis, size in ((0, rows), (1, cols)):
         reach = int(size * FRAME_SHARE)
         for order in (range(size), range(size - 1, -1, -1)):
+            inside = 0  # strips of the overlap trimmed so far
             for taken, index in enumerate(order):
-                line_bad = bad[index] if axis == 0 else bad[:, index]
-                line_valid = valid[index] if axis == 0 else valid[:, index]
-                if taken >= reach or (line_valid.any() and line_bad.sum() < FRAME_AGREE * line_valid.sum()):
+                line = (index, slice(None)) if axis == 0 else (slice(None), index)
+                count = int(valid[line].sum())
+                plain = sorted((int(plain_ref[line].sum()), int(plain_other[line].sum())))
+                blank = plain[0] >= FRAME_PLAIN * count  # plain in both: nothing to compare, no frame
+                framed = bad[line].sum() >= FRAME_AGREE * count or plain[1] >= FRAME_PLAIN * count
+                if taken >= reach:
                     break
-                if axis == 0:
-                    keep[index] = False
-                else:
-                    keep[:, index] = False
+                if count and not framed:
+                    if inside:  # the strip where the frame ends and the picture begins
+                        keep[line] = False
+                    break
+                inside += bool(count) and not blank
+                keep[line] = False
     return keep
 
 
@@ -352,6 +383,6 @@ def _compare(a: Array, b: Array, al: Alignment) -> float:
     if found is None:
         return float("inf")
     diff, contrast, _, valid = found
-    scores = diff / (contrast + CONTRAST_FLOOR)
-    keep = _trim_frame(scores, valid)
+    scores = diff / (contrast[0] + CONTRAST_FLOOR)
+    keep = _trim_frame(scores, valid, contrast)
     return float(scores[keep].max()) if keep.any() else float("inf")

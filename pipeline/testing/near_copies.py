@@ -25,6 +25,8 @@ from PIL import Image, ImageDraw, ImageFont
 from pipeline.schema import WEEKDAYS
 
 Render = Callable[[], Image.Image]
+BUNDLED_DIRS = ("examples/screenshots", "corpus/realworld-test")
+KINDS = ("venue", "day", "time")
 
 
 @dataclass(frozen=True)
@@ -212,14 +214,19 @@ def template_pair(
 # --- the sets ------------------------------------------------------------------------
 
 
-def bundled_images(root: Path) -> list[tuple[str, Image.Image]]:
-    """The images under ``root`` (examples/screenshots, the frozen realistic split), decoded."""
-    found = []
-    for path in sorted(root.iterdir()):
-        if path.suffix.lower() in (".png", ".jpg", ".jpeg"):
-            with Image.open(path) as image:
-                found.append((path.name, image.convert("RGB")))
-    return found
+def bundled_paths(root: Path) -> list[Path]:
+    """The images of the checkout: examples/screenshots and the frozen realistic split."""
+    return sorted(
+        path
+        for folder in BUNDLED_DIRS
+        for path in (root / folder).iterdir()
+        if path.suffix.lower() in (".png", ".jpg", ".jpeg")
+    )
+
+
+def decoded(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        return image.convert("RGB")
 
 
 def synthetic_renders(seed: int, count: int) -> list[tuple[str, Render, list[str]]]:
@@ -229,7 +236,7 @@ def synthetic_renders(seed: int, count: int) -> list[tuple[str, Render, list[str
     from pipeline.testing.screenshot_content import VENUES
     from pipeline.testing.screenshot_layouts_more import LAYOUTS
 
-    layouts = [name for name in LAYOUTS if name not in ("trap", "photo")] + ["realworld-flyer"] * 4
+    layouts = [name for name in LAYOUTS if name not in ("trap", "photo")] + ["realworld-flyer"] * 5
     world = pool_for("dev")
     screenshot_venues = sorted({v.name for v in VENUES} | {a for v in VENUES for a in v.aliases})
     flyer_venues = [place.name for place in world.places]
@@ -252,3 +259,79 @@ def synthetic_renders(seed: int, count: int) -> list[tuple[str, Render, list[str
 
             renders.append((f"{index:03d}-{layout}", render_layout, screenshot_venues))
     return renders
+
+
+def build_pairs(root: Path, *, seed: int, synthetic: int, bundled: int) -> list[ImagePair]:
+    """Near-copies of ``bundled`` images of the checkout and of ``synthetic`` renders, and a
+    template pair of each render that allows one (a venue, day or time it can swap)."""
+    rng = random.Random(f"near-copies:{seed}")
+    pairs: list[ImagePair] = []
+    paths = bundled_paths(root)
+    for path in rng.sample(paths, min(bundled, len(paths))):
+        image = decoded(path)
+        copy, how = near_copy(image, rng)
+        pairs.append(ImagePair(path.name, "near-copy", encode(image, "png"), copy, how))
+    renders = synthetic_renders(seed, 2 * synthetic)  # one for a near-copy, the next for a template pair
+    for (name, render, _), (other, other_render, venues) in zip(renders[::2], renders[1::2], strict=True):
+        image = render()
+        copy, how = near_copy(image, rng)
+        pairs.append(ImagePair(name, "near-copy", encode(image, "png"), copy, how))
+        pair = template_pair(other, other_render, venues, rng, KINDS)
+        if pair is not None:
+            pairs.append(pair)
+    return pairs
+
+
+def report(root: Path, seed: int, synthetic: int, bundled: int) -> str:
+    """Hit rate and false hits of one set through one cache, as the test measures them."""
+    import hashlib
+    import tempfile
+    import time
+
+    from pipeline.cache import ResultCache, cache_key
+    from pipeline.schema import ParsedSchedule
+
+    def sha(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
+    pairs = build_pairs(root, seed=seed, synthetic=synthetic, bundled=bundled)
+    with tempfile.TemporaryDirectory() as folder:
+        cache = ResultCache(Path(folder) / "cache.sqlite3")
+        started = time.process_time()
+        for pair in pairs:
+            cache.put(cache_key(sha(pair.first), "id"), sha(pair.first), ParsedSchedule(), pair.first)
+        put_ms = (time.process_time() - started) * 1000 / len(pairs)
+        lines, hits, false_hits, started = [], 0, 0, time.process_time()
+        for pair in pairs:
+            hit = cache.lookup(sha(pair.second), pair.second, "id")
+            similar = hit.similar_to if hit is not None else None
+            if pair.kind == "near-copy":
+                hits += similar == sha(pair.first)
+                if similar != sha(pair.first):
+                    lines.append(f"  missed {pair.name}: {pair.change} (hit {similar})")
+            elif similar is not None:
+                false_hits += 1
+                lines.append(f"  FALSE HIT {pair.name}: {pair.change}")
+        lookup_ms = (time.process_time() - started) * 1000 / len(pairs)
+        cache.close()
+    near = sum(pair.kind == "near-copy" for pair in pairs)
+    templates = len(pairs) - near
+    head = (
+        f"seed {seed}: near-copies {hits}/{near} hit ({100 * hits / near:.1f}%), "
+        f"same-template pairs {false_hits}/{templates} false hits; "
+        f"fingerprint+put {put_ms:.0f} ms, lookup {lookup_ms:.0f} ms CPU per image"
+    )
+    return "\n".join([head, *lines])
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="measure the similar-image cache on one seed's pairs")
+    parser.add_argument(
+        "--seed", type=int, default=1, help="1: the tuning set; 2: the held-out set of the test"
+    )
+    parser.add_argument("--synthetic", type=int, default=56)
+    parser.add_argument("--bundled", type=int, default=30)
+    args = parser.parse_args()
+    print(report(Path.cwd(), args.seed, args.synthetic, args.bundled))
