@@ -94,3 +94,33 @@ def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+@pytest.mark.ray
+@pytest.mark.usefixtures("ray_session")
+def test_a_batch_worker_answers_a_near_copy_from_the_cache(fake: FakeGeminiServer, tmp_path: Path) -> None:
+    from pipeline.batch import BatchOptions, read_shards, run_batch
+    from pipeline.parse import JobPlan
+
+    original = (SAMPLES / "006-table.png").read_bytes()
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "table.png").write_bytes(original)
+    (tmp_path / "two").mkdir()
+    (tmp_path / "two" / "table-forwarded.jpg").write_bytes(half_size_jpeg(original))
+    options = GeminiOptions.model_validate(
+        {"api_key": KEY, "base_url": fake.base_url, "image_deadline_s": 20}
+    )
+    plan = JobPlan(options, PoolOptions(workers=1, image_timeout_s=20), WorkerOptions(num_cpus=0.1), None)
+    cache = str(tmp_path / "cache.sqlite3")
+    sent = len(fake.requests)
+    first = run_batch(
+        BatchOptions(input=str(tmp_path / "one"), output=str(tmp_path / "out1"), cache_path=cache), plan
+    )
+    assert first.successful_images == 1 and len(fake.requests) == sent + 1
+    second = run_batch(
+        BatchOptions(input=str(tmp_path / "two"), output=str(tmp_path / "out2"), cache_path=cache), plan
+    )
+    assert second.cached_images == 1 and len(fake.requests) == sent + 1, "the near-copy cost no request"
+    (result,) = list(read_shards(str(tmp_path / "out2")))
+    (earlier,) = list(read_shards(str(tmp_path / "out1")))
+    assert result.status == "cached" and result.similar_to == earlier.sha256
