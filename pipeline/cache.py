@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS fingerprints (
     identity TEXT NOT NULL,
     sha256 TEXT NOT NULL,
     phash TEXT NOT NULL,
+    centre TEXT NOT NULL,
     width INTEGER NOT NULL,
     height INTEGER NOT NULL,
     thumb BLOB NOT NULL
@@ -143,27 +144,29 @@ class ResultCache:
 
     def _confirmed(self, found: Fingerprint, identity: str) -> list[tuple[str, str]]:
         """(key, sha256) of earlier images under ``identity`` that ``found`` is a near-copy of."""
-        from pipeline.similar import FIND_DISTANCE, Fingerprint, hash_distance, same_picture
+        from pipeline.similar import FIND_DISTANCE, Fingerprint, find_distance, same_picture
 
         with self._lock:
             rows = self._db.execute(
-                "SELECT key, phash FROM fingerprints WHERE identity = ?", (identity,)
+                "SELECT key, phash, centre FROM fingerprints WHERE identity = ?", (identity,)
             ).fetchall()
         near = sorted(
             (distance, key)
-            for key, phash in rows
-            if (distance := hash_distance(found.phash, int(phash, 16))) <= FIND_DISTANCE
+            for key, phash, centre in rows
+            if (distance := find_distance(found, int(phash, 16), int(centre, 16))) <= FIND_DISTANCE
         )[:_CANDIDATES]
         confirmed = []
         for _, key in near:
             with self._lock:
                 row = self._db.execute(
-                    "SELECT sha256, phash, width, height, thumb FROM fingerprints WHERE key = ?", (key,)
+                    "SELECT sha256, phash, centre, width, height, thumb FROM fingerprints WHERE key = ?",
+                    (key,),
                 ).fetchone()
             if row is None:
                 continue
-            sha256, phash, width, height, thumb = row
-            if same_picture(found, Fingerprint(int(phash, 16), width, height, bytes(thumb))):
+            sha256, phash, centre, width, height, thumb = row
+            stored = Fingerprint(int(phash, 16), int(centre, 16), width, height, bytes(thumb))
+            if same_picture(found, stored):
                 confirmed.append((key, sha256))
         return confirmed
 
@@ -188,13 +191,14 @@ class ResultCache:
             if found is not None:
                 self._db.execute(
                     "INSERT OR REPLACE INTO fingerprints "
-                    "(key, identity, sha256, phash, width, height, thumb) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "(key, identity, sha256, phash, centre, width, height, thumb) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         key,
                         key[len(sha256) + 1 :],
                         sha256,
                         f"{found.phash:016x}",
+                        f"{found.centre:016x}",
                         found.width,
                         found.height,
                         found.thumb,

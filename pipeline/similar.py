@@ -2,8 +2,9 @@
 
 Two steps, because one flyer template serves many venues:
 
-1. **Find.** A 64-bit perceptual hash (``imagehash.phash``) of the whole image
-   names candidates: earlier images whose hash is within ``FIND_DISTANCE`` bits.
+1. **Find.** 64-bit perceptual hashes (``imagehash.phash``) of the whole image
+   and of its middle 80% name candidates: earlier images whose hash is within
+   ``FIND_DISTANCE`` bits, the nearest first.
    Resizing, re-compression and a small crop or status bar move few bits; but
    two flyers of one template differ in small print only, so they are
    candidates too.
@@ -53,6 +54,7 @@ class Fingerprint:
     """What the cache keeps of an image to recognise its near-copies."""
 
     phash: int
+    centre: int  # phash of the middle 80%: steadier when a frame or a crop changes the edges
     width: int
     height: int
     thumb: bytes  # grayscale JPEG of the image at reading resolution
@@ -98,6 +100,8 @@ def fingerprint_of(gray: Image) -> Fingerprint:
     from PIL import Image
 
     phash = int(str(imagehash.phash(gray)), 16)
+    w, h = gray.size
+    centre = int(str(imagehash.phash(gray.crop((w // 10, h // 10, w - w // 10, h - h // 10)))), 16)
     scale = min(1.0, THUMB_WIDTH / gray.width, (THUMB_PIXELS / (gray.width * gray.height)) ** 0.5)
     thumb = gray
     if scale < 1.0:
@@ -105,11 +109,16 @@ def fingerprint_of(gray: Image) -> Fingerprint:
         thumb = gray.resize(size, Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     thumb.save(buffer, format="JPEG", quality=THUMB_QUALITY)
-    return Fingerprint(phash, gray.width, gray.height, buffer.getvalue())
+    return Fingerprint(phash, centre, gray.width, gray.height, buffer.getvalue())
 
 
 def hash_distance(first: int, second: int) -> int:
     return (first ^ second).bit_count()
+
+
+def find_distance(first: Fingerprint, phash: int, centre: int) -> int:
+    """How far a stored fingerprint's hashes are from ``first``'s: the nearer of whole and middle."""
+    return min(hash_distance(first.phash, phash), hash_distance(first.centre, centre))
 
 
 def same_picture(first: Fingerprint, second: Fingerprint) -> bool:

@@ -124,3 +124,14 @@ def test_a_batch_worker_answers_a_near_copy_from_the_cache(fake: FakeGeminiServe
     (result,) = list(read_shards(str(tmp_path / "out2")))
     (earlier,) = list(read_shards(str(tmp_path / "out1")))
     assert result.status == "cached" and result.similar_to == earlier.sha256
+
+
+def test_one_switch_turns_near_copies_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.cli import build_parser
+    from pipeline.settings import Settings
+
+    monkeypatch.setenv("KARAOKE_SIMILAR_CACHE", "0")
+    assert Settings().similar_cache is False
+    for command in (["parse", "shot.png"], ["batch", "in", "--output", "out"]):
+        assert build_parser().parse_args([*command, "--no-similar-cache"]).no_similar_cache is True
+        assert build_parser().parse_args(command).no_similar_cache is False

@@ -1,8 +1,9 @@
 """The similar-image cache on held-out image pairs: near-copies hit, same-template look-alikes never do.
 
-Thresholds in ``pipeline.similar`` were chosen on the tuning set
-(``python -m pipeline.testing.near_copies --seed 1``); the pairs here come from
-other seeds, never looked at while tuning. Images are generated once per module.
+Thresholds in ``pipeline.similar`` were chosen on the tuning sets
+(``python -m pipeline.testing.near_copies --seed 1``, and ``--seed 2`` once its
+misses had been looked at); the pairs here come from seed 3, never looked at
+while tuning. Images are generated once per module.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from pipeline.similar import fingerprint, same_picture
 from pipeline.testing.near_copies import ImagePair, build_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
-HELD_OUT_SEED = 2
-# The issue asks for 95%; the held-out set reaches 90% today (misses: a border or status bar over
-# a crop). The floor keeps that from getting worse; docs/caching.md has the figures.
+HELD_OUT_SEED = 3
+# The issue asks for 95%; the held-out set reaches 92.9% today (the misses: a border or a status
+# bar over a crop). The floor keeps that from getting worse; docs/caching.md has the figures.
 HIT_FLOOR = 0.88
 IDENTITY = "gemini:test-identity"
 
