@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
     cache = commands.add_parser("cache", help="the result cache of paid backends")
     cache.add_argument("action", choices=["stats", "clear"], help="stats: what it holds; clear: empty it")
+    quota = commands.add_parser("quota", help="the Gemini limits learned from 429s, per model and key")
+    quota.add_argument(
+        "action", nargs="?", choices=["show", "forget"], default="show",
+        help="show (default): what was learned, from which 429; forget: start unmetered again",
+    )  # fmt: skip
     up = commands.add_parser("up", help="keep a local Ray and a warm fleet for the next commands")
     up.add_argument("--backend", choices=sorted(OPTIONS_BY_KIND), help="as for parse")
     up.add_argument(
@@ -148,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _batch_command(args, err)
         if args.command == "cache":
             return _cache_command(args)
+        if args.command == "quota":
+            return _quota_command(args)
         if args.command in ("up", "down", "status"):
             return _runtime_command(args, err)
         return _parse_command(args, err)
@@ -390,6 +397,23 @@ def _cache_command(args: argparse.Namespace) -> int:
         f"{stats.path}: {stats.entries} results (at most {stats.max_entries}), "
         f"{stats.size_bytes / 1024:.0f} KiB; oldest {stats.oldest or '-'}, newest {stats.newest or '-'}"
     )
+    return EXIT_OK
+
+
+def _quota_command(args: argparse.Namespace) -> int:
+    from pipeline.quota_memory import QuotaStore, describe_memory, memory_files
+
+    files = memory_files(get_settings().data_dir)
+    if args.action == "forget":
+        for path in files:
+            path.unlink(missing_ok=True)
+        print(f"forgot {len(files)} learned budgets; the next run starts unmetered and learns again")
+        return EXIT_OK
+    if not files:
+        print("nothing learned yet (no Gemini run has met a 429 here, or a tier or limits are set)")
+    for path in files:
+        memory = QuotaStore(path).load()
+        print("\n".join(describe_memory(memory, time.time())) if memory else f"{path}: unreadable")
     return EXIT_OK
 
 

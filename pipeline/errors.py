@@ -5,8 +5,8 @@
     ├── JobCancelled           a job stopped because its cancellation was asked for
     ├── ImageRejected          one input cannot be used; carries ``code``
     └── BackendError           extraction of one image failed; carries ``code``,
-                               ``retryable``, ``retry_after``, ``attempts`` and,
-                               for a 429, the ``quota`` and its ``quota_scope``
+                               ``retryable``, ``retry_after`` and, for a 429,
+                               the ``quota``, its ``quota_scope`` and ``quota_limit``
 
 Exceptions carry fields, not just text. A failed image is turned into an
 ``ImageResult`` with ``error.code`` by the worker; these never cross the
@@ -54,15 +54,15 @@ class BackendError(KaraokeError):
         *,
         retryable: bool = False,
         retry_after: float | None = None,
-        attempts: int = 1,
         quota: str | None = None,
         quota_scope: QuotaScope | None = None,
+        quota_limit: int | None = None,
     ) -> None:
         super().__init__(message)
         self.code: ErrorCode = code
         self.message = message
         self.retryable = retryable
         self.retry_after = retry_after
-        self.attempts = attempts
         self.quota = quota
         self.quota_scope: QuotaScope | None = quota_scope
+        self.quota_limit = quota_limit  # the limit the 429 named (quotaValue, "limit: N"), if it did

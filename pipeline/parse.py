@@ -25,7 +25,7 @@ from pipeline.errors import ImageRejected, JobCancelled
 from pipeline.images import ImagePayload, read_base64, read_bytes, read_path
 from pipeline.metrics import metrics
 from pipeline.progress import ProgressTracker, get_progress_actor
-from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
+from pipeline.ratelimit import RateLimitOptions, RequestBudget, get_rate_limiter
 from pipeline.reduce import ScheduleReducer
 from pipeline.runner import PoolOptions, SupervisedPool, WorkerFleet
 from pipeline.runtime import RuntimeState, fleet_name, plan_fingerprint, use_token
@@ -38,6 +38,7 @@ from pipeline.schema import (
     ParseStats,
     Usage,
 )
+from pipeline.sequential import send_until_done
 from pipeline.settings import Settings, get_settings
 from pipeline.worker import ImageProcessor, ImageTask, WorkerOptions, cached_result, failed_result
 
@@ -265,7 +266,8 @@ def run_parse(
     if not use_ray:
         job = _prepare(items, backend_options, None, context, cache, on_progress)
         started = time.perf_counter()
-        processed, merged = _run_in_process(job, backend_options, worker_options)
+        budget = RequestBudget(rate_limit) if rate_limit is not None else None
+        processed, merged = _run_in_process(job, backend_options, worker_options, budget)
         return _respond(items, job, processed, merged, 1 if job.tasks else 0, started)
     payloads = sum(1 for item in items if isinstance(item, ImagePayload))
     size = min(pool_options.workers, max(payloads, 1))
@@ -479,9 +481,9 @@ def _ticker(publisher: _Publisher, job_id: str, should_stop: StopCheck | None) -
 
 
 def _run_in_process(
-    job: _Job, backend_options: BackendOptions, worker_options: WorkerOptions
+    job: _Job, backend_options: BackendOptions, worker_options: WorkerOptions, budget: RequestBudget | None
 ) -> tuple[list[ImageResult], ParsedSchedule]:
-    """The fallback: the same processing, one image at a time, no Ray."""
+    """The fallback: the same processing and send rules, one image at a time, no Ray."""
     tracker = _start_tracker(job, 1)
     publisher = _Publisher(None, tracker, job.on_progress)
     reducer = job.start_reducer()
@@ -490,7 +492,8 @@ def _run_in_process(
     for task in job.tasks:
         assert processor is not None
         tracker.image_started(processor.worker_id)
-        result = processor.process(task)
+        tokens = backend_options.estimate_input_tokens(None, None)
+        result = send_until_done(processor, task, backend_options.retry_policy(), budget, tokens)
         tracker.image_finished(
             result.image_index,
             ok=result.success,
@@ -500,6 +503,8 @@ def _run_in_process(
         results.append(result)
         job.record(result, reducer)
         publisher.publish()
+    if budget is not None:
+        budget.flush()
     tracker.finish("done")
     publisher.publish(final=True)
     return results, reducer.result()

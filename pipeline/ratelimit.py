@@ -7,13 +7,16 @@ cluster's one named actor around it, keyed by the model and the limits (never
 by worker counts), so a CLI job, a Serve replica and a batch driver running at
 once draw on the same budget.
 
-The driver asks for a slot *before* it hands an image to a worker
-(``reserve``); the answer says how long to wait, so an image's deadline starts
-only when it is sent. The actor never blocks. A per-minute 429 holds new slots
-until the server's ``retryDelay``, widens the spacing kept between windows (the
-requests took longer to arrive than it allowed) and lowers how many workers a
-pool keeps busy (halved on each 429, never below one; a run of successes gives
-one step back).
+The driver asks for a slot *before* it hands an attempt to a worker
+(``reserve``), the first and every retry; the answer says how long to wait, so
+an image's deadline starts only when it is sent. The actor never blocks. A
+per-minute 429 (told by the driver, ``rate_limited``) holds new slots until the
+server's ``retryDelay``, widens the spacing kept between windows, lowers how
+many workers a pool keeps busy (halved on each 429, never below one; a run of
+successes gives one step back) and, with ``learn`` on (no tier or limits
+configured), teaches the budget the limit it hit (``pipeline.quota_memory``).
+What it learned and the slots of the last window are kept in ``state_path``, so
+the next run and a restarted actor start from them.
 A per-day 429, a ``limit: 0`` quota or our own count reaching RPD exhausts the
 budget until the quota resets: every later ``reserve`` is denied at once, with
 the quota's name and reset time, so jobs end promptly instead of retrying.
@@ -27,11 +30,13 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.quota_memory import BudgetMemory, LearnedLimit, QuotaNotice, QuotaStore, learn_limit
 from pipeline.schema import WireModel
 
 if TYPE_CHECKING:
@@ -51,9 +56,28 @@ class RateLimitOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     model: str = Field(default="gemini", description="the metered model; each model has a budget of its own")
-    rpm: int = Field(default=1000, ge=1, description="requests per window for the whole cluster")
-    tpm: int | None = Field(default=None, ge=1, description="input tokens per window; None: not metered")
+    key_fingerprint: str | None = Field(
+        default=None, description="a hash of the API key (never the key): each project has its own quota"
+    )
+    rpm: int | None = Field(
+        default=None, ge=1, description="requests per window for the whole cluster; None: not metered (yet)"
+    )
+    tpm: int | None = Field(
+        default=None, ge=1, description="input tokens per window; None: not metered (yet)"
+    )
     rpd: int | None = Field(default=None, ge=1, description="requests per day; None: not metered")
+    learn: bool = Field(
+        default=False, description="learn the limits not set here from the 429s that name them"
+    )
+    free_tier_rpm: int | None = Field(
+        default=None, ge=1, description="the published free-tier RPM, for a free-tier 429 that names no value"
+    )
+    free_tier_tpm: int | None = Field(
+        default=None, ge=1, description="the published free-tier TPM, for a free-tier 429 that names no value"
+    )
+    state_path: str | None = Field(
+        default=None, description="file that keeps what was learned and the last window's slots; None: none"
+    )
     window_s: float = Field(default=60.0, gt=0, description="length of the RPM/TPM window, seconds")
     margin_s: float | None = Field(
         default=None,
@@ -71,11 +95,13 @@ class RateLimitOptions(BaseModel):
         return self.margin_s if self.margin_s is not None else min(0.5, 0.02 * self.window_s)
 
     def actor_name(self) -> str:
-        """The name of this budget's actor: what Google meters, nothing about who asks."""
+        """The name of this budget's actor: what Google meters and for whom, nothing about who asks."""
         model = re.sub(r"[^A-Za-z0-9_.-]", "_", self.model)
+        learning = "-learn" if self.learn else ""
         return (
-            f"{RATE_LIMITER_NAME}-{model}-{self.rpm}rp{self.window_s:g}s-"
-            f"{self.tpm or 0}tp-{self.rpd or 0}rpd-{self.spacing_s:g}m-{self.recovery_successes}r"
+            f"{RATE_LIMITER_NAME}-{model}-{self.key_fingerprint or 'nokey'}-"
+            f"{self.rpm or 0}rp{self.window_s:g}s-"
+            f"{self.tpm or 0}tp-{self.rpd or 0}rpd-{self.spacing_s:g}m-{self.recovery_successes}r{learning}"
         )
 
 
@@ -118,6 +144,10 @@ class BudgetStats(WireModel):
     tokens_reserved: int = 0
     token_scale: float = 1.0
     margin_s: float = 0.0
+    waited_s: float = Field(default=0.0, description="waits granted in all, seconds")
+    rpm: int | None = Field(default=None, description="the requests limit in force (set or learned)")
+    tpm: int | None = Field(default=None, description="the input-token limit in force (set or learned)")
+    learned: list[str] = Field(default_factory=list, description="each learned limit and its 429")
 
 
 def next_quota_reset(now: dt.datetime | None = None) -> dt.datetime:
@@ -130,6 +160,8 @@ def next_quota_reset(now: dt.datetime | None = None) -> dt.datetime:
 class RequestBudget:
     """Sliding windows of requests and input tokens, a daily count, and an AIMD busy-worker cap."""
 
+    SAVE_EVERY_S = 1.0  # the memory file is rewritten at most this often while slots are granted
+
     def __init__(
         self,
         options: RateLimitOptions,
@@ -139,7 +171,8 @@ class RequestBudget:
         self.options = options
         self._clock = clock
         self._wall_clock = wall_clock
-        self._requests: deque[float] = deque(maxlen=options.rpm)  # only the last rpm slots matter
+        self.rpm, self.tpm = options.rpm, options.tpm  # in force: as set, or as learned
+        self._requests: deque[float] = deque()  # slots that may still bound a later one, ascending
         self._tokens: deque[tuple[float, int]] = deque()  # (slot, tokens) within the window
         self._today = 0
         self._day_resets = next_quota_reset(wall_clock())
@@ -148,15 +181,52 @@ class RequestBudget:
         self._denial: QuotaDenial | None = None
         self._successes = 0
         self._margin = options.spacing_s
-        self.stats = BudgetStats(margin_s=self._margin)
+        self.stats = BudgetStats(margin_s=self._margin, rpm=self.rpm, tpm=self.tpm)
         self._grants: deque[float] = deque(maxlen=GRANT_LOG)  # slots as granted, for audits
+        self._learned: dict[str, LearnedLimit] = {}
+        self._store = QuotaStore(Path(options.state_path)) if options.state_path else None
+        self._saved_at = 0.0
+        self._dirty = False
+        self._recall()
 
-    def assume_full(self) -> None:
-        """Start as if the last window were used up (a restarted actor forgot what was sent)."""
+    # --- memory between runs --------------------------------------------------------------
+
+    def _recall(self) -> None:
+        """Start from the memory file: the limits learned before, the last window's slots."""
+        memory = self._store.load() if self._store is not None else None
+        if memory is None:
+            return
+        if self.options.learn:
+            for limit in memory.learned.values():
+                self._adopt(limit)
         now = self._clock()
-        self._requests.extend([now] * self.options.rpm)
-        if self.options.tpm:
-            self._tokens.append((now, self.options.tpm))
+        recent = sorted(at for at in memory.recent_slots if at + self.options.window_s > now)
+        self._requests.extend(recent)
+        self._last_slot = max(recent, default=0.0)
+
+    def flush(self) -> None:
+        """Write the memory file now (a run ends; the next may start in another Ray)."""
+        if self._store is None:
+            return
+        self._trim(self._clock())
+        memory = BudgetMemory(
+            model=self.options.model,
+            key_fingerprint=self.options.key_fingerprint,
+            learned={limit.kind: limit for limit in self._learned.values()},
+            recent_slots=list(self._requests),
+            saved_at=self._clock(),
+        )
+        self._store.save(memory)
+        self._saved_at, self._dirty = self._clock(), False
+
+    def resume_after_restart(self) -> None:
+        """A restarted actor without a memory file: one slot's spacing, not a whole window."""
+        if self._requests:
+            return  # the memory file said what the last window held
+        spacing = self.options.window_s / self.rpm if self.rpm else self._margin
+        self._not_before = max(self._not_before, self._clock() + spacing)
+
+    # --- slots ---------------------------------------------------------------------------------
 
     def reserve(self, tokens: int = 0, settlements: Sequence[Settlement] = ()) -> SlotGrant:
         """Reserve the next slot for a request of about ``tokens`` input tokens."""
@@ -167,10 +237,12 @@ class RequestBudget:
             self.stats.denied += 1
             return SlotGrant(pressure=self.stats.pressure, denied=denial)
         now = self._clock()
+        self._trim(now)
         charged = self._charged(tokens)
         slot = max(now, self._not_before, self._last_slot)
-        if len(self._requests) == self.options.rpm:  # slot i waits for slot i - rpm to leave the window
-            slot = max(slot, self._requests[0] + self.options.window_s + self._margin)
+        if self.rpm is not None and len(self._requests) >= self.rpm:
+            # slot i waits for slot i - rpm to leave the window
+            slot = max(slot, self._requests[-self.rpm] + self.options.window_s + self._margin)
         slot = self._token_slot(slot, charged)
         self._requests.append(slot)
         self._last_slot = slot
@@ -178,7 +250,17 @@ class RequestBudget:
         self._today += 1
         self.stats.granted += 1
         self.stats.tokens_reserved += charged
+        self.stats.waited_s += slot - now
+        self._dirty = True
+        if self._store is not None and now - self._saved_at >= self.SAVE_EVERY_S:
+            self.flush()
         return SlotGrant(wait_s=slot - now, slot_at=slot, pressure=self.stats.pressure)
+
+    def _trim(self, now: float) -> None:
+        """Drop slots that left the window before ``now``: no later slot can be bound by them."""
+        horizon = self.options.window_s + self._margin
+        while self._requests and self._requests[0] + horizon <= now:
+            self._requests.popleft()
 
     def settle(self, settlement: Settlement) -> None:
         """Learn from a finished request: its real token count corrects later estimates."""
@@ -190,7 +272,7 @@ class RequestBudget:
             self.stats.token_scale = 0.7 * self.stats.token_scale + 0.3 * ratio
             # the window holds the estimate; book the difference now so the window stays honest
             difference = round(settlement.prompt_tokens - settlement.estimated_tokens)
-            if difference > 0 and self.options.tpm:
+            if difference > 0 and self.tpm:
                 self._tokens.append((self._clock(), difference))
 
     def _sent_late(self, settlement: Settlement) -> None:
@@ -205,7 +287,7 @@ class RequestBudget:
             return
         try:
             position = self._requests.index(slot)
-        except ValueError:  # already out of the last rpm slots: it no longer matters
+        except ValueError:  # already out of the window: it no longer matters
             return
         self._requests[position] = sent
         if position + 1 < len(self._requests) and self._requests[position + 1] < sent:
@@ -213,16 +295,47 @@ class RequestBudget:
             self._requests.clear()
             self._requests.extend(ordered)
 
-    def rate_limited(self, retry_after: float | None) -> None:
-        """A per-minute 429: hold new slots until ``retry_after`` and halve the busy workers."""
-        if retry_after:
-            self._not_before = max(self._not_before, self._clock() + retry_after)
+    def rate_limited(self, notice: QuotaNotice | None = None) -> None:
+        """A per-minute 429: hold new slots until its ``retry_after``, halve the busy workers and,
+        when learning, take the limit it names."""
+        notice = notice or QuotaNotice()
+        now = self._clock()
+        if notice.retry_after:
+            self._not_before = max(self._not_before, now + notice.retry_after)
         # our spacing was not enough for this link: widen it (never past 10% of the window)
         self._margin = min(max(self._margin * 1.5, 0.05), 0.1 * self.options.window_s)
         self.stats.margin_s = self._margin
         self.stats.pressure = min(self.stats.pressure + 1, 8)
         self._successes = 0
         self.stats.rate_limited += 1
+        if self.options.learn:
+            self._learn(notice, now)
+
+    def _learn(self, notice: QuotaNotice, now: float) -> None:
+        explicit = self.options.rpm if notice.kind == "requests" else self.options.tpm
+        if explicit is not None:
+            return  # a limit set by the user is never overridden
+        granted = sum(1 for at in self._grants if now - self.options.window_s < at <= now)
+        free = self.options.free_tier_rpm if notice.kind == "requests" else self.options.free_tier_tpm
+        limit = learn_limit(notice, free_tier_value=free, granted_in_window=granted, now=self._wall_clock())
+        if limit is None:
+            return
+        known = self._learned.get(limit.kind)
+        if known is not None and limit.source == "observed" and known.value <= limit.value:
+            return  # a guess never raises what was learned
+        if known is None or known.value != limit.value:
+            log.warning("learned the %s limit of %s: %s", limit.kind, self.options.model, limit.describe())
+        self._adopt(limit)
+        self.flush()
+
+    def _adopt(self, limit: LearnedLimit) -> None:
+        self._learned[limit.kind] = limit
+        if limit.kind == "requests" and self.options.rpm is None:
+            self.rpm = limit.value
+        if limit.kind == "tokens" and self.options.tpm is None:
+            self.tpm = limit.value
+        self.stats.rpm, self.stats.tpm = self.rpm, self.tpm
+        self.stats.learned = [known.describe() for known in self._learned.values()]
 
     def exhausted(self, denial: QuotaDenial) -> None:
         """A quota ran out (a per-day 429, or a quota of 0): deny every slot until it resets."""
@@ -250,16 +363,16 @@ class RequestBudget:
 
     def _charged(self, tokens: int) -> int:
         charged = round(tokens * self.stats.token_scale)
-        return min(charged, self.options.tpm) if self.options.tpm else charged
+        return min(charged, self.tpm) if self.tpm else charged
 
     def _token_slot(self, slot: float, charged: int) -> float:
         """The earliest time from ``slot`` at which ``charged`` more tokens fit the TPM window."""
-        tpm = self.options.tpm
-        if not tpm or charged <= 0:
-            return slot
-        window = self.options.window_s
+        tpm, window = self.tpm, self.options.window_s
         while self._tokens and self._tokens[0][0] + window <= slot:
             self._tokens.popleft()  # slots only move forward: no later one can see it
+        if not tpm or charged <= 0:
+            self._tokens.append((slot, charged))  # kept: a TPM learned later sees the window's use
+            return slot
         in_window = sorted((at, count) for at, count in self._tokens if at + window > slot)
         used = sum(count for _, count in in_window)
         for at, count in in_window:  # oldest first: wait until enough of them have left
@@ -294,17 +407,20 @@ class RateLimiterActor:
     def __init__(self, options: RateLimitOptions) -> None:
         self.budget = RequestBudget(options)
         if _was_restarted():
-            log.warning("the rate limiter restarted; assuming its last window was used up")
-            self.budget.assume_full()
+            log.warning("the rate limiter restarted; resuming from its memory file where it has one")
+            self.budget.resume_after_restart()
 
     def reserve(self, tokens: int = 0, settlements: Sequence[Settlement] = ()) -> SlotGrant:
         return self.budget.reserve(tokens, settlements)
 
-    def rate_limited(self, retry_after: float | None) -> None:
-        self.budget.rate_limited(retry_after)
+    def rate_limited(self, notice: QuotaNotice | None = None) -> None:
+        self.budget.rate_limited(notice)
 
     def exhausted(self, denial: QuotaDenial) -> None:
         self.budget.exhausted(denial)
+
+    def flush(self) -> None:
+        self.budget.flush()
 
     def snapshot(self) -> BudgetStats:
         return self.budget.snapshot()

@@ -255,7 +255,7 @@ class WorkerFleet:
             actor_class = actor_class.options(
                 name=worker_id, namespace="karaoke-pipeline", get_if_exists=True, lifetime="detached"
             )
-        actor = actor_class.remote(self.backend_options, self.worker_options, worker_id, self.limiter)
+        actor = actor_class.remote(self.backend_options, self.worker_options, worker_id)
         metrics().worker_count("total", 1)
         if warm:
             self._warm.add(actor)

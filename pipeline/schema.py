@@ -116,6 +116,16 @@ class ImageError(WireModel):
     quota_scope: Literal["minute", "day", "zero"] | None = Field(
         default=None, exclude=True, description="how long the quota lasts: for the dispatcher, not the wire"
     )
+    quota_limit: int | None = Field(
+        default=None,
+        exclude=True,
+        description="the limit the 429 named: for the budget to learn, not the wire",
+    )
+    retryable: bool = Field(
+        default=False,
+        exclude=True,
+        description="another attempt may succeed: for the dispatcher, not the wire",
+    )
 
 
 class Usage(WireModel):
