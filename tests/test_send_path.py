@@ -10,7 +10,6 @@ The quotas are scaled down for speed (10 per 4 s window, as for the free tier's 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from pipeline.runner import PoolOptions
 from pipeline.schema import BatchProgress, ParseResponse
 from pipeline.settings import Settings
 from pipeline.testing.fake_gemini import FakeGeminiOptions, FakeGeminiServer, FaultRates, RequestRecord
+from pipeline.testing.request_log import by_image, early_retries, quota_refusals
 from pipeline.testing.scripted import make_scripted_png
 from pipeline.worker import WorkerOptions
 
@@ -41,7 +41,7 @@ def fake() -> Iterator[FakeGeminiServer]:
 
 def gemini(fake: FakeGeminiServer, model: str) -> GeminiOptions:
     return GeminiOptions(
-        api_key=KEY,  # type: ignore[arg-type]
+        api_key=KEY,
         base_url=fake.base_url,
         model=model,
         backoff_base_s=0.05,
@@ -84,13 +84,6 @@ def parse(
     )
 
 
-def by_image(records: list[RequestRecord]) -> dict[str | None, list[RequestRecord]]:
-    sent: dict[str | None, list[RequestRecord]] = defaultdict(list)
-    for record in sorted(records, key=lambda r: r.time):
-        sent[record.image_sha256].append(record)
-    return sent
-
-
 def assert_counts_match_the_server(response: ParseResponse, records: list[RequestRecord]) -> None:
     """Each image's ``attempts`` is the requests for it that reached the server; retries add up."""
     sent = by_image(records)
@@ -99,25 +92,18 @@ def assert_counts_match_the_server(response: ParseResponse, records: list[Reques
     assert response.stats.retries == len(records) - len(response.results)
 
 
-def early_retries(records: list[RequestRecord]) -> list[tuple[float, float]]:
-    """(gap, asked) for every request that came sooner after its image's 429 than the 429 asked."""
-    early = []
-    for attempts in by_image(records).values():
-        for before, after in zip(attempts, attempts[1:], strict=False):
-            if before.status == 429 and before.retry_delay_s is not None:
-                gap = after.time - before.time
-                if gap < before.retry_delay_s:
-                    early.append((gap, before.retry_delay_s))
-    return early
-
-
 def test_an_unconfigured_free_tier_loses_nothing_learns_once_and_remembers(
     fake: FakeGeminiServer, tmp_path: Path
 ) -> None:
     faults = FaultRates(http_503=0.1, http_429=0.1)
     fake.configure(
         FakeGeminiOptions(
-            extract="echo", rpm=10, rate_window_s=WINDOW_S, latency_median_ms=50, faults=faults, retry_delay_s=2
+            extract="echo",
+            rpm=10,
+            rate_window_s=WINDOW_S,
+            latency_median_ms=50,
+            faults=faults,
+            retry_delay_s=2,
         )
     )
     fake.clear_requests()
@@ -128,7 +114,7 @@ def test_an_unconfigured_free_tier_loses_nothing_learns_once_and_remembers(
     assert first.stats.failed_images == 0, [r.error for r in first.results if r.error]
     assert early_retries(records) == [], "no image went again before its 429's retryDelay"
     assert_counts_match_the_server(first, records)
-    learning = sum(1 for r in records if r.fault == "rpm_limit")
+    learning = quota_refusals(records)
     assert learning <= 5 + 1, f"{learning} 429s from the quota: at most one per worker, plus one"
     print(f"\nfirst run: {len(records)} requests, {learning} 429s from the quota while learning")
 
@@ -142,15 +128,19 @@ def test_an_unconfigured_free_tier_loses_nothing_learns_once_and_remembers(
     stats = ray.get(get_rate_limiter(limits).snapshot.remote())
     assert stats.rpm == 10 and "as the 429 stated" in stats.learned[0]
     assert second.stats.failed_images == 0
-    assert sum(1 for r in fake.requests if r.fault == "rpm_limit") == 0, "the second run knew the limit"
+    assert quota_refusals(fake.requests) == 0, "the second run knew the limit"
     assert early_retries(fake.requests) == []
     assert_counts_match_the_server(second, fake.requests)
     assert any(path.name.startswith("free-unconfigured--") for path in (tmp_path / "quotas").iterdir())
 
 
-def test_an_unconfigured_paid_key_is_not_held_to_the_free_tier(fake: FakeGeminiServer, tmp_path: Path) -> None:
+def test_an_unconfigured_paid_key_is_not_held_to_the_free_tier(
+    fake: FakeGeminiServer, tmp_path: Path
+) -> None:
     fake.configure(
-        FakeGeminiOptions(extract="echo", rpm=1000, rate_window_s=60, quota_tier="paid", latency_median_ms=100)
+        FakeGeminiOptions(
+            extract="echo", rpm=1000, rate_window_s=60, quota_tier="paid", latency_median_ms=100
+        )
     )
     fake.clear_requests()
     backend = gemini(fake, "paid-unconfigured")
