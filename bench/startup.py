@@ -46,9 +46,11 @@ class StartupRecord(BaseModel):
 
 
 def _env(base_url: str, data_dir: Path) -> dict[str, str]:
+    """A new user's environment: a key and nothing else (no tier, no limits: the budget learns)."""
     env = {**os.environ, "GEMINI_API_KEY": BENCH_KEY, "KARAOKE_GEMINI_BASE_URL": base_url}
-    env.update(KARAOKE_GEMINI_TIER="tier1", KARAOKE_DATA_DIR=str(data_dir))
-    env.pop("RAY_ADDRESS", None)
+    env.update(KARAOKE_DATA_DIR=str(data_dir))
+    for name in ("RAY_ADDRESS", "KARAOKE_GEMINI_TIER", "KARAOKE_GEMINI_RPM", "KARAOKE_GEMINI_TPM"):
+        env.pop(name, None)
     return env
 
 

@@ -186,7 +186,7 @@ class RequestBudget:
         self._learned: dict[str, LearnedLimit] = {}
         self._store = QuotaStore(Path(options.state_path)) if options.state_path else None
         self._saved_at = 0.0
-        self._dirty = False
+        self._started = clock()
         self._recall()
 
     # --- memory between runs --------------------------------------------------------------
@@ -217,7 +217,7 @@ class RequestBudget:
             saved_at=self._clock(),
         )
         self._store.save(memory)
-        self._saved_at, self._dirty = self._clock(), False
+        self._saved_at = self._clock()
 
     def resume_after_restart(self) -> None:
         """A restarted actor without a memory file: one slot's spacing, not a whole window."""
@@ -251,7 +251,6 @@ class RequestBudget:
         self.stats.granted += 1
         self.stats.tokens_reserved += charged
         self.stats.waited_s += slot - now
-        self._dirty = True
         if self._store is not None and now - self._saved_at >= self.SAVE_EVERY_S:
             self.flush()
         return SlotGrant(wait_s=slot - now, slot_at=slot, pressure=self.stats.pressure)
@@ -356,6 +355,20 @@ class RequestBudget:
     def snapshot(self) -> BudgetStats:
         return self.stats.model_copy()
 
+    def stalled(self) -> str | None:
+        """A problem when no slot has opened for longer than the window while later ones wait."""
+        now = self._clock()
+        waiting = [slot for slot in self._grants if slot > now]
+        if not waiting:
+            return None
+        opened = max((slot for slot in self._grants if slot <= now), default=self._started)
+        if now - opened <= self.options.window_s:
+            return None
+        return (
+            f"no request slot has opened for {now - opened:.0f} s while {len(waiting)} wait "
+            f"(the quota window is {self.options.window_s:g} s)"
+        )
+
     def granted_slots(self) -> list[float]:
         """The last ``GRANT_LOG`` slots as granted (epoch seconds): what the budget promised,
         whatever the load made of it on the way to the server."""
@@ -428,8 +441,9 @@ class RateLimiterActor:
     def granted_slots(self) -> list[float]:
         return self.budget.granted_slots()
 
-    def ping(self) -> bool:
-        return True
+    def ping(self) -> bool | str:
+        """True when healthy; the problem, for /healthz to report, when slots have stalled."""
+        return self.budget.stalled() or True
 
 
 def _was_restarted() -> bool:

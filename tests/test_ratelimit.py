@@ -260,3 +260,17 @@ def test_a_request_that_left_late_counts_from_when_it_left() -> None:
     budget.settle(Settlement(slot_at=second.slot_at, sent_at=1003.0))
     assert budget.reserve().slot_at == pytest.approx(1010.0), "the first still leaves the window at 1010"
     assert budget.reserve().slot_at == pytest.approx(1013.0), "the second leaves it at 1013, not 1010"
+
+
+def test_a_budget_whose_slots_stall_longer_than_the_window_says_so() -> None:
+    clock = Clock()
+    budget = RequestBudget(RateLimitOptions(rpm=1, window_s=10, margin_s=0), clock)
+    budget.reserve()
+    assert budget.stalled() is None, "nothing waits"
+    budget.rate_limited(QuotaNotice(retry_after=120))  # say, a server that keeps asking for more
+    budget.reserve()
+    clock.now += 5
+    assert budget.stalled() is None, "within the window: an ordinary wait"
+    clock.now += 10
+    problem = budget.stalled()
+    assert problem is not None and "15 s while 1 wait" in problem
