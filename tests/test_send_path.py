@@ -10,6 +10,9 @@ The quotas are scaled down for speed (10 per 4 s window, as for the free tier's 
 
 from __future__ import annotations
 
+import itertools
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,3 +176,29 @@ def test_a_503_while_the_window_is_full_waits_without_a_deadline(fake: FakeGemin
     assert retry.time - first.time >= window, "the retry waited for a slot of the next window"
     assert sorted(r.attempts for r in response.results) == [1, 2]
     assert response.stats.retries == 1
+
+
+def test_a_budget_killed_mid_run_resumes_without_a_stall(fake: FakeGeminiServer, tmp_path: Path) -> None:
+    """On a paid tier's window (60 s), a restarted budget used to assume a full window: a minute
+    with no request at all. It now resumes from its memory file."""
+    import ray
+
+    fake.configure(FakeGeminiOptions(extract="echo", latency_median_ms=300))
+    fake.clear_requests()
+    backend = gemini(fake, "killed-budget")
+    limits = RateLimitOptions(
+        model="killed-budget", key_fingerprint="t", rpm=1000, window_s=60, state_path=str(tmp_path / "b.json")
+    )
+    responses: list[ParseResponse] = []
+    run = threading.Thread(target=lambda: responses.append(parse(fake, backend, images(20, "kill"), limits)))
+    run.start()
+    deadline = time.monotonic() + 120
+    while len(fake.requests) < 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    ray.kill(get_rate_limiter(limits), no_restart=False)
+    run.join(timeout=300)
+    assert responses and responses[0].stats.failed_images == 0
+    arrivals = sorted(r.time for r in fake.requests)
+    longest = max(b - a for a, b in itertools.pairwise(arrivals))
+    print(f"\nbudget killed after 5 requests: longest gap between requests {longest:.2f} s")
+    assert longest < limits.window_s, "no window-long stall after the restart"
