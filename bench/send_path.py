@@ -2,8 +2,8 @@
 
 ``python -m bench.send_path [--images 20] [--workers 5] [--window 6]``: one fake Gemini in a
 process of its own enforces 10 requests per window (the free tier's 10 per minute, scaled
-down), answers about 1 request in 4 with an injected 429 (retryDelay 2 s) and 1 in 7 with a
-503. Two ``parse`` runs follow, each a process on a Ray of its own, with no tier and no
+down), answers about 1 request in 4 with an injected 429 (retryDelay 2 s; ``--inject-429 0``
+for none, so that only the quota's own 429s teach the limit) and 1 in 7 with a 503. Two ``parse`` runs follow, each a process on a Ray of its own, with no tier and no
 limits set and one fresh data dir: the first learns the quota, the second starts from what
 the first kept. For each run it prints, from the server's log: images lost, requests, 429s
 from the quota and injected ones, requests sent sooner than their image's 429 asked, whether
@@ -33,8 +33,8 @@ from pipeline.testing.scripted import make_scripted_png
 RPM = 10
 
 
-def _server_options(window_s: float, seed: int) -> FakeGeminiOptions:
-    faults = FaultRates(http_429=0.25, http_503=0.14)
+def _server_options(window_s: float, seed: int, injected_429: float) -> FakeGeminiOptions:
+    faults = FaultRates(http_429=injected_429, http_503=0.14)
     return FakeGeminiOptions(
         extract="echo", rpm=RPM, rate_window_s=window_s, faults=faults, retry_delay_s=2, seed=seed
     )
@@ -92,10 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=5, help="--workers of parse (default 5)")
     parser.add_argument("--window", type=float, default=6.0, help="the quota window, seconds (default 6)")
     parser.add_argument("--seed", type=int, default=3, help="seed of the fake's injected faults (default 3)")
+    parser.add_argument(
+        "--inject-429",
+        type=float,
+        default=0.25,
+        help="share of requests answered 429 besides the quota's own",
+    )
     args = parser.parse_args(argv)
     with (
         tempfile.TemporaryDirectory(prefix="karaoke-send-path-") as scratch,
-        ServerProcess(_server_options(args.window, args.seed)) as server,
+        ServerProcess(_server_options(args.window, args.seed, args.inject_429)) as server,
     ):
         data_dir = Path(scratch) / "data"
         for run in ("first run (learns)", "second run (remembers)"):
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             folder.mkdir()
             for n in range(args.images):
                 (folder / f"{n:03d}.png").write_bytes(make_scripted_png(venue=f"{run} {n}", size=(800, 600)))
-            server.reset(_server_options(args.window, args.seed))
+            server.reset(_server_options(args.window, args.seed, args.inject_429))
             started, wall, response = _parse(folder, data_dir, server.base_url, args.workers, args.window)
             print(_report(run, (started, wall), response, server.requests(), args.window), flush=True)
     return 0
