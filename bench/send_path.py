@@ -3,12 +3,13 @@
 ``python -m bench.send_path [--images 20] [--workers 5] [--window 6]``: one fake Gemini in a
 process of its own enforces 10 requests per window (the free tier's 10 per minute, scaled
 down), answers about 1 request in 4 with an injected 429 (retryDelay 2 s; ``--inject-429 0``
-for none, so that only the quota's own 429s teach the limit) and 1 in 7 with a 503. Two ``parse`` runs follow, each a process on a Ray of its own, with no tier and no
-limits set and one fresh data dir: the first learns the quota, the second starts from what
-the first kept. For each run it prints, from the server's log: images lost, requests, 429s
-from the quota and injected ones, requests sent sooner than their image's 429 asked, whether
-every image's ``attempts`` equals its requests at the server, and the wall time against the
-quota's bound (requests / 10 per window). Run under ``loopback-only``.
+for none, so that only the quota's own 429s teach the limit) and 1 in 7 with a 503. Two
+``parse`` runs follow, each a process on a Ray of its own, with no tier and no limits set and
+one fresh data dir: the first learns the quota, the second starts from what the first kept.
+For each run it prints, from the server's log: images lost, requests, 429s from the quota and
+injected ones, requests sent sooner than their image's 429 asked, whether every image's
+``attempts`` equals its requests at the server, and the time the requests took against the
+quota's bound. Run under ``loopback-only``.
 """
 
 from __future__ import annotations
