@@ -117,3 +117,33 @@ def test_all_images_failing_exits_1_and_keeps_one_result_each(tmp_path: Path) ->
     codes = [r.error.code for r in response.results if r.error]
     assert codes == ["not_an_image", "empty", "corrupt_image"]
     assert not response.success
+
+
+def test_quota_shows_what_was_learned_and_forget_starts_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.backends.gemini import GeminiOptions
+    from pipeline.quota_memory import QuotaNotice
+    from pipeline.ratelimit import RequestBudget
+    from pipeline.settings import Settings, get_settings
+
+    monkeypatch.setenv("KARAOKE_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        assert main(["quota"]) == EXIT_OK
+        assert "nothing learned yet" in capsys.readouterr().out
+        backend = GeminiOptions(api_key="k-0123456789")  # type: ignore[arg-type]
+        budget = RequestBudget(backend.rate_limit(Settings(data_dir=tmp_path)))
+        budget.reserve()
+        budget.rate_limited(
+            QuotaNotice(quota="GenerateRequestsPerMinutePerProjectPerModel-FreeTier", limit=10)
+        )
+        assert main(["quota"]) == EXIT_OK
+        shown = capsys.readouterr().out
+        assert f"gemini-2.5-flash (key {backend.key_fingerprint()})" in shown
+        assert "10 requests per window (as the 429 stated" in shown and "k-0123456789" not in shown
+        assert main(["quota", "forget"]) == EXIT_OK
+        assert "forgot 1 learned budgets" in capsys.readouterr().out
+        assert not list((tmp_path / "quotas").glob("*.json"))
+    finally:
+        get_settings.cache_clear()
