@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-import io
 import logging
 import time
 from collections import deque
@@ -30,10 +29,10 @@ from typing import TYPE_CHECKING
 
 from pipeline.errors import ConfigError
 from pipeline.metrics import metrics
-from pipeline.quota_memory import QuotaNotice
-from pipeline.ratelimit import QuotaDenial, Settlement, SlotGrant, next_quota_reset
+from pipeline.ratelimit import QuotaDenial, SlotGrant
 from pipeline.retry import log_retry
 from pipeline.schema import ImageResult
+from pipeline.slots import BudgetClient, denial_for
 from pipeline.worker import ImageTask, failed_result
 
 if TYPE_CHECKING:
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ResultCallback = Callable[[ImageResult], None]
-BUDGET_UNREACHABLE_WAIT_S = 1.0  # spacing while the budget actor does not answer (restarting)
 
 
 @dataclass
@@ -62,98 +60,6 @@ class InFlight:
 class _Due:
     at: float  # monotonic time the task's slot opens
     task: ImageTask
-
-
-class _BudgetClient:
-    """The run's side of the cluster's request budget: slots asked for, costs settled later."""
-
-    def __init__(self, limiter: ActorHandle, fleet: WorkerFleet) -> None:
-        self.limiter = limiter
-        self.backend_options = fleet.backend_options
-        self.estimates: dict[int, int] = {}  # image index -> tokens its slot was asked for
-        self.settlements: list[Settlement] = []
-        self.pressure = 0
-
-    def ask(self, task: ImageTask) -> ObjectRef[SlotGrant]:
-        width, height = _image_size(task)
-        tokens = self.backend_options.estimate_input_tokens(width, height)
-        self.estimates[task.payload.index] = tokens
-        settlements, self.settlements = self.settlements, []
-        ref: ObjectRef[SlotGrant] = self.limiter.reserve.remote(tokens, settlements)
-        return ref
-
-    def settle(self, result: ImageResult, task: ImageTask) -> None:
-        estimate = self.estimates.pop(result.image_index, None)
-        if estimate is None:
-            return
-        prompt = result.usage.prompt_tokens if result.usage else None
-        self.settlements.append(
-            Settlement(
-                estimated_tokens=estimate,
-                prompt_tokens=prompt,
-                ok=result.success,
-                slot_at=task.slot_at,
-                sent_at=result.sent_at,
-            )
-        )
-
-    def grant(self, ref: ObjectRef[SlotGrant]) -> SlotGrant:
-        import ray
-
-        try:
-            grant: SlotGrant = ray.get(ref)
-        except Exception as exc:  # restarting or lost: never lose the image over bookkeeping
-            log.warning(
-                "the rate limiter did not answer (%s); spacing requests by %g s",
-                exc,
-                BUDGET_UNREACHABLE_WAIT_S,
-            )
-            return SlotGrant(wait_s=BUDGET_UNREACHABLE_WAIT_S, pressure=self.pressure)
-        self.pressure = grant.pressure
-        return grant
-
-    def exhausted(self, denial: QuotaDenial) -> None:
-        self.limiter.exhausted.remote(denial)
-
-    def rate_limited(self, result: ImageResult) -> None:
-        """Tell the budget of a per-minute 429 now, with the quota it named, for everyone."""
-        assert result.error is not None
-        self.limiter.rate_limited.remote(QuotaNotice.of(result.error))
-
-    def flush(self) -> None:
-        """The run ends: the budget writes what it knows for the next run."""
-        self.limiter.flush.remote()
-
-
-def _image_size(task: ImageTask) -> tuple[int | None, int | None]:
-    """Width and height from the image header (no pixels decoded); None when not at hand."""
-    data = getattr(task.payload, "data", None)
-    if not data:
-        return None, None
-    try:
-        from PIL import Image
-
-        with Image.open(io.BytesIO(data)) as image:
-            return image.size
-    except Exception:
-        return None, None
-
-
-def denial_for(result: ImageResult) -> QuotaDenial | None:
-    """A quota that no waiting will fix (per-day, or none at all), from a rate_limited result."""
-    error = result.error
-    if error is None or error.code != "rate_limited" or error.quota_scope not in ("day", "zero"):
-        return None
-    quota = error.quota or "a Gemini quota"
-    if error.quota_scope == "zero":
-        message = (
-            f"{quota} is 0 for this model on this project (no free tier for it): "
-            "enable billing or choose another model (KARAOKE_GEMINI_MODEL)"
-        )
-        return QuotaDenial(quota=quota, message=message)
-    resets = next_quota_reset()
-    message = f"{quota} is used up; it resets at {resets:%Y-%m-%d %H:%M} UTC (midnight Pacific time)"
-    return QuotaDenial(quota=quota, message=message, resets_at=resets)
 
 
 class Dispatch:
@@ -186,7 +92,9 @@ class Dispatch:
         self.due: deque[_Due] = deque()  # slots held, in the order they open
         self.later: list[tuple[float, int, ImageTask]] = []  # retries, heaped by when they may go
         self.policy = fleet.backend_options.retry_policy()
-        self.budget = _BudgetClient(fleet.limiter, fleet) if fleet.limiter is not None else None
+        self.budget = (
+            BudgetClient(fleet.limiter, fleet.backend_options) if fleet.limiter is not None else None
+        )
         self.denial: QuotaDenial | None = None
         self._quota_wait_shown: float | None = None
         for actor in leased:

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.backends.base import BackendOptions, ExtractContext, options_for
+from pipeline.budget_actor import get_rate_limiter
 from pipeline.cache import ResultCache, cache_key
 from pipeline.errors import ImageRejected, JobCancelled
 from pipeline.images import ImagePayload, read_base64, read_bytes, read_path
 from pipeline.metrics import metrics
 from pipeline.progress import ProgressTracker, get_progress_actor
-from pipeline.ratelimit import RateLimitOptions, RequestBudget, get_rate_limiter
+from pipeline.ratelimit import RateLimitOptions, RequestBudget
 from pipeline.reduce import ScheduleReducer
 from pipeline.runner import PoolOptions, SupervisedPool, WorkerFleet
 from pipeline.runtime import RuntimeState, fleet_name, plan_fingerprint, use_token

@@ -2,10 +2,10 @@
 
 Google meters a project per model: requests per minute (RPM), input tokens per
 minute (TPM) and requests per day (RPD). ``RequestBudget`` (pure, tested
-without Ray) holds all three for one model; ``get_rate_limiter`` gives the
-cluster's one named actor around it, keyed by the model and the limits (never
-by worker counts), so a CLI job, a Serve replica and a batch driver running at
-once draw on the same budget.
+without Ray) holds all three for one model; ``pipeline.budget_actor`` gives
+the cluster's one named actor around it, keyed by the model, the key's hash
+and the limits (never by worker counts), so a CLI job, a Serve replica and a
+batch driver running at once draw on the same budget.
 
 The driver asks for a slot *before* it hands an attempt to a worker
 (``reserve``), the first and every retry; the answer says how long to wait, so
@@ -31,7 +31,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,13 +38,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline.quota_memory import BudgetMemory, LearnedLimit, QuotaNotice, QuotaStore, learn_limit
 from pipeline.schema import WireModel
 
-if TYPE_CHECKING:
-    from ray.actor import ActorHandle
-
 log = logging.getLogger(__name__)
 
 RATE_LIMITER_NAME = "karaoke-budget"
-RATE_LIMITER_NAMESPACE = "karaoke-pipeline"
 # Gemini's daily quotas reset at midnight Pacific time.
 QUOTA_DAY_ZONE = ZoneInfo("America/Los_Angeles")
 GRANT_LOG = 1024  # granted slots kept for an audit of the budget (tests, diagnostics)
@@ -412,72 +407,3 @@ class RequestBudget:
                 resets_at=self._day_resets,
             )
         return None
-
-
-class RateLimiterActor:
-    """Body of the named actor: one RequestBudget behind Ray method calls."""
-
-    def __init__(self, options: RateLimitOptions) -> None:
-        self.budget = RequestBudget(options)
-        if _was_restarted():
-            log.warning("the rate limiter restarted; resuming from its memory file where it has one")
-            self.budget.resume_after_restart()
-
-    def reserve(self, tokens: int = 0, settlements: Sequence[Settlement] = ()) -> SlotGrant:
-        return self.budget.reserve(tokens, settlements)
-
-    def rate_limited(self, notice: QuotaNotice | None = None) -> None:
-        self.budget.rate_limited(notice)
-
-    def exhausted(self, denial: QuotaDenial) -> None:
-        self.budget.exhausted(denial)
-
-    def flush(self) -> None:
-        self.budget.flush()
-
-    def snapshot(self) -> BudgetStats:
-        return self.budget.snapshot()
-
-    def granted_slots(self) -> list[float]:
-        return self.budget.granted_slots()
-
-    def ping(self) -> bool | str:
-        """True when healthy; the problem, for /healthz to report, when slots have stalled."""
-        return self.budget.stalled() or True
-
-
-def _was_restarted() -> bool:
-    try:
-        import ray
-
-        return bool(ray.get_runtime_context().was_current_actor_reconstructed)
-    except Exception:  # not in an actor (tests of the body)
-        return False
-
-
-def head_node_options() -> dict[str, object]:
-    """Actor options that keep a helper actor on the head node, restarted if it dies."""
-    return {
-        "num_cpus": 0,
-        "max_restarts": -1,
-        "max_task_retries": -1,
-        "lifetime": "detached",
-        "resources": {"node:__internal_head__": 0.001},
-    }
-
-
-def get_rate_limiter(options: RateLimitOptions) -> ActorHandle:
-    """The cluster's one budget for these limits, created on first use.
-
-    Every caller with the same model and limits shares it; other limits are
-    another budget, so none silently inherits one sized for something else.
-    """
-    import ray
-
-    actor_class = ray.remote(RateLimiterActor)
-    return actor_class.options(
-        name=options.actor_name(),
-        namespace=RATE_LIMITER_NAMESPACE,
-        get_if_exists=True,
-        **head_node_options(),
-    ).remote(options)

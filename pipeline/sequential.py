@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from pipeline.dispatch import denial_for
 from pipeline.quota_memory import QuotaNotice
 from pipeline.ratelimit import RequestBudget
 from pipeline.retry import RetryPolicy, log_retry
 from pipeline.schema import ImageResult
+from pipeline.slots import denial_for
 from pipeline.worker import ImageProcessor, ImageTask, failed_result
 
 

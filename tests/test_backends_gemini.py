@@ -25,9 +25,9 @@ from pipeline.images import read_bytes
 from pipeline.ratelimit import RequestBudget
 from pipeline.schema import ImageResult
 from pipeline.sequential import send_until_done
+from pipeline.testing.fake_gemini import FakeGeminiOptions, FakeGeminiServer, FaultRates
 from pipeline.testing.scripted import make_scripted_png
 from pipeline.worker import ImageProcessor, ImageTask, WorkerOptions
-from pipeline.testing.fake_gemini import FakeGeminiOptions, FakeGeminiServer, FaultRates
 
 KEY = "AIzaTEST-never-in-logs-0123456789"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "examples" / "screenshots"

@@ -17,10 +17,11 @@ import pytest
 from pipeline.backends.base import ExtractContext
 from pipeline.backends.gemini import GeminiOptions
 from pipeline.batch import BatchOptions, run_batch
+from pipeline.budget_actor import get_rate_limiter
 from pipeline.images import ImagePayload, read_bytes
 from pipeline.parse import JobPlan, plan_job, run_parse
 from pipeline.progress import get_progress_actor
-from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
+from pipeline.ratelimit import RateLimitOptions
 from pipeline.runner import PoolOptions
 from pipeline.schema import BatchProgress, ParseResponse
 from pipeline.settings import Settings

@@ -253,8 +253,9 @@ def test_a_gemini_fleet_shares_the_request_budget_and_the_cache(
     import ray
 
     from pipeline.backends.gemini import GeminiOptions
+    from pipeline.budget_actor import get_rate_limiter
     from pipeline.cache import ResultCache
-    from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
+    from pipeline.ratelimit import RateLimitOptions
 
     gemini = GeminiOptions(api_key=SecretStr("k"), base_url=server.base_url, backoff_base_s=0.05)
     budget = RateLimitOptions(model="jobs-test", rpm=977)  # limits of its own: a limiter of its own

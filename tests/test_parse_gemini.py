@@ -12,10 +12,11 @@ import pytest
 from test_budget import audit_budget
 
 from pipeline.backends.gemini import GeminiOptions
+from pipeline.budget_actor import get_rate_limiter
 from pipeline.cache import ResultCache
 from pipeline.images import ImagePayload, read_bytes
 from pipeline.parse import run_parse
-from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
+from pipeline.ratelimit import RateLimitOptions
 from pipeline.runner import PoolOptions
 from pipeline.schema import BatchProgress, ParseResponse
 from pipeline.testing.fake_gemini import FakeGeminiOptions, FakeGeminiServer, FaultRates

@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.backends.gemini import GeminiOptions
+from pipeline.budget_actor import get_rate_limiter
 from pipeline.images import ImagePayload, read_bytes
 from pipeline.parse import run_parse
-from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
+from pipeline.ratelimit import RateLimitOptions
 from pipeline.runner import PoolOptions
 from pipeline.schema import BatchProgress, ParseResponse
 from pipeline.settings import Settings
