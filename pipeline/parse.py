@@ -518,8 +518,14 @@ def build_response(
     wall_ms: float,
     backend_options: BackendOptions | None = None,
 ) -> ParseResponse:
-    """The response for results in input order, with measured stats, tokens and their cost."""
+    """The response for results in input order, with measured stats, tokens and their cost.
+
+    ``maxConcurrentWorkers`` counts the workers that really took images (a warm fleet may
+    be smaller than the ``workers`` asked for, and a slow start may leave one idle), at most
+    ``workers``: a replacement for a crashed worker is not one more at once.
+    """
     succeeded = sum(1 for r in results if r.success)
+    took = {r.worker for r in results if r.worker is not None}
     busy_ms = sum(r.processing_time for r in results)
     usage = sum((r.usage for r in results if r.usage is not None), Usage())
     cost = backend_options.estimated_cost(usage, get_settings()) if backend_options is not None else 0.0
@@ -529,7 +535,7 @@ def build_response(
         failed_images=len(results) - succeeded,
         cached_images=sum(1 for r in results if r.status == "cached"),
         retries=sum(max(r.attempts - 1, 0) for r in results),
-        max_concurrent_workers=workers,
+        max_concurrent_workers=min(workers, len(took)),
         total_processing_time=wall_ms,
         average_processing_time=busy_ms / len(results) if results else 0.0,
         speedup=busy_ms / wall_ms if wall_ms > 0 else 0.0,
