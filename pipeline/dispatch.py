@@ -318,11 +318,14 @@ class Dispatch:
         return True
 
     def _deny_unsent(self) -> None:
-        """With the quota used up, every image not yet sent fails at once, the unread ones too."""
+        """With the quota used up, every image not yet sent fails at once: the retries waiting for
+        their delay, the unread ones too."""
         while self.queue:
             self._deny(self.queue.popleft())
         while self.due:
             self._deny(self.due.popleft().task)
+        while self.later:
+            self._deny(heapq.heappop(self.later)[2])
         while self.source is not None:
             task = next(self.source, None)
             if task is None:

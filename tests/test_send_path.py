@@ -203,3 +203,17 @@ def test_a_budget_killed_mid_run_resumes_without_a_stall(fake: FakeGeminiServer,
     longest = max(b - a for a, b in itertools.pairwise(arrivals))
     print(f"\nbudget killed after 5 requests: longest gap between requests {longest:.2f} s")
     assert longest < limits.window_s, "no window-long stall after the restart"
+
+
+def test_a_used_up_day_ends_the_retries_that_wait_too(fake: FakeGeminiServer) -> None:
+    """One image waits out a minute-429's 5 s when the other meets the per-day quota: the
+    waiting one is not sent again, it ends at once with the day's message."""
+    fake.configure(FakeGeminiOptions(extract="echo", script=("http_429", "http_429_day"), retry_delay_s=5))
+    fake.clear_requests()
+    backend = gemini(fake, "day-ends-retries")
+    limits = RateLimitOptions(model="day-ends-retries", key_fingerprint="t", rpm=6000)
+    response = parse(fake, backend, images(2, "day"), limits, workers=2)
+    assert len(fake.requests) == 2, "the waiting retry was never sent"
+    for result in response.results:
+        assert result.error is not None and result.error.code == "rate_limited"
+        assert "PerDay" in (result.error.quota or "") and "resets at" in result.error.message
