@@ -28,7 +28,8 @@ from bench.scenarios import gemini_options, make_payloads, server_options
 from bench.server import ServerProcess
 from pipeline.backends.gemini import GeminiOptions
 from pipeline.images import ImagePayload
-from pipeline.runner import SupervisedPool, WorkerFleet
+from pipeline.pool import SupervisedPool
+from pipeline.runner import WorkerFleet
 from pipeline.worker import ImageTask, WorkerOptions
 
 IMAGES, REPEATS, KS = 60, 5, (1, 5)

@@ -29,8 +29,9 @@ from pipeline.backends.base import BackendOptions, ExtractContext
 from pipeline.errors import ConfigError
 from pipeline.images import ImageRef
 from pipeline.parse import JobPlan, start_fleet
+from pipeline.pool import SupervisedPool
 from pipeline.reduce import ScheduleReducer
-from pipeline.runner import SupervisedPool, WorkerFleet
+from pipeline.runner import WorkerFleet
 from pipeline.schema import ImageResult, ParsedSchedule, Usage, WireModel
 from pipeline.settings import get_settings
 from pipeline.sources import list_inputs

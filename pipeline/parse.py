@@ -25,10 +25,11 @@ from pipeline.cache import ResultCache, cache_key
 from pipeline.errors import ImageRejected, JobCancelled
 from pipeline.images import ImagePayload, read_base64, read_bytes, read_path
 from pipeline.metrics import metrics
+from pipeline.pool import SupervisedPool
 from pipeline.progress import ProgressTracker, get_progress_actor
 from pipeline.ratelimit import RateLimitOptions, RequestBudget
 from pipeline.reduce import ScheduleReducer
-from pipeline.runner import PoolOptions, SupervisedPool, WorkerFleet
+from pipeline.runner import PoolOptions, WorkerFleet
 from pipeline.runtime import RuntimeState, fleet_name, plan_fingerprint, use_token
 from pipeline.schema import (
     BatchProgress,

@@ -1,16 +1,12 @@
-"""Supervised worker pools: submit, time out, retry, replace dead actors.
+"""Worker fleets: long-lived actors, lent out exclusively, replaced when they die.
 
 ``WorkerFleet`` owns long-lived worker actors and lends them out exclusively,
 so many runs (HTTP requests, say) share actors and none pays to start them.
-``SupervisedPool`` runs one batch over actors leased from a fleet, through a
-``ray.util.ActorPool`` that keeps the idle set (``pop_idle``/``push``). The
-pool keeps its own table of every item in flight, because an ActorPool loses
-the item a dying actor held and can drop queued items silently. Per-image
-deadlines use ``ray.wait`` with our own clock, since
-``get_next_unordered(timeout, ignore_if_timedout=True)`` is broken in Ray 2.60.
-
-Invariant: every task handed to ``SupervisedPool.run`` yields exactly one
-ImageResult, whatever happens to the actors.
+A run over leased actors is ``pipeline.pool.SupervisedPool`` (its state is a
+``pipeline.dispatch.Dispatch``, which keeps its own table of every item in
+flight, because a ``ray.util.ActorPool`` loses the item a dying actor held and
+can drop queued items silently). ``PoolOptions`` says how one run is sized and
+supervised.
 """
 
 from __future__ import annotations
@@ -30,14 +26,12 @@ from pipeline.backends.base import BackendOptions
 from pipeline.errors import ConfigError, JobCancelled
 from pipeline.metrics import metrics
 from pipeline.schema import ImageResult
-from pipeline.worker import ImageTask, WorkerOptions, worker_actor_class
+from pipeline.worker import WorkerOptions, worker_actor_class
 
 if TYPE_CHECKING:
     from ray import ObjectRef
     from ray.actor import ActorHandle
 
-    from pipeline.dispatch import Dispatch
-    from pipeline.progress import ProgressTracker
 
 log = logging.getLogger(__name__)
 
@@ -412,82 +406,3 @@ class WorkerFleet:
 class _Draining:
     actor: ActorHandle
     deadline: float
-
-
-ResultCallback = Callable[[ImageResult], None]
-
-
-class SupervisedPool:
-    """Runs one batch over actors leased from a fleet; never loses an item."""
-
-    def __init__(self, fleet: WorkerFleet, options: PoolOptions) -> None:
-        self.fleet = fleet
-        self.options = options
-
-    def run(
-        self,
-        tasks: Iterable[ImageTask],
-        on_result: ResultCallback | None = None,
-        on_tick: Callable[[], None] | None = None,
-        tracker: ProgressTracker | None = None,
-    ) -> list[ImageResult]:
-        """Process every task; one result per task, in the order tasks were given."""
-        tasks = list(tasks)
-        results: dict[int, ImageResult] = {}
-
-        def keep(result: ImageResult) -> None:
-            results[result.image_index] = result
-            if on_result is not None:
-                on_result(result)
-
-        self.stream(tasks, keep, on_tick, tracker=tracker)
-        order = [task.payload.index for task in tasks]
-        assert sorted(results) == sorted(order), "every input must yield exactly one result"
-        return [results[index] for index in order]
-
-    def stream(
-        self,
-        tasks: Iterable[ImageTask],
-        on_result: ResultCallback,
-        on_tick: Callable[[], None] | None = None,
-        read_ahead: int | None = None,
-        tracker: ProgressTracker | None = None,
-    ) -> int:
-        """Process tasks pulled lazily from ``tasks``; each result goes to ``on_result``, none is kept.
-
-        At most ``read_ahead`` tasks (default: the pool size) are taken from the
-        iterator and not yet finished, so memory stays flat however long it is.
-        ``tracker`` (when given) counts the run's progress as it happens.
-        Returns how many results were delivered.
-        """
-
-        from pipeline.dispatch import Dispatch
-
-        source = iter(tasks)
-        first = next(source, None)
-        if first is None:
-            return 0
-        # No wait for the leased actors to finish starting: each takes its first image as soon as
-        # it is up (a backend that cannot be built fails the run, see Dispatch._on_crash).
-        leased = self.fleet.lease(self.options.workers)
-        source = itertools.chain([first], source)
-        run = Dispatch(self.fleet, self.options, leased, source, on_result, tracker)
-        run.read_ahead = max(read_ahead or 0, len(leased))
-        try:
-            run.until_done(on_tick)
-        finally:
-            self._give_back(run)
-        return run.delivered
-
-    def _give_back(self, run: Dispatch) -> None:
-        """Idle actors go back at once; busy ones (a run stopped early) once their image is done.
-
-        A busy actor handed back as free would make the next run queue behind an
-        image nobody wants; its result is dropped, or it is replaced if it overruns.
-        """
-        idle = list(run.pending)
-        while (actor := run.actors.pop_idle()) is not None:
-            idle.append(actor)
-        self.fleet.release(idle)
-        for ref, item in run.in_flight.items():
-            self.fleet.release_when_done(item.actor, ref, item.deadline)

@@ -12,8 +12,9 @@ from pydantic import ValidationError
 
 from pipeline.backends.base import ScriptedOptions
 from pipeline.images import ImagePayload, read_bytes
+from pipeline.pool import SupervisedPool
 from pipeline.progress import ProgressTracker, get_progress_actor
-from pipeline.runner import PoolOptions, SupervisedPool, WorkerFleet
+from pipeline.runner import PoolOptions, WorkerFleet
 from pipeline.schema import ImageResult
 from pipeline.testing.scripted import make_scripted_png
 from pipeline.worker import ImageTask, WorkerOptions
