@@ -251,7 +251,9 @@ def run_batch(
                 counts.skipped += 1
                 continue
             payload = ImageRef(index=index, source=source)
-            yield ImageTask(job_id=run_id, payload=payload, context=context, cache_identity=identity)
+            yield ImageTask(
+                job_id=run_id, payload=payload, context=context, cache_identity=identity, priority="bulk"
+            )
 
     def record(result: ImageResult) -> None:
         writer.write(result)

@@ -27,6 +27,7 @@ from pipeline.images import ImagePayload
 from pipeline.job_store import JobRecord, JobStore, new_job_id
 from pipeline.metrics import metrics
 from pipeline.parse import run_on_fleet, start_fleet
+from pipeline.ratelimit import Priority
 from pipeline.runner import LEASE_STOP, PoolOptions, WorkerFleet
 from pipeline.schema import ImageResult, ParseResponse, WireModel
 
@@ -75,6 +76,9 @@ class RunRequest(WireModel):
     workers: int = Field(ge=1, le=5)
     context: ExtractContext | None = None
     admin: bool = False
+    priority: Priority = Field(
+        default="interactive", description="a user waits (interactive) or not (bulk): set by submit"
+    )
 
 
 class JobRunner:
@@ -110,8 +114,11 @@ class JobRunner:
     def submit(self, request: RunRequest, on_end: Callable[[], None] | None = None) -> JobRecord:
         """Start a background job; its record is returned at once (status ``queued``).
 
-        ``on_end`` is called in the job's thread once it has ended, however it ended.
+        ``on_end`` is called in the job's thread once it has ended, however it ended. An admin's
+        job is bulk work: it draws on the budget after the interactive requests.
         """
+        if request.admin:
+            request = request.model_copy(update={"priority": "bulk"})
         record = self.store.create(len(request.items), admin=request.admin)
         metrics().job_count("queued", 1)
         self.executor.submit(self._run_recorded, record.job_id, request, on_end)
@@ -180,6 +187,7 @@ class JobRunner:
                 on_progress=partial(self.store.update_progress, job_id) if job_id else None,
                 should_stop=should_stop,
                 cache=self.cache,
+                priority=request.priority,
             )
             return response
         finally:

@@ -27,7 +27,7 @@ from pipeline.images import ImagePayload, read_base64, read_bytes, read_path
 from pipeline.metrics import metrics
 from pipeline.pool import SupervisedPool
 from pipeline.progress import ProgressTracker, get_progress_actor
-from pipeline.ratelimit import RateLimitOptions, RequestBudget
+from pipeline.ratelimit import Priority, RateLimitOptions, RequestBudget
 from pipeline.reduce import ScheduleReducer
 from pipeline.runner import PoolOptions, WorkerFleet
 from pipeline.runtime import RuntimeState, fleet_name, plan_fingerprint, use_token
@@ -257,6 +257,7 @@ def run_parse(
     cache: ResultCache | None = None,
     rate_limit: RateLimitOptions | None = None,
     warm: tuple[str, int] | None = None,
+    priority: Priority = "interactive",
 ) -> ParseResponse:
     """Process intake items into one ParseResponse (results in input order), on a fleet of its own.
 
@@ -279,7 +280,15 @@ def run_parse(
     else:
         fleet = start_fleet(backend_options, worker_options, size, rate_limit)
     try:
-        return run_on_fleet(fleet, items, pool_options, context=context, on_progress=on_progress, cache=cache)
+        return run_on_fleet(
+            fleet,
+            items,
+            pool_options,
+            context=context,
+            on_progress=on_progress,
+            cache=cache,
+            priority=priority,
+        )
     finally:
         fleet.close()
 
@@ -294,17 +303,20 @@ def run_on_fleet(
     on_progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
     cache: ResultCache | None = None,
+    priority: Priority = "interactive",
 ) -> ParseResponse:
     """Process intake items on actors leased from a long-lived ``fleet`` (a server's, say).
 
     Progress is counted here and published to the fleet's progress actor (when
     it has one); it covers every input, including those refused at intake or
-    answered by the cache.
+    answered by the cache. ``priority`` bulk: the run draws on the budget after
+    interactive work (an admin's job, say).
 
     Raises:
         JobCancelled: ``should_stop`` returned True before every image was done.
     """
     job = _prepare(items, fleet.backend_options, job_id, context, cache, on_progress)
+    job.tasks = [task.model_copy(update={"priority": priority}) for task in job.tasks]
     workers = min(pool_options.workers, max(len(job.tasks), 1))
     started = time.perf_counter()
     sized = pool_options.model_copy(update={"workers": workers})

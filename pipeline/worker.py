@@ -21,6 +21,7 @@ from pipeline.cache import ResultCache, cache_key
 from pipeline.clean import clean_schedule
 from pipeline.errors import BackendError, ImageRejected
 from pipeline.images import ImagePayload, ImageRef, open_image, read_uri
+from pipeline.ratelimit import Priority
 from pipeline.schema import ErrorCode, ImageError, ImageResult, ParsedSchedule, Usage, WireModel
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,9 @@ class ImageTask(WireModel):
     attempt: int = Field(default=1, ge=1, description="this dispatch's number: 1 + the image's earlier ones")
     failures: int = Field(default=0, ge=0, description="earlier attempts that failed transiently or crashed")
     quota_waits: int = Field(default=0, ge=0, description="earlier attempts answered with a per-minute 429")
+    priority: Priority = Field(
+        default="interactive", description="interactive (a user waits) goes before bulk on the budget"
+    )
     slot_at: float | None = Field(
         default=None, description="when this attempt's slot opened (budget's clock)"
     )

@@ -20,6 +20,7 @@ import pytest
 
 from pipeline.backends.gemini import GeminiOptions
 from pipeline.budget_actor import get_rate_limiter
+from pipeline.budget_models import PriorityStats
 from pipeline.images import ImagePayload, read_bytes
 from pipeline.parse import run_parse
 from pipeline.ratelimit import RateLimitOptions
@@ -34,6 +35,7 @@ from pipeline.worker import WorkerOptions
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_session")]
 
 KEY = "test-key-send-path-0123456789"
+_NO_BULK = PriorityStats()
 WINDOW_S = 4.0
 
 
@@ -217,3 +219,42 @@ def test_a_used_up_day_ends_the_retries_that_wait_too(fake: FakeGeminiServer) ->
     for result in response.results:
         assert result.error is not None and result.error.code == "rate_limited"
         assert "PerDay" in (result.error.quota or "") and "resets at" in result.error.message
+
+
+def test_an_interactive_request_goes_before_a_bulk_run_that_fills_the_window(fake: FakeGeminiServer) -> None:
+    """Interactive work was seen lately (a server's request); a bulk run then holds the window as
+    full as it may; another interactive request takes the share bulk leaves free: its slots
+    are granted at once, while bulk is told to come back."""
+    fake.configure(FakeGeminiOptions(extract="echo", latency_median_ms=50))
+    fake.clear_requests()
+    backend = gemini(fake, "priority")
+    limits = RateLimitOptions(model="priority", key_fingerprint="t", rpm=10, window_s=20, margin_s=0.2)
+    import ray
+
+    budget = get_rate_limiter(limits)
+    assert parse(fake, backend, images(1, "earlier"), limits, workers=1).stats.failed_images == 0
+    bulk: list[ParseResponse] = []
+    run = threading.Thread(
+        target=lambda: bulk.append(
+            run_parse(
+                images(14, "bulk"),
+                backend,
+                pool_options=PoolOptions(workers=3, image_timeout_s=10),
+                worker_options=WorkerOptions(num_cpus=0.1),
+                rate_limit=limits,
+                priority="bulk",
+            )
+        )
+    )
+    run.start()
+    deadline = time.monotonic() + 120
+    while ray.get(budget.snapshot.remote()).by_priority.get("bulk", _NO_BULK).deferred == 0:
+        assert time.monotonic() < deadline, "bulk never filled the window"
+        time.sleep(0.05)
+    interactive = parse(fake, backend, images(2, "interactive"), limits, workers=2)
+    stats = ray.get(budget.snapshot.remote()).by_priority
+    assert interactive.stats.failed_images == 0
+    assert stats["interactive"].granted == 3 and stats["interactive"].waited_s < 1.0, stats
+    run.join(timeout=300)
+    assert bulk and bulk[0].stats.failed_images == 0, "bulk finishes, nothing lost"
+    assert ray.get(budget.snapshot.remote()).by_priority["bulk"].granted == 14
