@@ -13,6 +13,7 @@ let lastResult = null;
 const PLAIN_WORDS = {
   empty: "the file is empty",
   not_an_image: "this file is not an image",
+  not_a_file: "this is not a regular file (a pipe, socket or device)",
   corrupt_image: "the image is damaged and could not be read",
   unsupported_type: "this image type is not supported (use PNG, JPEG or WebP)",
   too_large: "the file is too large",
