@@ -26,6 +26,7 @@ from pipeline.backends.base import OPTIONS_BY_KIND, ExtractContext
 from pipeline.errors import ConfigError
 from pipeline.evaluate import add_eval_command, run_eval
 from pipeline.images import find_images
+from pipeline.local_files import SkippedFiles
 from pipeline.runner import MAX_WORKERS, MIN_WORKERS
 from pipeline.schema import BatchProgress, ParseResponse, Usage
 from pipeline.settings import describe_settings_error, get_settings
@@ -160,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parse_command(args: argparse.Namespace, err: Console) -> int:
+    skipped = SkippedFiles()
     response = parse_paths(
         args.paths,
         backend=args.backend,
@@ -168,11 +170,12 @@ def _parse_command(args: argparse.Namespace, err: Console) -> int:
         use_cache=not args.no_cache,
         progress=err if not args.no_progress else None,
         reference_date=args.reference_date,
+        skipped=skipped,
     )
     _write_output(response, args.out)
     if args.out is not None:  # stdout is free for people: show what was found
         Console().print(shows_table(response))
-    _print_summary(err, response)
+    _print_summary(err, response, skipped)
     return EXIT_OK if response.success else EXIT_ALL_FAILED
 
 
@@ -186,10 +189,12 @@ def parse_paths(
     in_process: bool = False,
     progress: Console | None = None,
     reference_date: dt.date | None = None,
+    skipped: SkippedFiles | None = None,
 ) -> ParseResponse:
     """Parse image files and directories as ``karaoke-pipeline parse`` does (also used by ``eval``).
 
-    ``reference_date`` is the day dates without a year are read against.
+    ``reference_date`` is the day dates without a year are read against; ``skipped`` counts
+    the files the directory scan passed over, by type.
 
     Raises:
         ConfigError: a path is missing, no image was found, or the backend cannot run.
@@ -202,9 +207,11 @@ def parse_paths(
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise ConfigError(f"no such file or directory: {', '.join(missing)}")
-    images = find_images(list(paths))
+    skipped = skipped if skipped is not None else SkippedFiles()
+    images = find_images(list(paths), skipped)
     if not images:
-        raise ConfigError(f"no images found in {', '.join(map(str, paths))}")
+        found = f" ({skipped.describe()})" if skipped.total else ""
+        raise ConfigError(f"no images found in {', '.join(map(str, paths))}{found}")
     plan = plan_job(
         backend or settings.default_backend(), workers=workers, timeout_s=timeout_s, settings=settings
     )
@@ -400,7 +407,7 @@ def _cost_line(usage: Usage, cost: float) -> str:
     )
 
 
-def _print_summary(err: Console, response: ParseResponse) -> None:
+def _print_summary(err: Console, response: ParseResponse, skipped: SkippedFiles | None = None) -> None:
     stats = response.stats
     err.print(
         f"{len(response.data.shows)} shows from {stats.successful_images}/{stats.total_images} images "
@@ -417,6 +424,8 @@ def _print_summary(err: Console, response: ParseResponse) -> None:
     reasons = Counter(r.error.code for r in response.results if r.error is not None)
     if reasons:
         err.print("failed: " + ", ".join(f"{count} {code}" for code, count in reasons.most_common()))
+    if skipped is not None and skipped.total:
+        err.print(f"{skipped.describe()} (not image files by name; name a file to have it checked)")
 
 
 if __name__ == "__main__":
