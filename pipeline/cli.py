@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -152,8 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("up", "down", "status"):
             return _runtime_command(args, err)
         return _parse_command(args, err)
-    except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+    except ConfigError as exc:  # one line, however long: an operator greps logs for it
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         return EXIT_USAGE
     except ValidationError as exc:  # a bad KARAOKE_* variable
         err.print(f"[red]error:[/red] bad setting: {describe_settings_error(exc)}")

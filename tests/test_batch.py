@@ -276,3 +276,38 @@ def test_driver_memory_stays_flat_from_500_to_4000_images(tmp_path: Path) -> Non
         f"4000 images {many['peak_rss_kb']} kB, ratio {ratio:.3f}"
     )
     assert ratio <= 1.2
+
+
+@pytest.mark.ray
+@pytest.mark.usefixtures("ray_session")
+def test_an_output_that_fails_mid_run_is_one_line_exit_2_and_resume_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import errno
+
+    from pipeline.batch import ShardWriter
+    from pipeline.cli import EXIT_OK, EXIT_USAGE, main
+
+    images = make_images(tmp_path / "in", 6)
+    out = tmp_path / "out"
+    append = ShardWriter._append
+    written: list[str] = []
+
+    def fails_after_three(writer: ShardWriter, line: str) -> None:  # as a folder chmod-ed mid-run does
+        if len(written) == 3:
+            raise PermissionError(errno.EACCES, "Permission denied", writer.path)
+        append(writer, line)
+        written.append(line)
+
+    monkeypatch.setattr(ShardWriter, "_append", fails_after_three)
+    command = ["batch", str(tmp_path / "in"), "--output", str(out), "--backend", "scripted", "--no-progress"]
+    assert main(command) == EXIT_USAGE
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("error: cannot write ") and str(out) in lines[0] and "--resume" in lines[0]
+    assert "Permission denied" in lines[0]
+    monkeypatch.setattr(ShardWriter, "_append", append)
+    assert main([*command, "--resume"]) == EXIT_OK
+    successes = [r.source for r in read_shards(str(out)) if r.success]
+    assert sorted(successes) == sorted(map(str, images)), "every image exactly once, none lost"
