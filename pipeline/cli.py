@@ -361,21 +361,24 @@ def shows_table(response: ParseResponse) -> Table:
 
 
 def _runtime_command(args: argparse.Namespace, err: Console) -> int:
-    from pipeline.runtime import read_state, start_runtime, stop_runtime
+    from pipeline.runtime import daemon_pid, read_state, start_runtime, stop_runtime
 
     settings = get_settings()
     if args.command == "up":
         backend = args.backend or settings.default_backend()
         err.print(f"starting a local Ray and {args.workers} warm {backend} workers ...")
-        state = start_runtime(settings.data_dir, backend, args.workers)
+        state = start_runtime(settings.data_dir, backend, args.workers, on_wait=err.print)
         err.print(f"up: Ray at {state.address} (pid {state.pid}); parse, batch and eval attach to it")
         return EXIT_OK
     if args.command == "down":
         stopped = stop_runtime(settings.data_dir)
-        err.print(f"stopped the runtime (pid {stopped.pid})" if stopped else "no runtime was running")
+        err.print(f"stopped the runtime (pid {stopped})" if stopped else "no runtime was running")
         return EXIT_OK
     running = read_state(settings.data_dir)
-    if running is None:
+    starting = daemon_pid(settings.data_dir) if running is None else None
+    if starting is not None:
+        print(f"a runtime is starting (daemon pid {starting or '?'}); `down` stops it")
+    elif running is None:
         print("no runtime running (`karaoke-pipeline up` starts one)")
     else:
         print(
