@@ -361,9 +361,12 @@ def shows_table(response: ParseResponse) -> Table:
 
 
 def _runtime_command(args: argparse.Namespace, err: Console) -> int:
+    from pipeline.ray_sessions import sweep
     from pipeline.runtime import daemon_pid, read_state, start_runtime, stop_runtime
 
     settings = get_settings()
+    for gone in sweep(settings.data_dir):  # a killed driver's Ray: its agents, its temp dir
+        err.print(f"cleaned up the local Ray of a driver that died (pid {gone.pid}): {gone.temp_dir}")
     if args.command == "up":
         backend = args.backend or settings.default_backend()
         err.print(f"starting a local Ray and {args.workers} warm {backend} workers ...")

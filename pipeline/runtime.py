@@ -89,21 +89,10 @@ def read_state(data_dir: Path) -> RuntimeState | None:
 
 
 def _stop_orphans(state: RuntimeState) -> None:
-    """Stop what is left of a dead runtime's Ray (its processes name its own temp dir), nothing else."""
-    proc = Path("/proc")
-    if not proc.is_dir() or not state.temp_dir:
-        return
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if state.temp_dir in command:
-            with contextlib.suppress(OSError):
-                os.kill(int(entry.name), signal.SIGKILL)
-    shutil.rmtree(state.temp_dir, ignore_errors=True)
+    """Stop what is left of a dead runtime's Ray (found by its session dir: ray_sessions)."""
+    from pipeline.ray_sessions import stop_session
+
+    stop_session(state.temp_dir)
 
 
 def _alive(state: RuntimeState) -> bool:
@@ -267,6 +256,7 @@ def _daemon(data_dir: Path, backend: str, workers: int) -> int:
     os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_path), RAY_USAGE_STATS_ENABLED="0")
     import ray
 
+    from pipeline import ray_sessions
     from pipeline.parse import plan_job, start_fleet, start_local_ray
     from pipeline.settings import get_settings
 
@@ -294,6 +284,7 @@ def _daemon(data_dir: Path, backend: str, workers: int) -> int:
     with contextlib.suppress(Exception):
         ray.shutdown()
     shutil.rmtree(temp_dir, ignore_errors=True)
+    ray_sessions.unregister(get_settings().data_dir)  # the record start_local_ray wrote
     (folder / STATE_FILE).unlink(missing_ok=True)
     return 0
 
