@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pipeline.backends.base import BackendOptions, ExtractContext
 from pipeline.errors import ConfigError, OutputError
 from pipeline.images import ImageRef
+from pipeline.local_files import SkippedFiles
 from pipeline.parse import JobPlan, start_fleet
 from pipeline.reduce import ScheduleReducer
 from pipeline.runner import SupervisedPool, WorkerFleet
@@ -93,6 +94,7 @@ class BatchCounts:
     failed: int = 0
     cached: int = 0
     usage: Usage = field(default_factory=Usage)
+    not_images: SkippedFiles = field(default_factory=SkippedFiles)  # files the listing passed over
 
     def add(self, result: ImageResult) -> None:
         self.done += 1
@@ -273,7 +275,7 @@ def run_batch(
     context = ExtractContext(reference_date=options.reference_date) if options.reference_date else None
 
     def tasks() -> Iterator[ImageTask]:
-        for index, source in enumerate(list_inputs(options.input)):
+        for index, source in enumerate(list_inputs(options.input, counts.not_images)):
             if prior.skips(source, options.retry_failed):
                 counts.skipped += 1
                 continue

@@ -262,7 +262,8 @@ def _batch_command(args: argparse.Namespace, err: Console) -> int:
     with ray_runtime(settings.ray_address, state) as use_ray:
         if not use_ray:
             raise ConfigError("the batch job needs Ray; it could not start (see the warning above)")
-        summary = run_batch(options, plan, BatchProgressLog(err, visible=not args.no_progress))
+        progress_log = BatchProgressLog(err, visible=not args.no_progress)
+        summary = run_batch(options, plan, progress_log)
     err.print(
         f"{summary.successful_images}/{summary.total_images} images succeeded in {args.output} "
         f"({len(summary.data.shows)} shows, {summary.cached_images} from the cache); "
@@ -270,6 +271,8 @@ def _batch_command(args: argparse.Namespace, err: Console) -> int:
     )
     if summary.usage.prompt_tokens:
         err.print(_cost_line(summary.usage, summary.estimated_cost))
+    if progress_log.last is not None and progress_log.last.not_images.total:
+        err.print(f"{progress_log.last.not_images.describe()} (not image files by name)")
     return EXIT_OK if summary.successful_images or not summary.total_images else EXIT_ALL_FAILED
 
 
@@ -281,8 +284,10 @@ class BatchProgressLog:
         self.visible = visible
         self.every_s = every_s
         self._last = 0.0
+        self.last: BatchCounts | None = None
 
     def __call__(self, counts: BatchCounts) -> None:
+        self.last = counts
         if not self.visible:
             return
         if self.console.is_terminal:

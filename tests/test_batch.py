@@ -133,6 +133,7 @@ def test_output_to_an_object_store_is_written_in_whole_shards(tmp_path: Path) ->
 @pytest.mark.ray
 def test_cli_batch_runs_and_resumes(tmp_path: Path) -> None:
     make_images(tmp_path / "in", 3)
+    (tmp_path / "in" / "phone.heic").write_bytes(b"not listed: HEIC is not an image type here")
     command = [
         sys.executable,
         "-m",
@@ -145,6 +146,7 @@ def test_cli_batch_runs_and_resumes(tmp_path: Path) -> None:
     first = subprocess.run([*command, "--backend", "scripted"], capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     assert "3/3 images succeeded" in first.stderr
+    assert "skipped 1: 1 .heic" in first.stderr, "the listing says what it passed over"
     again = subprocess.run(
         [*command, "--backend", "scripted", "--resume"], capture_output=True, text=True, timeout=300
     )
