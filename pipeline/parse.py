@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline import ray_sessions
 from pipeline.backends.base import BackendOptions, ExtractContext, options_for
 from pipeline.budget_actor import get_rate_limiter
 from pipeline.cache import ResultCache, cache_key
@@ -117,6 +118,7 @@ def start_local_ray(temp_prefix: str, namespace: str | None = None) -> str:
         _node_ip_address="127.0.0.1",
         _temp_dir=temp_dir,
     )
+    ray_sessions.register(get_settings().data_dir, temp_dir)  # a SIGKILL leaves it for the next sweep
     return temp_dir
 
 
@@ -135,6 +137,7 @@ def ray_runtime(address: str | None = None, runtime: RuntimeState | None = None)
         address = runtime.address
     if not address:
         local_ray_environment()
+        ray_sessions.sweep(get_settings().data_dir)  # what a killed driver left: agents, temp dirs
     import ray
 
     if ray.is_initialized():
@@ -160,6 +163,7 @@ def ray_runtime(address: str | None = None, runtime: RuntimeState | None = None)
         ray.shutdown()
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)  # sessions, logs, sockets of this run
+            ray_sessions.unregister(get_settings().data_dir)
 
 
 def _stop_autoscaler_monitor() -> None:

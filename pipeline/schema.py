@@ -27,6 +27,7 @@ WEEKDAYS: tuple[Weekday, ...] = (
 ErrorCode = Literal[
     "empty",
     "not_an_image",
+    "not_a_file",
     "corrupt_image",
     "unsupported_type",
     "too_large",

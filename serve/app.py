@@ -326,7 +326,7 @@ class ParserService:
         return record
 
     async def _settings_update(self, request: Request) -> SettingsUpdate:
-        body = await read_capped_body(request, 64 * 1024)
+        body = await read_capped_body(request, 64 * 1024, self.options.body_timeouts)
         document = await run_in_threadpool(decode_json, body)
         try:
             return SettingsUpdate.model_validate(document)
