@@ -24,7 +24,7 @@ from pipeline.backends.gemini_output import (
     strip_code_fences,
 )
 from pipeline.errors import BackendError
-from pipeline.schema import HHMM_PATTERN, Dj, ParsedSchedule, Show, Vendor, Venue
+from pipeline.schema import HHMM_PATTERN, WEEKDAYS, Dj, ParsedSchedule, Show, Vendor, Venue
 
 SHOW = {"venueName": "Oties Tavern", "day": "friday", "startTime": "21:00", "time": "9PM", "confidence": 0.8}
 
@@ -282,3 +282,41 @@ def test_a_reply_valid_for_the_models_is_valid_for_the_gemini_schema(reply: dict
         assert [
             {name: wire[name] for name in item} for item, wire in zip(reply[section], read, strict=True)
         ] == (reply[section]), f"{section} did not read back as written"
+
+
+_TEXT_OR_NULL = {"type": "string", "nullable": True}
+_SURE = {"type": "number", "minimum": 0, "maximum": 1}
+_TEXTS = {"type": "array", "items": {"type": "string"}}
+
+
+def _items(required: str, **fields: dict[str, Any]) -> dict[str, Any]:
+    properties = {required: {"type": "string"}, **fields, "confidence": _SURE}
+    item = {"type": "object", "properties": properties, "required": [required]}
+    return {"type": "array", "items": {**item, "property_ordering": list(properties)}}
+
+
+# What Gemini has been sent since the schema was written by hand (PROMPT_VERSION gemini-prompt-1).
+SCHEMA_AS_SENT = {
+    "type": "object",
+    "required": ["vendors", "venues", "djs", "shows"],
+    "properties": {
+        "vendors": _items("name", website=_TEXT_OR_NULL, description=_TEXT_OR_NULL),
+        "venues": _items(
+            "name", **dict.fromkeys(("address", "city", "state", "zip", "phone", "website"), _TEXT_OR_NULL)
+        ),
+        "djs": _items("name", aliases=_TEXTS, socialHandles=_TEXTS),
+        "shows": _items(
+            "venueName",
+            day={**_TEXT_OR_NULL, "enum": list(WEEKDAYS)},
+            **dict.fromkeys(
+                ("date", "time", "startTime", "endTime", "djName", "vendor", "description"), _TEXT_OR_NULL
+            ),
+        ),
+    },
+}
+
+
+def test_the_derived_schema_is_the_one_gemini_has_been_sent() -> None:
+    """The schema is part of every cached answer's key: change this only on purpose."""
+    assert response_schema() == SCHEMA_AS_SENT
+    assert json.dumps(response_schema(), sort_keys=True) == json.dumps(SCHEMA_AS_SENT, sort_keys=True)
