@@ -209,6 +209,7 @@ def test_a_run_leaves_no_ray_temp_dir_behind(tmp_path: Path) -> None:
     scratch.rmdir()
 
 
+@pytest.mark.ray  # the driver it kills starts a local Ray of its own
 def test_a_driver_killed_mid_batch_resumes_without_redoing_finished_images(tmp_path: Path) -> None:
     images = make_images(tmp_path / "in", 30)
     out, log = tmp_path / "out", tmp_path / "calls.log"
