@@ -229,16 +229,25 @@ def start_fleet(
     *,
     named: str | None = None,
     ready_only: bool = False,
+    interactive_workers: int = 0,
 ) -> WorkerFleet:
     """A fleet that publishes to the cluster's progress actor and, when ``rate_limit`` is given,
     takes its API calls from the cluster's one budget for those limits.
 
     ``named``: a warm fleet (see ``pipeline.runtime``); ``ready_only`` (a server's fleet):
-    requests lease only workers that have started."""
+    requests lease only workers that have started; ``interactive_workers``: bulk runs leave
+    that many free for interactive ones (a server's fleet, shared by users and admin jobs)."""
     limiter = get_rate_limiter(rate_limit) if rate_limit is not None else None
     progress = get_progress_actor()
     return WorkerFleet(
-        backend_options, worker_options, size, progress, limiter, named=named, ready_only=ready_only
+        backend_options,
+        worker_options,
+        size,
+        progress,
+        limiter,
+        named=named,
+        ready_only=ready_only,
+        interactive_workers=interactive_workers,
     )
 
 

@@ -72,7 +72,7 @@ class SupervisedPool:
             return 0
         # No wait for the leased actors to finish starting: each takes its first image as soon as
         # it is up (a backend that cannot be built fails the run, see Dispatch._on_crash).
-        leased = self.fleet.lease(self.options.workers)
+        leased = self.fleet.lease(self.options.workers, first.priority)
         source = itertools.chain([first], source)
         run = Dispatch(self.fleet, self.options, leased, source, on_result, tracker)
         run.read_ahead = max(read_ahead or 0, len(leased))

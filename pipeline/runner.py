@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pipeline.backends.base import BackendOptions
 from pipeline.errors import ConfigError, JobCancelled
 from pipeline.metrics import metrics
+from pipeline.ratelimit import Priority
 from pipeline.schema import ImageResult
 from pipeline.worker import WorkerOptions, worker_actor_class
 
@@ -89,7 +90,9 @@ class WorkerFleet:
 
     Thread-safe: concurrent runs lease disjoint actors and wait when none is free.
     With ``ready_only`` (a server's fleet) a lease takes only workers whose backend
-    has loaded, so an actor Ray cannot place is never handed to a request. Busy
+    has loaded, so an actor Ray cannot place is never handed to a request. With
+    ``interactive_workers`` (a fleet that serves users and bulk jobs alike), a bulk run
+    never takes the last that many free workers: a user's request finds one free. Busy
     actors a run gives back early (cancelled, say) stay out of the free set until
     their image is done, or are replaced when it overruns its deadline.
     """
@@ -104,6 +107,7 @@ class WorkerFleet:
         *,
         ready_only: bool = False,
         named: str | None = None,
+        interactive_workers: int = 0,
     ) -> None:
         """``named``: the actors are the detached, named ones ``<named>-<n>`` (a warm fleet that
         outlives this fleet object, see ``pipeline.runtime``): found when they exist, else made."""
@@ -114,6 +118,7 @@ class WorkerFleet:
         self.size = size
         self.ready_only = ready_only
         self.named = named
+        self.interactive_workers = interactive_workers
         self._warm: set[ActorHandle] = set()
         self._warm_left = size if named is not None else 0
         self._actor_class = worker_actor_class(worker_options)
@@ -141,8 +146,9 @@ class WorkerFleet:
     def worker_id(self, actor: ActorHandle) -> str:
         return self._worker_ids.get(actor, "?")
 
-    def lease(self, wanted: int) -> list[ActorHandle]:
-        """Take up to ``wanted`` free actors (ready ones only, with ``ready_only``), waiting for one.
+    def lease(self, wanted: int, priority: Priority = "interactive") -> list[ActorHandle]:
+        """Take up to ``wanted`` free actors (ready ones only, with ``ready_only``), waiting for one;
+        bulk work leaves the last ``interactive_workers`` free ones (never all of a fleet).
 
         Raises:
             ConfigError: no worker of the fleet could start (its backend cannot be built).
@@ -152,6 +158,9 @@ class WorkerFleet:
         with self._changed:
             while True:
                 leasable = self._leasable()
+                if priority == "bulk":
+                    kept = min(self.interactive_workers, len(self._worker_ids) - 1)
+                    leasable = leasable[: max(0, len(leasable) - kept)]
                 if leasable:
                     leased = leasable[:wanted]
                     self._free = [actor for actor in self._free if actor not in leased]

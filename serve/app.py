@@ -139,8 +139,14 @@ class ParserService:
         assert options.fleet_size is not None and options.worker_num_cpus is not None
         self.options = options
         worker_options = WorkerOptions(num_cpus=options.worker_num_cpus, max_pixels=options.max_image_pixels)
+        # users' requests and admins' bulk jobs share the fleet: bulk always leaves one worker free
         fleet = start_fleet(
-            options.backend, worker_options, options.fleet_size, options.rate_limit(), ready_only=True
+            options.backend,
+            worker_options,
+            options.fleet_size,
+            options.rate_limit(),
+            ready_only=True,
+            interactive_workers=1,
         )
         self.store = JobStore.shared(options.jobs_location(), options.job_ttl_s, options.orphan_after_s)
         self.admission = Admission(options.max_queued_images, options.fleet_size)
