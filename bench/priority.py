@@ -67,12 +67,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.priority", description=__doc__.splitlines()[0])
     parser.add_argument("--bulk", type=int, default=500, help="images in the bulk job (default 500)")
     parser.add_argument("--requests", type=int, default=20, help="interactive requests per phase (20)")
+    parser.add_argument(
+        "--interactive-share", type=float, default=0.2, help="share bulk leaves free (0: none, to compare)"
+    )
     args = parser.parse_args(argv)
     server_options = FakeGeminiOptions(extract="echo", latency_median_ms=200, rpm=RPM, rate_window_s=WINDOW_S)
     with ServerProcess(server_options) as server, ray_runtime():
         backend = GeminiOptions(api_key=BENCH_KEY, base_url=server.base_url, model="priority-bench")
         limits = RateLimitOptions(
-            model="priority-bench", key_fingerprint="bench", rpm=RPM, window_s=WINDOW_S, margin_s=0.3
+            model="priority-bench",
+            key_fingerprint="bench",
+            rpm=RPM,
+            window_s=WINDOW_S,
+            margin_s=0.3,
+            interactive_share=args.interactive_share,
         )
         workers = WorkerOptions(num_cpus=0.1)
         interactive = start_fleet(backend, workers, 3, limits)
