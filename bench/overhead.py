@@ -82,7 +82,7 @@ def _report(name: str, k: int, samples: list[tuple[float, float]]) -> None:
 
 
 def main() -> int:
-    from pipeline.parse import ray_runtime
+    from pipeline.session import ray_runtime
 
     config = BenchConfig(latency=LatencyModel(median_ms=0.0, sigma=0.0))
     payloads = make_payloads(IMAGES)

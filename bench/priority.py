@@ -21,10 +21,12 @@ from bench.records import percentile
 from bench.server import ServerProcess
 from pipeline.backends.gemini import GeminiOptions
 from pipeline.images import ImagePayload, read_bytes
-from pipeline.parse import ray_runtime, run_on_fleet, start_fleet
+from pipeline.parse import run_on_fleet
+from pipeline.pool import start_fleet
 from pipeline.ratelimit import Priority, RateLimitOptions
 from pipeline.runner import PoolOptions, WorkerFleet
 from pipeline.schema import ParseResponse
+from pipeline.session import ray_runtime
 from pipeline.testing.fake_gemini import FakeGeminiOptions
 from pipeline.testing.scripted import make_scripted_png
 from pipeline.worker import WorkerOptions

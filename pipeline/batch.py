@@ -30,8 +30,8 @@ from pipeline.backends.base import BackendOptions, ExtractContext
 from pipeline.errors import ConfigError, OutputError
 from pipeline.images import ImageRef
 from pipeline.local_files import SkippedFiles
-from pipeline.parse import JobPlan, start_fleet
-from pipeline.pool import SupervisedPool
+from pipeline.plan import JobPlan
+from pipeline.pool import SupervisedPool, start_fleet
 from pipeline.reduce import ScheduleReducer
 from pipeline.runner import WorkerFleet
 from pipeline.schema import ImageResult, ParsedSchedule, Usage, WireModel

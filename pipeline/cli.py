@@ -208,8 +208,10 @@ def parse_paths(
         ConfigError: a path is missing, no image was found, or the backend cannot run.
     """
     from pipeline.cache import ResultCache
-    from pipeline.parse import intake, plan_job, ray_runtime, run_parse, warm_fleet_name
-    from pipeline.runtime import read_state
+    from pipeline.parse import intake, run_parse
+    from pipeline.plan import plan_job
+    from pipeline.runtime import read_state, warm_fleet_for
+    from pipeline.session import ray_runtime
 
     settings = get_settings()
     missing = [str(path) for path in paths if not path.exists()]
@@ -227,7 +229,7 @@ def parse_paths(
     cache = ResultCache.in_data_dir(settings.data_dir, settings.cache_max_entries) if cacheable else None
     items = intake(images, max_bytes=settings.max_image_bytes)
     state = None if in_process or settings.ray_address else read_state(settings.data_dir)
-    warm_name = warm_fleet_name(plan, state)
+    warm_name = warm_fleet_for(plan, state)
     runtime = contextlib.nullcontext(False) if in_process else ray_runtime(settings.ray_address, state)
     console = progress or Console(stderr=True)
     show_bar = progress is not None and progress.is_terminal
@@ -248,8 +250,9 @@ def parse_paths(
 
 def _batch_command(args: argparse.Namespace, err: Console) -> int:
     from pipeline.batch import BatchOptions, check_output, run_batch
-    from pipeline.parse import plan_job, ray_runtime
+    from pipeline.plan import plan_job
     from pipeline.runtime import read_state
+    from pipeline.session import ray_runtime
 
     settings = get_settings()
     kind = args.backend or settings.default_backend()

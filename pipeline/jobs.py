@@ -1,7 +1,7 @@
 """Parse jobs on a long-lived fleet: running them, their records, their files.
 
 A server (the Serve replica) holds one ``WorkerFleet`` for its lifetime and
-runs every request on it with ``run_job`` (``pipeline.parse.run_on_fleet``); no
+runs every request on it with ``pipeline.parse.run_on_fleet``; no
 request pays to start actors.
 ``JobStore`` keeps one ``JobRecord`` per asynchronous job: live progress in
 memory, and the record as JSON under ``<data dir>/jobs/`` when it is created
@@ -26,7 +26,7 @@ from pipeline.errors import JobCancelled
 from pipeline.images import ImagePayload
 from pipeline.job_store import JobRecord, JobStore, new_job_id
 from pipeline.metrics import metrics
-from pipeline.parse import run_on_fleet, start_fleet
+from pipeline.parse import run_on_fleet
 from pipeline.ratelimit import Priority
 from pipeline.runner import LEASE_STOP, PoolOptions, WorkerFleet
 from pipeline.schema import ImageResult, ParseResponse, WireModel
@@ -51,12 +51,9 @@ __all__ = [
     "RunRequest",
     "new_job_id",
     "public_reason",
-    "run_job",
-    "start_fleet",
 ]
 
 
-run_job = run_on_fleet  # a job on a long-lived fleet is exactly one parse on it
 StopCheck = Callable[[], bool]
 
 
@@ -172,13 +169,13 @@ class JobRunner:
     def _observed(
         self, request: RunRequest, *, job_id: str | None, should_stop: StopCheck | None
     ) -> ParseResponse:
-        """``run_job`` with the observer told; a recorded job (with an id) reports progress."""
+        """``run_on_fleet`` with the observer told; a recorded job (with an id) reports progress."""
         if self.observer is not None:
             self.observer.run_started(request.workers)
         response: ParseResponse | None = None
         stop_token = LEASE_STOP.set(should_stop)  # a run still waiting for workers stops too
         try:
-            response = run_job(
+            response = run_on_fleet(
                 self.fleet,
                 request.items,
                 self.pool_options.model_copy(update={"workers": request.workers}),

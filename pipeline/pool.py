@@ -1,6 +1,7 @@
-"""One run over actors leased from a fleet: ``SupervisedPool`` hands its tasks to a ``Dispatch``.
+"""Fleets on the cluster's helpers, and one run over actors leased from one.
 
-The pool leases actors from a ``WorkerFleet`` (``pipeline.runner``), lets one
+``start_fleet`` makes a ``WorkerFleet`` that publishes to the cluster's progress actor and
+draws on its one request budget. ``SupervisedPool`` leases actors from a fleet, lets one
 ``Dispatch`` (``pipeline.dispatch``) run the tasks over them, and gives the
 actors back, the busy ones only once their image is done.
 
@@ -14,13 +15,47 @@ import itertools
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from pipeline.backends.base import BackendOptions
+from pipeline.budget_actor import get_rate_limiter
 from pipeline.dispatch import Dispatch, ResultCallback
+from pipeline.progress import get_progress_actor
+from pipeline.ratelimit import RateLimitOptions
 from pipeline.runner import PoolOptions, WorkerFleet
 from pipeline.schema import ImageResult
-from pipeline.worker import ImageTask
+from pipeline.worker import ImageTask, WorkerOptions
 
 if TYPE_CHECKING:
     from pipeline.progress import ProgressTracker
+
+
+def start_fleet(
+    backend_options: BackendOptions,
+    worker_options: WorkerOptions,
+    size: int,
+    rate_limit: RateLimitOptions | None = None,
+    *,
+    named: str | None = None,
+    ready_only: bool = False,
+    interactive_workers: int = 0,
+) -> WorkerFleet:
+    """A fleet that publishes to the cluster's progress actor and, when ``rate_limit`` is given,
+    takes its API calls from the cluster's one budget for those limits.
+
+    ``named``: a warm fleet (see ``pipeline.runtime``); ``ready_only`` (a server's fleet):
+    requests lease only workers that have started; ``interactive_workers``: bulk runs leave
+    that many free for interactive ones (a server's fleet, shared by users and admin jobs)."""
+    limiter = get_rate_limiter(rate_limit) if rate_limit is not None else None
+    progress = get_progress_actor()
+    return WorkerFleet(
+        backend_options,
+        worker_options,
+        size,
+        progress,
+        limiter,
+        named=named,
+        ready_only=ready_only,
+        interactive_workers=interactive_workers,
+    )
 
 
 class SupervisedPool:

@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import datetime as dt
 import fcntl
-import hashlib
 import logging
 import os
 import secrets
@@ -39,8 +38,13 @@ from pathlib import Path
 
 from pydantic import Field
 
+from pipeline import ray_sessions
 from pipeline.errors import ConfigError
+from pipeline.plan import JobPlan, plan_job
+from pipeline.pool import start_fleet
 from pipeline.schema import WireModel
+from pipeline.session import start_local_ray, use_token
+from pipeline.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +72,11 @@ def runtime_dir(data_dir: Path) -> Path:
     return data_dir.resolve() / "runtime"
 
 
-def fleet_name(plan_json: str) -> str:
-    """The name prefix of a warm fleet for this plan: the same plan, the same actors."""
-    return "karaoke-warm-" + hashlib.sha256(plan_json.encode()).hexdigest()[:12]
+def warm_fleet_for(plan: JobPlan, state: RuntimeState | None) -> str | None:
+    """The warm fleet of ``karaoke-pipeline up`` that serves this plan, if one does."""
+    if state is None or state.fleet != plan.warm_fleet_name():
+        return None
+    return state.fleet
 
 
 def read_state(data_dir: Path) -> RuntimeState | None:
@@ -90,9 +96,7 @@ def read_state(data_dir: Path) -> RuntimeState | None:
 
 def _stop_orphans(state: RuntimeState) -> None:
     """Stop what is left of a dead runtime's Ray (found by its session dir: ray_sessions)."""
-    from pipeline.ray_sessions import stop_session
-
-    stop_session(state.temp_dir)
+    ray_sessions.stop_session(state.temp_dir)
 
 
 def _alive(state: RuntimeState) -> bool:
@@ -106,12 +110,6 @@ def _alive(state: RuntimeState) -> bool:
             return True
     except (OSError, ValueError):
         return False
-
-
-def use_token(state: RuntimeState) -> None:
-    """Present the runtime's token to the Ray this process attaches to (before Ray is imported)."""
-    os.environ["RAY_AUTH_MODE"] = "token"
-    os.environ["RAY_AUTH_TOKEN_PATH"] = state.token_path
 
 
 def daemon_pid(data_dir: Path) -> int | None:
@@ -252,18 +250,14 @@ def _daemon(data_dir: Path, backend: str, workers: int) -> int:
     token_path = folder / "token"
     token_path.write_text(secrets.token_hex(32))
     token_path.chmod(0o600)
-    # before Ray is imported: it reads the token settings once
-    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_path), RAY_USAGE_STATS_ENABLED="0")
+    use_token(str(token_path))  # before Ray is imported: it reads the token settings once
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     import ray
-
-    from pipeline import ray_sessions
-    from pipeline.parse import plan_job, start_fleet, start_local_ray
-    from pipeline.settings import get_settings
 
     settings = get_settings()
     plan = plan_job(backend, workers=workers, timeout_s=None, settings=settings)
     temp_dir = start_local_ray("karaoke-ray-up-", namespace="karaoke-pipeline")
-    name = fleet_name(plan_fingerprint(plan))
+    name = plan.warm_fleet_name()
     fleet = start_fleet(plan.backend, plan.worker, workers, plan.rate_limit, named=name)
     fleet.wait_ready(fleet.actors, plan.pool.startup_timeout_s)
     state = RuntimeState(
@@ -287,14 +281,6 @@ def _daemon(data_dir: Path, backend: str, workers: int) -> int:
     ray_sessions.unregister(get_settings().data_dir)  # the record start_local_ray wrote
     (folder / STATE_FILE).unlink(missing_ok=True)
     return 0
-
-
-def plan_fingerprint(plan: object) -> str:
-    """The parts of a plan that a warm worker is built from, as stable JSON."""
-    from pipeline.parse import JobPlan
-
-    assert isinstance(plan, JobPlan)
-    return plan.backend.model_dump_json() + plan.worker.model_dump_json()
 
 
 def main(argv: list[str] | None = None) -> int:

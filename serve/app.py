@@ -29,7 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline.cache import ResultCache
 from pipeline.errors import JobCancelled
 from pipeline.job_store import JobRecord, JobStore, RunDefaults
-from pipeline.jobs import JobRunner, RunRequest, start_fleet
+from pipeline.jobs import JobRunner, RunRequest
+from pipeline.pool import start_fleet
 from pipeline.runner import PoolOptions
 from pipeline.schema import ParseResponse
 from pipeline.worker import WorkerOptions

@@ -26,7 +26,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
     """A local Ray (no dashboard, loopback only, its own temp dir), shut down at the end."""
-    from pipeline.parse import local_ray_environment
+    from pipeline.session import local_ray_environment
     from serve.cli import serving_ray_environment
 
     local_ray_environment()  # before Ray is imported: no probe of the internet for a node IP

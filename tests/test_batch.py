@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.backends.base import ScriptedOptions
 from pipeline.batch import BatchOptions, read_shards, run_batch, write_combined
-from pipeline.parse import JobPlan
+from pipeline.plan import JobPlan
 from pipeline.runner import PoolOptions
 from pipeline.schema import ImageResult
 from pipeline.testing.scripted import make_scripted_png

@@ -19,7 +19,8 @@ from pipeline.backends.gemini import GeminiOptions
 from pipeline.batch import BatchOptions, run_batch
 from pipeline.budget_actor import get_rate_limiter
 from pipeline.images import ImagePayload, read_bytes
-from pipeline.parse import JobPlan, plan_job, run_parse
+from pipeline.parse import run_parse
+from pipeline.plan import JobPlan, plan_job
 from pipeline.progress import get_progress_actor
 from pipeline.ratelimit import RateLimitOptions
 from pipeline.runner import PoolOptions

@@ -9,8 +9,9 @@ import pytest
 
 from pipeline.backends.base import ScriptedOptions
 from pipeline.images import ImagePayload, read_bytes
-from pipeline.parse import intake, ray_runtime, run_parse
+from pipeline.parse import intake, run_parse
 from pipeline.runner import PoolOptions
+from pipeline.session import ray_runtime
 from pipeline.testing.scripted import make_scripted_png
 from pipeline.worker import WorkerOptions
 
