@@ -46,9 +46,11 @@ class StartupRecord(BaseModel):
 
 
 def _env(base_url: str, data_dir: Path) -> dict[str, str]:
+    """A new user's environment: a key and nothing else (no tier, no limits: the budget learns)."""
     env = {**os.environ, "GEMINI_API_KEY": BENCH_KEY, "KARAOKE_GEMINI_BASE_URL": base_url}
-    env.update(KARAOKE_GEMINI_TIER="tier1", KARAOKE_DATA_DIR=str(data_dir))
-    env.pop("RAY_ADDRESS", None)
+    env.update(KARAOKE_DATA_DIR=str(data_dir))
+    for name in ("RAY_ADDRESS", "KARAOKE_GEMINI_TIER", "KARAOKE_GEMINI_RPM", "KARAOKE_GEMINI_TPM"):
+        env.pop(name, None)
     return env
 
 
@@ -183,12 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", nargs="?", type=Path)
     parser.add_argument("k", nargs="?", type=int)
     parser.add_argument("--quick", action="store_true", help="k=5 once, 8 images (a smoke test)")
+    parser.add_argument("--workers", type=int, nargs="+", default=None, help="values of k (default 1 3 5)")
+    parser.add_argument("--repeats", type=int, default=None, help="runs of each contender (default 3)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     if args.mode == "script":
         print(asyncio.run(_script(args.folder, args.k)))
         return 0
     workers, repeats, images = ((5,), 1, 8) if args.quick else ((1, 3, 5), 3, 39)
+    workers, repeats = tuple(args.workers or workers), args.repeats or repeats
     records = measure(workers, repeats, images)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "startup.json").write_text(json.dumps([r.model_dump() for r in records], indent=1))

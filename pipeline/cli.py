@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -26,6 +27,7 @@ from pipeline.backends.base import OPTIONS_BY_KIND, ExtractContext
 from pipeline.errors import ConfigError
 from pipeline.evaluate import add_eval_command, run_eval
 from pipeline.images import find_images
+from pipeline.local_files import SkippedFiles
 from pipeline.runner import MAX_WORKERS, MIN_WORKERS
 from pipeline.schema import BatchProgress, ParseResponse, Usage
 from pipeline.settings import describe_settings_error, get_settings
@@ -112,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--no-similar-cache", action="store_true", help=SIMILAR_HELP)
     cache = commands.add_parser("cache", help="the result cache of paid backends")
     cache.add_argument("action", choices=["stats", "clear"], help="stats: what it holds; clear: empty it")
+    quota = commands.add_parser("quota", help="the Gemini limits learned from 429s, per model and key")
+    quota.add_argument(
+        "action", nargs="?", choices=["show", "forget"], default="show",
+        help="show (default): what was learned, from which 429; forget: start unmetered again",
+    )  # fmt: skip
     up = commands.add_parser("up", help="keep a local Ray and a warm fleet for the next commands")
     up.add_argument("--backend", choices=sorted(OPTIONS_BY_KIND), help="as for parse")
     up.add_argument(
@@ -151,11 +158,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _batch_command(args, err)
         if args.command == "cache":
             return _cache_command(args)
+        if args.command == "quota":
+            return _quota_command(args)
         if args.command in ("up", "down", "status"):
             return _runtime_command(args, err)
         return _parse_command(args, err)
-    except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+    except ConfigError as exc:  # one line, however long: an operator greps logs for it
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         return EXIT_USAGE
     except ValidationError as exc:  # a bad KARAOKE_* variable
         err.print(f"[red]error:[/red] bad setting: {describe_settings_error(exc)}")
@@ -163,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parse_command(args: argparse.Namespace, err: Console) -> int:
+    skipped = SkippedFiles()
     response = parse_paths(
         args.paths,
         backend=args.backend,
@@ -172,11 +182,12 @@ def _parse_command(args: argparse.Namespace, err: Console) -> int:
         similar_cache=not args.no_similar_cache,
         progress=err if not args.no_progress else None,
         reference_date=args.reference_date,
+        skipped=skipped,
     )
     _write_output(response, args.out)
     if args.out is not None:  # stdout is free for people: show what was found
         Console().print(shows_table(response))
-    _print_summary(err, response)
+    _print_summary(err, response, skipped)
     return EXIT_OK if response.success else EXIT_ALL_FAILED
 
 
@@ -191,26 +202,32 @@ def parse_paths(
     in_process: bool = False,
     progress: Console | None = None,
     reference_date: dt.date | None = None,
+    skipped: SkippedFiles | None = None,
 ) -> ParseResponse:
     """Parse image files and directories as ``karaoke-pipeline parse`` does (also used by ``eval``).
 
-    ``reference_date`` is the day dates without a year are read against; ``similar_cache=False``
-    (or ``KARAOKE_SIMILAR_CACHE=0``) answers only exact copies from the cache.
+    ``reference_date`` is the day dates without a year are read against; ``skipped`` counts
+    the files the directory scan passed over, by type; ``similar_cache=False`` (or
+    ``KARAOKE_SIMILAR_CACHE=0``) answers only exact copies from the cache.
 
     Raises:
         ConfigError: a path is missing, no image was found, or the backend cannot run.
     """
     from pipeline.cache import ResultCache
-    from pipeline.parse import intake, plan_job, ray_runtime, run_parse, warm_fleet_name
-    from pipeline.runtime import read_state
+    from pipeline.parse import intake, run_parse
+    from pipeline.plan import plan_job
+    from pipeline.runtime import read_state, warm_fleet_for
+    from pipeline.session import ray_runtime
 
     settings = get_settings()
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise ConfigError(f"no such file or directory: {', '.join(missing)}")
-    images = find_images(list(paths))
+    skipped = skipped if skipped is not None else SkippedFiles()
+    images = find_images(list(paths), skipped)
     if not images:
-        raise ConfigError(f"no images found in {', '.join(map(str, paths))}")
+        found = f" ({skipped.describe()})" if skipped.total else ""
+        raise ConfigError(f"no images found in {', '.join(map(str, paths))}{found}")
     plan = plan_job(
         backend or settings.default_backend(), workers=workers, timeout_s=timeout_s, settings=settings
     )
@@ -223,7 +240,7 @@ def parse_paths(
     )
     items = intake(images, max_bytes=settings.max_image_bytes)
     state = None if in_process or settings.ray_address else read_state(settings.data_dir)
-    warm_name = warm_fleet_name(plan, state)
+    warm_name = warm_fleet_for(plan, state)
     runtime = contextlib.nullcontext(False) if in_process else ray_runtime(settings.ray_address, state)
     console = progress or Console(stderr=True)
     show_bar = progress is not None and progress.is_terminal
@@ -244,8 +261,9 @@ def parse_paths(
 
 def _batch_command(args: argparse.Namespace, err: Console) -> int:
     from pipeline.batch import BatchOptions, check_output, run_batch
-    from pipeline.parse import plan_job, ray_runtime
+    from pipeline.plan import plan_job
     from pipeline.runtime import read_state
+    from pipeline.session import ray_runtime
 
     settings = get_settings()
     kind = args.backend or settings.default_backend()
@@ -266,7 +284,8 @@ def _batch_command(args: argparse.Namespace, err: Console) -> int:
     with ray_runtime(settings.ray_address, state) as use_ray:
         if not use_ray:
             raise ConfigError("the batch job needs Ray; it could not start (see the warning above)")
-        summary = run_batch(options, plan, BatchProgressLog(err, visible=not args.no_progress))
+        progress_log = BatchProgressLog(err, visible=not args.no_progress)
+        summary = run_batch(options, plan, progress_log)
     err.print(
         f"{summary.successful_images}/{summary.total_images} images succeeded in {args.output} "
         f"({len(summary.data.shows)} shows, {summary.cached_images} from the cache); "
@@ -274,6 +293,8 @@ def _batch_command(args: argparse.Namespace, err: Console) -> int:
     )
     if summary.usage.prompt_tokens:
         err.print(_cost_line(summary.usage, summary.estimated_cost))
+    if progress_log.last is not None and progress_log.last.not_images.total:
+        err.print(f"{progress_log.last.not_images.describe()} (not image files by name)")
     return EXIT_OK if summary.successful_images or not summary.total_images else EXIT_ALL_FAILED
 
 
@@ -285,8 +306,10 @@ class BatchProgressLog:
         self.visible = visible
         self.every_s = every_s
         self._last = 0.0
+        self.last: BatchCounts | None = None
 
     def __call__(self, counts: BatchCounts) -> None:
+        self.last = counts
         if not self.visible:
             return
         if self.console.is_terminal:
@@ -365,21 +388,27 @@ def shows_table(response: ParseResponse) -> Table:
 
 
 def _runtime_command(args: argparse.Namespace, err: Console) -> int:
-    from pipeline.runtime import read_state, start_runtime, stop_runtime
+    from pipeline.ray_sessions import sweep
+    from pipeline.runtime import daemon_pid, read_state, start_runtime, stop_runtime
 
     settings = get_settings()
+    for gone in sweep(settings.data_dir):  # a killed driver's Ray: its agents, its temp dir
+        err.print(f"cleaned up the local Ray of a driver that died (pid {gone.pid}): {gone.temp_dir}")
     if args.command == "up":
         backend = args.backend or settings.default_backend()
         err.print(f"starting a local Ray and {args.workers} warm {backend} workers ...")
-        state = start_runtime(settings.data_dir, backend, args.workers)
+        state = start_runtime(settings.data_dir, backend, args.workers, on_wait=err.print)
         err.print(f"up: Ray at {state.address} (pid {state.pid}); parse, batch and eval attach to it")
         return EXIT_OK
     if args.command == "down":
         stopped = stop_runtime(settings.data_dir)
-        err.print(f"stopped the runtime (pid {stopped.pid})" if stopped else "no runtime was running")
+        err.print(f"stopped the runtime (pid {stopped})" if stopped else "no runtime was running")
         return EXIT_OK
     running = read_state(settings.data_dir)
-    if running is None:
+    starting = daemon_pid(settings.data_dir) if running is None else None
+    if starting is not None:
+        print(f"a runtime is starting (daemon pid {starting or '?'}); `down` stops it")
+    elif running is None:
         print("no runtime running (`karaoke-pipeline up` starts one)")
     else:
         print(
@@ -405,6 +434,23 @@ def _cache_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _quota_command(args: argparse.Namespace) -> int:
+    from pipeline.quota_memory import QuotaStore, describe_memory, memory_files
+
+    files = memory_files(get_settings().data_dir)
+    if args.action == "forget":
+        for path in files:
+            path.unlink(missing_ok=True)
+        print(f"forgot {len(files)} learned budgets; the next run starts unmetered and learns again")
+        return EXIT_OK
+    if not files:
+        print("nothing learned yet (no Gemini run has met a 429 here, or a tier or limits are set)")
+    for path in files:
+        memory = QuotaStore(path).load()
+        print("\n".join(describe_memory(memory, time.time())) if memory else f"{path}: unreadable")
+    return EXIT_OK
+
+
 def _cost_line(usage: Usage, cost: float) -> str:
     return (
         f"tokens: {usage.prompt_tokens} in, {usage.output_tokens} out, {usage.thinking_tokens} thinking; "
@@ -412,7 +458,7 @@ def _cost_line(usage: Usage, cost: float) -> str:
     )
 
 
-def _print_summary(err: Console, response: ParseResponse) -> None:
+def _print_summary(err: Console, response: ParseResponse, skipped: SkippedFiles | None = None) -> None:
     stats = response.stats
     err.print(
         f"{len(response.data.shows)} shows from {stats.successful_images}/{stats.total_images} images "
@@ -429,6 +475,8 @@ def _print_summary(err: Console, response: ParseResponse) -> None:
     reasons = Counter(r.error.code for r in response.results if r.error is not None)
     if reasons:
         err.print("failed: " + ", ".join(f"{count} {code}" for code, count in reasons.most_common()))
+    if skipped is not None and skipped.total:
+        err.print(f"{skipped.describe()} (not image files by name; name a file to have it checked)")
 
 
 if __name__ == "__main__":

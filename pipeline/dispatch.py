@@ -1,20 +1,25 @@
-"""One run over leased actors: slots first, then dispatch, collect, retry, expire.
+"""One run over leased actors: the one send path. Slots, dispatch, collect, retry, expire.
 
-``Dispatch`` is the state of one ``SupervisedPool.stream``. For a backend that
-draws on a metered budget, each image first gets a slot from the cluster's
-budget actor (asked without blocking, answered with a time to wait) and is
-handed to a worker only when its slot is due, so its deadline starts when it
-is sent and no worker sleeps on quota. A per-minute 429 sends the image back
-to wait for another slot; a per-day or zero quota ends every image not yet
-sent as ``rate_limited`` at once, with the quota's name and reset time.
+``Dispatch`` is the state of one ``SupervisedPool.stream``. Every attempt at an
+image, the first and each retry, goes the same way: for a backend that draws on
+a metered budget it first gets a slot from the cluster's budget actor (asked
+without blocking, answered with a time to wait), then it is handed to a worker
+when the slot is due, and the worker makes exactly one request. So its deadline
+counts only the time in flight, and no worker sleeps on quota. A failed attempt
+goes back by the backend's ``RetryPolicy``: not before its own 429's
+``retryDelay`` (or a jittered backoff), for a new slot. The driver tells the
+budget of each per-minute 429 at once, with the quota it names, so the budget
+learns from it; a per-day or zero quota ends every image not yet sent as
+``rate_limited`` at once, with the quota's name and reset time.
 
-Invariant: every task taken from the source yields exactly one ImageResult.
+Invariant: every task taken from the source yields exactly one ImageResult, and
+its ``attempts`` is the number of times it was sent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
+import heapq
 import logging
 import time
 from collections import deque
@@ -22,10 +27,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pipeline.budget_models import QuotaDenial, SlotGrant
 from pipeline.errors import ConfigError
 from pipeline.metrics import metrics
-from pipeline.ratelimit import QuotaDenial, Settlement, SlotGrant, next_quota_reset
+from pipeline.retry import log_retry
 from pipeline.schema import ImageResult
+from pipeline.slots import BudgetClient, denial_for
 from pipeline.worker import ImageTask, failed_result
 
 if TYPE_CHECKING:
@@ -39,8 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ResultCallback = Callable[[ImageResult], None]
-MAX_QUOTA_WAITS = 20  # per-minute 429s one image may wait out before it fails as rate_limited
-BUDGET_UNREACHABLE_WAIT_S = 1.0  # spacing while the budget actor does not answer (restarting)
 
 
 @dataclass
@@ -55,89 +60,6 @@ class InFlight:
 class _Due:
     at: float  # monotonic time the task's slot opens
     task: ImageTask
-
-
-class _BudgetClient:
-    """The run's side of the cluster's request budget: slots asked for, costs settled later."""
-
-    def __init__(self, limiter: ActorHandle, fleet: WorkerFleet) -> None:
-        self.limiter = limiter
-        self.backend_options = fleet.backend_options
-        self.estimates: dict[int, int] = {}  # image index -> tokens its slot was asked for
-        self.settlements: list[Settlement] = []
-        self.pressure = 0
-
-    def ask(self, task: ImageTask) -> ObjectRef[SlotGrant]:
-        width, height = _image_size(task)
-        tokens = self.backend_options.estimate_input_tokens(width, height)
-        self.estimates[task.payload.index] = tokens
-        settlements, self.settlements = self.settlements, []
-        ref: ObjectRef[SlotGrant] = self.limiter.reserve.remote(tokens, settlements)
-        return ref
-
-    def settle(self, result: ImageResult, task: ImageTask) -> None:
-        estimate = self.estimates.pop(result.image_index, None)
-        if estimate is None:
-            return
-        prompt = result.usage.prompt_tokens if result.usage else None
-        self.settlements.append(
-            Settlement(
-                estimated_tokens=estimate,
-                prompt_tokens=prompt,
-                ok=result.success,
-                slot_at=task.slot_at,
-                sent_at=result.sent_at,
-            )
-        )
-
-    def grant(self, ref: ObjectRef[SlotGrant]) -> SlotGrant:
-        import ray
-
-        try:
-            grant: SlotGrant = ray.get(ref)
-        except Exception as exc:  # restarting or lost: never lose the image over bookkeeping
-            log.warning(
-                "the rate limiter did not answer (%s); spacing requests by %g s",
-                exc,
-                BUDGET_UNREACHABLE_WAIT_S,
-            )
-            return SlotGrant(wait_s=BUDGET_UNREACHABLE_WAIT_S, pressure=self.pressure)
-        self.pressure = grant.pressure
-        return grant
-
-    def exhausted(self, denial: QuotaDenial) -> None:
-        self.limiter.exhausted.remote(denial)
-
-
-def _image_size(task: ImageTask) -> tuple[int | None, int | None]:
-    """Width and height from the image header (no pixels decoded); None when not at hand."""
-    data = getattr(task.payload, "data", None)
-    if not data:
-        return None, None
-    try:
-        from PIL import Image
-
-        with Image.open(io.BytesIO(data)) as image:
-            return image.size
-    except Exception:
-        return None, None
-
-
-def _denial_for(result: ImageResult) -> QuotaDenial | None:
-    """A quota that no waiting will fix (per-day, or none at all), from a rate_limited result."""
-    error = result.error
-    if error is None or error.code != "rate_limited" or error.quota_scope not in ("day", "zero"):
-        return None
-    quota = error.quota or "a Gemini quota"
-    if error.quota_scope == "zero":
-        message = (
-            f"{quota} is 0 for this model on this project (no free tier for it): "
-            "enable billing or choose another model (KARAOKE_GEMINI_MODEL)"
-        )
-        return QuotaDenial(quota=quota, message=message)
-    resets = next_quota_reset()
-    message = f"{quota} is used up; it resets at {resets:%Y-%m-%d %H:%M} UTC (midnight Pacific time)"
-    return QuotaDenial(quota=quota, message=message, resets_at=resets)
 
 
 class Dispatch:
@@ -168,7 +90,11 @@ class Dispatch:
         self.in_flight: dict[ObjectRef[ImageResult], InFlight] = {}
         self.asking: dict[ObjectRef[SlotGrant], ImageTask] = {}
         self.due: deque[_Due] = deque()  # slots held, in the order they open
-        self.budget = _BudgetClient(fleet.limiter, fleet) if fleet.limiter is not None else None
+        self.later: list[tuple[float, int, ImageTask]] = []  # retries, heaped by when they may go
+        self.policy = fleet.backend_options.retry_policy()
+        self.budget = (
+            BudgetClient(fleet.limiter, fleet.backend_options) if fleet.limiter is not None else None
+        )
         self.denial: QuotaDenial | None = None
         self._quota_wait_shown: float | None = None
         for actor in leased:
@@ -198,7 +124,7 @@ class Dispatch:
         import ray
 
         next_tick = 0.0
-        while self._refill() or self.in_flight or self.asking or self.due:
+        while self._work_left():
             self._admit_ready()
             self._take_slots()
             self._send_due()
@@ -209,7 +135,7 @@ class Dispatch:
                 ready, waiting = ray.wait(refs, num_returns=1, timeout=timeout)
                 if ready and waiting:  # collect everything else already done in the same pass
                     ready += ray.wait(waiting, num_returns=len(waiting), timeout=0)[0]
-            elif self.due or self.pending:
+            elif self.due or self.pending or self.later:
                 time.sleep(timeout)
             for ref in ready:
                 if ref in self.in_flight:
@@ -221,6 +147,8 @@ class Dispatch:
             if on_tick is not None and time.monotonic() >= next_tick:
                 on_tick()
                 next_tick = time.monotonic() + self.options.poll_interval_s
+        if self.budget is not None:
+            self.budget.flush()
 
     def leased_actors(self) -> list[ActorHandle]:
         """Every actor this run holds: the idle ones, and the busy ones if it stopped early."""
@@ -242,6 +170,13 @@ class Dispatch:
         if self.denial is not None:
             self._deny_unsent()
         return bool(self.queue)
+
+    def _work_left(self) -> bool:
+        """Release the retries whose wait is over, top the queue up; False once all is done."""
+        now = time.monotonic()
+        while self.later and self.later[0][0] <= now:
+            self.queue.appendleft(heapq.heappop(self.later)[2])  # retries go first
+        return self._refill() or bool(self.in_flight or self.asking or self.due or self.later)
 
     def _held(self) -> int:
         return len(self.in_flight) + len(self.asking) + len(self.due)
@@ -266,8 +201,12 @@ class Dispatch:
             self._deny(task)
             return
         if grant.wait_s > 0:
-            metrics().quota_wait.inc(grant.wait_s)
-        held = task.model_copy(update={"slot_held": True, "slot_at": grant.slot_at})
+            metrics().quota_wait.inc(grant.wait_s, tags={"priority": task.priority})
+        if not grant.booked:  # bulk work asks again when its slot is due, holding none meanwhile
+            self.budget.estimates.pop(task.payload.index, None)
+            heapq.heappush(self.later, (time.monotonic() + grant.wait_s, task.payload.index, task))
+            return
+        held = task.model_copy(update={"slot_at": grant.slot_at})
         due = _Due(time.monotonic() + grant.wait_s, held)
         position = len(self.due)  # grants may come back out of order; keep the deque sorted
         while position and self.due[position - 1].at > due.at:
@@ -292,6 +231,8 @@ class Dispatch:
         moments = [item.deadline for item in self.in_flight.values()]
         if self.due and self.actors.has_free():
             moments.append(self.due[0].at)
+        if self.later:
+            moments.append(self.later[0][0])
         next_moment = min(moments, default=now + self.options.poll_interval_s)
         return max(0.0, min(next_moment - now, self.options.poll_interval_s))
 
@@ -301,6 +242,8 @@ class Dispatch:
             return
         now = time.monotonic()
         opens = self.due[0].at if self.due and self.due[0].at > now + 0.05 else None
+        if opens is None and self.later and not self.in_flight and not self.due:
+            opens = self.later[0][0]  # only retries left, each waiting for its server's delay
         if opens is None and self.asking and not self.in_flight:
             opens = now  # asked, not yet answered: waiting all the same
         if (opens is None) != (self._quota_wait_shown is None) or (
@@ -331,7 +274,7 @@ class Dispatch:
         self._recycle(item)
         if self.budget is not None:
             self.budget.settle(result, item.task)
-        if self._wait_for_quota(result, item):
+        if result.error is not None and self._try_again(result, item):
             return
         self._finish(result, item)
 
@@ -341,34 +284,52 @@ class Dispatch:
         else:
             self.actors.push(item.actor)
 
-    def _wait_for_quota(self, result: ImageResult, item: InFlight) -> bool:
-        """A per-minute 429 sends the image back for a new slot; a used-up quota stops the run."""
-        error = result.error
-        if error is None or error.code != "rate_limited" or self.budget is None:
+    def _try_again(self, result: ImageResult, item: InFlight) -> bool:
+        """A failed attempt goes back for a new slot when the policy says so, not before its
+        server's delay; a used-up quota stops the run. True if the image goes again."""
+        error, task = result.error, item.task
+        assert error is not None
+        if error.code == "rate_limited":
+            metrics().rate_limited.inc(1, tags={"quota": error.quota or "unknown"})
+            if self._stops_the_run(result):
+                return False
+        retry = self.policy.next_try(error, failures=task.failures, quota_waits=task.quota_waits)
+        if retry is None:
+            result.error = self.policy.final_error(error, task.attempt)
             return False
-        metrics().rate_limited.inc(1, tags={"quota": error.quota or "unknown"})
-        denial = _denial_for(result)
-        if denial is not None:
-            log.warning("stopping: %s", denial.message)
-            if self.denial is None:
-                self.denial = denial
-                self.budget.exhausted(denial)
-            result.error = error.model_copy(update={"message": denial.message})
-            return False
-        if item.task.quota_waits >= MAX_QUOTA_WAITS:
-            return False
+        log_retry(task.payload.source, task.attempt, error, retry)
+        again = task.again(quota_wait=retry.quota_wait)
+        heapq.heappush(self.later, (time.monotonic() + retry.delay_s, task.payload.index, again))
         if self.tracker is not None:
+            self.tracker.add_retry()
             self.tracker.worker_gone(item.worker_id)  # idle again; the image waits, it has not finished
-        retry = item.task.model_copy(update={"quota_waits": item.task.quota_waits + 1, "slot_held": False})
-        self.queue.appendleft(retry)
+        return True
+
+    def _stops_the_run(self, result: ImageResult) -> bool:
+        """Tell the budget of a 429; True when its quota is used up (per day, or zero) for all."""
+        if self.budget is None:
+            return False
+        denial = denial_for(result)
+        if denial is None:
+            self.budget.rate_limited(result)
+            return False
+        log.warning("stopping: %s", denial.message)
+        if self.denial is None:
+            self.denial = denial
+            self.budget.exhausted(denial)
+        assert result.error is not None
+        result.error = result.error.model_copy(update={"message": denial.message})
         return True
 
     def _deny_unsent(self) -> None:
-        """With the quota used up, every image not yet sent fails at once, the unread ones too."""
+        """With the quota used up, every image not yet sent fails at once: the retries waiting for
+        their delay, the unread ones too."""
         while self.queue:
             self._deny(self.queue.popleft())
         while self.due:
             self._deny(self.due.popleft().task)
+        while self.later:
+            self._deny(heapq.heappop(self.later)[2])
         while self.source is not None:
             task = next(self.source, None)
             if task is None:
@@ -396,8 +357,8 @@ class Dispatch:
         task = item.task
         log.warning("%s died on %s (attempt %d): %s", item.worker_id, task.payload.source, task.attempt, exc)
         self._add(self.fleet.replace(item.actor, task.job_id))
-        if task.attempt < self.options.max_attempts:
-            self.queue.appendleft(task.model_copy(update={"attempt": task.attempt + 1, "slot_held": False}))
+        if task.failures + 1 < self.options.max_attempts:
+            self.queue.appendleft(task.again(quota_wait=False))
             if self.tracker is not None:
                 self.tracker.add_retry()
                 self.tracker.worker_gone(item.worker_id)

@@ -155,7 +155,7 @@ def get_progress_actor() -> ActorHandle:
     """
     import ray
 
-    from pipeline.ratelimit import head_node_options
+    from pipeline.budget_actor import head_node_options
 
     return (
         ray.remote(ProgressBoard)

@@ -27,6 +27,7 @@ WEEKDAYS: tuple[Weekday, ...] = (
 ErrorCode = Literal[
     "empty",
     "not_an_image",
+    "not_a_file",
     "corrupt_image",
     "unsupported_type",
     "too_large",
@@ -115,6 +116,16 @@ class ImageError(WireModel):
     retry_after: float | None = Field(default=None, description="seconds the server asked us to wait")
     quota_scope: Literal["minute", "day", "zero"] | None = Field(
         default=None, exclude=True, description="how long the quota lasts: for the dispatcher, not the wire"
+    )
+    quota_limit: int | None = Field(
+        default=None,
+        exclude=True,
+        description="the limit the 429 named: for the budget to learn, not the wire",
+    )
+    retryable: bool = Field(
+        default=False,
+        exclude=True,
+        description="another attempt may succeed: for the dispatcher, not the wire",
     )
 
 

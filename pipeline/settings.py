@@ -35,8 +35,9 @@ class Settings(BaseSettings):
     )
     gemini_model: str = Field(default="gemini-2.5-flash", description="Gemini model name")
     gemini_base_url: str | None = Field(default=None, description="API base URL override")
-    gemini_tier: Literal["free", "tier1", "tier2", "tier3"] = Field(
-        default="free", description="the project's Gemini tier, whose published quotas are the defaults"
+    gemini_tier: Literal["free", "tier1", "tier2", "tier3"] | None = Field(
+        default=None,
+        description="hold the budget to this tier's published quotas; None: learn the limits from 429s",
     )
     gemini_rpm: int | None = Field(
         default=None, ge=1, description="requests per minute for the whole cluster; None: the tier's"

@@ -1,9 +1,11 @@
-"""The worker: one backend for its lifetime, one image at a time.
+"""The worker: one backend for its lifetime, one attempt at one image per call.
 
-``ImageProcessor`` does the work without Ray (the in-process fallback uses it
-directly); ``ImageWorker`` is the Ray actor around it, whose API calls draw
-on the cluster's request budget. Workers return results, they do not throw across the
-cluster: a failed image is an ``ImageResult`` with an error code.
+``ImageProcessor`` does the work without Ray (the in-process loop uses it
+directly); ``ImageWorker`` is the Ray actor around it. A call makes at most one
+backend request: the driver took the request's slot from the budget before it
+sent the task, and decides on any retry from the result (``pipeline.retry``).
+Workers return results, they do not throw across the cluster: a failed image is
+an ``ImageResult`` with an error code (``retryable`` when another attempt may help).
 """
 
 from __future__ import annotations
@@ -14,17 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.backends.base import Backend, BackendOptions, ExtractContext, RemoteCallHooks, make_backend
+from pipeline.backends.base import Backend, BackendOptions, ExtractContext, make_backend
 from pipeline.cache import ResultCache, cache_key
 from pipeline.clean import clean_schedule
 from pipeline.errors import BackendError, ImageRejected
 from pipeline.images import ImagePayload, ImageRef, open_image, read_uri
+from pipeline.ratelimit import Priority
 from pipeline.schema import ErrorCode, ImageError, ImageResult, ParsedSchedule, Usage, WireModel
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from ray.actor import ActorClass, ActorHandle
+    from ray.actor import ActorClass
 
 
 class WorkerOptions(BaseModel):
@@ -59,13 +62,23 @@ class ImageTask(WireModel):
     job_id: str
     payload: ImagePayload | ImageRef
     context: ExtractContext | None = None
-    attempt: int = Field(default=1, ge=1)
-    quota_waits: int = Field(default=0, ge=0, description="times this image went back to wait for quota")
-    slot_held: bool = Field(default=False, description="the driver already took its first request's slot")
-    slot_at: float | None = Field(default=None, description="when that slot opened (the budget's clock)")
+    attempt: int = Field(default=1, ge=1, description="this dispatch's number: 1 + the image's earlier ones")
+    failures: int = Field(default=0, ge=0, description="earlier attempts that failed transiently or crashed")
+    quota_waits: int = Field(default=0, ge=0, description="earlier attempts answered with a per-minute 429")
+    priority: Priority = Field(
+        default="interactive", description="interactive (a user waits) goes before bulk on the budget"
+    )
+    slot_at: float | None = Field(
+        default=None, description="when this attempt's slot opened (budget's clock)"
+    )
     cache_identity: str | None = Field(
         default=None, description="look the image up in the worker's cache under this identity (batch)"
     )
+
+    def again(self, *, quota_wait: bool) -> ImageTask:
+        """The next attempt at this image, after a per-minute 429 or after a failure."""
+        counted = {"quota_waits": self.quota_waits + 1} if quota_wait else {"failures": self.failures + 1}
+        return self.model_copy(update={"attempt": self.attempt + 1, "slot_at": None, **counted})
 
 
 class ImageProcessor:
@@ -76,22 +89,23 @@ class ImageProcessor:
         backend_options: BackendOptions,
         options: WorkerOptions,
         worker_id: str,
-        hooks: RemoteCallHooks | None = None,
     ) -> None:
         self.worker_id = worker_id
         self.options = options
-        self.backend: Backend = make_backend(backend_options, hooks)  # loaded once, used for every image
+        self.backend: Backend = make_backend(backend_options)  # loaded once, used for every image
         self._cache: ResultCache | None = None
 
     def process(self, task: ImageTask) -> ImageResult:
-        """One image to one result; every failure, even a bug, is a failed result (not a raise)."""
+        """One attempt at one image; every failure, even a bug, is a failed result (not a raise)."""
         started = time.perf_counter()
+        sent_at: float | None = None
         payload: ImagePayload | ImageRef = task.payload
         try:
             payload = self._read(payload)
             cached = self._cached(task, payload)
             if cached is not None:
                 return cached
+            sent_at = time.time()  # when the slot was really used, for the budget's windows
             schedule = self._extract(payload, task.context)
         except ImageRejected as exc:
             if self.options.raise_errors:
@@ -107,17 +121,18 @@ class ImageProcessor:
                 quota=exc.quota,
                 retry_after=exc.retry_after,
                 quota_scope=exc.quota_scope,
+                quota_limit=exc.quota_limit,
+                retryable=exc.retryable,
             )
-            return self._result(task, payload, started, error=error, calls=exc.attempts)
+            return self._result(task, payload, started, error=error, sent_at=sent_at)
         except Exception as exc:  # a bug: this image fails, the worker and the batch carry on
             if self.options.raise_errors:
                 raise
             log.exception("unexpected error on %s", payload.source)
             error = ImageError(code="internal_error", message=f"{type(exc).__name__}: {exc}")
-            return self._result(task, payload, started, error=error)
-        calls = getattr(self.backend, "last_attempts", 1)
+            return self._result(task, payload, started, error=error, sent_at=sent_at)
         usage: Usage | None = getattr(self.backend, "last_usage", None)
-        result = self._result(task, payload, started, data=schedule, calls=calls, usage=usage)
+        result = self._result(task, payload, started, data=schedule, usage=usage, sent_at=sent_at)
         self._remember(task, result)
         return result
 
@@ -163,10 +178,10 @@ class ImageProcessor:
         *,
         data: ParsedSchedule | None = None,
         error: ImageError | None = None,
-        calls: int = 1,
         usage: Usage | None = None,
+        sent_at: float | None = None,
     ) -> ImageResult:
-        """``attempts`` counts worker attempts before this one plus backend calls in this one."""
+        """``attempts`` counts the image's dispatches, this one included: one request each."""
         return ImageResult(
             image_index=payload.index,
             source=payload.source,
@@ -174,10 +189,11 @@ class ImageProcessor:
             success=error is None,
             status="ok" if error is None else "failed",
             error=error,
-            attempts=task.attempt - 1 + max(calls, 1),
+            attempts=task.attempt,
             processing_time=(time.perf_counter() - started) * 1000,
             worker=self.worker_id,
             usage=usage,
+            sent_at=sent_at,
             data=data or ParsedSchedule(),
         )
 
@@ -214,31 +230,14 @@ def cached_result(
 
 
 class ImageWorker:
-    """Ray actor body: an ImageProcessor whose API calls draw on the cluster's budget.
+    """Ray actor body: an ImageProcessor. It makes no calls of its own: the driver took the
+    request's slot before sending the task, and reports progress and settles the budget."""
 
-    The driver takes the slot of an image's first request before sending it
-    here (``task.slot_held``); retries inside the backend take their own. Workers
-    make no other calls: the driver reports progress and settles the budget.
-    """
-
-    def __init__(
-        self,
-        backend_options: BackendOptions,
-        options: WorkerOptions,
-        worker_id: str,
-        limiter: ActorHandle | None = None,
-    ) -> None:
-        self.permits = _Permits(limiter, backend_options) if limiter is not None else None
-        hooks = self.permits.hooks() if self.permits is not None else None
-        self.processor = ImageProcessor(backend_options, options, worker_id, hooks)
+    def __init__(self, backend_options: BackendOptions, options: WorkerOptions, worker_id: str) -> None:
+        self.processor = ImageProcessor(backend_options, options, worker_id)
 
     def process(self, task: ImageTask) -> ImageResult:
-        if self.permits is None:
-            return self.processor.process(task)
-        self.permits.prepaid, self.permits.sent_at = task.slot_held, None
-        result = self.processor.process(task)
-        result.sent_at = self.permits.sent_at
-        return result
+        return self.processor.process(task)
 
     def ping(self) -> str:
         return self.processor.worker_id
@@ -248,41 +247,6 @@ class ImageWorker:
         import ray
 
         return str(ray.get_runtime_context().get_node_id())
-
-
-class _Permits:
-    """The hooks of a worker's backend: slots from the cluster's budget, 429s told to it."""
-
-    def __init__(self, limiter: ActorHandle, backend_options: BackendOptions) -> None:
-        self.limiter = limiter
-        self.tokens = backend_options.estimate_input_tokens(None, None)
-        self.prepaid = False
-        self.sent_at: float | None = None
-
-    def hooks(self) -> RemoteCallHooks:
-        return RemoteCallHooks(self.acquire, self.rate_limited, defer_rate_limits=True)
-
-    def acquire(self) -> None:
-        """The first attempt's slot was taken by the driver; a retry waits for one of its own."""
-        if self.prepaid:
-            self.prepaid = False
-            self.sent_at = time.time()  # when the slot was really used, for the budget's windows
-            return
-        import ray
-
-        try:
-            grant = ray.get(self.limiter.reserve.remote(self.tokens))
-        except Exception:  # the budget is away (restarting): go on, the server's 429s still hold us back
-            log.warning("the rate limiter did not answer; sending the retry without a slot")
-            return
-        if grant.denied is not None:
-            raise BackendError(
-                "rate_limited", grant.denied.message, quota=grant.denied.quota, quota_scope="day"
-            )
-        time.sleep(grant.wait_s)
-
-    def rate_limited(self, retry_after: float | None) -> None:
-        self.limiter.rate_limited.remote(retry_after)
 
 
 def worker_actor_class(options: WorkerOptions) -> ActorClass[Any]:

@@ -29,7 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline.cache import ResultCache
 from pipeline.errors import JobCancelled
 from pipeline.job_store import JobRecord, JobStore, RunDefaults
-from pipeline.jobs import JobRunner, RunRequest, start_fleet
+from pipeline.jobs import JobRunner, RunRequest
+from pipeline.pool import start_fleet
 from pipeline.runner import PoolOptions
 from pipeline.schema import ParseResponse
 from pipeline.worker import WorkerOptions
@@ -139,8 +140,14 @@ class ParserService:
         assert options.fleet_size is not None and options.worker_num_cpus is not None
         self.options = options
         worker_options = WorkerOptions(num_cpus=options.worker_num_cpus, max_pixels=options.max_image_pixels)
+        # users' requests and admins' bulk jobs share the fleet: bulk always leaves one worker free
         fleet = start_fleet(
-            options.backend, worker_options, options.fleet_size, options.rate_limit(), ready_only=True
+            options.backend,
+            worker_options,
+            options.fleet_size,
+            options.rate_limit(),
+            ready_only=True,
+            interactive_workers=1,
         )
         self.store = JobStore.shared(options.jobs_location(), options.job_ttl_s, options.orphan_after_s)
         self.admission = Admission(options.max_queued_images, options.fleet_size)
@@ -328,7 +335,7 @@ class ParserService:
         return record
 
     async def _settings_update(self, request: Request) -> SettingsUpdate:
-        body = await read_capped_body(request, 64 * 1024)
+        body = await read_capped_body(request, 64 * 1024, self.options.body_timeouts)
         document = await run_in_threadpool(decode_json, body)
         try:
             return SettingsUpdate.model_validate(document)

@@ -5,8 +5,9 @@ must answer fast even while the replica relays big uploads. Pinging each helper 
 inside the probe put two actor round trips (and two more processes to be scheduled on a
 busy machine) on every probe's path. A ``HelperWatch`` pings them on its own schedule
 instead, and a probe reads the last verdict: a helper is down once its last ping failed
-or went unanswered for ``timeout_s``. A verdict is at most ``interval_s`` (+ ``timeout_s``
-for a stuck helper) old.
+or went unanswered for ``timeout_s``, or answered with a problem (a string: the request
+budget says so when no slot has opened for longer than its window while requests wait).
+A verdict is at most ``interval_s`` (+ ``timeout_s`` for a stuck helper) old.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ class HelperWatch:
         self._pings = dict(pings)
         self._interval_s = interval_s
         self._timeout_s = timeout_s
-        self._failed: set[str] = set()
+        self._failed: dict[str, str | None] = {}  # name -> the problem it reported, if it said one
         self._first_round = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def down(self) -> list[str]:
-        """The helpers that do not answer, in the order they were named.
+        """The helpers that do not answer or report a problem, in the order they were named.
 
         The first call starts the watch and waits for its first round, so a replica never
         reports helpers up that it has not heard from.
@@ -38,7 +39,11 @@ class HelperWatch:
         if self._task is None:
             self._task = asyncio.ensure_future(self._watch())
         await self._first_round.wait()
-        return [name for name in self._pings if name in self._failed]
+        return [
+            name if self._failed[name] is None else f"{name} ({self._failed[name]})"
+            for name in self._pings
+            if name in self._failed
+        ]
 
     def close(self) -> None:
         if self._task is not None:
@@ -52,8 +57,11 @@ class HelperWatch:
 
     async def _ping(self, name: str, ping: Ping) -> None:
         try:
-            await asyncio.wait_for(ping(), timeout=self._timeout_s)
+            answer = await asyncio.wait_for(ping(), timeout=self._timeout_s)
         except Exception:  # dead, restarting or stuck: all the same to a client
-            self._failed.add(name)
+            self._failed[name] = None
+            return
+        if isinstance(answer, str):
+            self._failed[name] = answer
         else:
-            self._failed.discard(name)
+            self._failed.pop(name, None)

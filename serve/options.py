@@ -21,6 +21,27 @@ from pipeline.settings import get_settings
 MB = 1024 * 1024
 
 
+class BodyTimeouts(BaseModel):
+    """How long a replica waits for a request body: a sender that stalls or trickles gets 408.
+
+    Uvicorn (0.55, under Serve 2.60's proxy) has no body or header read timeout, and Serve's
+    ``request_timeout_s`` bounds the whole request (a long sync parse too), so the body's
+    deadlines live here, where the body is read. See docs/slow-senders.md.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    idle_s: float = Field(default=15.0, gt=0, description="longest wait for the next piece of the body")
+    min_bytes_per_s: float = Field(
+        default=32 * 1024,
+        gt=0,
+        description="slowest average rate accepted, after the first idle_s (a 20 MB body: about 11 min)",
+    )
+
+    def total_s(self, expected_bytes: int) -> float:
+        """The whole body's deadline for a body of ``expected_bytes``."""
+        return self.idle_s + expected_bytes / self.min_bytes_per_s
+
+
 class ServeOptions(BaseModel):
     """Limits, pool sizes and paths of one Serve application."""
 
@@ -55,6 +76,9 @@ class ServeOptions(BaseModel):
         default=10.0, gt=0, description="a job whose replica has been silent this long is marked failed"
     )
     max_body_bytes: int = Field(default=50 * MB, ge=1, description="largest request body accepted (413)")
+    body_timeouts: BodyTimeouts = Field(
+        default_factory=BodyTimeouts, description="a body that stalls or trickles is refused (408)"
+    )
     max_images: int = Field(default=100, ge=1, description="most images in one request (413)")
     max_image_bytes: int = Field(default=10 * MB, ge=1, description="largest single image (413)")
     max_image_pixels: int = Field(default=40_000_000, ge=1, description="decompression-bomb limit")

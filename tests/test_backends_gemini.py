@@ -21,18 +21,35 @@ from pipeline.backends.base import ExtractContext
 from pipeline.backends.gemini import GeminiBackend, GeminiOptions, encode_image, make_client
 from pipeline.backends.gemini_errors import server_retry_delay
 from pipeline.errors import BackendError, ConfigError
+from pipeline.images import read_bytes
+from pipeline.ratelimit import RequestBudget
+from pipeline.schema import ImageResult
+from pipeline.sequential import send_until_done
 from pipeline.testing.fake_gemini import FakeGeminiOptions, FakeGeminiServer, FaultRates
+from pipeline.testing.scripted import make_scripted_png
+from pipeline.worker import ImageProcessor, ImageTask, WorkerOptions
 
 KEY = "AIzaTEST-never-in-logs-0123456789"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "examples" / "screenshots"
 ECHO = FakeGeminiOptions(extract="echo")
 
 
-def gemini(server: FakeGeminiServer, **overrides: Any) -> GeminiBackend:
-    """A backend on the fake server with quick backoff; keyword overrides go to GeminiOptions."""
-    hooks = {name: overrides.pop(name) for name in ("acquire_permit", "on_rate_limited") if name in overrides}
+def options(server: FakeGeminiServer, **overrides: Any) -> GeminiOptions:
+    """Options on the fake server with quick backoff; keyword overrides go to GeminiOptions."""
     values: dict[str, Any] = {"api_key": SecretStr(KEY), "base_url": server.base_url, "backoff_base_s": 0.02}
-    return GeminiBackend(GeminiOptions(**{**values, **overrides}), **hooks)
+    return GeminiOptions(**{**values, **overrides})
+
+
+def gemini(server: FakeGeminiServer, **overrides: Any) -> GeminiBackend:
+    return GeminiBackend(options(server, **overrides))
+
+
+def send(server: FakeGeminiServer, budget: RequestBudget | None = None, **overrides: Any) -> ImageResult:
+    """One image through the in-process send path: slots, one request per attempt, the policy."""
+    backend = options(server, **overrides)
+    processor = ImageProcessor(backend, WorkerOptions(), "test")
+    payload = read_bytes(make_scripted_png(venue="Send Path"), 0, max_bytes=10**6)
+    return send_until_done(processor, ImageTask(job_id="t", payload=payload), backend.retry_policy(), budget)
 
 
 def blank(size: tuple[int, int] = (64, 48)) -> Image.Image:
@@ -87,45 +104,46 @@ def test_one_client_for_the_backends_lifetime(server: FakeGeminiServer) -> None:
     backend = GeminiBackend(GeminiOptions(api_key=SecretStr(KEY), base_url=server.base_url), factory)
     for _ in range(3):
         assert len(backend.extract(blank()).shows) == 3
-    assert len(built) == 1 and len(server.requests) == 3 and backend.last_attempts == 1
+    assert len(built) == 1 and len(server.requests) == 3
 
 
-def test_429_waits_at_least_the_servers_retry_delay(server: FakeGeminiServer) -> None:
+def test_a_429_is_one_request_that_names_its_quota_and_the_servers_delay(server: FakeGeminiServer) -> None:
+    server.configure(ECHO.model_copy(update={"script": ("http_429",), "retry_delay_s": 2.0, "rpm": 10}))
+    error = failure(gemini(server))
+    assert (error.code, error.retryable, error.retry_after) == ("rate_limited", True, 2.0)
+    assert (error.quota_scope, error.quota_limit) == ("minute", 10)
+    assert error.quota == "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"
+    assert len(server.requests) == 1, "the backend never retries on its own"
+
+
+def test_a_paid_429_without_a_stated_limit_names_no_limit(server: FakeGeminiServer) -> None:
+    update = {"script": ("http_429",), "quota_tier": "paid", "quota_states_limit": False}
+    server.configure(ECHO.model_copy(update=update))
+    error = failure(gemini(server))
+    assert error.quota == "GenerateRequestsPerMinutePerProjectPerModel" and error.quota_limit is None
+
+
+def test_the_send_path_waits_at_least_the_servers_retry_delay(server: FakeGeminiServer) -> None:
     server.configure(ECHO.model_copy(update={"script": ("http_429",), "retry_delay_s": 1.0}))
-    permits: list[float] = []
-    rate_limited: list[float | None] = []
-    backend = gemini(
-        server, acquire_permit=lambda: permits.append(time.monotonic()), on_rate_limited=rate_limited.append
-    )
-    assert len(backend.extract(blank()).shows) == 3
+    result = send(server)
     first, second = server.requests
-    assert (first.status, second.status) == (429, 200)
+    assert (first.status, second.status, result.attempts, result.success) == (429, 200, 2, True)
     assert second.time - first.time >= 1.0  # our own backoff (base 0.02 s) alone would be far shorter
-    assert permits[1] - permits[0] >= 1.0 and rate_limited == [1.0] and backend.last_attempts == 2
 
 
 def test_a_503_storm_exhausts_the_retries(server: FakeGeminiServer) -> None:
     server.configure(ECHO.model_copy(update={"faults": FaultRates(http_503=1.0)}))
-    error = failure(gemini(server, max_retries=3))
-    assert (error.code, error.attempts) == ("upstream_error", 4)
-    assert "4 attempts" in error.message and "503" in error.message
+    result = send(server, max_retries=3)
+    assert result.error is not None and (result.error.code, result.attempts) == ("upstream_error", 4)
+    assert "4 attempts" in result.error.message and "503" in result.error.message
     assert [r.status for r in server.requests] == [503] * 4
-
-
-def test_rate_limited_when_the_deadline_leaves_no_room_for_the_wait(server: FakeGeminiServer) -> None:
-    server.configure(ECHO.model_copy(update={"faults": FaultRates(http_429=1.0), "retry_delay_s": 5}))
-    started = time.monotonic()
-    error = failure(gemini(server, image_deadline_s=2.0))
-    assert time.monotonic() - started < 1.0  # it did not sleep 5 s only to give up
-    assert (error.code, error.attempts, error.retry_after) == ("rate_limited", 1, 5.0)
-    assert "deadline" in error.message and len(server.requests) == 1
 
 
 def test_a_reply_slower_than_the_attempt_timeout_is_a_timeout(server: FakeGeminiServer) -> None:
     server.configure(ECHO.model_copy(update={"faults": FaultRates(slow=1.0), "slow_delay_s": 5}))
     started = time.monotonic()
-    error = failure(gemini(server, attempt_timeout_s=0.6, max_retries=1))
-    assert (error.code, error.attempts) == ("timeout", 2)
+    error = failure(gemini(server, attempt_timeout_s=0.6))
+    assert (error.code, error.retryable) == ("timeout", True)
     assert time.monotonic() - started < 3.0
 
 
@@ -148,7 +166,7 @@ def test_truncated_before_any_show_is_bad_model_output(server: FakeGeminiServer)
 def test_malformed_json_is_bad_model_output_without_retry(server: FakeGeminiServer) -> None:
     server.configure(ECHO.model_copy(update={"faults": FaultRates(malformed_json=1.0)}))
     error = failure(gemini(server))
-    assert (error.code, error.attempts, len(server.requests)) == ("bad_model_output", 1, 1)
+    assert (error.code, error.retryable, len(server.requests)) == ("bad_model_output", False, 1)
 
 
 def test_a_blocked_prompt_is_blocked(server: FakeGeminiServer) -> None:
@@ -158,8 +176,8 @@ def test_a_blocked_prompt_is_blocked(server: FakeGeminiServer) -> None:
 
 def test_403_is_an_auth_error_with_exactly_one_request(server: FakeGeminiServer) -> None:
     server.configure(ECHO.model_copy(update={"faults": FaultRates(http_403=1.0)}))
-    error = failure(gemini(server))
-    assert (error.code, error.attempts) == ("auth_error", 1)
+    result = send(server)
+    assert result.error is not None and (result.error.code, result.attempts) == ("auth_error", 1)
     assert [r.status for r in server.requests] == [403]
 
 
@@ -180,12 +198,14 @@ def test_the_key_never_leaks(server: FakeGeminiServer, caplog: pytest.LogCapture
     schedule = backend.extract(blank())
     server.configure(ECHO.model_copy(update={"faults": FaultRates(http_503=1.0)}))
     storm = failure(backend)
+    retried = send(server, max_retries=1)
     server.configure(ECHO.model_copy(update={"faults": FaultRates(http_403=1.0)}))
     denied = failure(backend)
     assert "503" in caplog.text  # the retry was logged...
     assert KEY not in caplog.text  # ...without the key, by us, the SDK or httpx
     for error in (storm, denied):
         assert KEY not in f"{error} {error.message} {error!r} {error.__cause__!r}"
+    assert KEY not in retried.to_wire_json()
     options = backend.options
     for shown in (
         repr(options),
@@ -200,7 +220,7 @@ def test_the_key_never_leaks(server: FakeGeminiServer, caplog: pytest.LogCapture
 def test_importing_the_backend_does_not_import_the_sdk() -> None:
     code = (
         "import sys, pipeline.backends.gemini, pipeline.testing.fake_gemini_options; "
-        "assert not {'google.genai', 'tenacity', 'starlette'} & set(sys.modules); "
+        "assert not {'google.genai', 'starlette'} & set(sys.modules); "
         "assert 'pipeline.backends.base' not in sys.modules  # so base may import GeminiOptions"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

@@ -12,13 +12,14 @@ import pytest
 from test_budget import audit_budget
 
 from pipeline.backends.gemini import GeminiOptions
+from pipeline.budget_actor import get_rate_limiter
 from pipeline.cache import ResultCache
 from pipeline.images import ImagePayload, read_bytes
 from pipeline.parse import run_parse
-from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
+from pipeline.ratelimit import RateLimitOptions
 from pipeline.runner import PoolOptions
 from pipeline.schema import BatchProgress, ParseResponse
-from pipeline.testing.fake_gemini import FakeGeminiOptions, FakeGeminiServer
+from pipeline.testing.fake_gemini import FakeGeminiOptions, FakeGeminiServer, FaultRates
 from pipeline.testing.scripted import make_scripted_png
 from pipeline.worker import WorkerOptions
 
@@ -62,17 +63,28 @@ def parse(fake: FakeGeminiServer, count: int, workers: int, **kwargs: object) ->
     )
 
 
-def test_a_503_storm_fails_one_image_and_leaves_the_others_alone(fake: FakeGeminiServer) -> None:
-    # one worker, so the first image meets the scripted storm: 4 x 503 = first try + 3 retries
+def test_a_503_storm_fails_its_images_and_leaves_the_others_alone(fake: FakeGeminiServer) -> None:
+    # every request 503 until the storm passes: the first two images use up 4 attempts each
+    fake.configure(FakeGeminiOptions(extract="echo", faults=FaultRates(http_503=1.0)))
+    fake.clear_requests()
+    storm = parse(fake, 2, workers=2)
+    for result in storm.results:
+        assert result.error is not None and result.error.code == "upstream_error"
+        assert result.attempts == 4 and "gave up after 4 attempts" in result.error.message
+    assert [r.status for r in fake.requests] == [503] * 8 and storm.stats.retries == 6
+    fake.configure(FakeGeminiOptions(extract="echo"))
+    assert parse(fake, 3, workers=2).stats.failed_images == 0
+
+
+def test_four_503s_cost_four_retries_and_lose_nothing(fake: FakeGeminiServer) -> None:
+    # one worker: which image meets which 503 depends on the backoffs drawn, the totals do not
     fake.configure(FakeGeminiOptions(extract="echo", script=("http_503",) * 4))
     fake.clear_requests()
     response = parse(fake, 4, workers=1)
-    first = response.results[0]
-    assert first.error is not None and first.error.code == "upstream_error"
-    assert first.attempts == 4 and "gave up after 4 attempts" in first.error.message
-    assert [r.status for r in response.results[1:]] == ["ok"] * 3
-    assert [r.status for r in fake.requests] == [503] * 4 + [200] * 3
-    assert response.stats.retries == 3
+    assert [r.status for r in response.results] == ["ok"] * 4
+    assert sum(r.attempts for r in response.results) == len(fake.requests) == 8
+    assert sorted(r.status for r in fake.requests) == [200] * 4 + [503] * 4
+    assert response.stats.retries == 4
 
 
 def test_the_shared_rpm_limit_holds_across_five_workers(fake: FakeGeminiServer) -> None:

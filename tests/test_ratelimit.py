@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from pathlib import Path
 
 import pytest
 
-from pipeline.ratelimit import (
-    QuotaDenial,
-    RateLimitOptions,
-    RequestBudget,
-    Settlement,
-    SlotGrant,
-    next_quota_reset,
-)
+from pipeline.budget_models import QuotaDenial, Settlement, SlotGrant, next_quota_reset
+from pipeline.quota_memory import QuotaNotice
+from pipeline.ratelimit import RateLimitOptions, RequestBudget
 
 
 class Clock:
@@ -97,7 +93,7 @@ def test_real_token_counts_correct_later_estimates() -> None:
 def test_a_429_holds_new_slots_for_retry_after() -> None:
     clock = Clock()
     budget = RequestBudget(RateLimitOptions(rpm=100), clock)
-    budget.rate_limited(retry_after=2.5)
+    budget.rate_limited(QuotaNotice(retry_after=2.5))
     assert budget.reserve().wait_s == pytest.approx(2.5)
 
 
@@ -145,11 +141,57 @@ def test_an_exhausted_quota_denies_until_it_resets() -> None:
     assert budget.reserve().denied is None
 
 
-def test_a_restarted_budget_assumes_the_last_window_was_full() -> None:
+def test_a_restarted_budget_resumes_from_its_memory_file(tmp_path: Path) -> None:
     clock = Clock()
-    budget = RequestBudget(RateLimitOptions(rpm=3, window_s=60, margin_s=0), clock)
-    budget.assume_full()
-    assert budget.reserve().wait_s == pytest.approx(60)
+    options = RateLimitOptions(rpm=3, window_s=60, margin_s=0, state_path=str(tmp_path / "budget.json"))
+    before = RequestBudget(options, clock)
+    assert waits(before, 3) == [0, 0, 0]
+    before.flush()
+    clock.now += 20
+    after = RequestBudget(options, clock)
+    after.resume_after_restart()
+    assert after.reserve().wait_s == pytest.approx(40), "the three slots of 20 s ago still fill the window"
+
+
+def test_a_restarted_budget_without_memory_waits_one_spacing_not_a_window() -> None:
+    for rpm, spacing in ((10, 6.0), (1000, 0.06)):
+        budget = RequestBudget(RateLimitOptions(rpm=rpm, window_s=60, margin_s=0), Clock())
+        budget.resume_after_restart()
+        assert budget.reserve().wait_s == pytest.approx(spacing)
+
+
+def test_unmetered_until_a_429_names_the_limit_then_held_to_it() -> None:
+    clock = Clock()
+    budget = RequestBudget(RateLimitOptions(window_s=60, margin_s=0, learn=True), clock)
+    assert waits(budget, 12) == [0] * 12, "nothing assumed: a paid key is not held to the free tier"
+    quota = "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"
+    budget.rate_limited(QuotaNotice(quota=quota, limit=10, retry_after=30))
+    assert budget.snapshot().rpm == 10 and "as the 429 stated" in budget.snapshot().learned[0]
+    assert budget.reserve().wait_s == pytest.approx(60.05), "ten of the twelve fill the window (+ margin)"
+
+
+def test_a_limit_set_by_the_user_is_never_learned_over() -> None:
+    budget = RequestBudget(RateLimitOptions(rpm=50, learn=True), Clock())
+    budget.rate_limited(QuotaNotice(quota="GenerateRequestsPerMinutePerProjectPerModel", limit=10))
+    assert budget.snapshot().rpm == 50
+
+
+def test_a_tier_budget_learns_nothing() -> None:
+    budget = RequestBudget(RateLimitOptions(tpm=None, learn=False), Clock())
+    budget.rate_limited(QuotaNotice(quota="GenerateRequestsPerMinutePerProjectPerModel", limit=10))
+    assert budget.snapshot().rpm is None and budget.snapshot().learned == []
+
+
+def test_what_was_learned_is_kept_for_the_next_run(tmp_path: Path) -> None:
+    clock = Clock()
+    options = RateLimitOptions(learn=True, window_s=60, margin_s=0, state_path=str(tmp_path / "b.json"))
+    first = RequestBudget(options, clock)
+    first.reserve()
+    first.rate_limited(QuotaNotice(quota="GenerateContentInputTokensPerModelPerMinute", limit=250_000))
+    clock.now += 3600  # an hour later: the window is long gone, the limit is not
+    second = RequestBudget(options, clock)
+    assert second.snapshot().tpm == 250_000 and second.snapshot().rpm is None
+    assert second.reserve().wait_s == 0
 
 
 def test_the_quota_day_ends_at_midnight_pacific_in_winter_and_summer() -> None:
@@ -212,3 +254,40 @@ def test_a_request_that_left_late_counts_from_when_it_left() -> None:
     budget.settle(Settlement(slot_at=second.slot_at, sent_at=1003.0))
     assert budget.reserve().slot_at == pytest.approx(1010.0), "the first still leaves the window at 1010"
     assert budget.reserve().slot_at == pytest.approx(1013.0), "the second leaves it at 1013, not 1010"
+
+
+def test_a_budget_whose_slots_stall_longer_than_the_window_says_so() -> None:
+    clock = Clock()
+    budget = RequestBudget(RateLimitOptions(rpm=1, window_s=10, margin_s=0), clock)
+    budget.reserve()
+    assert budget.stalled() is None, "nothing waits"
+    budget.rate_limited(QuotaNotice(retry_after=120))  # say, a server that keeps asking for more
+    budget.reserve()
+    clock.now += 5
+    assert budget.stalled() is None, "within the window: an ordinary wait"
+    clock.now += 10
+    problem = budget.stalled()
+    assert problem is not None and "15 s while 1 wait" in problem
+
+
+def test_bulk_leaves_the_interactive_share_free_while_interactive_work_asks() -> None:
+    clock = Clock()
+    budget = RequestBudget(RateLimitOptions(rpm=10, window_s=60, margin_s=0, interactive_share=0.2), clock)
+    assert budget.reserve(priority="interactive").wait_s == 0
+    bulk = [budget.reserve(priority="bulk") for _ in range(8)]
+    assert [grant.booked for grant in bulk] == [True] * 7 + [False], "two of ten stay free"
+    assert bulk[-1].wait_s == pytest.approx(60), "told when to ask again"
+    assert budget.reserve(priority="interactive").wait_s == 0, "an interactive request goes at once"
+    assert budget.reserve(priority="interactive").wait_s == 0
+    assert budget.reserve(priority="interactive").wait_s == pytest.approx(60), "the window is full now"
+
+
+def test_bulk_alone_takes_the_whole_window_and_never_holds_a_future_slot() -> None:
+    clock = Clock()
+    budget = RequestBudget(RateLimitOptions(rpm=10, window_s=60, margin_s=0), clock)
+    bulk = [budget.reserve(priority="bulk") for _ in range(12)]
+    assert [grant.booked for grant in bulk] == [True] * 10 + [False] * 2
+    assert len(budget.granted_slots()) == 10, "the unbooked asks hold nothing"
+    budget.reserve(priority="interactive")
+    clock.now += 11 * 60  # the window is empty again; interactive work asked 11 minutes ago
+    assert all(budget.reserve(priority="bulk").booked for _ in range(10)), "no share held for it now"

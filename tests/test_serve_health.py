@@ -14,12 +14,14 @@ class Helper:
         self.mode = "up"
         self.pings = 0
 
-    async def ping(self) -> bool:
+    async def ping(self) -> bool | str:
         self.pings += 1
         if self.mode == "dead":
             raise RuntimeError("the actor died")
         if self.mode == "stuck":
             await asyncio.Event().wait()
+        if self.mode == "stalled":
+            return "no request slot has opened for 75 s while 4 wait"
         return True
 
 
@@ -77,3 +79,17 @@ def test_a_probe_before_the_first_answer_waits_for_it_and_does_not_report_up() -
             watch.close()
 
     assert asyncio.run(scenario()) == ["progress"]
+
+
+def test_a_helper_that_answers_with_a_problem_is_reported_with_it() -> None:
+    async def scenario() -> None:
+        budget = Helper()
+        watch = HelperWatch({"rate limiter": budget.ping}, interval_s=0.01, timeout_s=0.2)
+        await verdict_becomes(watch, [])
+        budget.mode = "stalled"
+        await verdict_becomes(watch, ["rate limiter (no request slot has opened for 75 s while 4 wait)"])
+        budget.mode = "up"
+        await verdict_becomes(watch, [])
+        watch.close()
+
+    asyncio.run(scenario())

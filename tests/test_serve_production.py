@@ -264,7 +264,8 @@ def test_a_dead_helper_actor_shows_in_health_and_requests_answer_cleanly(
     import ray
 
     from pipeline.backends.gemini import GeminiOptions
-    from pipeline.ratelimit import RateLimitOptions, get_rate_limiter
+    from pipeline.budget_actor import get_rate_limiter
+    from pipeline.ratelimit import RateLimitOptions
 
     gemini = GeminiOptions(api_key=SecretStr("k"), base_url=slow_gemini.base_url, backoff_base_s=0.05)
     budget = RateLimitOptions(model="dead-helper", rpm=4321)  # a rate-limiter actor no other test shares

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable
 from importlib import import_module
-from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple, Protocol, Union
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol, Union
 
 from pydantic import Field
 
@@ -131,31 +130,12 @@ def options_for(kind: str) -> BackendOptions:
     return options_class.from_settings(get_settings())
 
 
-class RemoteCallHooks(NamedTuple):
-    """Callbacks a backend that calls a rate-limited API makes around each request.
-
-    ``defer_rate_limits``: a 429 ends the image at once (as ``rate_limited``, with
-    the server's wait) instead of being retried inside the backend, because the
-    caller waits for the quota itself, outside the image's deadline.
-    """
-
-    acquire_permit: Callable[[], object]
-    on_rate_limited: Callable[[float | None], object]
-    defer_rate_limits: bool = False
-
-
-def make_backend(options: BackendOptions, hooks: RemoteCallHooks | None = None) -> Backend:
-    """Build the backend named by ``options.kind`` (imports it on first use).
-
-    ``hooks`` reach only backends that call a remote API (Gemini).
-    """
+def make_backend(options: BackendOptions) -> Backend:
+    """Build the backend named by ``options.kind`` (imports it on first use)."""
     target = BACKENDS.get(options.kind)
     if target is None:
         raise _unknown(options.kind)
     module_name, class_name = target.split(":")
     backend_class = getattr(import_module(module_name), class_name)
-    if hooks is not None and options.calls_remote_api:
-        backend: Backend = backend_class(options, hooks=hooks)
-    else:
-        backend = backend_class(options)
+    backend: Backend = backend_class(options)
     return backend

@@ -1,13 +1,13 @@
-"""The Gemini backend: one google-genai client per backend, retries that respect the API.
+"""The Gemini backend: one google-genai client per backend, one request per ``extract``.
 
 Each ``extract`` sends one image (its original bytes when nothing must change,
 else upright and downscaled; always its real MIME type) and our prompt, asks
 for JSON in a response schema, and reads the reply text itself (see
-``gemini_output``). Transient failures (408, 429, 5xx, timeouts, network
-errors; see ``gemini_errors``) are retried with exponential backoff and full jitter, never sooner than
-the server's ``RetryInfo.retryDelay`` or ``Retry-After``, and never past the
-per-image deadline. When the retries run out, the BackendError says how many
-attempts were made and what the last one died of.
+``gemini_output``). A failure leaves as a BackendError classified by
+``gemini_errors``: retryable or not, the server's ``retryDelay``, the quota a
+429 names and its limit. Retrying is the send path's (``pipeline.retry``): each
+attempt is a dispatch of its own with a slot from the budget; the options below
+set that policy for Gemini (``retry_policy``).
 
 The SDK is imported when a client is built, so importing this module (for
 ``GeminiOptions``) stays cheap; it does not import ``pipeline.backends.base``
@@ -22,7 +22,6 @@ import io
 import json
 import logging
 import math
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -34,14 +33,14 @@ from pipeline.backends.gemini_quotas import limits_for, price_for
 from pipeline.backends.options import BackendOptionsBase
 from pipeline.errors import BackendError, ConfigError
 from pipeline.images import SourceImage
+from pipeline.retry import RetryPolicy
 from pipeline.schema import ParsedSchedule, Usage
 
 if TYPE_CHECKING:
     from google import genai
     from PIL.Image import Image
-    from tenacity import RetryCallState
 
-    from pipeline.backends.base import ExtractContext, RemoteCallHooks
+    from pipeline.backends.base import ExtractContext
     from pipeline.ratelimit import RateLimitOptions
     from pipeline.settings import Settings
 
@@ -52,7 +51,6 @@ logger = logging.getLogger(__name__)
 INSTALL_HINT = "pip install 'karaoke-pipeline[gemini]'"
 # A request must stay under 20 MB with base64 (4/3) and the prompt counted.
 MAX_INLINE_IMAGE_BYTES = 14_000_000
-MIN_ATTEMPT_S = 0.5  # an attempt with less time than this left is not worth starting
 _SENDABLE_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
 # The pool waits this much longer than the backend's own per-image deadline, so a
 # backend that gives up on time reports its own cause instead of a bare timeout.
@@ -87,9 +85,11 @@ class GeminiOptions(BackendOptionsBase):
         default=20.0, gt=0, description="time limit of one HTTP attempt, seconds"
     )
     image_deadline_s: float = Field(
-        default=30.0, gt=0, description="no new attempt starts once this much time has gone on one image"
+        default=30.0, gt=0, description="the job's per-image deadline: time in flight one attempt may take"
     )
-    max_retries: int = Field(default=3, ge=0, le=10, description="retries after the first attempt")
+    max_retries: int = Field(
+        default=3, ge=0, le=10, description="retries after transient failures (5xx, timeouts), per image"
+    )
     backoff_base_s: float = Field(default=1.0, gt=0, description="first backoff ceiling; doubles per retry")
     backoff_cap_s: float = Field(default=20.0, gt=0, description="largest backoff ceiling, seconds")
     max_side_px: int = Field(
@@ -114,13 +114,24 @@ class GeminiOptions(BackendOptionsBase):
     def pool_deadline_s(self, timeout_s: float) -> float:
         return timeout_s + DEADLINE_GRACE_S
 
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_retries=self.max_retries, backoff_base_s=self.backoff_base_s, backoff_cap_s=self.backoff_cap_s
+        )
+
     def require_usable(self) -> None:
         if self.api_key is None:
             raise ConfigError("the gemini backend needs an API key: set GEMINI_API_KEY or GOOGLE_API_KEY")
 
     def rate_limit(self, settings: Settings) -> RateLimitOptions:
-        """The model's quotas on the configured tier, with any limit set explicitly on top."""
-        return limits_for(self.model, settings)
+        """The budget of this model on this key's project: set, a tier's, or learned from 429s."""
+        return limits_for(self.model, settings, self.key_fingerprint())
+
+    def key_fingerprint(self) -> str | None:
+        """A short hash of the API key, never the key: which project's quota a budget is."""
+        if self.api_key is None:
+            return None
+        return hashlib.sha256(self.api_key.get_secret_value().encode()).hexdigest()[:12]
 
     def cache_identity(self, context: ExtractContext | None) -> str:
         """A digest of the model, the whole prompt with its hints, the generation config and schema."""
@@ -256,75 +267,39 @@ def image_part_bytes(image: Image | SourceImage, max_side_px: int) -> tuple[byte
     return encode_image(image.pixels, max_side_px, image.mime_type)
 
 
-# --- retries -------------------------------------------------------------------------
-
-
-class _Deadline:
-    """The time budget of one image: started when ``extract`` was called."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.started = time.monotonic()
-
-    def remaining(self) -> float:
-        return self.seconds - (time.monotonic() - self.started)
-
-
-def _is_retryable(error: BaseException) -> bool:
-    return isinstance(error, BackendError) and error.retryable
-
-
 class GeminiBackend:
     """Gemini through one google-genai client, built once and reused for every image.
 
-    ``client_factory`` builds that client (tests point it at the fake server);
-    ``hooks.acquire_permit()`` is called before every attempt (a shared rate limiter);
-    ``hooks.on_rate_limited(retry_after)`` on every 429; with ``hooks.defer_rate_limits``
-    a 429 is not retried here but ends the image, for the caller to wait and resend.
-    ``last_attempts`` holds the attempts the latest ``extract`` made, success or not;
-    ``last_usage`` the tokens its successful request was billed for.
+    ``client_factory`` builds that client (tests point it at the fake server). Each
+    ``extract`` makes exactly one request: retries belong to the send path
+    (``pipeline.retry``), so that every attempt takes its own slot from the budget and
+    none leaves before the server's ``retryDelay``. ``last_usage`` holds the tokens the
+    latest successful request was billed for.
     """
 
     kind = "gemini"
 
-    def __init__(
-        self,
-        options: GeminiOptions,
-        client_factory: ClientFactory | None = None,
-        acquire_permit: Callable[[], object] | None = None,
-        on_rate_limited: Callable[[float | None], object] | None = None,
-        hooks: RemoteCallHooks | None = None,
-    ) -> None:
+    def __init__(self, options: GeminiOptions, client_factory: ClientFactory | None = None) -> None:
         self.options = options
         self._client = (client_factory or make_client)(options)
-        self._acquire_permit = hooks.acquire_permit if hooks else acquire_permit
-        self._on_rate_limited = hooks.on_rate_limited if hooks else on_rate_limited
-        self._defer_rate_limits = bool(hooks and hooks.defer_rate_limits)
-        self.last_attempts = 0
         self.last_usage: Usage | None = None
 
     def __repr__(self) -> str:
         return f"GeminiBackend(model={self.options.model!r}, base_url={self.options.base_url!r})"
 
     def extract(self, image: Image | SourceImage, context: ExtractContext | None = None) -> ParsedSchedule:
-        """The schedule in ``image``; BackendError after the retries or the deadline run out."""
-        import tenacity
-
-        deadline = _Deadline(self.options.image_deadline_s)
+        """The schedule in ``image`` from one request; a classified BackendError if it fails."""
         contents = self._contents(image, context)
-        self.last_attempts = 0
         self.last_usage = None
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(_is_retryable),
-            wait=lambda state: self._backoff(state),
-            stop=lambda state: self._should_stop(state, deadline),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
+        timeout_s = min(self.options.attempt_timeout_s, self.options.image_deadline_s)
         try:
-            return retrying(self._attempt, contents, deadline)
-        except BackendError as error:
-            raise self._final_error(error) from error
+            response = self._client.models.generate_content(
+                model=self.options.model, contents=contents, config=self._config(timeout_s)
+            )
+        except Exception as exc:
+            raise self._redacted(classify_error(exc)) from exc
+        self.last_usage = read_usage(response)
+        return read_response(response)
 
     def close(self) -> None:
         """Release the client's HTTP connections."""
@@ -350,76 +325,6 @@ class GeminiBackend:
             thinking_config=thinking,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
             http_options=types.HttpOptions(timeout=max(1, int(timeout_s * 1000))),
-        )
-
-    def _attempt(self, contents: list[Any], deadline: _Deadline) -> ParsedSchedule:
-        """One request: permit, call, read; every failure leaves as a classified BackendError."""
-        self.last_attempts += 1
-        if self._acquire_permit is not None:
-            self._acquire_permit()
-        timeout_s = min(self.options.attempt_timeout_s, deadline.remaining())
-        if timeout_s < MIN_ATTEMPT_S:
-            raise BackendError("timeout", "the image deadline passed while waiting for a permit")
-        try:
-            response = self._client.models.generate_content(
-                model=self.options.model, contents=contents, config=self._config(timeout_s)
-            )
-        except Exception as exc:
-            error = self._redacted(classify_error(exc))
-            if error.code == "rate_limited":
-                if self._on_rate_limited is not None:
-                    self._on_rate_limited(error.retry_after)
-                if self._defer_rate_limits or error.quota_scope in ("day", "zero"):
-                    error.retryable = False  # the caller waits for the quota, or no wait helps
-            raise error from exc
-        self.last_usage = read_usage(response)
-        return read_response(response)
-
-    def _backoff(self, state: RetryCallState) -> float:
-        """Full jitter: uniform(0, min(cap, base * 2**(n-1))), but never less than the server asked."""
-        import random
-
-        ceiling = min(
-            self.options.backoff_cap_s, self.options.backoff_base_s * 2 ** (state.attempt_number - 1)
-        )
-        jittered = random.uniform(0, ceiling)
-        error = state.outcome.exception() if state.outcome else None
-        asked = error.retry_after if isinstance(error, BackendError) else None
-        return max(jittered, asked or 0.0)
-
-    def _should_stop(self, state: RetryCallState, deadline: _Deadline) -> bool:
-        """Stop after max_retries, or when waiting and one more attempt would pass the deadline."""
-        if state.attempt_number > self.options.max_retries:
-            return True
-        return state.upcoming_sleep + MIN_ATTEMPT_S > deadline.remaining()
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        logger.warning(
-            "gemini attempt %d failed (%s); retrying in %.2f s",
-            state.attempt_number,
-            error,
-            state.upcoming_sleep,
-        )
-
-    def _final_error(self, error: BackendError) -> BackendError:
-        """The error to report: the last cause, how many attempts, and why we stopped."""
-        attempts = self.last_attempts
-        if error.code == "rate_limited" and not error.retryable:
-            error.attempts = attempts
-            return error  # the quota's own words, for the caller that waits for it
-        if not error.retryable:
-            message = f"{error.message} ({attempts} attempt{'s' if attempts != 1 else ''})"
-        elif attempts > self.options.max_retries:
-            message = f"gave up after {attempts} attempts; last cause: {error.message}"
-        else:
-            budget = f"{self.options.image_deadline_s:g} s"
-            message = (
-                f"stopped after {attempts} attempts at the {budget} image deadline; "
-                f"last cause: {error.message}"
-            )
-        return BackendError(
-            error.code, message, retry_after=error.retry_after, attempts=attempts, quota=error.quota
         )
 
     def _redacted(self, error: BackendError) -> BackendError:

@@ -66,27 +66,40 @@ def server_retry_delay(error: Any) -> float | None:
     return float(match[1]) if match else _retry_after_header(error)
 
 
-def quota_violation(error: Any) -> tuple[str | None, QuotaScope]:
-    """The quota a 429 names and how long it lasts: the worst of its violations wins."""
+_LIMIT_IN_MESSAGE = re.compile(r"limit:\s*(\d+)\b")
+
+
+def quota_violation(error: Any) -> tuple[str | None, QuotaScope, int | None]:
+    """The quota a 429 names, how long it lasts and its limit: the worst of its violations wins.
+
+    The limit is the violation's ``quotaValue`` where Google sends one, else the "limit: N" of
+    the message (real 429s carry either, both or neither); None when the 429 does not say.
+    """
     failure = _detail(error, "google.rpc.QuotaFailure")
     violations = failure.get("violations") if failure else None
-    found: list[tuple[str, QuotaScope]] = []
-    zero_in_message = bool(re.search(r"limit:\s*0\b", str(getattr(error, "message", "") or "")))
+    message = str(getattr(error, "message", "") or "")
+    stated = _LIMIT_IN_MESSAGE.search(message)
+    message_limit = int(stated[1]) if stated else None
+    found: list[tuple[str, QuotaScope, int | None]] = []
     for violation in violations if isinstance(violations, list) else []:
         if not isinstance(violation, dict):
             continue
         quota_id = str(violation.get("quotaId") or violation.get("quotaMetric") or "unknown quota")
-        if str(violation.get("quotaValue", "")).strip() == "0" or zero_in_message:
-            found.append((quota_id, "zero"))
+        value = str(violation.get("quotaValue", "")).strip()
+        limit = int(value) if value.isdigit() else message_limit
+        if limit == 0:
+            found.append((quota_id, "zero", 0))
         elif "PerDay" in quota_id:
-            found.append((quota_id, "day"))
+            found.append((quota_id, "day", limit))
         else:
-            found.append((quota_id, "minute"))
+            found.append((quota_id, "minute", limit))
     for scope in ("zero", "day", "minute"):
-        for quota_id, found_scope in found:
+        for quota_id, found_scope, limit in found:
             if found_scope == scope:
-                return quota_id, scope
-    return None, "zero" if zero_in_message else "minute"
+                return quota_id, scope, limit
+    if message_limit == 0:
+        return None, "zero", 0
+    return None, "minute", message_limit
 
 
 def _is_key_problem(error: Any) -> bool:
@@ -100,7 +113,7 @@ def _api_error(error: Any) -> BackendError:
     code = int(error.code or 0)
     cause = f"HTTP {code} {error.status or ''}: {error.message or ''}".strip()
     if code == 429:
-        quota, scope = quota_violation(error)
+        quota, scope, limit = quota_violation(error)
         return BackendError(
             "rate_limited",
             cause,
@@ -108,6 +121,7 @@ def _api_error(error: Any) -> BackendError:
             retry_after=server_retry_delay(error),
             quota=quota,
             quota_scope=scope,
+            quota_limit=limit,
         )
     if code in RETRYABLE_STATUS:
         kind: Literal["timeout", "upstream_error"] = "timeout" if code == 408 else "upstream_error"

@@ -1,15 +1,21 @@
 """Gemini's published quotas per tier and prices per model, and how settings override them.
 
 The numbers are Google's published Gemini API limits and paid-tier prices as of
-2025 (ai.google.dev/gemini-api/docs/rate-limits and /pricing). A project's own
-limits are on its AI Studio quota page; set ``KARAOKE_GEMINI_RPM``, ``_TPM`` and
-``_RPD`` (or ``KARAOKE_GEMINI_TIER``) to match, and ``KARAOKE_GEMINI_PRICES`` to
-other prices. Models are matched by their longest known name prefix, so
-``gemini-2.5-flash-001`` gets the ``gemini-2.5-flash`` row.
+2025 (ai.google.dev/gemini-api/docs/rate-limits and /pricing). They are not
+stable facts (Google has cut free-tier limits before, and tells users to read
+their own limits in AI Studio), so by default nothing is assumed: the budget
+starts unmetered and learns each limit from the first 429 that names it
+(``pipeline.quota_memory``); the free-tier row only fills in a free-tier 429
+that names no value. ``KARAOKE_GEMINI_TIER`` holds the budget to a tier's
+published row instead, and ``KARAOKE_GEMINI_RPM``, ``_TPM`` and ``_RPD`` set a
+limit outright; ``KARAOKE_GEMINI_PRICES`` sets other prices. Models are matched
+by their longest known name prefix, so ``gemini-2.5-flash-001`` gets the
+``gemini-2.5-flash`` row.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
@@ -18,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class Quota(NamedTuple):
-    rpm: int
+    rpm: int | None
     tpm: int | None
     rpd: int | None
 
@@ -68,17 +74,30 @@ def _row(table: dict[str, T], model: str) -> T:
     return table[max(matches, key=len)] if matches else table[FALLBACK_MODEL]
 
 
-def limits_for(model: str, settings: Settings) -> RateLimitOptions:
-    """The budget of ``model``: the tier's published quota, each limit overridable in settings."""
+def limits_for(model: str, settings: Settings, key_fingerprint: str | None = None) -> RateLimitOptions:
+    """The budget of ``model`` on the project of ``key_fingerprint``.
+
+    With a tier set: the tier's published quota. Without: nothing assumed, every limit
+    learned from the 429s (the free-tier row only for a free-tier 429 without a value).
+    Any limit set in the settings wins either way.
+    """
     from pipeline.ratelimit import RateLimitOptions
 
-    published = _row(QUOTAS[settings.gemini_tier], model)
+    free = _row(QUOTAS["free"], model)
+    published = _row(QUOTAS[settings.gemini_tier], model) if settings.gemini_tier else Quota(None, None, None)
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", model.removeprefix("models/"))
+    state = settings.data_dir.resolve() / "quotas" / f"{name}--{key_fingerprint or 'nokey'}.json"
     return RateLimitOptions(
         model=model,
+        key_fingerprint=key_fingerprint,
         rpm=settings.gemini_rpm or published.rpm,
         tpm=settings.gemini_tpm or published.tpm,
         rpd=settings.gemini_rpd or published.rpd,
+        learn=settings.gemini_tier is None,
+        free_tier_rpm=free.rpm,
+        free_tier_tpm=free.tpm,
         window_s=settings.gemini_rate_window_s,
+        state_path=str(state),
     )
 
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict
 
+from pipeline.retry import RetryPolicy
+
 if TYPE_CHECKING:
     from pipeline.backends.base import ExtractContext
     from pipeline.ratelimit import RateLimitOptions
@@ -28,7 +30,7 @@ class BackendOptionsBase(BaseModel):
     kind: str
 
     calls_remote_api: ClassVar[bool] = False
-    """Whether the backend takes hooks around its API calls (permits, 429 reports)."""
+    """Whether the backend calls a remote, metered API (Gemini): its requests draw on a budget."""
 
     io_bound_cpu_share: ClassVar[float | None] = None
     default_timeout_s: ClassVar[float] = 30.0
@@ -52,6 +54,10 @@ class BackendOptionsBase(BaseModel):
     def pool_deadline_s(self, timeout_s: float) -> float:
         """The pool's per-image deadline for a user's ``timeout_s``."""
         return timeout_s
+
+    def retry_policy(self) -> RetryPolicy:
+        """When a failed attempt goes again: the send path's one policy, with this backend's numbers."""
+        return RetryPolicy()
 
     def require_usable(self) -> None:
         """Raise ConfigError when these options cannot work (a missing key, say)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import io
 import json
 import logging
@@ -50,6 +51,7 @@ from pipeline.testing.fake_gemini_wire import (
     echo_schedule,
     error_body,
     faulty_text,
+    format_duration,
     invalid_key_body,
     quota_body,
     read_image_request,
@@ -80,6 +82,8 @@ class RequestRecord:
     status: int
     fault: str
     duration_ms: float
+    image_sha256: str | None = None  # the image it carried, to follow one image's attempts
+    retry_delay_s: float | None = None  # the retryDelay a 429 stated, as sent (whole seconds)
 
 
 class ClientGoneError(Exception):
@@ -93,6 +97,8 @@ class Exchange:
     model: str | None = None
     mime_type: str | None = None
     fault: str = "-"
+    image_sha256: str | None = None
+    retry_delay_s: float | None = None
 
 
 def _error(status: int, code_name: str, message: str) -> tuple[int, dict[str, Any]]:
@@ -165,6 +171,8 @@ class FakeGemini:
             status,
             exchange.fault,
             duration_ms,
+            exchange.image_sha256,
+            exchange.retry_delay_s,
         )
         with self._records_lock:
             self._records.append(record)
@@ -192,6 +200,8 @@ class FakeGemini:
         except (BadRequestError, ValueError, AttributeError) as exc:
             return _error(400, "INVALID_ARGUMENT", str(exc) or "Invalid JSON payload received.")
         exchange.mime_type = image_request.mime_type
+        if image_request.image is not None:
+            exchange.image_sha256 = hashlib.sha256(image_request.image).hexdigest()
         refused = self._over_quota(exchange, image_request)
         if refused is not None:
             return refused
@@ -202,20 +212,31 @@ class FakeGemini:
         self, exchange: Exchange, image_request: ImageRequest
     ) -> tuple[int, dict[str, Any]] | None:
         """A 429 for the first quota this request does not fit: per day, per minute, tokens per minute."""
-        model, options = exchange.model or "", self.options
+        options = self.options
         if options.rpd is not None and self._requests_today >= options.rpd:
             exchange.fault = "rpd_limit"
-            return 429, quota_body(model, None, options.rpd, quota="day")
+            return 429, self._quota_body(exchange, None, options.rpd, quota="day")
         wait_s = self._window.admit()
         if wait_s is not None:
             exchange.fault = "rpm_limit"
-            return 429, quota_body(model, wait_s, options.rpm)
+            return 429, self._quota_body(exchange, wait_s, options.rpm)
         wait_s = self._token_window.admit(amount=_prompt_tokens(image_request))
         if wait_s is not None:
             exchange.fault = "tpm_limit"
-            return 429, quota_body(model, wait_s, options.tpm, quota="tokens")
+            return 429, self._quota_body(exchange, wait_s, options.tpm, quota="tokens")
         self._requests_today += 1
         return None
+
+    def _quota_body(
+        self, exchange: Exchange, retry_delay_s: float | None, limit: int | None, quota: str = "minute"
+    ) -> dict[str, Any]:
+        """A 429 as this fake's project gets it: free tier or paid, with or without the limit."""
+        stated = limit if self.options.quota_states_limit else None
+        free_tier = self.options.quota_tier == "free"
+        body = quota_body(exchange.model or "", retry_delay_s, stated, quota=quota, free_tier=free_tier)
+        if retry_delay_s is not None:
+            exchange.retry_delay_s = float(format_duration(retry_delay_s).removesuffix("s"))
+        return body
 
     async def _wait(self, request: Request, seconds: float) -> None:
         """Sleep, but stop early (ClientGoneError) once the client has hung up, e.g. on its timeout."""
@@ -231,9 +252,9 @@ class FakeGemini:
         """The answer after the fault is chosen: quick refusals, or wait, then an error or content."""
         fault, model = exchange.fault, exchange.model or ""
         if fault == "http_429":
-            return 429, quota_body(model, self.options.retry_delay_s, self.options.rpm or 10)
+            return 429, self._quota_body(exchange, self.options.retry_delay_s, self.options.rpm or 10)
         if fault == "http_429_day":
-            return 429, quota_body(model, None, self.options.rpd or 250, quota="day")
+            return 429, self._quota_body(exchange, None, self.options.rpd or 250, quota="day")
         if fault == "http_429_zero":
             return 429, quota_body(model, None, 0, quota="day")
         if fault == "http_403":

@@ -83,6 +83,12 @@ class FakeGeminiOptions(BaseModel):
         description="requests allowed in all, then per-day 429s; None: no limit",
     )
     retry_delay_s: float = Field(default=1.0, ge=0, description="retryDelay sent with injected 429s")
+    quota_tier: Literal["free", "paid"] = Field(
+        default="free", description="the quota ids a 429 names: free tier (-FreeTier) or a paid project's"
+    )
+    quota_states_limit: bool = Field(
+        default=True, description="a 429 states its limit (quotaValue, 'limit: N'); False: as some real ones"
+    )
     faults: FaultRates = Field(default_factory=FaultRates, description="random fault rates")
     script: tuple[Fault, ...] = Field(
         default=(), description="faults for the first requests, in order; the random rates apply after"

@@ -102,16 +102,28 @@ QUOTA_IDS = {
 
 
 def quota_body(
-    model: str, retry_delay_s: float | None, limit: int | None, quota: str = "minute"
+    model: str,
+    retry_delay_s: float | None,
+    limit: int | None,
+    quota: str = "minute",
+    *,
+    free_tier: bool = True,
 ) -> dict[str, Any]:
-    """A 429 like Google's: QuotaFailure (which quota), Help and, when waiting helps, RetryInfo."""
+    """A 429 like Google's: QuotaFailure (which quota), Help and, when waiting helps, RetryInfo.
+
+    ``free_tier``: the quota ids carry Google's ``-FreeTier`` suffix (else a paid project's);
+    ``limit`` None: the 429 names no value (no quotaValue, no "limit: N"), as some real ones.
+    """
     metric, quota_id = QUOTA_IDS[quota]
+    if not free_tier:
+        metric, quota_id = metric.replace("free_tier_", "paid_tier_"), quota_id.removesuffix("-FreeTier")
     violation = {
         "quotaMetric": f"generativelanguage.googleapis.com/{metric}",
         "quotaId": quota_id,
         "quotaDimensions": {"location": "global", "model": model},
-        "quotaValue": str(limit or 0),
     }
+    if limit is not None:
+        violation["quotaValue"] = str(limit)
     details: list[dict[str, Any]] = [
         {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [violation]},
         {
@@ -126,8 +138,9 @@ def quota_body(
     ]
     message = (
         "You exceeded your current quota, please check your plan and billing details. "
-        f"* Quota exceeded for metric: generativelanguage.googleapis.com/{metric}, limit: {limit or 0}, "
-        f"model: {model}"
+        f"* Quota exceeded for metric: generativelanguage.googleapis.com/{metric}"
+        + (f", limit: {limit}" if limit is not None else "")
+        + f", model: {model}"
     )
     if retry_delay_s is not None:
         details.append(
