@@ -100,7 +100,7 @@ def _png(image: Image.Image) -> bytes:
 @pytest.mark.usefixtures("ray_session")
 def test_a_batch_worker_answers_a_near_copy_from_the_cache(fake: FakeGeminiServer, tmp_path: Path) -> None:
     from pipeline.batch import BatchOptions, read_shards, run_batch
-    from pipeline.parse import JobPlan
+    from pipeline.plan import JobPlan
 
     original = (SAMPLES / "006-table.png").read_bytes()
     (tmp_path / "one").mkdir()
