@@ -55,7 +55,10 @@ def plan_job(
     timeout_s = backend.default_timeout_s if timeout_s is None else timeout_s
     backend = backend.for_job(workers=workers, timeout_s=timeout_s)
     backend.require_usable()
-    worker = WorkerOptions(max_pixels=settings.max_image_pixels, max_bytes=settings.max_image_bytes)
+    limits = {"max_pixels": settings.max_image_pixels, "max_bytes": settings.max_image_bytes}
+    # an I/O-bound backend's workers take its small share (five fit on two cores beside a replica)
+    share = {"num_cpus": backend.io_bound_cpu_share} if backend.io_bound_cpu_share else {}
+    worker = WorkerOptions(**limits, **share)
     pool = PoolOptions(
         workers=workers, image_timeout_s=backend.pool_deadline_s(timeout_s), large_pool=large_pool
     )

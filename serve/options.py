@@ -15,8 +15,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from pipeline.backends.base import BackendOptions, LocalOptions, options_for
+from pipeline.plan import JobPlan
 from pipeline.ratelimit import RateLimitOptions
+from pipeline.runner import PoolOptions
 from pipeline.settings import get_settings
+from pipeline.worker import WorkerOptions
 
 MB = 1024 * 1024
 
@@ -100,7 +103,10 @@ class ServeOptions(BaseModel):
         """Options from the process settings (``KARAOKE_*``), with ``overrides`` on top."""
         settings = get_settings()
         backend = options_for(settings.default_backend())
-        backend = backend.for_job(workers=5, timeout_s=image_deadline_s(backend, None))
+        # the backend's own deadline follows an image_timeout_s override, as the pool's does
+        backend = backend.for_job(
+            workers=5, timeout_s=image_deadline_s(backend, overrides.get("image_timeout_s"))
+        )
         values: dict[str, Any] = {
             "backend": backend,
             "admin_token": settings.admin_token,
@@ -138,6 +144,18 @@ class ServeOptions(BaseModel):
     def image_deadline_s(self) -> float:
         """The per-image deadline the replica's jobs use."""
         return image_deadline_s(self.backend, self.image_timeout_s)
+
+    def plan(self) -> JobPlan:
+        """The replica's job plan, as ``plan_job`` builds the CLI's: the backend as sized, the
+        pool waiting the backend's grace beyond its deadline, the workers' CPU share, the budget."""
+        sized = self.sized_for_cluster()
+        assert sized.fleet_size is not None and sized.worker_num_cpus is not None
+        deadline = sized.image_deadline_s
+        worker = WorkerOptions(
+            num_cpus=sized.worker_num_cpus, max_pixels=sized.max_image_pixels, max_bytes=sized.max_image_bytes
+        )
+        pool = PoolOptions(workers=sized.fleet_size, image_timeout_s=sized.backend.pool_deadline_s(deadline))
+        return JobPlan(sized.backend, pool, worker, sized.budget)
 
     def jobs_location(self) -> str:
         """The jobs location every replica shares (one registry actor per location)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,10 +38,10 @@ _NO_BULK = PriorityStats()
 WINDOW_S = 4.0
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeGeminiServer]:
-    with FakeGeminiServer(FakeGeminiOptions(extract="echo")) as server:
-        yield server
+@pytest.fixture
+def fake(module_server: FakeGeminiServer) -> FakeGeminiServer:
+    """The module's fake Gemini server (conftest); each test configures it."""
+    return module_server
 
 
 def gemini(fake: FakeGeminiServer, model: str) -> GeminiOptions:
