@@ -7,7 +7,6 @@ usage errors (bad arguments, missing paths, unknown backend).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import logging
 import sys
@@ -20,22 +19,21 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from pipeline.backends.base import OPTIONS_BY_KIND, ExtractContext
+from pipeline.backends.base import OPTIONS_BY_KIND
+from pipeline.console import BatchProgressLog, shows_table
 from pipeline.errors import ConfigError
 from pipeline.evaluate import add_eval_command, run_eval
-from pipeline.images import find_images
 from pipeline.local_files import SkippedFiles
+from pipeline.parse_files import parse_paths
 from pipeline.runner import MAX_WORKERS, MIN_WORKERS
-from pipeline.schema import BatchProgress, ParseResponse, Usage
+from pipeline.schema import ParseResponse, Usage
 from pipeline.settings import describe_settings_error, get_settings
 from pipeline.testing.fake_gemini_options import add_fake_gemini_arguments
 from serve.cli import add_serve_command
 
 if TYPE_CHECKING:
-    from pipeline.batch import BatchCounts
+    pass
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -191,74 +189,6 @@ def _parse_command(args: argparse.Namespace, err: Console) -> int:
     return EXIT_OK if response.success else EXIT_ALL_FAILED
 
 
-def parse_paths(
-    paths: Sequence[Path],
-    *,
-    backend: str | None,
-    workers: int,
-    timeout_s: float | None,
-    use_cache: bool = True,
-    similar_cache: bool = True,
-    in_process: bool = False,
-    progress: Console | None = None,
-    reference_date: dt.date | None = None,
-    skipped: SkippedFiles | None = None,
-) -> ParseResponse:
-    """Parse image files and directories as ``karaoke-pipeline parse`` does (also used by ``eval``).
-
-    ``reference_date`` is the day dates without a year are read against; ``skipped`` counts
-    the files the directory scan passed over, by type; ``similar_cache=False`` (or
-    ``KARAOKE_SIMILAR_CACHE=0``) answers only exact copies from the cache.
-
-    Raises:
-        ConfigError: a path is missing, no image was found, or the backend cannot run.
-    """
-    from pipeline.cache import ResultCache
-    from pipeline.parse import intake, run_parse
-    from pipeline.plan import plan_job
-    from pipeline.runtime import read_state, warm_fleet_for
-    from pipeline.session import ray_runtime
-
-    settings = get_settings()
-    missing = [str(path) for path in paths if not path.exists()]
-    if missing:
-        raise ConfigError(f"no such file or directory: {', '.join(missing)}")
-    skipped = skipped if skipped is not None else SkippedFiles()
-    images = find_images(list(paths), skipped)
-    if not images:
-        found = f" ({skipped.describe()})" if skipped.total else ""
-        raise ConfigError(f"no images found in {', '.join(map(str, paths))}{found}")
-    plan = plan_job(
-        backend or settings.default_backend(), workers=workers, timeout_s=timeout_s, settings=settings
-    )
-    cacheable = use_cache and plan.backend.cache_identity(None) is not None
-    similar = similar_cache and settings.similar_cache
-    cache = (
-        ResultCache.in_data_dir(settings.data_dir, settings.cache_max_entries, similar=similar)
-        if cacheable
-        else None
-    )
-    items = intake(images, max_bytes=settings.max_image_bytes)
-    state = None if in_process or settings.ray_address else read_state(settings.data_dir)
-    warm_name = warm_fleet_for(plan, state)
-    runtime = contextlib.nullcontext(False) if in_process else ray_runtime(settings.ray_address, state)
-    console = progress or Console(stderr=True)
-    show_bar = progress is not None and progress.is_terminal
-    with runtime as use_ray, ProgressBar(console, len(images), show_bar) as on_progress:
-        return run_parse(
-            items,
-            plan.backend,
-            pool_options=plan.pool,
-            worker_options=plan.worker,
-            use_ray=use_ray,
-            on_progress=on_progress,
-            cache=cache,
-            rate_limit=plan.rate_limit,
-            warm=(warm_name, state.workers) if warm_name is not None and state is not None else None,
-            context=ExtractContext(reference_date=reference_date) if reference_date else None,
-        )
-
-
 def _batch_command(args: argparse.Namespace, err: Console) -> int:
     from pipeline.batch import BatchOptions, check_output, run_batch
     from pipeline.plan import plan_job
@@ -298,67 +228,6 @@ def _batch_command(args: argparse.Namespace, err: Console) -> int:
     return EXIT_OK if summary.successful_images or not summary.total_images else EXIT_ALL_FAILED
 
 
-class BatchProgressLog:
-    """Batch progress: a live line on a terminal, a plain log line every few seconds elsewhere."""
-
-    def __init__(self, console: Console, visible: bool, every_s: float = 5.0) -> None:
-        self.console = console
-        self.visible = visible
-        self.every_s = every_s
-        self._last = 0.0
-        self.last: BatchCounts | None = None
-
-    def __call__(self, counts: BatchCounts) -> None:
-        self.last = counts
-        if not self.visible:
-            return
-        if self.console.is_terminal:
-            self.console.print(counts.line(), end="\r")
-        elif time.monotonic() - self._last >= self.every_s:
-            self._last = time.monotonic()
-            self.console.print(f"batch: {counts.line()}", soft_wrap=True)
-
-
-class ProgressBar:
-    """A rich bar on stderr fed by BatchProgress snapshots (no-op when hidden)."""
-
-    def __init__(self, console: Console, total: int, visible: bool) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]parsing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("failed {task.fields[failed]}  left {task.fields[left]}  eta {task.fields[eta]}"),
-            TextColumn("{task.fields[quota]}"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not visible,
-            transient=False,
-        )
-        self.task = self.progress.add_task("parse", total=total, failed=0, left=total, eta="?", quota="")
-
-    def __enter__(self) -> ProgressBar:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def __call__(self, snapshot: BatchProgress) -> None:
-        eta = f"{snapshot.estimated_time_remaining / 1000:.1f}s" if snapshot.processed_images else "?"
-        quota = ""
-        if snapshot.waiting_for_quota and snapshot.next_slot_at is not None:
-            seconds = max(0.0, (snapshot.next_slot_at - dt.datetime.now(dt.UTC)).total_seconds())
-            quota = f"[yellow]waiting for quota: next slot in {seconds:.0f}s"
-        self.progress.update(
-            self.task,
-            completed=snapshot.processed_images,
-            failed=snapshot.failed_images,
-            left=snapshot.remaining_images,
-            eta=eta,
-            quota=quota,
-        )
-
-
 def _write_output(response: ParseResponse, out: Path | None) -> None:
     text = response.to_wire_json(indent=2)
     if out is None:
@@ -366,25 +235,6 @@ def _write_output(response: ParseResponse, out: Path | None) -> None:
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n", encoding="utf-8")
-
-
-def shows_table(response: ParseResponse) -> Table:
-    """The merged shows as a table, one row per show."""
-    table = Table(title=f"{len(response.data.shows)} shows", title_justify="left")
-    for column in ("venue", "day / date", "start", "end", "time as seen", "DJ", "images"):
-        table.add_column(column)
-    for show in response.data.shows:
-        when = show.date.isoformat() if show.date else (show.day or "?")
-        table.add_row(
-            show.venue_name,
-            when,
-            show.start_time or "",
-            show.end_time or "",
-            show.time or "",
-            show.dj_name or "",
-            str(len(show.sources)),
-        )
-    return table
 
 
 def _runtime_command(args: argparse.Namespace, err: Console) -> int:

@@ -34,9 +34,10 @@ from pydantic import Field
 
 from pipeline.clean import dj_key, venue_key
 from pipeline.matching import street_key, venue_names_match
+from pipeline.parse_files import parse_paths
 from pipeline.reduce import ScheduleReducer
 from pipeline.schema import ParsedSchedule, Show, Venue, WireModel
-from pipeline.scores import Counts, FamilyScore, family_of, score_families
+from pipeline.scores import Counts, FamilyScore, ImageScore, family_of, score_families
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -60,18 +61,6 @@ __all__ = [
 ]
 
 ShowIdentity = tuple[str, str, str]
-
-
-class ImageScore(WireModel):
-    """The score of one image, with the shows it missed and the ones it made up."""
-
-    name: str
-    family: str = Field(default="", description="layout family ('card-grid', 'flyer', ...)")
-    counts: Counts
-    trap: bool = Field(description="the truth has no shows: any predicted show is a false positive")
-    error: str | None = Field(default=None, description="error code when the image failed")
-    missed: list[Show] = Field(default_factory=list)
-    spurious: list[Show] = Field(default_factory=list)
 
 
 class EvalReport(WireModel):
@@ -328,8 +317,6 @@ def _truth_path(args: argparse.Namespace) -> Path:
 
 def _run_pipeline(args: argparse.Namespace, err: Console) -> ParseResponse:
     """Parse PATH the way ``karaoke-pipeline parse`` does (on Ray unless --in-process), uncached."""
-    from pipeline.cli import parse_paths
-
     return parse_paths(
         [args.path],
         backend=args.backend,

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from pydantic import Field, computed_field
 
-from pipeline.schema import WireModel
+from pipeline.schema import Show, WireModel
 
-if TYPE_CHECKING:
-    from pipeline.evaluate import ImageScore
-
-__all__ = ["Counts", "FamilyScore", "family_of", "score_families"]
+__all__ = ["Counts", "FamilyScore", "ImageScore", "family_of", "score_families"]
 
 
 def ratio(part: int, whole: int) -> float:
@@ -85,6 +81,18 @@ class Counts(WireModel):
     def venue_accuracy(self) -> float:
         """Right venue among shows whose day and start were read: 'which line is the venue'."""
         return ratio(self.venue_right, self.venue_checked)
+
+
+class ImageScore(WireModel):
+    """The score of one image, with the shows it missed and the ones it made up."""
+
+    name: str
+    family: str = Field(default="", description="layout family ('card-grid', 'flyer', ...)")
+    counts: Counts
+    trap: bool = Field(description="the truth has no shows: any predicted show is a false positive")
+    error: str | None = Field(default=None, description="error code when the image failed")
+    missed: list[Show] = Field(default_factory=list)
+    spurious: list[Show] = Field(default_factory=list)
 
 
 class FamilyScore(WireModel):

@@ -159,8 +159,9 @@ def test_parse_reads_a_fifo_as_not_a_file_and_counts_what_it_skipped(tmp_path: P
 
     from rich.console import Console
 
-    from pipeline.cli import _print_summary, parse_paths
+    from pipeline.cli import _print_summary
     from pipeline.local_files import SkippedFiles
+    from pipeline.parse_files import parse_paths
 
     folder = tmp_path / "shots"
     folder.mkdir()
