@@ -27,7 +27,7 @@ from typing import IO
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.backends.base import BackendOptions, ExtractContext
+from pipeline.backends.base import BackendOptions
 from pipeline.errors import ConfigError, OutputError
 from pipeline.images import ImageRef
 from pipeline.local_files import SkippedFiles
@@ -35,7 +35,7 @@ from pipeline.plan import JobPlan
 from pipeline.pool import SupervisedPool, start_fleet
 from pipeline.reduce import ScheduleReducer
 from pipeline.runner import WorkerFleet
-from pipeline.schema import ImageResult, ParsedSchedule, Usage, WireModel
+from pipeline.schema import ExtractContext, ImageResult, ParsedSchedule, Usage, WireModel
 from pipeline.settings import get_settings
 from pipeline.sources import list_inputs
 from pipeline.worker import ImageTask

@@ -20,7 +20,6 @@ from typing import Protocol
 
 from pydantic import Field
 
-from pipeline.backends.base import ExtractContext
 from pipeline.cache import ResultCache
 from pipeline.errors import JobCancelled
 from pipeline.images import ImagePayload
@@ -29,7 +28,7 @@ from pipeline.metrics import metrics
 from pipeline.parse import run_on_fleet
 from pipeline.ratelimit import Priority
 from pipeline.runner import LEASE_STOP, PoolOptions, WorkerFleet
-from pipeline.schema import ImageResult, ParseResponse, WireModel
+from pipeline.schema import ExtractContext, ImageResult, ParseResponse, WireModel
 
 log = logging.getLogger(__name__)
 

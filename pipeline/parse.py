@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.backends.base import BackendOptions, ExtractContext
+from pipeline.backends.base import BackendOptions
 from pipeline.cache import ResultCache, cache_key
 from pipeline.errors import ImageRejected, JobCancelled
 from pipeline.images import ImagePayload, read_base64, read_bytes, read_path
@@ -27,6 +27,7 @@ from pipeline.reduce import ScheduleReducer
 from pipeline.runner import PoolOptions, WorkerFleet
 from pipeline.schema import (
     BatchProgress,
+    ExtractContext,
     ImageResult,
     JobStatus,
     ParsedSchedule,

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from rich.console import Console
 
-from pipeline.backends.base import ExtractContext
 from pipeline.cache import ResultCache
 from pipeline.console import ProgressBar
 from pipeline.errors import ConfigError
@@ -22,7 +21,7 @@ from pipeline.local_files import SkippedFiles
 from pipeline.parse import intake, run_parse
 from pipeline.plan import plan_job
 from pipeline.runtime import read_state, warm_fleet_for
-from pipeline.schema import ParseResponse
+from pipeline.schema import ExtractContext, ParseResponse
 from pipeline.session import ray_runtime
 from pipeline.settings import get_settings
 

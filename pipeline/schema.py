@@ -109,6 +109,18 @@ class ParsedSchedule(WireModel):
     shows: list[Show] = Field(default_factory=list)
 
 
+class ExtractContext(WireModel):
+    """Optional hints that come with a request (the old API's body fields)."""
+
+    vendor: str | None = None
+    description: str | None = None
+    url: str | None = None
+    reference_date: dt.date | None = Field(
+        default=None,
+        description="the day dates without a year are read against (default: capture date, today)",
+    )
+
+
 class ImageError(WireModel):
     code: ErrorCode
     message: str

@@ -16,13 +16,21 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.backends.base import Backend, BackendOptions, ExtractContext, make_backend
+from pipeline.backends.base import Backend, BackendOptions, make_backend
 from pipeline.cache import ResultCache, cache_key
 from pipeline.clean import clean_schedule
 from pipeline.errors import BackendError, ImageRejected
 from pipeline.images import ImagePayload, ImageRef, open_image, read_uri
 from pipeline.ratelimit import Priority
-from pipeline.schema import ErrorCode, ImageError, ImageResult, ParsedSchedule, Usage, WireModel
+from pipeline.schema import (
+    ErrorCode,
+    ExtractContext,
+    ImageError,
+    ImageResult,
+    ParsedSchedule,
+    Usage,
+    WireModel,
+)
 
 log = logging.getLogger(__name__)
 

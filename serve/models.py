@@ -11,9 +11,8 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from pydantic.alias_generators import to_camel
 
-from pipeline.backends.base import ExtractContext
 from pipeline.job_store import JobRecord
-from pipeline.schema import ParseResponse, WireModel
+from pipeline.schema import ExtractContext, ParseResponse, WireModel
 
 _REQUEST_CONFIG = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 

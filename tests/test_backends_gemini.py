@@ -17,13 +17,12 @@ import pytest
 from PIL import Image
 from pydantic import SecretStr
 
-from pipeline.backends.base import ExtractContext
 from pipeline.backends.gemini import GeminiBackend, GeminiOptions, encode_image, make_client
 from pipeline.backends.gemini_errors import server_retry_delay
 from pipeline.errors import BackendError, ConfigError
 from pipeline.images import read_bytes
 from pipeline.ratelimit import RequestBudget
-from pipeline.schema import ImageResult
+from pipeline.schema import ExtractContext, ImageResult
 from pipeline.sequential import send_until_done
 from pipeline.testing.fake_gemini import FakeGeminiOptions, FakeGeminiServer, FaultRates
 from pipeline.testing.scripted import make_scripted_png

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from pipeline.backends.base import ExtractContext, LocalOptions, make_backend
+from pipeline.backends.base import LocalOptions, make_backend
 from pipeline.backends.local import LocalBackend, ocr_lines
 from pipeline.errors import BackendError, ConfigError
-from pipeline.schema import ParsedSchedule
+from pipeline.schema import ExtractContext, ParsedSchedule
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 ShowRow = tuple[str, str | None, str | None, str | None, str | None]

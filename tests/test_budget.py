@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.backends.base import ExtractContext
 from pipeline.backends.gemini import GeminiOptions
 from pipeline.batch import BatchOptions, run_batch
 from pipeline.budget_actor import get_rate_limiter
@@ -24,7 +23,7 @@ from pipeline.plan import JobPlan, plan_job
 from pipeline.progress import get_progress_actor
 from pipeline.ratelimit import RateLimitOptions
 from pipeline.runner import PoolOptions
-from pipeline.schema import BatchProgress, ParseResponse
+from pipeline.schema import BatchProgress, ExtractContext, ParseResponse
 from pipeline.settings import Settings
 from pipeline.testing.fake_gemini import FakeGeminiOptions, FakeGeminiServer, RequestRecord
 from pipeline.testing.scripted import ScriptedOptions, make_scripted_png

@@ -8,11 +8,12 @@ import pytest
 from PIL import Image
 
 from pipeline.backends import local
-from pipeline.backends.base import ExtractContext, LocalOptions
+from pipeline.backends.base import LocalOptions
 from pipeline.backends.layouts import OcrLine
 from pipeline.batch import BatchOptions
 from pipeline.capture import PNG_TIME_KEY
 from pipeline.cli import build_parser
+from pipeline.schema import ExtractContext
 from serve.models import RequestFields
 
 WEEK = [OcrLine("SATURDAY Sat 6/27", 40, 40, 300, 60), OcrLine("The Rusty Nail 9PM-1AM", 40, 70, 400, 90)]

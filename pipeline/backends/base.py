@@ -7,7 +7,6 @@ engine, the Gemini SDK) are imported inside each backend's module.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from importlib import import_module
 from typing import TYPE_CHECKING, Annotated, Literal, Protocol, Union
@@ -17,24 +16,12 @@ from pydantic import Field
 from pipeline.backends.gemini import GeminiOptions
 from pipeline.backends.options import BackendOptionsBase
 from pipeline.errors import ConfigError
-from pipeline.schema import ParsedSchedule, WireModel
+from pipeline.schema import ExtractContext, ParsedSchedule
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
     from pipeline.images import SourceImage
-
-
-class ExtractContext(WireModel):
-    """Optional hints that come with a request (the old API's body fields)."""
-
-    vendor: str | None = None
-    description: str | None = None
-    url: str | None = None
-    reference_date: dt.date | None = Field(
-        default=None,
-        description="the day dates without a year are read against (default: capture date, today)",
-    )
 
 
 class LocalOptions(BackendOptionsBase):

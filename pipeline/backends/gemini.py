@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from google import genai
     from PIL.Image import Image
 
-    from pipeline.backends.base import ExtractContext
     from pipeline.ratelimit import RateLimitOptions
+    from pipeline.schema import ExtractContext
     from pipeline.settings import Settings
 
 __all__ = ["PROMPT_VERSION", "GeminiBackend", "GeminiOptions", "encode_image", "image_part_bytes"]

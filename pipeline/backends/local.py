@@ -14,14 +14,14 @@ import statistics
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pipeline.backends.base import ExtractContext, LocalOptions
+from pipeline.backends.base import LocalOptions
 from pipeline.backends.ocr_tiles import merge_tiles, plan_tiles, upscale_factor
 from pipeline.backends.schedule_parser import OcrLine, parse_schedule
 from pipeline.capture import capture_date
 from pipeline.clean import clean_schedule
 from pipeline.errors import BackendError, ConfigError
 from pipeline.images import SourceImage, pixels_of
-from pipeline.schema import ParsedSchedule, Vendor
+from pipeline.schema import ExtractContext, ParsedSchedule, Vendor
 
 if TYPE_CHECKING:
     from PIL.Image import Image

@@ -17,9 +17,8 @@ from pydantic import BaseModel, ConfigDict
 from pipeline.retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from pipeline.backends.base import ExtractContext
     from pipeline.ratelimit import RateLimitOptions
-    from pipeline.schema import Usage
+    from pipeline.schema import ExtractContext, Usage
     from pipeline.settings import Settings
 
 

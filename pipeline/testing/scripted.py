@@ -11,9 +11,9 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from pipeline.backends.base import ExtractContext, ScriptedOptions
+from pipeline.backends.base import ScriptedOptions
 from pipeline.errors import BackendError
-from pipeline.schema import ParsedSchedule, Show, Venue
+from pipeline.schema import ExtractContext, ParsedSchedule, Show, Venue
 
 if TYPE_CHECKING:
     from PIL.Image import Image
