@@ -8,6 +8,8 @@ Latency, an RPM limit and faults are configured by ``FakeGeminiOptions``
 (``fake_gemini_options``); request reading and Google-shaped bodies live in
 ``fake_gemini_wire``. Requests are logged and recorded without the key.
 
+The Batch and Files APIs live in ``fake_gemini_batch`` (``fake.batches``).
+
 ``run_fake_gemini`` serves it until interrupted; ``FakeGeminiServer`` runs it
 on a free port in a background thread for tests.
 """
@@ -35,6 +37,7 @@ from starlette.routing import Route
 
 from pipeline.images import sniff_mime_type
 from pipeline.schema import ParsedSchedule
+from pipeline.testing.fake_gemini_batch import FakeBatches
 from pipeline.testing.fake_gemini_options import (
     FakeGeminiOptions,
     FaultPlan,
@@ -114,9 +117,11 @@ class FakeGemini:
         self._backend: LocalBackend | None = None
         self._backend_lock = threading.Lock()
         self._ocr_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fake-gemini-ocr")
+        self.batches = FakeBatches(self)
         self.configure(options or FakeGeminiOptions())
         routes = [
             Route("/{version}/models/{model}:generateContent", self._generate_content, methods=["POST"]),
+            *self.batches.routes(),
             Route("/{path:path}", self._not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ]
         self.app = Starlette(routes=routes)
@@ -177,6 +182,22 @@ class FakeGemini:
         with self._records_lock:
             self._records.append(record)
         logger.info("%s %s %d %.0f ms fault=%s", request.method, path, status, duration_ms, exchange.fault)
+
+    def check_key(self, request: Request) -> tuple[int, dict[str, Any]] | None:
+        """The refusal a request's key gets (None: accepted); the Batch API checks it too."""
+        return self._key_problem(request)
+
+    async def wait_for(self, request: Request, seconds: float) -> None:
+        """Sleep until ``seconds`` pass or the client hangs up (ClientGoneError)."""
+        await self._wait(request, seconds)
+
+    async def schedule_for(self, image: bytes | None) -> ParsedSchedule:
+        """The schedule ``generateContent`` would answer for ``image`` (echo or OCR)."""
+        return await self._schedule(image)
+
+    @staticmethod
+    def prompt_tokens(image_request: ImageRequest) -> int:
+        return _prompt_tokens(image_request)
 
     def _key_problem(self, request: Request) -> tuple[int, dict[str, Any]] | None:
         """403 without a key, 400 API_KEY_INVALID for a wrong one (when a key is configured)."""
@@ -374,6 +395,11 @@ class FakeGeminiServer:
 
     def clear_requests(self) -> None:
         self.fake.clear_requests()
+
+    @property
+    def batches(self) -> FakeBatches:
+        """The Batch API's jobs, files and creates per display name."""
+        return self.fake.batches
 
     def start(self, timeout_s: float = 10.0) -> FakeGeminiServer:
         self._thread.start()
