@@ -1,0 +1,416 @@
+"""``batch --via gemini-batch``: the batch job through Gemini's Batch API, resumable, at half price.
+
+Intake is the batch job's (``list_inputs``, the same reading and validation, the
+result cache, skipping inputs OUTPUT already answered); the images still needing
+an answer become Batch API requests keyed by their sha256, grouped into jobs
+under the per-job limits (``gemini_batch``). Every job is written to
+``OUTPUT/batch-manifest.json`` before its create is sent and again with its name
+after: a run that finds a job without a name looks it up by display name
+(``batches.list``) before creating it, so a crash at any point, then the same
+command, polls the recorded jobs and never submits an image twice. Answers take
+the online road: reply reading and repair, ``clean_schedule``, shards, the
+cache, ``combined.json`` (batch answers priced at batch prices). With a
+deadline, jobs still out near it are cancelled and every image left without an
+answer goes through the online path (``online``, the batch job's dispatcher on
+the shared budget); without one it ends failed with a clear code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.backends.base import ExtractContext
+from pipeline.backends.gemini import GeminiOptions
+from pipeline.backends.gemini_batch import (
+    FILE_LIMIT_BYTES,
+    INLINE_LIMIT_BYTES,
+    TERMINAL,
+    Answer,
+    BatchRequest,
+    GeminiBatchClient,
+    build_request,
+    display_name_for,
+)
+from pipeline.backends.gemini_quotas import batch_price_for
+from pipeline.batch import (
+    BatchOptions,
+    BatchSummary,
+    PriorOutcomes,
+    ShardWriter,
+    check_output,
+    read_shards,
+    write_combined,
+)
+from pipeline.cache import ResultCache, cache_key
+from pipeline.clean import clean_schedule
+from pipeline.errors import BackendError, ImageRejected
+from pipeline.images import ImagePayload, open_image, read_uri
+from pipeline.job_files import write_json_atomically
+from pipeline.schema import ErrorCode, ImageError, ImageResult, Usage, WireModel
+from pipeline.settings import get_settings
+from pipeline.sources import list_inputs
+from pipeline.worker import WorkerOptions, cached_result
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "batch-manifest.json"
+WORKER = "gemini-batch"
+
+
+class BatchApiOptions(BaseModel):
+    """How the Batch API path groups, polls and falls back."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_requests_per_job: int = Field(default=1000, ge=1, description="requests per job, at most")
+    inline_limit_bytes: int = Field(default=INLINE_LIMIT_BYTES, ge=1, description="larger jobs go as a file")
+    file_limit_bytes: int = Field(default=FILE_LIMIT_BYTES, ge=1, description="bytes of one job's file")
+    poll_initial_s: float = Field(default=5.0, gt=0, description="first wait between polls")
+    poll_max_s: float = Field(default=60.0, gt=0, description="longest wait between polls")
+    deadline_s: float | None = Field(default=None, gt=0, description="seconds from start for every answer")
+    online_share: float = Field(
+        default=0.2, gt=0, lt=1, description="the deadline's last share, left to the online path"
+    )
+
+
+class ManifestEntry(WireModel):
+    index: int
+    source: str
+    sha256: str
+
+
+class ManifestJob(WireModel):
+    """One Batch API job as recorded: written before its create is sent, again after."""
+
+    display_name: str
+    entries: list[ManifestEntry]
+    inline: bool
+    name: str | None = Field(default=None, description="batches/ID once the create's reply was read")
+    state: str = Field(default="creating", description="creating, or the job's last state seen")
+    collected: bool = Field(default=False, description="its answers (or their absence) are in the shards")
+    created_at: dt.datetime
+
+
+class BatchManifest(WireModel):
+    jobs: list[ManifestJob] = Field(default_factory=list)
+
+    @classmethod
+    def read(cls, output: str) -> BatchManifest:
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(output)
+        path = f"{root}/{MANIFEST}"
+        return cls.model_validate_json(fs.cat_file(path)) if fs.exists(path) else cls()
+
+    def write(self, output: str) -> None:
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(output)
+        text = self.to_wire_json(indent=1)
+        if "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
+            from pathlib import Path
+
+            write_json_atomically(Path(root) / MANIFEST, text)
+        else:
+            fs.pipe_file(f"{root}/{MANIFEST}", text.encode())
+
+
+@dataclass
+class BatchApiProgress:
+    """Each job's state and the images answered so far, for the progress line."""
+
+    jobs: dict[str, str] = field(default_factory=dict)  # display name -> state
+    images: int = 0
+    answered: int = 0
+    failed: int = 0
+    online: int = 0
+
+    def line(self) -> str:
+        states: dict[str, int] = {}
+        for state in self.jobs.values():
+            states[state] = states.get(state, 0) + 1
+        summary = ", ".join(f"{count} {state}" for state, count in sorted(states.items())) or "none"
+        return (
+            f"{len(self.jobs)} Batch API jobs ({summary}); {self.answered} answered, "
+            f"{self.failed} failed, {self.online} left for the online path"
+        )
+
+
+class BatchApiRun:
+    """One run of the Batch API path over OUTPUT (state lives in the manifest and the shards)."""
+
+    def __init__(
+        self,
+        options: BatchOptions,
+        api: BatchApiOptions,
+        backend: GeminiOptions,
+        client: GeminiBatchClient,
+        on_progress: Callable[[BatchApiProgress], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        worker: WorkerOptions | None = None,
+    ) -> None:
+        self.options, self.api, self.backend, self.client = options, api, backend, client
+        worker = worker or WorkerOptions()  # the same size and pixel limits as the workers'
+        self.max_bytes, self.max_pixels = worker.max_bytes, worker.max_pixels
+        self.on_progress = on_progress or (lambda progress: None)
+        self.sleep = sleep
+        self.started = time.monotonic()
+        self.context = (
+            ExtractContext(reference_date=options.reference_date) if options.reference_date else None
+        )
+        self.identity = backend.cache_identity(self.context)
+        self.cache = ResultCache(_path(options.cache_path)) if options.cache_path else None
+        run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        self.writer = ShardWriter(options.output, run_id, options.shard_size)
+        self.manifest = BatchManifest.read(options.output)
+        self.answered: set[str] = {result.source for result in read_shards(options.output)}
+        self.unanswered: list[ManifestEntry] = []
+        self.progress = BatchApiProgress()
+
+    def run(self, online: Callable[[], None] | None = None) -> BatchSummary:
+        """Submit what needs an answer, poll every job to its end, collect, fall back, summarise."""
+        fall_back = False
+        try:
+            self._resume_creates()
+            self._submit_new()
+            self._poll()
+            fall_back = bool(self.unanswered) and online is not None and self.api.deadline_s is not None
+            if not fall_back:
+                self._write_unanswered()
+        finally:
+            self.writer.close()
+        if fall_back and online is not None:
+            self.progress.online = len({entry.source for entry in self.unanswered})
+            self.on_progress(self.progress)
+            online()  # the online path answers every input still without a result in the shards
+        return write_combined(self.options.output, self.backend, self._cost_of)
+
+    # --- submitting ----------------------------------------------------------------
+
+    def _resume_creates(self) -> None:
+        """Jobs recorded before a create whose reply never came back: found by name, or created."""
+        for job in self.manifest.jobs:
+            if job.name is not None:
+                continue
+            found = self.client.find(job.display_name)
+            if found is None:
+                requests = list(self._requests_of(job.entries))
+                found = self.client.create(requests, job.display_name, job.inline)
+            job.name, job.state = found.name, found.state
+            self.manifest.write(self.options.output)
+
+    def _requests_of(self, entries: list[ManifestEntry]) -> Iterator[BatchRequest]:
+        seen: set[str] = set()
+        for entry in entries:
+            if entry.sha256 in seen:
+                continue
+            seen.add(entry.sha256)
+            payload = read_uri(entry.source, entry.index, max_bytes=self.max_bytes)
+            image = open_image(payload, max_pixels=self.max_pixels)
+            yield build_request(self.backend, image, self.context, entry.sha256)
+
+    def _submit_new(self) -> None:
+        in_jobs = {entry.source for job in self.manifest.jobs for entry in job.entries}
+        key_job = {entry.sha256: job for job in self.manifest.jobs for entry in job.entries}
+        prior = PriorOutcomes.read(self.options.output)
+        chunk: list[BatchRequest] = []
+        entries: list[ManifestEntry] = []
+        for index, source in enumerate(list_inputs(self.options.input)):
+            if source in in_jobs or prior.skips(source, self.options.retry_failed):
+                continue
+            request = self._intake(index, source)
+            if request is None:
+                continue
+            entry = ManifestEntry(index=index, source=source, sha256=request.key)
+            if request.key in key_job:  # the same content already asked: one answer for both
+                key_job[request.key].entries.append(entry)
+                continue
+            if any(r.key == request.key for r in chunk):
+                entries.append(entry)
+                continue
+            if chunk and self._full(chunk, request):
+                self._create(chunk, entries)
+                chunk, entries = [], []
+            chunk.append(request)
+            entries.append(entry)
+        if chunk:
+            self._create(chunk, entries)
+        self.manifest.write(self.options.output)
+
+    def _full(self, chunk: list[BatchRequest], request: BatchRequest) -> bool:
+        size = sum(r.wire_bytes for r in chunk) + request.wire_bytes
+        return len(chunk) >= self.api.max_requests_per_job or size > self.api.file_limit_bytes
+
+    def _intake(self, index: int, source: str) -> BatchRequest | None:
+        """The image's request; None when it was answered here (rejected, or from the cache)."""
+        payload: ImagePayload | None = None
+        try:
+            payload = read_uri(source, index, max_bytes=self.max_bytes)
+            if self.cache is not None:
+                schedule = self.cache.get(cache_key(payload.sha256, self.identity))
+                if schedule is not None:
+                    self._write(cached_result(payload, schedule))
+                    return None
+            image = open_image(payload, max_pixels=self.max_pixels)
+            return build_request(self.backend, image, self.context, payload.sha256)
+        except (ImageRejected, BackendError) as exc:
+            code: ErrorCode = exc.code
+            sha = payload.sha256 if payload is not None else None
+            self._write(_failed(index, source, sha, code, str(exc), attempts=0))
+            return None
+
+    def _create(self, chunk: list[BatchRequest], entries: list[ManifestEntry]) -> None:
+        inline = sum(r.wire_bytes for r in chunk) <= self.api.inline_limit_bytes
+        name = display_name_for([r.key for r in chunk], self.identity)
+        job = ManifestJob(
+            display_name=name, entries=entries, inline=inline, created_at=dt.datetime.now(dt.UTC)
+        )
+        self.manifest.jobs.append(job)
+        self.manifest.write(self.options.output)  # before the create: a lost reply is found by name
+        view = self.client.create(chunk, name, inline)
+        job.name, job.state = view.name, view.state
+        self.manifest.write(self.options.output)
+        self.progress.jobs[name] = view.state
+        self.progress.images += len(entries)
+        self.on_progress(self.progress)
+
+    # --- polling and collecting ----------------------------------------------------------
+
+    def _poll(self) -> None:
+        wait_s = self.api.poll_initial_s
+        while True:
+            open_jobs = [job for job in self.manifest.jobs if not job.collected]
+            if not open_jobs:
+                return
+            for job in open_jobs:
+                assert job.name is not None
+                view = self.client.get(job.name)
+                job.state = self.progress.jobs[job.display_name] = view.state
+                if view.state in TERMINAL:
+                    self._collect(job, self.client.answers(view) if view.state == "succeeded" else iter(()))
+            self.manifest.write(self.options.output)
+            self.on_progress(self.progress)
+            if self._near_deadline():
+                self._abandon([job for job in self.manifest.jobs if not job.collected])
+                return
+            if any(not job.collected for job in self.manifest.jobs):
+                self.sleep(wait_s)
+                wait_s = min(wait_s * 1.5, self.api.poll_max_s)
+
+    def _near_deadline(self) -> bool:
+        if self.api.deadline_s is None:
+            return False
+        batch_share = self.api.deadline_s * (1 - self.api.online_share)
+        return time.monotonic() - self.started >= batch_share
+
+    def _abandon(self, jobs: list[ManifestJob]) -> None:
+        """Jobs still out near the deadline: cancelled, their images left to the online path."""
+        for job in jobs:
+            assert job.name is not None
+            self.client.cancel(job.name)
+            job.state = self.progress.jobs[job.display_name] = "cancelled"
+            self._collect(job, iter(()))
+        self.manifest.write(self.options.output)
+
+    def _collect(self, job: ManifestJob, answers: Iterator[Answer]) -> None:
+        """Each entry's result from its key's answer, once; entries without one are unanswered."""
+        by_key = {answer.key: answer for answer in answers}
+        billed: set[str] = set()
+        for entry in job.entries:
+            if entry.source in self.answered:
+                continue  # collected by an earlier run that stopped before marking the job
+            answer = by_key.get(entry.sha256)
+            if answer is None:
+                self.unanswered.append(entry)
+                continue
+            usage = answer.usage if entry.sha256 not in billed else None  # billed once per request
+            billed.add(entry.sha256)
+            self._write(self._result(entry, answer, usage, job))
+        job.collected = True
+        self.manifest.write(self.options.output)
+
+    def _result(
+        self, entry: ManifestEntry, answer: Answer, usage: Usage | None, job: ManifestJob
+    ) -> ImageResult:
+        if answer.error is not None or answer.schedule is None:
+            error = answer.error or BackendError("bad_model_output", "no answer")
+            image_error = ImageError(code=error.code, message=error.message, retryable=error.retryable)
+            return ImageResult(
+                image_index=entry.index, source=entry.source, sha256=entry.sha256, success=False,
+                status="failed", error=image_error, attempts=1, worker=WORKER, usage=usage,
+            )  # fmt: skip
+        schedule = clean_schedule(answer.schedule)
+        if self.cache is not None:
+            self.cache.put(cache_key(entry.sha256, self.identity), entry.sha256, schedule)
+        return ImageResult(
+            image_index=entry.index, source=entry.source, sha256=entry.sha256, success=True,
+            status="ok", attempts=1, worker=f"{WORKER}:{job.name}", usage=usage, data=schedule,
+        )  # fmt: skip
+
+    def _write_unanswered(self) -> None:
+        states = {entry.source: job.state for job in self.manifest.jobs for entry in job.entries}
+        for entry in self.unanswered:
+            if entry.source in self.answered:
+                continue
+            state = states.get(entry.source, "unknown")
+            code: ErrorCode = "timeout" if state in ("expired", "cancelled") else "upstream_error"
+            message = f"no answer: its Batch API job ended {state.upper()}"
+            self._write(_failed(entry.index, entry.source, entry.sha256, code, message, attempts=1))
+
+    def _write(self, result: ImageResult) -> None:
+        self.writer.write(result)
+        self.answered.add(result.source)
+        self.progress.answered += result.success
+        self.progress.failed += not result.success
+
+    def _cost_of(self, result: ImageResult) -> float:
+        """Batch answers at batch prices, online answers at online prices."""
+        usage = result.usage or Usage()
+        settings = get_settings()
+        if not (result.worker or "").startswith(WORKER):
+            return self.backend.estimated_cost(usage, settings)
+        price = batch_price_for(self.backend.model, settings)
+        output = usage.output_tokens + usage.thinking_tokens
+        return (usage.prompt_tokens * price.input + output * price.output) / 1_000_000
+
+
+def _failed(
+    index: int, source: str, sha256: str | None, code: ErrorCode, message: str, attempts: int
+) -> ImageResult:
+    return ImageResult(
+        image_index=index, source=source, sha256=sha256, success=False, status="failed",
+        error=ImageError(code=code, message=message), attempts=attempts, worker=WORKER,
+    )  # fmt: skip
+
+
+def _path(text: str) -> Any:
+    from pathlib import Path
+
+    return Path(text)
+
+
+def run_batch_api(
+    options: BatchOptions,
+    api: BatchApiOptions,
+    backend: GeminiOptions,
+    client: GeminiBatchClient | None = None,
+    on_progress: Callable[[BatchApiProgress], None] | None = None,
+    online: Callable[[], None] | None = None,
+    worker: WorkerOptions | None = None,
+) -> BatchSummary:
+    """Run (or resume) the Batch API path over ``options.output``; returns what combined.json holds."""
+    check_output(options.output)
+    own = client is None
+    client = client or GeminiBatchClient(backend)
+    try:
+        return BatchApiRun(options, api, backend, client, on_progress, worker=worker).run(online)
+    finally:
+        if own:
+            client.close()
