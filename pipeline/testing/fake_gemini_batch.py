@@ -218,7 +218,7 @@ class FakeBatches:
 
     async def _answer(self, line: dict[str, Any], model: str) -> dict[str, Any]:
         """One request's response (or per-request error), with its key or metadata echoed."""
-        echoed = {name: line[name] for name in ("key", "metadata") if name in line}
+        echoed: dict[str, Any] = {name: line[name] for name in ("key", "metadata") if name in line}
         try:
             image_request = read_image_request(line.get("request"))
             if image_request.image is not None:
