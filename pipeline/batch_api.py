@@ -22,7 +22,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -49,19 +48,18 @@ from pipeline.batch import (
     read_shards,
     write_combined,
 )
+from pipeline.batch_manifest import BatchApiProgress, BatchManifest, ManifestEntry, ManifestJob
 from pipeline.cache import ResultCache, cache_key
 from pipeline.clean import clean_schedule
 from pipeline.errors import BackendError, ImageRejected
 from pipeline.images import ImagePayload, open_image, read_uri
-from pipeline.job_files import write_json_atomically
-from pipeline.schema import ErrorCode, ImageError, ImageResult, Usage, WireModel
+from pipeline.schema import ErrorCode, ImageError, ImageResult, Usage
 from pipeline.settings import get_settings
 from pipeline.sources import list_inputs
 from pipeline.worker import WorkerOptions, cached_result
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "batch-manifest.json"
 WORKER = "gemini-batch"
 
 
@@ -78,69 +76,6 @@ class BatchApiOptions(BaseModel):
     online_share: float = Field(
         default=0.2, gt=0, lt=1, description="the deadline's last share, left to the online path"
     )
-
-
-class ManifestEntry(WireModel):
-    index: int
-    source: str
-    sha256: str
-
-
-class ManifestJob(WireModel):
-    """One Batch API job as recorded: written before its create is sent, again after."""
-
-    display_name: str
-    entries: list[ManifestEntry]
-    inline: bool
-    name: str | None = Field(default=None, description="batches/ID once the create's reply was read")
-    state: str = Field(default="creating", description="creating, or the job's last state seen")
-    collected: bool = Field(default=False, description="its answers (or their absence) are in the shards")
-    created_at: dt.datetime
-
-
-class BatchManifest(WireModel):
-    jobs: list[ManifestJob] = Field(default_factory=list)
-
-    @classmethod
-    def read(cls, output: str) -> BatchManifest:
-        import fsspec
-
-        fs, root = fsspec.core.url_to_fs(output)
-        path = f"{root}/{MANIFEST}"
-        return cls.model_validate_json(fs.cat_file(path)) if fs.exists(path) else cls()
-
-    def write(self, output: str) -> None:
-        import fsspec
-
-        fs, root = fsspec.core.url_to_fs(output)
-        text = self.to_wire_json(indent=1)
-        if "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
-            from pathlib import Path
-
-            write_json_atomically(Path(root) / MANIFEST, text)
-        else:
-            fs.pipe_file(f"{root}/{MANIFEST}", text.encode())
-
-
-@dataclass
-class BatchApiProgress:
-    """Each job's state and the images answered so far, for the progress line."""
-
-    jobs: dict[str, str] = field(default_factory=dict)  # display name -> state
-    images: int = 0
-    answered: int = 0
-    failed: int = 0
-    online: int = 0
-
-    def line(self) -> str:
-        states: dict[str, int] = {}
-        for state in self.jobs.values():
-            states[state] = states.get(state, 0) + 1
-        summary = ", ".join(f"{count} {state}" for state, count in sorted(states.items())) or "none"
-        return (
-            f"{len(self.jobs)} Batch API jobs ({summary}); {self.answered} answered, "
-            f"{self.failed} failed, {self.online} left for the online path"
-        )
 
 
 class BatchApiRun:
@@ -291,7 +226,13 @@ class BatchApiRun:
                 return
             for job in open_jobs:
                 assert job.name is not None
-                view = self.client.get(job.name)
+                try:
+                    view = self.client.get(job.name)
+                except BackendError as exc:
+                    if not exc.retryable:
+                        raise
+                    log.warning("polling %s: %s; polling again later", job.name, exc.message)
+                    continue
                 job.state = self.progress.jobs[job.display_name] = view.state
                 if view.state in TERMINAL:
                     self._collect(job, self.client.answers(view) if view.state == "succeeded" else iter(()))

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
     from pipeline.backends.gemini import GeminiOptions
     from pipeline.batch import BatchCounts, BatchOptions, BatchSummary
-    from pipeline.batch_api import BatchApiOptions, BatchApiProgress
+    from pipeline.batch_api import BatchApiOptions
+    from pipeline.batch_manifest import BatchApiProgress
     from pipeline.parse import JobPlan
     from pipeline.runtime import RuntimeState
 

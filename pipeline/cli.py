@@ -297,7 +297,10 @@ def _batch_command(args: argparse.Namespace, err: Console) -> int:
         f"failures: {summary.failures_by_code or 'none'}"
     )
     if summary.usage.prompt_tokens:
-        err.print(_cost_line(summary.usage, summary.estimated_cost))
+        prices = (
+            "Batch API prices (half) for its answers" if args.via == "gemini-batch" else "paid-tier prices"
+        )
+        err.print(_cost_line(summary.usage, summary.estimated_cost, prices))
     return EXIT_OK if summary.successful_images or not summary.total_images else EXIT_ALL_FAILED
 
 
@@ -446,10 +449,10 @@ def _quota_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cost_line(usage: Usage, cost: float) -> str:
+def _cost_line(usage: Usage, cost: float, prices: str = "paid-tier prices") -> str:
     return (
         f"tokens: {usage.prompt_tokens} in, {usage.output_tokens} out, {usage.thinking_tokens} thinking; "
-        f"estimated cost ${cost:.4f} at paid-tier prices"
+        f"estimated cost ${cost:.4f} at {prices}"
     )
 
 

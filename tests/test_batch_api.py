@@ -14,7 +14,8 @@ from pydantic import SecretStr
 
 from pipeline.backends.gemini import GeminiBackend, GeminiOptions
 from pipeline.batch import BatchOptions, read_shards
-from pipeline.batch_api import BatchApiOptions, BatchManifest, run_batch_api
+from pipeline.batch_api import BatchApiOptions, run_batch_api
+from pipeline.batch_manifest import BatchManifest
 from pipeline.clean import clean_schedule
 from pipeline.images import open_image, read_path
 from pipeline.reduce import ScheduleReducer

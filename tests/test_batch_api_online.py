@@ -11,8 +11,9 @@ from pydantic import SecretStr
 
 from pipeline.backends.gemini import GeminiOptions
 from pipeline.batch import BatchOptions, read_shards
-from pipeline.batch_api import WORKER, BatchApiOptions, BatchManifest
+from pipeline.batch_api import WORKER, BatchApiOptions
 from pipeline.batch_api_command import parse_duration, run_via_batch_api
+from pipeline.batch_manifest import BatchManifest
 from pipeline.images import read_path
 from pipeline.parse import JobPlan
 from pipeline.runner import PoolOptions

@@ -20,10 +20,12 @@ sha256 is listed. ``creates`` counts the creates each display name received.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
 import json
+import logging
 import threading
 import time
 import uuid
@@ -48,6 +50,7 @@ from pipeline.testing.fake_gemini_wire import (
 if TYPE_CHECKING:
     from pipeline.testing.fake_gemini import FakeGemini
 
+logger = logging.getLogger("pipeline.testing.fake_gemini")  # the fake's one log
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"})
 PAGE_SIZE = 50
 
@@ -84,6 +87,7 @@ class FakeJob:
     ended: float | None = None
     answers: list[dict[str, Any]] = field(default_factory=list)
     responses_file: str | None = None
+    work: asyncio.Task[None] | None = None
 
 
 def _stamp(epoch: float) -> str:
@@ -145,6 +149,7 @@ class FakeBatches:
             job = FakeJob(name, display_name, f"models/{model}", ordinal, time.time(), lines, from_file)
             self.jobs[name] = job
             self.creates[display_name] += 1
+        logger.info("batch create %s (%s): %d requests", name, display_name, len(lines))
         if self.options.create_reply_delay_s:
             try:
                 await self.fake.wait_for(request, self.options.create_reply_delay_s)
@@ -203,18 +208,22 @@ class FakeBatches:
         if elapsed < self.options.delay_s:
             job.state = "RUNNING"
             return
-        job.ended = time.time()
-        if job.ordinal in self.options.expire_jobs:
-            job.state = "EXPIRED"
+        if job.ordinal in self.options.expire_jobs | self.options.fail_jobs:
+            job.ended = time.time()
+            job.state = "EXPIRED" if job.ordinal in self.options.expire_jobs else "FAILED"
             return
-        if job.ordinal in self.options.fail_jobs:
-            job.state = "FAILED"
+        job.state = "RUNNING"
+        if job.work is None:  # answered in the background: a get never waits for OCR
+            job.work = asyncio.create_task(self._finish(job))
+
+    async def _finish(self, job: FakeJob) -> None:
+        answers = [await self._answer(line, job.model) for line in job.lines]
+        if job.state == "CANCELLED":
             return
-        job.answers = [await self._answer(line, job.model) for line in job.lines]
         if job.from_file:
             job.responses_file = f"files/batch-{uuid.uuid4().hex[:12]}"
-            self.files[job.responses_file] = "".join(json.dumps(a) + "\n" for a in job.answers).encode()
-        job.state = "SUCCEEDED"
+            self.files[job.responses_file] = "".join(json.dumps(a) + "\n" for a in answers).encode()
+        job.answers, job.ended, job.state = answers, time.time(), "SUCCEEDED"
 
     async def _answer(self, line: dict[str, Any], model: str) -> dict[str, Any]:
         """One request's response (or per-request error), with its key or metadata echoed."""
