@@ -132,3 +132,33 @@ def test_an_expired_job_and_a_failed_request_end_with_clear_codes(
         "timeout": 10,
         "upstream_error": 1,
     }
+
+
+def test_the_command_runs_then_resumes_without_sending_again(
+    server: FakeGeminiServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pipeline.cli import EXIT_OK, EXIT_USAGE, main
+
+    paths = _images(tmp_path / "in", 12)
+    server.batches.configure(FakeBatchOptions())
+    monkeypatch.setenv("GEMINI_API_KEY", "test-key")
+    monkeypatch.setenv("KARAOKE_GEMINI_BASE_URL", server.base_url)
+    monkeypatch.setenv("KARAOKE_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        argv = ["batch", str(tmp_path / "in"), "--output", str(tmp_path / "out"), "--via", "gemini-batch"]
+        before = len(server.batches.jobs)
+        assert main(argv) == EXIT_OK
+        err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
+        assert "1 Batch API jobs (1 succeeded); 12 answered" in err and "Batch API prices" in err
+        assert main(argv) == EXIT_OK  # the same command again: nothing new is sent
+        assert len(server.batches.jobs) - before == 1
+        _one_result_each(tmp_path / "out", paths)
+        with pytest.raises(SystemExit) as caught:
+            main([*argv, "--deadline", "soon"])
+        assert caught.value.code == EXIT_USAGE
+    finally:
+        get_settings.cache_clear()
