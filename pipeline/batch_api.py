@@ -105,8 +105,12 @@ class BatchApiRun:
         run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         self.writer = ShardWriter(options.output, run_id, options.shard_size)
         self.manifest = BatchManifest.read(options.output)
-        self.answered: set[str] = {result.source for result in read_shards(options.output)}
-        self.unanswered: list[ManifestEntry] = []
+        # What is already written: successes, and which job (worker) wrote each result.
+        self.succeeded: set[str] = set()
+        self.written: set[tuple[str, str | None]] = set()
+        for result in read_shards(options.output):
+            self._seen(result)
+        self.unanswered: list[tuple[ManifestEntry, ManifestJob]] = []
         self.progress = BatchApiProgress()
 
     def run(self, online: Callable[[], None] | None = None) -> BatchSummary:
@@ -122,7 +126,7 @@ class BatchApiRun:
         finally:
             self.writer.close()
         if fall_back and online is not None:
-            self.progress.online = len({entry.source for entry in self.unanswered})
+            self.progress.online = len({entry.source for entry, _ in self.unanswered})
             self.on_progress(self.progress)
             online()  # the online path answers every input still without a result in the shards
         return write_combined(self.options.output, self.backend, self._cost_of)
@@ -152,8 +156,10 @@ class BatchApiRun:
             yield build_request(self.backend, image, self.context, entry.sha256)
 
     def _submit_new(self) -> None:
-        in_jobs = {entry.source for job in self.manifest.jobs for entry in job.entries}
-        key_job = {entry.sha256: job for job in self.manifest.jobs for entry in job.entries}
+        # Entries of collected jobs have their results in the shards (``prior`` sees them).
+        open_jobs = [job for job in self.manifest.jobs if not job.collected]
+        in_jobs = {entry.source for job in open_jobs for entry in job.entries}
+        key_job = {entry.sha256: job for job in open_jobs for entry in job.entries}
         prior = PriorOutcomes.read(self.options.output)
         chunk: list[BatchRequest] = []
         entries: list[ManifestEntry] = []
@@ -204,6 +210,8 @@ class BatchApiRun:
     def _create(self, chunk: list[BatchRequest], entries: list[ManifestEntry]) -> None:
         inline = sum(r.wire_bytes for r in chunk) <= self.api.inline_limit_bytes
         name = display_name_for([r.key for r in chunk], self.identity)
+        earlier = sum(job.display_name.startswith(name) for job in self.manifest.jobs)
+        name = f"{name}-{earlier}"  # the same images again (--retry-failed): never an old job's name
         job = ManifestJob(
             display_name=name, entries=entries, inline=inline, created_at=dt.datetime.now(dt.UTC)
         )
@@ -265,11 +273,11 @@ class BatchApiRun:
         by_key = {answer.key: answer for answer in answers}
         billed: set[str] = set()
         for entry in job.entries:
-            if entry.source in self.answered:
+            if self._done(entry, job):
                 continue  # collected by an earlier run that stopped before marking the job
             answer = by_key.get(entry.sha256)
             if answer is None:
-                self.unanswered.append(entry)
+                self.unanswered.append((entry, job))
                 continue
             usage = answer.usage if entry.sha256 not in billed else None  # billed once per request
             billed.add(entry.sha256)
@@ -285,7 +293,7 @@ class BatchApiRun:
             image_error = ImageError(code=error.code, message=error.message, retryable=error.retryable)
             return ImageResult(
                 image_index=entry.index, source=entry.source, sha256=entry.sha256, success=False,
-                status="failed", error=image_error, attempts=1, worker=WORKER, usage=usage,
+                status="failed", error=image_error, attempts=1, worker=f"{WORKER}:{job.name}", usage=usage,
             )  # fmt: skip
         schedule = clean_schedule(answer.schedule)
         if self.cache is not None:
@@ -296,18 +304,26 @@ class BatchApiRun:
         )  # fmt: skip
 
     def _write_unanswered(self) -> None:
-        states = {entry.source: job.state for job in self.manifest.jobs for entry in job.entries}
-        for entry in self.unanswered:
-            if entry.source in self.answered:
+        for entry, job in self.unanswered:
+            if self._done(entry, job):
                 continue
-            state = states.get(entry.source, "unknown")
-            code: ErrorCode = "timeout" if state in ("expired", "cancelled") else "upstream_error"
-            message = f"no answer: its Batch API job ended {state.upper()}"
-            self._write(_failed(entry.index, entry.source, entry.sha256, code, message, attempts=1))
+            code: ErrorCode = "timeout" if job.state in ("expired", "cancelled") else "upstream_error"
+            message = f"no answer: its Batch API job {job.name} ended {job.state.upper()}"
+            result = _failed(entry.index, entry.source, entry.sha256, code, message, attempts=1)
+            self._write(result.model_copy(update={"worker": f"{WORKER}:{job.name}"}))
+
+    def _done(self, entry: ManifestEntry, job: ManifestJob) -> bool:
+        """The entry succeeded somewhere, or this job's result for it is already written."""
+        return entry.source in self.succeeded or (entry.source, f"{WORKER}:{job.name}") in self.written
+
+    def _seen(self, result: ImageResult) -> None:
+        if result.success:
+            self.succeeded.add(result.source)
+        self.written.add((result.source, result.worker))
 
     def _write(self, result: ImageResult) -> None:
         self.writer.write(result)
-        self.answered.add(result.source)
+        self._seen(result)
         self.progress.answered += result.success
         self.progress.failed += not result.success
 

@@ -162,3 +162,19 @@ def test_the_command_runs_then_resumes_without_sending_again(
         assert caught.value.code == EXIT_USAGE
     finally:
         get_settings.cache_clear()
+
+
+def test_retry_failed_submits_an_expired_jobs_images_again_under_a_new_name(
+    server: FakeGeminiServer, tmp_path: Path
+) -> None:
+    paths = _images(tmp_path / "in", 4)
+    server.batches.configure(FakeBatchOptions(expire_jobs={len(server.batches.jobs) + 1}))
+    options = BatchOptions(input=str(tmp_path / "in"), output=str(tmp_path / "out"))
+    first = run_batch_api(options, FAST, _backend(server))
+    assert first.failures_by_code == {"timeout": 4}
+    assert run_batch_api(options, FAST, _backend(server)).failures_by_code == {"timeout": 4}  # not sent
+    again = run_batch_api(options.model_copy(update={"retry_failed": True}), FAST, _backend(server))
+    assert again.successful_images == 4 and again.failed_images == 0
+    names = [job.display_name for job in BatchManifest.read(str(tmp_path / "out")).jobs]
+    assert len(names) == 2 and names[0] != names[1] and names[0][:-2] == names[1][:-2]
+    assert {str(path) for path in paths} == {r.source for r in read_shards(str(tmp_path / "out")) if r.success}
