@@ -177,4 +177,6 @@ def test_retry_failed_submits_an_expired_jobs_images_again_under_a_new_name(
     assert again.successful_images == 4 and again.failed_images == 0
     names = [job.display_name for job in BatchManifest.read(str(tmp_path / "out")).jobs]
     assert len(names) == 2 and names[0] != names[1] and names[0][:-2] == names[1][:-2]
-    assert {str(path) for path in paths} == {r.source for r in read_shards(str(tmp_path / "out")) if r.success}
+    assert {str(path) for path in paths} == {
+        r.source for r in read_shards(str(tmp_path / "out")) if r.success
+    }
