@@ -78,6 +78,7 @@ class BatchApiProgress:
             states[state] = states.get(state, 0) + 1
         summary = ", ".join(f"{count} {state}" for state, count in sorted(states.items())) or "none"
         return (
-            f"{len(self.jobs)} Batch API jobs ({summary}); {self.answered} answered, "
+            f"{len(self.jobs)} Batch API job{'' if len(self.jobs) == 1 else 's'} ({summary}); "
+            f"{self.answered} answered, "
             f"{self.failed} failed, {self.online} left for the online path"
         )

@@ -153,7 +153,7 @@ def test_the_command_runs_then_resumes_without_sending_again(
         before = len(server.batches.jobs)
         assert main(argv) == EXIT_OK
         err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
-        assert "1 Batch API jobs (1 succeeded); 12 answered" in err and "Batch API prices" in err
+        assert "1 Batch API job (1 succeeded); 12 answered" in err and "Batch API prices" in err
         assert main(argv) == EXIT_OK  # the same command again: nothing new is sent
         assert len(server.batches.jobs) - before == 1
         _one_result_each(tmp_path / "out", paths)
@@ -180,3 +180,18 @@ def test_retry_failed_submits_an_expired_jobs_images_again_under_a_new_name(
     assert {str(path) for path in paths} == {
         r.source for r in read_shards(str(tmp_path / "out")) if r.success
     }
+
+
+def test_a_429_on_create_is_sent_again_after_its_delay_and_makes_one_job(
+    server: FakeGeminiServer, tmp_path: Path
+) -> None:
+    paths = _images(tmp_path / "in", 3)
+    server.batches.configure(FakeBatchOptions(create_429s=1, create_retry_delay_s=0.3))
+    before = len(server.batches.jobs)
+    options = BatchOptions(input=str(tmp_path / "in"), output=str(tmp_path / "out"))
+    summary = run_batch_api(options, FAST, _backend(server))
+    assert server.batches.create_requests == 2 and len(server.batches.jobs) - before == 1
+    (job,) = BatchManifest.read(str(tmp_path / "out")).jobs
+    assert server.batches.creates[job.display_name] == 1
+    _one_result_each(tmp_path / "out", paths)
+    assert summary.successful_images == 3

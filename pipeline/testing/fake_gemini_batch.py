@@ -116,6 +116,11 @@ class FakeBatches:
         self.options = options
         self._creates_seen = 0
 
+    @property
+    def create_requests(self) -> int:
+        """Creates received since the last ``configure``, answered 429 or not."""
+        return self._creates_seen
+
     def routes(self) -> list[Route]:
         return [
             Route("/{version}/models/{model}:batchGenerateContent", self._create, methods=["POST"]),
