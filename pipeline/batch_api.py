@@ -61,6 +61,7 @@ from pipeline.worker import WorkerOptions, cached_result
 log = logging.getLogger(__name__)
 
 WORKER = "gemini-batch"
+JOB_MEMORY_BYTES = 200_000_000  # Google takes 2 GB files; the driver builds a job in memory
 
 
 class BatchApiOptions(BaseModel):
@@ -69,7 +70,12 @@ class BatchApiOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     max_requests_per_job: int = Field(default=1000, ge=1, description="requests per job, at most")
     inline_limit_bytes: int = Field(default=INLINE_LIMIT_BYTES, ge=1, description="larger jobs go as a file")
-    file_limit_bytes: int = Field(default=FILE_LIMIT_BYTES, ge=1, description="bytes of one job's file")
+    file_limit_bytes: int = Field(
+        default=JOB_MEMORY_BYTES,
+        ge=1,
+        le=FILE_LIMIT_BYTES,
+        description="bytes of one job's requests, held in the driver's memory while it is built",
+    )
     poll_initial_s: float = Field(default=5.0, gt=0, description="first wait between polls")
     poll_max_s: float = Field(default=60.0, gt=0, description="longest wait between polls")
     deadline_s: float | None = Field(default=None, gt=0, description="seconds from start for every answer")

@@ -195,3 +195,22 @@ def test_a_429_on_create_is_sent_again_after_its_delay_and_makes_one_job(
     assert server.batches.creates[job.display_name] == 1
     _one_result_each(tmp_path / "out", paths)
     assert summary.successful_images == 3
+
+
+def test_a_run_stopped_while_collecting_is_collected_again_without_duplicates(
+    server: FakeGeminiServer, tmp_path: Path
+) -> None:
+    paths = _images(tmp_path / "in", 8)
+    server.batches.configure(FakeBatchOptions())
+    options = BatchOptions(input=str(tmp_path / "in"), output=str(tmp_path / "out"))
+    api = FAST.model_copy(update={"max_requests_per_job": 4})
+    run_batch_api(options, api, _backend(server))
+    manifest = BatchManifest.read(str(tmp_path / "out"))
+    for job in manifest.jobs:  # as if the run stopped after writing results, before marking the jobs
+        job.collected = False
+    manifest.write(str(tmp_path / "out"))
+    before = len(server.batches.jobs)
+    summary = run_batch_api(options, api, _backend(server))
+    assert len(server.batches.jobs) == before and summary.successful_images == 8
+    _one_result_each(tmp_path / "out", paths)
+    assert all(job.collected for job in BatchManifest.read(str(tmp_path / "out")).jobs)
