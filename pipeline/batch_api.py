@@ -22,7 +22,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -107,7 +107,7 @@ class BatchApiRun:
             ExtractContext(reference_date=options.reference_date) if options.reference_date else None
         )
         self.identity = backend.cache_identity(self.context)
-        self.cache = ResultCache(_path(options.cache_path)) if options.cache_path else None
+        self.cache = ResultCache(Path(options.cache_path)) if options.cache_path else None
         run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         self.writer = ShardWriter(options.output, run_id, options.shard_size)
         self.manifest = BatchManifest.read(options.output)
@@ -184,6 +184,7 @@ class BatchApiRun:
                 continue
             if chunk and self._full(chunk, request):
                 self._create(chunk, entries)
+                key_job.update({entry.sha256: self.manifest.jobs[-1] for entry in entries})
                 chunk, entries = [], []
             chunk.append(request)
             entries.append(entry)
@@ -351,12 +352,6 @@ def _failed(
         image_index=index, source=source, sha256=sha256, success=False, status="failed",
         error=ImageError(code=code, message=message), attempts=attempts, worker=WORKER,
     )  # fmt: skip
-
-
-def _path(text: str) -> Any:
-    from pathlib import Path
-
-    return Path(text)
 
 
 def run_batch_api(

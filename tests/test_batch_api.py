@@ -214,3 +214,18 @@ def test_a_run_stopped_while_collecting_is_collected_again_without_duplicates(
     assert len(server.batches.jobs) == before and summary.successful_images == 8
     _one_result_each(tmp_path / "out", paths)
     assert all(job.collected for job in BatchManifest.read(str(tmp_path / "out")).jobs)
+
+
+def test_the_same_content_under_two_names_is_asked_once(server: FakeGeminiServer, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, venue in [("a", "A"), ("b", "B"), ("c", "C"), ("d-copy-of-a", "A"), ("e-copy-of-b", "B")]:
+        (folder / f"{name}.png").write_bytes(make_scripted_png(venue=venue))
+    server.batches.configure(FakeBatchOptions())
+    before = len(server.batches.jobs)
+    options = BatchOptions(input=str(folder), output=str(tmp_path / "out"))
+    summary = run_batch_api(options, FAST.model_copy(update={"max_requests_per_job": 2}), _backend(server))
+    new_jobs = list(server.batches.jobs.values())[before:]
+    assert sum(len(job.lines) for job in new_jobs) == 3  # a, b and c: one request each
+    assert summary.successful_images == 5
+    _one_result_each(tmp_path / "out", sorted(folder.iterdir()))
