@@ -116,7 +116,9 @@ class BatchApiRun:
         self.written: set[tuple[str, str | None]] = set()
         for result in read_shards(options.output):
             self._seen(result)
-        self.unanswered: list[tuple[ManifestEntry, ManifestJob]] = []
+        # Entries without a final answer: no answer at all, or a transient error (as online, worth
+        # another attempt); with a deadline they go online, else they end failed.
+        self.unanswered: list[tuple[ManifestEntry, ManifestJob, BackendError | None]] = []
         self.progress = BatchApiProgress()
 
     def run(self, online: Callable[[], None] | None = None) -> BatchSummary:
@@ -132,7 +134,7 @@ class BatchApiRun:
         finally:
             self.writer.close()
         if fall_back and online is not None:
-            self.progress.online = len({entry.source for entry, _ in self.unanswered})
+            self.progress.online = len({entry.source for entry, _, _ in self.unanswered})
             self.on_progress(self.progress)
             online()  # the online path answers every input still without a result in the shards
         return write_combined(self.options.output, self.backend, self._cost_of)
@@ -283,8 +285,8 @@ class BatchApiRun:
             if self._done(entry, job):
                 continue  # collected by an earlier run that stopped before marking the job
             answer = by_key.get(entry.sha256)
-            if answer is None:
-                self.unanswered.append((entry, job))
+            if answer is None or (answer.error is not None and answer.error.retryable):
+                self.unanswered.append((entry, job, answer.error if answer else None))
                 continue
             usage = answer.usage if entry.sha256 not in billed else None  # billed once per request
             billed.add(entry.sha256)
@@ -311,11 +313,13 @@ class BatchApiRun:
         )  # fmt: skip
 
     def _write_unanswered(self) -> None:
-        for entry, job in self.unanswered:
+        for entry, job, error in self.unanswered:
             if self._done(entry, job):
                 continue
             code: ErrorCode = "timeout" if job.state in ("expired", "cancelled") else "upstream_error"
             message = f"no answer: its Batch API job {job.name} ended {job.state.upper()}"
+            if error is not None:
+                code, message = error.code, error.message
             result = _failed(entry.index, entry.source, entry.sha256, code, message, attempts=1)
             self._write(result.model_copy(update={"worker": f"{WORKER}:{job.name}"}))
 

@@ -119,8 +119,13 @@ def test_an_expired_job_and_a_failed_request_end_with_clear_codes(
 ) -> None:
     paths = _images(tmp_path / "in", 30)
     failing = read_path(paths[15], 0, max_bytes=10_000_000).sha256
+    overloaded = read_path(paths[25], 0, max_bytes=10_000_000).sha256
     first = len(server.batches.jobs) + 1
-    server.batches.configure(FakeBatchOptions(delay_s=0.1, expire_jobs={first}, fail_images={failing}))
+    server.batches.configure(
+        FakeBatchOptions(
+            delay_s=0.1, expire_jobs={first}, fail_images={failing}, overloaded_images={overloaded}
+        )
+    )
     options = BatchOptions(input=str(tmp_path / "in"), output=str(tmp_path / "out"))
     summary = run_batch_api(options, FAST.model_copy(update={"max_requests_per_job": 10}), _backend(server))
     results = _one_result_each(tmp_path / "out", paths)
@@ -128,9 +133,10 @@ def test_an_expired_job_and_a_failed_request_end_with_clear_codes(
     assert all(results[source].error.code == "timeout" for source in expired)  # type: ignore[attr-defined]
     assert "EXPIRED" in results[expired[0]].error.message  # type: ignore[attr-defined]
     assert results[str(paths[15])].error.code == "upstream_error"  # type: ignore[attr-defined]
-    assert summary.successful_images == 19 and summary.failures_by_code == {
+    assert "overloaded" in results[str(paths[25])].error.message  # type: ignore[attr-defined]
+    assert summary.successful_images == 18 and summary.failures_by_code == {
         "timeout": 10,
-        "upstream_error": 1,
+        "upstream_error": 2,
     }
 
 

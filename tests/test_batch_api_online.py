@@ -65,19 +65,24 @@ def test_an_expired_job_goes_online_and_a_failed_request_keeps_its_code(
 ) -> None:
     paths = _images(tmp_path / "in", 30)
     failing = read_path(paths[15], 0, max_bytes=10**6).sha256
+    overloaded = read_path(paths[25], 0, max_bytes=10**6).sha256
     first = len(fake.batches.jobs) + 1
-    fake.batches.configure(FakeBatchOptions(delay_s=0.2, expire_jobs={first}, fail_images={failing}))
+    fake.batches.configure(
+        FakeBatchOptions(
+            delay_s=0.2, expire_jobs={first}, fail_images={failing}, overloaded_images={overloaded}
+        )
+    )
     fake.clear_requests()
     run = _run(fake, tmp_path, deadline_s=60)
     results = run["results"]
     assert isinstance(results, list)
     assert Counter(r.source for r in results) == Counter(str(path) for path in paths)  # one each
     by_source = {r.source: r for r in results}
-    online = [str(path) for path in paths[:10]]  # the expired job's images
+    online = [str(path) for path in [*paths[:10], paths[25]]]  # the expired job's, and a 503's
     assert all(by_source[s].success and not by_source[s].worker.startswith(WORKER) for s in online)
     assert by_source[str(paths[15])].error.code == "upstream_error"  # failed in its job, as online
     online_requests = [r for r in fake.requests if r.path.endswith(":generateContent")]
-    assert len(online_requests) == 10
+    assert len(online_requests) == 11
     summary = run["summary"]
     assert summary.successful_images == 29 and summary.failures_by_code == {"upstream_error": 1}
     assert [job.state for job in BatchManifest.read(str(tmp_path / "out")).jobs] == [

@@ -65,6 +65,9 @@ class FakeBatchOptions(BaseModel):
     fail_images: frozenset[str] = Field(
         default=frozenset(), description="sha256 of images whose request gets a per-request error"
     )
+    overloaded_images: frozenset[str] = Field(
+        default=frozenset(), description="sha256 of images whose request gets a per-request 503"
+    )
     create_429s: int = Field(default=0, ge=0, description="the first N creates are answered 429")
     create_retry_delay_s: float = Field(default=1.0, ge=0, description="the retryDelay of those 429s")
     create_reply_delay_s: float = Field(
@@ -242,6 +245,9 @@ class FakeBatches:
                 if digest in self.options.fail_images:
                     message = "Unable to process input image. Please retry or report the problem."
                     return {**echoed, "error": {"code": 400, "message": message}}
+                if digest in self.options.overloaded_images:
+                    message = "The model is overloaded. Please try again later."
+                    return {**echoed, "error": {"code": 503, "message": message}}
             schedule = await self.fake.schedule_for(image_request.image)
         except BadRequestError as exc:
             return {**echoed, "error": {"code": 400, "message": str(exc)}}
