@@ -10,7 +10,7 @@ RUN := $(if $(wildcard $(LOOPBACK)),$(LOOPBACK),)
 REALWORLD_FONTS := fonts-dejavu-core fonts-liberation2 fonts-urw-base35 fonts-bebas-neue fonts-lobster \
 	fonts-league-spartan fonts-roboto-unhinted fonts-comfortaa fonts-lato fonts-open-sans
 
-.PHONY: install demo test check clean realworld-deps
+.PHONY: install demo test test-fast check clean realworld-deps
 
 $(BIN)/karaoke-pipeline: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ demo: install  ## parse the bundled sample screenshots offline
 
 test: install  ## the whole test suite
 	$(RUN) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The tiers `test-fast` leaves out (markers registered in pyproject.toml).
+SLOW_TIERS := ray or serve or browser or cluster or live_gemini
+
+test-fast: install  ## every test that needs no Ray, Serve or browser: for use between changes
+	$(RUN) $(BIN)/python -m pytest -m 'not ($(SLOW_TIERS))' $(PYTEST_ARGS)
 
 check: install  ## lint, format check and types, as in CI
 	$(BIN)/ruff check pipeline serve bench tests

@@ -69,7 +69,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
 
 def measure(config: BenchConfig) -> Measurements:
     """Every scenario, on one fake server process and one local Ray."""
-    from pipeline.parse import ray_runtime
+    from pipeline.session import ray_runtime
 
     started, load_before = time.time(), os.getloadavg()
     with ServerProcess(server_options(config)) as server, ray_runtime() as with_ray:

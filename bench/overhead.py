@@ -28,7 +28,8 @@ from bench.scenarios import gemini_options, make_payloads, server_options
 from bench.server import ServerProcess
 from pipeline.backends.gemini import GeminiOptions
 from pipeline.images import ImagePayload
-from pipeline.runner import SupervisedPool, WorkerFleet
+from pipeline.pool import SupervisedPool
+from pipeline.runner import WorkerFleet
 from pipeline.worker import ImageTask, WorkerOptions
 
 IMAGES, REPEATS, KS = 60, 5, (1, 5)
@@ -81,7 +82,7 @@ def _report(name: str, k: int, samples: list[tuple[float, float]]) -> None:
 
 
 def main() -> int:
-    from pipeline.parse import ray_runtime
+    from pipeline.session import ray_runtime
 
     config = BenchConfig(latency=LatencyModel(median_ms=0.0, sigma=0.0))
     payloads = make_payloads(IMAGES)

@@ -10,11 +10,13 @@ recomputed from all shards at the end.
 
 Gemini batches draw on the cluster's one request budget, like ``parse`` and
 ``serve``, and workers answer images from the result cache by content hash,
-so a second run, or an image renamed since, costs no request.
+so a second run, or an image renamed since, costs no request; near-copies
+(resized, re-compressed, cropped) are answered too unless ``similar_cache`` is off.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -26,11 +28,13 @@ from typing import IO
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.backends.base import BackendOptions, ExtractContext
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, OutputError
 from pipeline.images import ImageRef
-from pipeline.parse import JobPlan, start_fleet
+from pipeline.local_files import SkippedFiles
+from pipeline.plan import JobPlan
+from pipeline.pool import SupervisedPool, start_fleet
 from pipeline.reduce import ScheduleReducer
-from pipeline.runner import SupervisedPool, WorkerFleet
+from pipeline.runner import WorkerFleet
 from pipeline.schema import ImageResult, ParsedSchedule, Usage, WireModel
 from pipeline.settings import get_settings
 from pipeline.sources import list_inputs
@@ -54,6 +58,7 @@ class BatchOptions(BaseModel):
     cache_path: str | None = Field(
         default=None, description="result cache the workers consult (a path on each node); None: none"
     )
+    similar_cache: bool = Field(default=True, description="the workers' cache also answers near-copies")
     reference_date: dt.date | None = Field(
         default=None,
         description="the day dates without a year are read against (default: capture date, today)",
@@ -92,6 +97,7 @@ class BatchCounts:
     failed: int = 0
     cached: int = 0
     usage: Usage = field(default_factory=Usage)
+    not_images: SkippedFiles = field(default_factory=SkippedFiles)  # files the listing passed over
 
     def add(self, result: ImageResult) -> None:
         self.done += 1
@@ -108,9 +114,22 @@ class BatchCounts:
         )
 
 
+@contextlib.contextmanager
+def _output_io(path: str, doing: str = "write") -> Iterator[None]:
+    """Turn an I/O error on the batch's output into one ``OutputError`` naming ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(path, exc, doing) from exc
+
+
 class ShardWriter:
     """Appends results as JSON lines: one flushed write a line on local disks,
-    whole shard objects of ``shard_size`` lines on object stores (no append there)."""
+    whole shard objects of ``shard_size`` lines on object stores (no append there).
+
+    An I/O error raises ``OutputError`` (naming the shard) once; after it, ``close``
+    stays quiet, so the operator sees one line, not a chain of tracebacks.
+    """
 
     def __init__(self, output: str, run_id: str, shard_size: int) -> None:
         import fsspec
@@ -123,31 +142,45 @@ class ShardWriter:
         self._buffer: list[str] = []
         self._shards = 0
         self._handle: IO[str] | None = None
+        self.broken = False
+        self.path = f"{self.root}/{SHARD_PREFIX}{self.run_id}.jsonl"
 
     def write(self, result: ImageResult) -> None:
         line = ShardLine(run_id=self.run_id, result=result).model_dump_json(by_alias=True) + "\n"
-        if self.local:
-            if self._handle is None:  # opened on the first result: a run with nothing to do leaves no shard
-                self._handle = self.fs.open(
-                    f"{self.root}/{SHARD_PREFIX}{self.run_id}.jsonl", "a", encoding="utf-8"
-                )
-            assert self._handle is not None
-            self._handle.write(line)  # one write of a whole line, then flush: a crash cuts at most the end
-            self._handle.flush()
+        if not self.local:
+            self._buffer.append(line)
+            if len(self._buffer) >= self.shard_size:
+                self._flush_shard()
             return
-        self._buffer.append(line)
-        if len(self._buffer) >= self.shard_size:
-            self._flush_shard()
+        try:
+            self._append(line)
+        except OSError as exc:
+            self.broken = True
+            raise OutputError(self.path, exc) from exc
+
+    def _append(self, line: str) -> None:
+        if self._handle is None:  # opened on the first result: a run with nothing to do leaves no shard
+            self._handle = self.fs.open(self.path, "a", encoding="utf-8")
+        self._handle.write(line)  # one write of a whole line, then flush: a crash cuts at most the end
+        self._handle.flush()
 
     def close(self) -> None:
         if self._handle is not None:
-            self._handle.close()
-        elif self._buffer:
+            try:
+                self._handle.close()
+            except OSError as exc:
+                if not self.broken:  # the first error was said already; a second one adds nothing
+                    raise OutputError(self.path, exc) from exc
+        elif self._buffer and not self.broken:
             self._flush_shard()
 
     def _flush_shard(self) -> None:
         path = f"{self.root}/{SHARD_PREFIX}{self.run_id}-{self._shards:05d}.jsonl"
-        self.fs.pipe(path, "".join(self._buffer).encode())
+        try:
+            self.fs.pipe(path, "".join(self._buffer).encode())
+        except OSError as exc:
+            self.broken = True
+            raise OutputError(path, exc) from exc
         self._shards += 1
         self._buffer.clear()
 
@@ -170,7 +203,7 @@ def read_shards(output: str) -> Iterator[ImageResult]:
     if not fs.exists(root):
         return
     for path in sorted(fs.glob(f"{root}/{SHARD_PREFIX}*.jsonl")):
-        with fs.open(path, "rb") as lines:
+        with _output_io(path, "read"), fs.open(path, "rb") as lines:
             for number, line in enumerate(lines, 1):
                 try:
                     yield ShardLine.model_validate_json(line).result
@@ -239,18 +272,25 @@ def run_batch(
     own_fleet = fleet is None
     identity = plan.backend.cache_identity(None) if options.cache_path else None
     if fleet is None:
-        worker = plan.worker.model_copy(update={"cache_path": options.cache_path if identity else None})
+        worker = plan.worker.model_copy(
+            update={
+                "cache_path": options.cache_path if identity else None,
+                "similar_cache": options.similar_cache,
+            }
+        )
         fleet = start_fleet(plan.backend, worker, plan.pool.workers, plan.rate_limit)
 
     context = ExtractContext(reference_date=options.reference_date) if options.reference_date else None
 
     def tasks() -> Iterator[ImageTask]:
-        for index, source in enumerate(list_inputs(options.input)):
+        for index, source in enumerate(list_inputs(options.input, counts.not_images)):
             if prior.skips(source, options.retry_failed):
                 counts.skipped += 1
                 continue
             payload = ImageRef(index=index, source=source)
-            yield ImageTask(job_id=run_id, payload=payload, context=context, cache_identity=identity)
+            yield ImageTask(
+                job_id=run_id, payload=payload, context=context, cache_identity=identity, priority="bulk"
+            )
 
     def record(result: ImageResult) -> None:
         writer.write(result)
@@ -297,7 +337,8 @@ def write_combined(
     failures_seen: dict[str, int] = {}
     by_code: dict[str, int] = {}
     fs, root = fsspec.core.url_to_fs(output)
-    with fs.open(f"{root}/failures.jsonl", "w", encoding="utf-8") as failed_lines:
+    failures_path = f"{root}/failures.jsonl"
+    with _output_io(failures_path), fs.open(failures_path, "w", encoding="utf-8") as failed_lines:
         for result in read_shards(output):
             if result.success and result.source not in merged:
                 merged.add(result.source)
@@ -328,5 +369,6 @@ def write_combined(
         shards=sorted(path.rsplit("/", 1)[-1] for path in fs.glob(f"{root}/{SHARD_PREFIX}*.jsonl")),
         finished_at=dt.datetime.now(dt.UTC),
     )
-    fs.pipe(f"{root}/combined.json", summary.to_wire_json(indent=2).encode())
+    with _output_io(f"{root}/combined.json"):
+        fs.pipe(f"{root}/combined.json", summary.to_wire_json(indent=2).encode())
     return summary

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from pipeline.batch import BatchCounts, BatchOptions, BatchSummary
     from pipeline.batch_api import BatchApiOptions
     from pipeline.batch_manifest import BatchApiProgress
-    from pipeline.parse import JobPlan
-    from pipeline.runtime import RuntimeState
+    from pipeline.plan import JobPlan
+    from pipeline.session import LocalRuntime
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -57,14 +57,14 @@ def run_via_batch_api(
     api: BatchApiOptions,
     *,
     ray_address: str | None,
-    runtime: RuntimeState | None,
+    runtime: LocalRuntime | None,
     on_progress: Callable[[BatchApiProgress], None],
     on_online_progress: Callable[[BatchCounts], None],
 ) -> BatchSummary:
     """The Batch API path over OUTPUT; near the deadline, the online path for what is left."""
     from pipeline.batch import run_batch
     from pipeline.batch_api import run_batch_api
-    from pipeline.parse import ray_runtime
+    from pipeline.session import ray_runtime
 
     if plan.backend.kind != "gemini":
         raise ConfigError("--via gemini-batch needs the gemini backend (set GEMINI_API_KEY)")

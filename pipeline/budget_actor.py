@@ -12,15 +12,9 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from pipeline.budget_models import BudgetStats, QuotaDenial, Settlement, SlotGrant
 from pipeline.quota_memory import QuotaNotice
-from pipeline.ratelimit import (
-    BudgetStats,
-    QuotaDenial,
-    RateLimitOptions,
-    RequestBudget,
-    Settlement,
-    SlotGrant,
-)
+from pipeline.ratelimit import Priority, RateLimitOptions, RequestBudget
 
 if TYPE_CHECKING:
     from ray.actor import ActorHandle
@@ -39,8 +33,10 @@ class RateLimiterActor:
             log.warning("the rate limiter restarted; resuming from its memory file where it has one")
             self.budget.resume_after_restart()
 
-    def reserve(self, tokens: int = 0, settlements: Sequence[Settlement] = ()) -> SlotGrant:
-        return self.budget.reserve(tokens, settlements)
+    def reserve(
+        self, tokens: int = 0, settlements: Sequence[Settlement] = (), priority: Priority = "interactive"
+    ) -> SlotGrant:
+        return self.budget.reserve(tokens, settlements, priority)
 
     def rate_limited(self, notice: QuotaNotice | None = None) -> None:
         self.budget.rate_limited(notice)

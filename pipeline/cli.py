@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -26,6 +27,7 @@ from pipeline.backends.base import OPTIONS_BY_KIND, ExtractContext
 from pipeline.errors import ConfigError
 from pipeline.evaluate import add_eval_command, run_eval
 from pipeline.images import find_images
+from pipeline.local_files import SkippedFiles
 from pipeline.runner import MAX_WORKERS, MIN_WORKERS
 from pipeline.schema import BatchProgress, ParseResponse, Usage
 from pipeline.settings import describe_settings_error, get_settings
@@ -69,6 +71,7 @@ def _positive_float(text: str) -> float:
 
 
 TIMEOUT_HELP = "per-image deadline in seconds (default: 30 for gemini, 180 for local OCR)"
+SIMILAR_HELP = "answer only exact copies from the cache, not near-copies (also KARAOKE_SIMILAR_CACHE=0)"
 REFERENCE_HELP = "read dates without a year against this day (default: each image's capture date, else today)"
 
 
@@ -102,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--out", type=Path, help="write the JSON here instead of stdout")
     parse.add_argument("--no-progress", action="store_true", help="no live progress bar on stderr")
     parse.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
+    parse.add_argument("--no-similar-cache", action="store_true", help=SIMILAR_HELP)
     parse.add_argument("--reference-date", type=_iso_date, metavar="YYYY-MM-DD", help=REFERENCE_HELP)
     batch = commands.add_parser("batch", help="stream a large set of screenshots into JSONL shards")
     batch.add_argument("input", metavar="INPUT", help="a directory, glob, list file, or s3:// / gs:// prefix")
@@ -125,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     batch.add_argument("--no-progress", action="store_true", help="no live progress display")
     batch.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
+    batch.add_argument("--no-similar-cache", action="store_true", help=SIMILAR_HELP)
     cache = commands.add_parser("cache", help="the result cache of paid backends")
     cache.add_argument("action", choices=["stats", "clear"], help="stats: what it holds; clear: empty it")
     quota = commands.add_parser("quota", help="the Gemini limits learned from 429s, per model and key")
@@ -176,8 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("up", "down", "status"):
             return _runtime_command(args, err)
         return _parse_command(args, err)
-    except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+    except ConfigError as exc:  # one line, however long: an operator greps logs for it
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         return EXIT_USAGE
     except ValidationError as exc:  # a bad KARAOKE_* variable
         err.print(f"[red]error:[/red] bad setting: {describe_settings_error(exc)}")
@@ -185,19 +190,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parse_command(args: argparse.Namespace, err: Console) -> int:
+    skipped = SkippedFiles()
     response = parse_paths(
         args.paths,
         backend=args.backend,
         workers=1 if args.sequential else args.workers,
         timeout_s=args.timeout,
         use_cache=not args.no_cache,
+        similar_cache=not args.no_similar_cache,
         progress=err if not args.no_progress else None,
         reference_date=args.reference_date,
+        skipped=skipped,
     )
     _write_output(response, args.out)
     if args.out is not None:  # stdout is free for people: show what was found
         Console().print(shows_table(response))
-    _print_summary(err, response)
+    _print_summary(err, response, skipped)
     return EXIT_OK if response.success else EXIT_ALL_FAILED
 
 
@@ -208,36 +216,49 @@ def parse_paths(
     workers: int,
     timeout_s: float | None,
     use_cache: bool = True,
+    similar_cache: bool = True,
     in_process: bool = False,
     progress: Console | None = None,
     reference_date: dt.date | None = None,
+    skipped: SkippedFiles | None = None,
 ) -> ParseResponse:
     """Parse image files and directories as ``karaoke-pipeline parse`` does (also used by ``eval``).
 
-    ``reference_date`` is the day dates without a year are read against.
+    ``reference_date`` is the day dates without a year are read against; ``skipped`` counts
+    the files the directory scan passed over, by type; ``similar_cache=False`` (or
+    ``KARAOKE_SIMILAR_CACHE=0``) answers only exact copies from the cache.
 
     Raises:
         ConfigError: a path is missing, no image was found, or the backend cannot run.
     """
     from pipeline.cache import ResultCache
-    from pipeline.parse import intake, plan_job, ray_runtime, run_parse, warm_fleet_name
-    from pipeline.runtime import read_state
+    from pipeline.parse import intake, run_parse
+    from pipeline.plan import plan_job
+    from pipeline.runtime import read_state, warm_fleet_for
+    from pipeline.session import ray_runtime
 
     settings = get_settings()
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise ConfigError(f"no such file or directory: {', '.join(missing)}")
-    images = find_images(list(paths))
+    skipped = skipped if skipped is not None else SkippedFiles()
+    images = find_images(list(paths), skipped)
     if not images:
-        raise ConfigError(f"no images found in {', '.join(map(str, paths))}")
+        found = f" ({skipped.describe()})" if skipped.total else ""
+        raise ConfigError(f"no images found in {', '.join(map(str, paths))}{found}")
     plan = plan_job(
         backend or settings.default_backend(), workers=workers, timeout_s=timeout_s, settings=settings
     )
     cacheable = use_cache and plan.backend.cache_identity(None) is not None
-    cache = ResultCache.in_data_dir(settings.data_dir, settings.cache_max_entries) if cacheable else None
+    similar = similar_cache and settings.similar_cache
+    cache = (
+        ResultCache.in_data_dir(settings.data_dir, settings.cache_max_entries, similar=similar)
+        if cacheable
+        else None
+    )
     items = intake(images, max_bytes=settings.max_image_bytes)
     state = None if in_process or settings.ray_address else read_state(settings.data_dir)
-    warm_name = warm_fleet_name(plan, state)
+    warm_name = warm_fleet_for(plan, state)
     runtime = contextlib.nullcontext(False) if in_process else ray_runtime(settings.ray_address, state)
     console = progress or Console(stderr=True)
     show_bar = progress is not None and progress.is_terminal
@@ -258,8 +279,9 @@ def parse_paths(
 
 def _batch_command(args: argparse.Namespace, err: Console) -> int:
     from pipeline.batch import BatchOptions, check_output, run_batch
-    from pipeline.parse import plan_job, ray_runtime
+    from pipeline.plan import plan_job
     from pipeline.runtime import read_state
+    from pipeline.session import ray_runtime
 
     settings = get_settings()
     kind = args.backend or settings.default_backend()
@@ -273,9 +295,11 @@ def _batch_command(args: argparse.Namespace, err: Console) -> int:
         retry_failed=args.retry_failed,
         read_ahead=args.max_in_flight or 4 * args.workers,
         cache_path=cache_path,
+        similar_cache=settings.similar_cache and not args.no_similar_cache,
         reference_date=args.reference_date,
     )
     state = None if settings.ray_address else read_state(settings.data_dir)
+    progress_log = BatchProgressLog(err, visible=not args.no_progress)
     if args.via == "gemini-batch":
         from pipeline.batch_api import BatchApiOptions
         from pipeline.batch_api_command import BatchApiLog, run_via_batch_api
@@ -283,14 +307,13 @@ def _batch_command(args: argparse.Namespace, err: Console) -> int:
         summary = run_via_batch_api(
             options, plan, BatchApiOptions(deadline_s=args.deadline),
             ray_address=settings.ray_address, runtime=state,
-            on_progress=BatchApiLog(err, visible=not args.no_progress),
-            on_online_progress=BatchProgressLog(err, visible=not args.no_progress),
+            on_progress=BatchApiLog(err, visible=not args.no_progress), on_online_progress=progress_log,
         )  # fmt: skip
     else:
         with ray_runtime(settings.ray_address, state) as use_ray:
             if not use_ray:
                 raise ConfigError("the batch job needs Ray; it could not start (see the warning above)")
-            summary = run_batch(options, plan, BatchProgressLog(err, visible=not args.no_progress))
+            summary = run_batch(options, plan, progress_log)
     err.print(
         f"{summary.successful_images}/{summary.total_images} images succeeded in {args.output} "
         f"({len(summary.data.shows)} shows, {summary.cached_images} from the cache); "
@@ -301,6 +324,8 @@ def _batch_command(args: argparse.Namespace, err: Console) -> int:
             "Batch API prices (half) for its answers" if args.via == "gemini-batch" else "paid-tier prices"
         )
         err.print(_cost_line(summary.usage, summary.estimated_cost, prices))
+    if progress_log.last is not None and progress_log.last.not_images.total:
+        err.print(f"{progress_log.last.not_images.describe()} (not image files by name)")
     return EXIT_OK if summary.successful_images or not summary.total_images else EXIT_ALL_FAILED
 
 
@@ -312,8 +337,10 @@ class BatchProgressLog:
         self.visible = visible
         self.every_s = every_s
         self._last = 0.0
+        self.last: BatchCounts | None = None
 
     def __call__(self, counts: BatchCounts) -> None:
+        self.last = counts
         if not self.visible:
             return
         if self.console.is_terminal:
@@ -392,21 +419,27 @@ def shows_table(response: ParseResponse) -> Table:
 
 
 def _runtime_command(args: argparse.Namespace, err: Console) -> int:
-    from pipeline.runtime import read_state, start_runtime, stop_runtime
+    from pipeline.ray_sessions import sweep
+    from pipeline.runtime import daemon_pid, read_state, start_runtime, stop_runtime
 
     settings = get_settings()
+    for gone in sweep(settings.data_dir):  # a killed driver's Ray: its agents, its temp dir
+        err.print(f"cleaned up the local Ray of a driver that died (pid {gone.pid}): {gone.temp_dir}")
     if args.command == "up":
         backend = args.backend or settings.default_backend()
         err.print(f"starting a local Ray and {args.workers} warm {backend} workers ...")
-        state = start_runtime(settings.data_dir, backend, args.workers)
+        state = start_runtime(settings.data_dir, backend, args.workers, on_wait=err.print)
         err.print(f"up: Ray at {state.address} (pid {state.pid}); parse, batch and eval attach to it")
         return EXIT_OK
     if args.command == "down":
         stopped = stop_runtime(settings.data_dir)
-        err.print(f"stopped the runtime (pid {stopped.pid})" if stopped else "no runtime was running")
+        err.print(f"stopped the runtime (pid {stopped})" if stopped else "no runtime was running")
         return EXIT_OK
     running = read_state(settings.data_dir)
-    if running is None:
+    starting = daemon_pid(settings.data_dir) if running is None else None
+    if starting is not None:
+        print(f"a runtime is starting (daemon pid {starting or '?'}); `down` stops it")
+    elif running is None:
         print("no runtime running (`karaoke-pipeline up` starts one)")
     else:
         print(
@@ -456,7 +489,7 @@ def _cost_line(usage: Usage, cost: float, prices: str = "paid-tier prices") -> s
     )
 
 
-def _print_summary(err: Console, response: ParseResponse) -> None:
+def _print_summary(err: Console, response: ParseResponse, skipped: SkippedFiles | None = None) -> None:
     stats = response.stats
     err.print(
         f"{len(response.data.shows)} shows from {stats.successful_images}/{stats.total_images} images "
@@ -473,6 +506,8 @@ def _print_summary(err: Console, response: ParseResponse) -> None:
     reasons = Counter(r.error.code for r in response.results if r.error is not None)
     if reasons:
         err.print("failed: " + ", ".join(f"{count} {code}" for code, count in reasons.most_common()))
+    if skipped is not None and skipped.total:
+        err.print(f"{skipped.describe()} (not image files by name; name a file to have it checked)")
 
 
 if __name__ == "__main__":

@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pipeline.budget_models import QuotaDenial, SlotGrant
 from pipeline.errors import ConfigError
 from pipeline.metrics import metrics
-from pipeline.ratelimit import QuotaDenial, SlotGrant
 from pipeline.retry import log_retry
 from pipeline.schema import ImageResult
 from pipeline.slots import BudgetClient, denial_for
@@ -201,7 +201,11 @@ class Dispatch:
             self._deny(task)
             return
         if grant.wait_s > 0:
-            metrics().quota_wait.inc(grant.wait_s)
+            metrics().quota_wait.inc(grant.wait_s, tags={"priority": task.priority})
+        if not grant.booked:  # bulk work asks again when its slot is due, holding none meanwhile
+            self.budget.estimates.pop(task.payload.index, None)
+            heapq.heappush(self.later, (time.monotonic() + grant.wait_s, task.payload.index, task))
+            return
         held = task.model_copy(update={"slot_at": grant.slot_at})
         due = _Due(time.monotonic() + grant.wait_s, held)
         position = len(self.due)  # grants may come back out of order; keep the deque sorted
@@ -318,11 +322,14 @@ class Dispatch:
         return True
 
     def _deny_unsent(self) -> None:
-        """With the quota used up, every image not yet sent fails at once, the unread ones too."""
+        """With the quota used up, every image not yet sent fails at once: the retries waiting for
+        their delay, the unread ones too."""
         while self.queue:
             self._deny(self.queue.popleft())
         while self.due:
             self._deny(self.due.popleft().task)
+        while self.later:
+            self._deny(heapq.heappop(self.later)[2])
         while self.source is not None:
             task = next(self.source, None)
             if task is None:

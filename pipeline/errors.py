@@ -2,6 +2,7 @@
 
     KaraokeError
     ├── ConfigError            bad options or settings (pool size, unknown backend)
+    │   └── OutputError        a batch's OUTPUT stopped being writable mid-run; carries ``path``
     ├── JobCancelled           a job stopped because its cancellation was asked for
     ├── ImageRejected          one input cannot be used; carries ``code``
     └── BackendError           extraction of one image failed; carries ``code``,
@@ -29,6 +30,23 @@ class KaraokeError(Exception):
 
 class ConfigError(KaraokeError, ValueError):
     """Options or settings that cannot work, with a message saying which."""
+
+
+class OutputError(ConfigError):
+    """A batch's output could not be written or read back; ``path`` names the file or folder.
+
+    Its message is one line for the operator: what failed, where, and that ``--resume``
+    finishes the job once the location is fixed (every result written so far is kept).
+    """
+
+    def __init__(self, path: str, exc: OSError, doing: str = "write") -> None:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        super().__init__(
+            f"cannot {doing} {path}: {reason}. Results written so far are kept: "
+            "make the output writable (or free space) and run the same command again with --resume"
+        )
+        self.path = path
+        self.reason = reason
 
 
 class JobCancelled(KaraokeError):  # noqa: N818 - reads as what happened to the job

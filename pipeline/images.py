@@ -39,6 +39,7 @@ from pydantic import Field
 
 from pipeline.capture import PNG_TIME_KEY, png_time
 from pipeline.errors import ImageRejected
+from pipeline.local_files import READ_DEADLINE_S, SkippedFiles, read_regular_file, size_words
 from pipeline.schema import WireModel
 
 if TYPE_CHECKING:
@@ -84,26 +85,27 @@ def _payload(index: int, source: str, data: bytes, max_bytes: int) -> ImagePaylo
     if not data:
         raise ImageRejected("empty", f"{source}: no bytes")
     if len(data) > max_bytes:
-        raise ImageRejected("too_large", f"{source}: {len(data)} bytes, limit is {max_bytes}")
+        raise ImageRejected(
+            "too_large", f"{source}: {size_words(len(data))}, limit is {size_words(max_bytes)}"
+        )
     return ImagePayload(index=index, source=source, data=data, sha256=hashlib.sha256(data).hexdigest())
 
 
-def read_path(path: str | Path, index: int, *, max_bytes: int) -> ImagePayload:
-    """Read one image file; its name becomes the source."""
-    path = Path(path)
+def read_path(
+    path: str | Path, index: int, *, max_bytes: int, deadline_s: float = READ_DEADLINE_S
+) -> ImagePayload:
+    """Read one regular image file under a deadline (a FIFO is ``not_a_file``); its name is the source."""
     source = str(path)
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:  # refuse before reading a huge file into memory
-            raise ImageRejected("too_large", f"{source}: {size} bytes, limit is {max_bytes}")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImageRejected("not_an_image", f"{source}: cannot read: {exc.strerror}") from exc
-    return _payload(index, source, data, max_bytes)
+    return _payload(
+        index, source, read_regular_file(source, max_bytes=max_bytes, deadline_s=deadline_s), max_bytes
+    )
 
 
 def read_uri(uri: str, index: int, *, max_bytes: int) -> ImagePayload:
     """Read one image from a path or any fsspec URI; unreadable ones are rejected, not raised."""
+    if uri.startswith("file://") or "://" not in uri:  # local: regular files only, as read_path
+        data = read_regular_file(uri.removeprefix("file://"), max_bytes=max_bytes)
+        return _payload(index, uri, data, max_bytes)
     import fsspec
 
     try:
@@ -148,9 +150,16 @@ def sniff_mime_type(data: bytes) -> str | None:
         return "image/bmp"
     if data[:4] in (b"II*\x00", b"MM\x00*"):
         return "image/tiff"
-    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"heif"):
-        return "image/heic" if data[8:12] in (b"heic", b"heix") else "image/heif"
+    if data[4:8] == b"ftyp":  # ISO base media: the major brand names the image type
+        return _FTYP_BRANDS.get(data[8:12])
     return None
+
+
+_FTYP_BRANDS = {
+    **dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"), "image/heic"),
+    **dict.fromkeys((b"mif1", b"msf1", b"heif"), "image/heif"),
+    **dict.fromkeys((b"avif", b"avis"), "image/avif"),
+}
 
 
 @dataclass(eq=False)
@@ -204,8 +213,10 @@ def open_image(payload: ImagePayload, *, max_pixels: int) -> SourceImage:
             )
             if mime_type == "image/webp":  # no cheaper whole-file check: decode now, keep the pixels
                 _ = source.pixels
-    except Image.DecompressionBombError as exc:
-        raise ImageRejected("too_many_pixels", f"{payload.source}: {exc}") from exc
+    except Image.DecompressionBombError as exc:  # over Pillow's own cap: say ours, not Pillow's
+        raise ImageRejected(
+            "too_many_pixels", f"{payload.source}: {_bomb_size(exc)}, {_pixel_limit(max_pixels)}"
+        ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error) as exc:
         raise ImageRejected("corrupt_image", f"{payload.source}: cannot decode: {exc}") from exc
     return source
@@ -305,7 +316,22 @@ def pixels_of(image: Image | SourceImage) -> Image:
 
 def _check_pixels(source: str, width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
-        raise ImageRejected("too_many_pixels", f"{source}: {width}x{height} pixels, limit is {max_pixels}")
+        size = f"{width}x{height} pixels ({_megapixels(width * height)})"
+        raise ImageRejected("too_many_pixels", f"{source}: {size}, {_pixel_limit(max_pixels)}")
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:,.1f}".removesuffix(".0") + " MP"
+
+
+def _pixel_limit(max_pixels: int) -> str:
+    return f"limit is {_megapixels(max_pixels)} (KARAOKE_MAX_IMAGE_PIXELS)"
+
+
+def _bomb_size(exc: Exception) -> str:
+    """The size Pillow's bomb error names (``Image size (N pixels) exceeds ...``), in megapixels."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return _megapixels(int(found.group(1))) if found else "too many pixels"
 
 
 def is_image_name(name: str) -> bool:
@@ -313,21 +339,26 @@ def is_image_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
 
 
-def walk_images(root: Path) -> Iterator[str]:
-    """Image files under ``root``, lazily, depth first, each directory sorted (one in memory)."""
+def walk_images(root: Path, skipped: SkippedFiles | None = None) -> Iterator[str]:
+    """Image files under ``root``, lazily, depth first, each directory sorted (one in memory).
+
+    ``skipped`` counts the other files by type (``.heic``, ``.pdf``, ...).
+    """
     for directory, subdirectories, files in os.walk(root):
         subdirectories.sort()
         for name in sorted(files):
             if is_image_name(name):
                 yield os.path.join(directory, name)
+            elif skipped is not None:
+                skipped.add(name)
 
 
-def find_images(paths: list[Path]) -> list[Path]:
+def find_images(paths: list[Path], skipped: SkippedFiles | None = None) -> list[Path]:
     """Expand directories (recursively, sorted) into image files; files pass as given."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(Path(name) for name in walk_images(path)))
+            found.extend(sorted(Path(name) for name in walk_images(path, skipped)))
         else:
             found.append(path)
     return found

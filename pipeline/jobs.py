@@ -1,7 +1,7 @@
 """Parse jobs on a long-lived fleet: running them, their records, their files.
 
 A server (the Serve replica) holds one ``WorkerFleet`` for its lifetime and
-runs every request on it with ``run_job`` (``pipeline.parse.run_on_fleet``); no
+runs every request on it with ``pipeline.parse.run_on_fleet``; no
 request pays to start actors.
 ``JobStore`` keeps one ``JobRecord`` per asynchronous job: live progress in
 memory, and the record as JSON under ``<data dir>/jobs/`` when it is created
@@ -26,7 +26,8 @@ from pipeline.errors import JobCancelled
 from pipeline.images import ImagePayload
 from pipeline.job_store import JobRecord, JobStore, new_job_id
 from pipeline.metrics import metrics
-from pipeline.parse import run_on_fleet, start_fleet
+from pipeline.parse import run_on_fleet
+from pipeline.ratelimit import Priority
 from pipeline.runner import LEASE_STOP, PoolOptions, WorkerFleet
 from pipeline.schema import ImageResult, ParseResponse, WireModel
 
@@ -50,12 +51,9 @@ __all__ = [
     "RunRequest",
     "new_job_id",
     "public_reason",
-    "run_job",
-    "start_fleet",
 ]
 
 
-run_job = run_on_fleet  # a job on a long-lived fleet is exactly one parse on it
 StopCheck = Callable[[], bool]
 
 
@@ -75,6 +73,9 @@ class RunRequest(WireModel):
     workers: int = Field(ge=1, le=5)
     context: ExtractContext | None = None
     admin: bool = False
+    priority: Priority = Field(
+        default="interactive", description="a user waits (interactive) or not (bulk): set by submit"
+    )
 
 
 class JobRunner:
@@ -110,8 +111,11 @@ class JobRunner:
     def submit(self, request: RunRequest, on_end: Callable[[], None] | None = None) -> JobRecord:
         """Start a background job; its record is returned at once (status ``queued``).
 
-        ``on_end`` is called in the job's thread once it has ended, however it ended.
+        ``on_end`` is called in the job's thread once it has ended, however it ended. An admin's
+        job is bulk work: it draws on the budget after the interactive requests.
         """
+        if request.admin:
+            request = request.model_copy(update={"priority": "bulk"})
         record = self.store.create(len(request.items), admin=request.admin)
         metrics().job_count("queued", 1)
         self.executor.submit(self._run_recorded, record.job_id, request, on_end)
@@ -165,13 +169,13 @@ class JobRunner:
     def _observed(
         self, request: RunRequest, *, job_id: str | None, should_stop: StopCheck | None
     ) -> ParseResponse:
-        """``run_job`` with the observer told; a recorded job (with an id) reports progress."""
+        """``run_on_fleet`` with the observer told; a recorded job (with an id) reports progress."""
         if self.observer is not None:
             self.observer.run_started(request.workers)
         response: ParseResponse | None = None
         stop_token = LEASE_STOP.set(should_stop)  # a run still waiting for workers stops too
         try:
-            response = run_job(
+            response = run_on_fleet(
                 self.fleet,
                 request.items,
                 self.pool_options.model_copy(update={"workers": request.workers}),
@@ -180,6 +184,7 @@ class JobRunner:
                 on_progress=partial(self.store.update_progress, job_id) if job_id else None,
                 should_stop=should_stop,
                 cache=self.cache,
+                priority=request.priority,
             )
             return response
         finally:

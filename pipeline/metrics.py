@@ -11,7 +11,7 @@ job id, a source or a client.
 | karaoke_images | counter | status, error_code | images finished |
 | karaoke_image_latency_ms | histogram | status | one image's processing time |
 | karaoke_workers | gauge | state (total, leased, busy) | worker actors of this process's fleets |
-| karaoke_quota_wait_seconds | counter | | time images waited for a rate-limit slot |
+| karaoke_quota_wait_seconds | counter | priority (interactive, bulk) | time images waited for a slot |
 | karaoke_rate_limited | counter | quota | 429s, by the quota that ran out |
 | karaoke_tokens | counter | kind (prompt, output, thinking) | tokens billed |
 | karaoke_estimated_cost_usd | counter | | estimated cost at the configured prices |
@@ -64,7 +64,9 @@ class PipelineMetrics:
             "karaoke_workers", description="worker actors: total, leased to runs, busy", tag_keys=("state",)
         )
         self.quota_wait = metrics.Counter(
-            "karaoke_quota_wait_seconds", description="seconds images waited for a rate-limit slot"
+            "karaoke_quota_wait_seconds",
+            description="seconds images waited for a rate-limit slot, by priority",
+            tag_keys=("priority",),
         )
         self.rate_limited = metrics.Counter(
             "karaoke_rate_limited", description="429s, by the quota that ran out", tag_keys=("quota",)

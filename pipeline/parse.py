@@ -7,29 +7,24 @@ If Ray cannot start, the same work runs in this process, one image at a time.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import shutil
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.backends.base import BackendOptions, ExtractContext, options_for
-from pipeline.budget_actor import get_rate_limiter
+from pipeline.backends.base import BackendOptions, ExtractContext
 from pipeline.cache import ResultCache, cache_key
 from pipeline.errors import ImageRejected, JobCancelled
 from pipeline.images import ImagePayload, read_base64, read_bytes, read_path
 from pipeline.metrics import metrics
-from pipeline.progress import ProgressTracker, get_progress_actor
-from pipeline.ratelimit import RateLimitOptions, RequestBudget
+from pipeline.pool import SupervisedPool, start_fleet
+from pipeline.progress import ProgressTracker
+from pipeline.ratelimit import Priority, RateLimitOptions, RequestBudget
 from pipeline.reduce import ScheduleReducer
-from pipeline.runner import PoolOptions, SupervisedPool, WorkerFleet
-from pipeline.runtime import RuntimeState, fleet_name, plan_fingerprint, use_token
+from pipeline.runner import PoolOptions, WorkerFleet
 from pipeline.schema import (
     BatchProgress,
     ImageResult,
@@ -40,7 +35,7 @@ from pipeline.schema import (
     Usage,
 )
 from pipeline.sequential import send_until_done
-from pipeline.settings import Settings, get_settings
+from pipeline.settings import get_settings
 from pipeline.worker import ImageProcessor, ImageTask, WorkerOptions, cached_result, failed_result
 
 if TYPE_CHECKING:
@@ -76,174 +71,6 @@ def _read_one(item: ImageInput, index: int, max_bytes: int) -> ImagePayload:
     return read_base64(item, index, max_bytes=max_bytes)
 
 
-def local_ray_environment() -> None:
-    """What a Ray of this machine alone needs in the environment before Ray is imported.
-
-    Ray finds its node's "remotely reachable" IP by opening a socket towards 8.8.8.8, and
-    warns (from C++, before any log level applies) when the machine is offline. A one-node
-    Ray on loopback has nothing to find: its node IP is 127.0.0.1 (Ray's single-node mode,
-    as on macOS). Set before ``import ray``: Ray reads it once.
-    """
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    # Serve kills a proxy whose ready or health check takes over 5 or 10 s three times in a row:
-    # beside two busy loops on 2 cores it did so at every start, and Serve never came up
-    os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "30")
-    os.environ.setdefault("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "30")
-
-
-def verbose() -> bool:
-    """``--verbose`` (the CLI logs at INFO): Ray's own messages and the workers' logs are shown."""
-    return logging.getLogger().isEnabledFor(logging.INFO)
-
-
-def start_local_ray(temp_prefix: str, namespace: str | None = None) -> str:
-    """Start a local Ray the cheap way (no dashboard, loopback, a temp dir of its own); its temp dir."""
-    local_ray_environment()
-    import ray
-
-    temp_dir = tempfile.mkdtemp(prefix=temp_prefix)
-    loud = verbose()
-    # Ray says it enabled token authentication on every start; nothing to act on (--verbose shows it)
-    token_notice = logging.getLogger("ray._private.authentication.authentication_token_setup")
-    token_notice.setLevel(logging.NOTSET if loud else logging.ERROR)
-    ray.init(
-        address="local",
-        include_dashboard=False,
-        log_to_driver=loud,
-        logging_level=logging.INFO if loud else logging.WARNING,
-        namespace=namespace,
-        _node_ip_address="127.0.0.1",
-        _temp_dir=temp_dir,
-    )
-    return temp_dir
-
-
-AUTOSCALER_MONITOR = os.path.join("autoscaler", "_private", "monitor.py")
-
-
-@contextlib.contextmanager
-def ray_runtime(address: str | None = None, runtime: RuntimeState | None = None) -> Iterator[bool]:
-    """Yield True with Ray connected (started locally when no address), else False.
-
-    ``runtime``: the local Ray that ``karaoke-pipeline up`` keeps, attached with its token.
-    Shuts down only a Ray this function started itself.
-    """
-    if runtime is not None and not address:
-        use_token(runtime)  # before Ray is imported: it reads the token settings once
-        address = runtime.address
-    if not address:
-        local_ray_environment()
-    import ray
-
-    if ray.is_initialized():
-        yield True
-        return
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    temp_dir: str | None = None
-    try:
-        if address:
-            level = logging.INFO if verbose() else logging.WARNING
-            ray.init(address=address, log_to_driver=verbose(), logging_level=level)
-        else:
-            temp_dir = start_local_ray("karaoke-ray-")
-    except Exception as exc:  # Ray refuses to start for many reasons; we degrade, not crash
-        log.warning("Ray could not start (%s); processing in this process, one image at a time", exc)
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        if temp_dir is not None:
-            _stop_autoscaler_monitor()
-        ray.shutdown()
-        if temp_dir is not None:
-            shutil.rmtree(temp_dir, ignore_errors=True)  # sessions, logs, sockets of this run
-
-
-def _stop_autoscaler_monitor() -> None:
-    """Kill the autoscaler monitor of the one-node Ray this process started, before shutdown.
-
-    Nothing is autoscaled on one node. Stopped by ray.shutdown, the monitor first tries to
-    report its own death to the GCS that was stopped just before it, and shutdown waits 1 s
-    for it: 1.0 of the 1.4 s that shutdown took here. It holds no state of ours.
-    """
-    import psutil
-
-    for child in psutil.Process().children():
-        try:
-            if any(part.endswith(AUTOSCALER_MONITOR) for part in child.cmdline()):
-                child.kill()
-                child.wait(timeout=2)
-        except (psutil.Error, OSError):  # gone already, or not ours to see: shutdown copes
-            continue
-
-
-@dataclass(frozen=True)
-class JobPlan:
-    """Every option of one job, derived from the few a user gives."""
-
-    backend: BackendOptions
-    pool: PoolOptions
-    worker: WorkerOptions
-    rate_limit: RateLimitOptions | None = None
-
-
-def plan_job(
-    kind: str,
-    *,
-    workers: int,
-    timeout_s: float | None,
-    settings: Settings,
-    large_pool: bool = False,
-    backend: BackendOptions | None = None,
-) -> JobPlan:
-    """Options for a job on ``kind`` with ``workers`` workers and a per-image deadline.
-
-    The backend says how it adapts (local OCR workers split this machine's
-    cores; Gemini workers get the deadline) and which metered budget it draws
-    on: every caller of this plan shares that one budget. ``timeout_s`` None: the
-    backend's default deadline.
-    """
-    backend = backend or options_for(kind)
-    timeout_s = backend.default_timeout_s if timeout_s is None else timeout_s
-    backend = backend.for_job(workers=workers, timeout_s=timeout_s)
-    backend.require_usable()
-    worker = WorkerOptions(max_pixels=settings.max_image_pixels, max_bytes=settings.max_image_bytes)
-    pool = PoolOptions(
-        workers=workers, image_timeout_s=backend.pool_deadline_s(timeout_s), large_pool=large_pool
-    )
-    return JobPlan(backend, pool, worker, backend.rate_limit(settings))
-
-
-def start_fleet(
-    backend_options: BackendOptions,
-    worker_options: WorkerOptions,
-    size: int,
-    rate_limit: RateLimitOptions | None = None,
-    *,
-    named: str | None = None,
-    ready_only: bool = False,
-) -> WorkerFleet:
-    """A fleet that publishes to the cluster's progress actor and, when ``rate_limit`` is given,
-    takes its API calls from the cluster's one budget for those limits.
-
-    ``named``: a warm fleet (see ``pipeline.runtime``); ``ready_only`` (a server's fleet):
-    requests lease only workers that have started."""
-    limiter = get_rate_limiter(rate_limit) if rate_limit is not None else None
-    progress = get_progress_actor()
-    return WorkerFleet(
-        backend_options, worker_options, size, progress, limiter, named=named, ready_only=ready_only
-    )
-
-
-def warm_fleet_name(plan: JobPlan, runtime: RuntimeState | None) -> str | None:
-    """The warm fleet of ``karaoke-pipeline up`` that serves this plan, if one does."""
-    if runtime is None or runtime.fleet != fleet_name(plan_fingerprint(plan)):
-        return None
-    return runtime.fleet
-
-
 def run_parse(
     items: Sequence[ImagePayload | ImageResult],
     backend_options: BackendOptions,
@@ -256,6 +83,7 @@ def run_parse(
     cache: ResultCache | None = None,
     rate_limit: RateLimitOptions | None = None,
     warm: tuple[str, int] | None = None,
+    priority: Priority = "interactive",
 ) -> ParseResponse:
     """Process intake items into one ParseResponse (results in input order), on a fleet of its own.
 
@@ -278,7 +106,15 @@ def run_parse(
     else:
         fleet = start_fleet(backend_options, worker_options, size, rate_limit)
     try:
-        return run_on_fleet(fleet, items, pool_options, context=context, on_progress=on_progress, cache=cache)
+        return run_on_fleet(
+            fleet,
+            items,
+            pool_options,
+            context=context,
+            on_progress=on_progress,
+            cache=cache,
+            priority=priority,
+        )
     finally:
         fleet.close()
 
@@ -293,17 +129,20 @@ def run_on_fleet(
     on_progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
     cache: ResultCache | None = None,
+    priority: Priority = "interactive",
 ) -> ParseResponse:
     """Process intake items on actors leased from a long-lived ``fleet`` (a server's, say).
 
     Progress is counted here and published to the fleet's progress actor (when
     it has one); it covers every input, including those refused at intake or
-    answered by the cache.
+    answered by the cache. ``priority`` bulk: the run draws on the budget after
+    interactive work (an admin's job, say).
 
     Raises:
         JobCancelled: ``should_stop`` returned True before every image was done.
     """
     job = _prepare(items, fleet.backend_options, job_id, context, cache, on_progress)
+    job.tasks = [task.model_copy(update={"priority": priority}) for task in job.tasks]
     workers = min(pool_options.workers, max(len(job.tasks), 1))
     started = time.perf_counter()
     sized = pool_options.model_copy(update={"workers": workers})
@@ -332,7 +171,8 @@ def _prepare(
         if payload.index not in cached
     ]
     known = [item for item in items if isinstance(item, ImageResult)] + list(cached.values())
-    return _Job(job_id, tasks, known, _ResultSink(cache, identity), on_progress, backend_options)
+    sink = _ResultSink(cache, identity, {payload.sha256: payload.data for payload in payloads})
+    return _Job(job_id, tasks, known, sink, on_progress, backend_options)
 
 
 def _respond(
@@ -353,28 +193,31 @@ def _respond(
 def _cached_results(
     cache: ResultCache | None, payloads: list[ImagePayload], identity: str | None
 ) -> dict[int, ImageResult]:
-    """Results served from the cache, by image index (empty without a cache or an identity)."""
+    """Results served from the cache, exact or near-copies, by image index (empty without a cache
+    or an identity)."""
     found: dict[int, ImageResult] = {}
     if cache is None or identity is None:
         return found
     for payload in payloads:
-        schedule = cache.get(cache_key(payload.sha256, identity))
-        if schedule is not None:
-            found[payload.index] = cached_result(payload, schedule)
+        hit = cache.lookup(payload.sha256, payload.data, identity)
+        if hit is not None:
+            found[payload.index] = cached_result(payload, hit.schedule, hit.similar_to)
     return found
 
 
 class _ResultSink:
     """Stores each fresh successful result in the cache as it arrives."""
 
-    def __init__(self, cache: ResultCache | None, identity: str | None) -> None:
+    def __init__(self, cache: ResultCache | None, identity: str | None, images: dict[str, bytes]) -> None:
         self.cache = cache
         self.identity = identity
+        self.images = images  # by sha256: the bytes a result's fingerprint is taken from
 
     def store(self, result: ImageResult) -> None:
         if self.cache is None or self.identity is None or result.status != "ok" or result.sha256 is None:
             return
-        self.cache.put(cache_key(result.sha256, self.identity), result.sha256, result.data)
+        image = self.images.get(result.sha256)
+        self.cache.put(cache_key(result.sha256, self.identity), result.sha256, result.data, image)
 
 
 @dataclass
@@ -518,8 +361,14 @@ def build_response(
     wall_ms: float,
     backend_options: BackendOptions | None = None,
 ) -> ParseResponse:
-    """The response for results in input order, with measured stats, tokens and their cost."""
+    """The response for results in input order, with measured stats, tokens and their cost.
+
+    ``maxConcurrentWorkers`` counts the workers that really took images (a warm fleet may
+    be smaller than the ``workers`` asked for, and a slow start may leave one idle), at most
+    ``workers``: a replacement for a crashed worker is not one more at once.
+    """
     succeeded = sum(1 for r in results if r.success)
+    took = {r.worker for r in results if r.worker is not None}
     busy_ms = sum(r.processing_time for r in results)
     usage = sum((r.usage for r in results if r.usage is not None), Usage())
     cost = backend_options.estimated_cost(usage, get_settings()) if backend_options is not None else 0.0
@@ -529,7 +378,7 @@ def build_response(
         failed_images=len(results) - succeeded,
         cached_images=sum(1 for r in results if r.status == "cached"),
         retries=sum(max(r.attempts - 1, 0) for r in results),
-        max_concurrent_workers=workers,
+        max_concurrent_workers=min(workers, len(took)),
         total_processing_time=wall_ms,
         average_processing_time=busy_ms / len(results) if results else 0.0,
         speedup=busy_ms / wall_ms if wall_ms > 0 else 0.0,

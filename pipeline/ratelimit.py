@@ -26,24 +26,34 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import re
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.budget_models import (
+    BudgetStats,
+    PriorityStats,
+    QuotaDenial,
+    Settlement,
+    SlotGrant,
+    next_quota_reset,
+)
 from pipeline.quota_memory import BudgetMemory, LearnedLimit, QuotaNotice, QuotaStore, learn_limit
-from pipeline.schema import WireModel
+from pipeline.slot_windows import SlotWindows
 
 log = logging.getLogger(__name__)
 
 RATE_LIMITER_NAME = "karaoke-budget"
-# Gemini's daily quotas reset at midnight Pacific time.
-QUOTA_DAY_ZONE = ZoneInfo("America/Los_Angeles")
 GRANT_LOG = 1024  # granted slots kept for an audit of the budget (tests, diagnostics)
+BULK_HORIZON_S = 0.05  # bulk work books a slot only this close to now (or the margin, if larger)
+
+Priority = Literal["interactive", "bulk"]  # a user waits for interactive work; bulk can wait
 
 
 class RateLimitOptions(BaseModel):
@@ -80,6 +90,17 @@ class RateLimitOptions(BaseModel):
         description="extra spacing for the time between a reserved slot and the request reaching the API; "
         "None: 2% of the window, at most 0.5 s",
     )
+    interactive_share: float = Field(
+        default=0.2,
+        ge=0,
+        lt=1,
+        description="share of each window bulk work leaves free while interactive work asked lately",
+    )
+    interactive_memory_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="how long after interactive work last asked bulk still leaves its share free",
+    )
     recovery_successes: int = Field(
         default=10, ge=1, description="successes in a row that give back one step of busy workers after a 429"
     )
@@ -100,58 +121,6 @@ class RateLimitOptions(BaseModel):
         )
 
 
-class QuotaDenial(WireModel):
-    """A quota that ran out: nothing more is sent on it until ``resets_at``."""
-
-    quota: str = Field(description="the quota, as Google names it or as we count it")
-    message: str
-    resets_at: dt.datetime | None = None
-
-
-class SlotGrant(WireModel):
-    """The answer to ``reserve``: wait ``wait_s`` then send, or do not send at all."""
-
-    wait_s: float = 0.0
-    slot_at: float = Field(default=0.0, description="the slot's time on the budget's clock (epoch seconds)")
-    pressure: int = Field(default=0, ge=0, description="halvings of the busy workers after recent 429s")
-    denied: QuotaDenial | None = None
-
-    def worker_cap(self, wanted: int) -> int:
-        """How many of ``wanted`` workers a pool may keep busy now."""
-        return max(1, wanted >> self.pressure)
-
-
-class Settlement(WireModel):
-    """What one finished request cost, told to the budget with a later reservation."""
-
-    estimated_tokens: int = 0
-    prompt_tokens: int | None = None
-    ok: bool = True
-    slot_at: float | None = Field(default=None, description="the slot the request was granted")
-    sent_at: float | None = Field(default=None, description="when it really left (epoch seconds)")
-
-
-class BudgetStats(WireModel):
-    granted: int = 0
-    denied: int = 0
-    rate_limited: int = 0
-    pressure: int = 0
-    tokens_reserved: int = 0
-    token_scale: float = 1.0
-    margin_s: float = 0.0
-    waited_s: float = Field(default=0.0, description="waits granted in all, seconds")
-    rpm: int | None = Field(default=None, description="the requests limit in force (set or learned)")
-    tpm: int | None = Field(default=None, description="the input-token limit in force (set or learned)")
-    learned: list[str] = Field(default_factory=list, description="each learned limit and its 429")
-
-
-def next_quota_reset(now: dt.datetime | None = None) -> dt.datetime:
-    """The next midnight Pacific time (when Gemini's per-day quotas reset), in UTC."""
-    local = (now or dt.datetime.now(dt.UTC)).astimezone(QUOTA_DAY_ZONE)
-    midnight = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), tzinfo=QUOTA_DAY_ZONE)
-    return midnight.astimezone(dt.UTC)
-
-
 class RequestBudget:
     """Sliding windows of requests and input tokens, a daily count, and an AIMD busy-worker cap."""
 
@@ -167,12 +136,12 @@ class RequestBudget:
         self._clock = clock
         self._wall_clock = wall_clock
         self.rpm, self.tpm = options.rpm, options.tpm  # in force: as set, or as learned
-        self._requests: deque[float] = deque()  # slots that may still bound a later one, ascending
-        self._tokens: deque[tuple[float, int]] = deque()  # (slot, tokens) within the window
+        self._windows = SlotWindows(options.window_s)
         self._today = 0
         self._day_resets = next_quota_reset(wall_clock())
         self._not_before = 0.0
-        self._last_slot = 0.0
+        self._last_interactive = 0.0  # interactive slots keep their order among themselves
+        self._interactive_at = -math.inf  # when interactive work last asked
         self._denial: QuotaDenial | None = None
         self._successes = 0
         self._margin = options.spacing_s
@@ -195,9 +164,9 @@ class RequestBudget:
             for limit in memory.learned.values():
                 self._adopt(limit)
         now = self._clock()
-        recent = sorted(at for at in memory.recent_slots if at + self.options.window_s > now)
-        self._requests.extend(recent)
-        self._last_slot = max(recent, default=0.0)
+        for at in memory.recent_slots:
+            if at + self.options.window_s > now:
+                self._windows.book(at, 0)
 
     def flush(self) -> None:
         """Write the memory file now (a run ends; the next may start in another Ray)."""
@@ -208,7 +177,7 @@ class RequestBudget:
             model=self.options.model,
             key_fingerprint=self.options.key_fingerprint,
             learned={limit.kind: limit for limit in self._learned.values()},
-            recent_slots=list(self._requests),
+            recent_slots=list(self._windows.slots),
             saved_at=self._clock(),
         )
         self._store.save(memory)
@@ -216,15 +185,23 @@ class RequestBudget:
 
     def resume_after_restart(self) -> None:
         """A restarted actor without a memory file: one slot's spacing, not a whole window."""
-        if self._requests:
+        if self._windows.slots:
             return  # the memory file said what the last window held
         spacing = self.options.window_s / self.rpm if self.rpm else self._margin
         self._not_before = max(self._not_before, self._clock() + spacing)
 
     # --- slots ---------------------------------------------------------------------------------
 
-    def reserve(self, tokens: int = 0, settlements: Sequence[Settlement] = ()) -> SlotGrant:
-        """Reserve the next slot for a request of about ``tokens`` input tokens."""
+    def reserve(
+        self, tokens: int = 0, settlements: Sequence[Settlement] = (), priority: Priority = "interactive"
+    ) -> SlotGrant:
+        """Reserve the next slot for a request of about ``tokens`` input tokens.
+
+        Interactive work books the earliest slot its limit allows, in its order. Bulk work
+        leaves ``interactive_share`` of each window free while interactive work asked within
+        ``interactive_memory_s``, and books only a slot about due now: else it is told when to
+        ask again (``booked`` False), so it never holds future slots an interactive request needs.
+        """
         for settlement in settlements:
             self.settle(settlement)
         denial = self._current_denial()
@@ -234,13 +211,20 @@ class RequestBudget:
         now = self._clock()
         self._trim(now)
         charged = self._charged(tokens)
-        slot = max(now, self._not_before, self._last_slot)
-        if self.rpm is not None and len(self._requests) >= self.rpm:
-            # slot i waits for slot i - rpm to leave the window
-            slot = max(slot, self._requests[-self.rpm] + self.options.window_s + self._margin)
-        slot = self._token_slot(slot, charged)
-        self._requests.append(slot)
-        self._last_slot = slot
+        start = max(now, self._not_before)
+        if priority == "interactive":
+            self._interactive_at = now
+            start = max(start, self._last_interactive)
+        slot = self._windows.earliest(start, self._margin, self._limit_for(priority, now), self.tpm, charged)
+        counts = self.stats.by_priority.setdefault(priority, PriorityStats())
+        if priority == "bulk" and slot > now + max(self._margin, BULK_HORIZON_S):
+            counts.deferred += 1
+            return SlotGrant(wait_s=slot - now, slot_at=slot, pressure=self.stats.pressure, booked=False)
+        counts.granted += 1
+        counts.waited_s += slot - now
+        if priority == "interactive":
+            self._last_interactive = slot
+        self._windows.book(slot, charged)
         self._grants.append(slot)
         self._today += 1
         self.stats.granted += 1
@@ -251,10 +235,16 @@ class RequestBudget:
         return SlotGrant(wait_s=slot - now, slot_at=slot, pressure=self.stats.pressure)
 
     def _trim(self, now: float) -> None:
-        """Drop slots that left the window before ``now``: no later slot can be bound by them."""
-        horizon = self.options.window_s + self._margin
-        while self._requests and self._requests[0] + horizon <= now:
-            self._requests.popleft()
+        self._windows.trim(now, self.options.window_s + self._margin)
+
+    def _limit_for(self, priority: Priority, now: float) -> int | None:
+        """Requests per window this work may bring a window to: bulk leaves the interactive share
+        free while interactive work asked lately (never below one)."""
+        if self.rpm is None or priority == "interactive":
+            return self.rpm
+        if now - self._interactive_at > self.options.interactive_memory_s:
+            return self.rpm
+        return max(1, self.rpm - math.ceil(self.rpm * self.options.interactive_share))
 
     def settle(self, settlement: Settlement) -> None:
         """Learn from a finished request: its real token count corrects later estimates."""
@@ -267,7 +257,7 @@ class RequestBudget:
             # the window holds the estimate; book the difference now so the window stays honest
             difference = round(settlement.prompt_tokens - settlement.estimated_tokens)
             if difference > 0 and self.tpm:
-                self._tokens.append((self._clock(), difference))
+                self._windows.add_tokens(self._clock(), difference)
 
     def _sent_late(self, settlement: Settlement) -> None:
         """A request that left after its slot counts in the windows from when it really left.
@@ -277,17 +267,8 @@ class RequestBudget:
         send, so the server never sees more than the limit in any window.
         """
         slot, sent = settlement.slot_at, settlement.sent_at
-        if slot is None or sent is None or sent <= slot:
-            return
-        try:
-            position = self._requests.index(slot)
-        except ValueError:  # already out of the window: it no longer matters
-            return
-        self._requests[position] = sent
-        if position + 1 < len(self._requests) and self._requests[position + 1] < sent:
-            ordered = sorted(self._requests)
-            self._requests.clear()
-            self._requests.extend(ordered)
+        if slot is not None and sent is not None and sent > slot:
+            self._windows.move(slot, sent)
 
     def rate_limited(self, notice: QuotaNotice | None = None) -> None:
         """A per-minute 429: hold new slots until its ``retry_after``, halve the busy workers and,
@@ -372,24 +353,6 @@ class RequestBudget:
     def _charged(self, tokens: int) -> int:
         charged = round(tokens * self.stats.token_scale)
         return min(charged, self.tpm) if self.tpm else charged
-
-    def _token_slot(self, slot: float, charged: int) -> float:
-        """The earliest time from ``slot`` at which ``charged`` more tokens fit the TPM window."""
-        tpm, window = self.tpm, self.options.window_s
-        while self._tokens and self._tokens[0][0] + window <= slot:
-            self._tokens.popleft()  # slots only move forward: no later one can see it
-        if not tpm or charged <= 0:
-            self._tokens.append((slot, charged))  # kept: a TPM learned later sees the window's use
-            return slot
-        in_window = sorted((at, count) for at, count in self._tokens if at + window > slot)
-        used = sum(count for _, count in in_window)
-        for at, count in in_window:  # oldest first: wait until enough of them have left
-            if used + charged <= tpm:
-                break
-            slot = max(slot, at + window + self._margin)
-            used -= count
-        self._tokens.append((slot, charged))
-        return slot
 
     def _current_denial(self) -> QuotaDenial | None:
         now = self._wall_clock()

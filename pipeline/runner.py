@@ -1,16 +1,12 @@
-"""Supervised worker pools: submit, time out, retry, replace dead actors.
+"""Worker fleets: long-lived actors, lent out exclusively, replaced when they die.
 
 ``WorkerFleet`` owns long-lived worker actors and lends them out exclusively,
 so many runs (HTTP requests, say) share actors and none pays to start them.
-``SupervisedPool`` runs one batch over actors leased from a fleet, through a
-``ray.util.ActorPool`` that keeps the idle set (``pop_idle``/``push``). The
-pool keeps its own table of every item in flight, because an ActorPool loses
-the item a dying actor held and can drop queued items silently. Per-image
-deadlines use ``ray.wait`` with our own clock, since
-``get_next_unordered(timeout, ignore_if_timedout=True)`` is broken in Ray 2.60.
-
-Invariant: every task handed to ``SupervisedPool.run`` yields exactly one
-ImageResult, whatever happens to the actors.
+A run over leased actors is ``pipeline.pool.SupervisedPool`` (its state is a
+``pipeline.dispatch.Dispatch``, which keeps its own table of every item in
+flight, because a ``ray.util.ActorPool`` loses the item a dying actor held and
+can drop queued items silently). ``PoolOptions`` says how one run is sized and
+supervised.
 """
 
 from __future__ import annotations
@@ -29,15 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pipeline.backends.base import BackendOptions
 from pipeline.errors import ConfigError, JobCancelled
 from pipeline.metrics import metrics
+from pipeline.ratelimit import Priority
 from pipeline.schema import ImageResult
-from pipeline.worker import ImageTask, WorkerOptions, worker_actor_class
+from pipeline.worker import WorkerOptions, worker_actor_class
 
 if TYPE_CHECKING:
     from ray import ObjectRef
     from ray.actor import ActorHandle
 
-    from pipeline.dispatch import Dispatch
-    from pipeline.progress import ProgressTracker
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +90,9 @@ class WorkerFleet:
 
     Thread-safe: concurrent runs lease disjoint actors and wait when none is free.
     With ``ready_only`` (a server's fleet) a lease takes only workers whose backend
-    has loaded, so an actor Ray cannot place is never handed to a request. Busy
+    has loaded, so an actor Ray cannot place is never handed to a request. With
+    ``interactive_workers`` (a fleet that serves users and bulk jobs alike), a bulk run
+    never takes the last that many free workers: a user's request finds one free. Busy
     actors a run gives back early (cancelled, say) stay out of the free set until
     their image is done, or are replaced when it overruns its deadline.
     """
@@ -110,6 +107,7 @@ class WorkerFleet:
         *,
         ready_only: bool = False,
         named: str | None = None,
+        interactive_workers: int = 0,
     ) -> None:
         """``named``: the actors are the detached, named ones ``<named>-<n>`` (a warm fleet that
         outlives this fleet object, see ``pipeline.runtime``): found when they exist, else made."""
@@ -120,6 +118,7 @@ class WorkerFleet:
         self.size = size
         self.ready_only = ready_only
         self.named = named
+        self.interactive_workers = interactive_workers
         self._warm: set[ActorHandle] = set()
         self._warm_left = size if named is not None else 0
         self._actor_class = worker_actor_class(worker_options)
@@ -147,8 +146,9 @@ class WorkerFleet:
     def worker_id(self, actor: ActorHandle) -> str:
         return self._worker_ids.get(actor, "?")
 
-    def lease(self, wanted: int) -> list[ActorHandle]:
-        """Take up to ``wanted`` free actors (ready ones only, with ``ready_only``), waiting for one.
+    def lease(self, wanted: int, priority: Priority = "interactive") -> list[ActorHandle]:
+        """Take up to ``wanted`` free actors (ready ones only, with ``ready_only``), waiting for one;
+        bulk work leaves the last ``interactive_workers`` free ones (never all of a fleet).
 
         Raises:
             ConfigError: no worker of the fleet could start (its backend cannot be built).
@@ -158,6 +158,9 @@ class WorkerFleet:
         with self._changed:
             while True:
                 leasable = self._leasable()
+                if priority == "bulk":
+                    kept = min(self.interactive_workers, len(self._worker_ids) - 1)
+                    leasable = leasable[: max(0, len(leasable) - kept)]
                 if leasable:
                     leased = leasable[:wanted]
                     self._free = [actor for actor in self._free if actor not in leased]
@@ -412,82 +415,3 @@ class WorkerFleet:
 class _Draining:
     actor: ActorHandle
     deadline: float
-
-
-ResultCallback = Callable[[ImageResult], None]
-
-
-class SupervisedPool:
-    """Runs one batch over actors leased from a fleet; never loses an item."""
-
-    def __init__(self, fleet: WorkerFleet, options: PoolOptions) -> None:
-        self.fleet = fleet
-        self.options = options
-
-    def run(
-        self,
-        tasks: Iterable[ImageTask],
-        on_result: ResultCallback | None = None,
-        on_tick: Callable[[], None] | None = None,
-        tracker: ProgressTracker | None = None,
-    ) -> list[ImageResult]:
-        """Process every task; one result per task, in the order tasks were given."""
-        tasks = list(tasks)
-        results: dict[int, ImageResult] = {}
-
-        def keep(result: ImageResult) -> None:
-            results[result.image_index] = result
-            if on_result is not None:
-                on_result(result)
-
-        self.stream(tasks, keep, on_tick, tracker=tracker)
-        order = [task.payload.index for task in tasks]
-        assert sorted(results) == sorted(order), "every input must yield exactly one result"
-        return [results[index] for index in order]
-
-    def stream(
-        self,
-        tasks: Iterable[ImageTask],
-        on_result: ResultCallback,
-        on_tick: Callable[[], None] | None = None,
-        read_ahead: int | None = None,
-        tracker: ProgressTracker | None = None,
-    ) -> int:
-        """Process tasks pulled lazily from ``tasks``; each result goes to ``on_result``, none is kept.
-
-        At most ``read_ahead`` tasks (default: the pool size) are taken from the
-        iterator and not yet finished, so memory stays flat however long it is.
-        ``tracker`` (when given) counts the run's progress as it happens.
-        Returns how many results were delivered.
-        """
-
-        from pipeline.dispatch import Dispatch
-
-        source = iter(tasks)
-        first = next(source, None)
-        if first is None:
-            return 0
-        # No wait for the leased actors to finish starting: each takes its first image as soon as
-        # it is up (a backend that cannot be built fails the run, see Dispatch._on_crash).
-        leased = self.fleet.lease(self.options.workers)
-        source = itertools.chain([first], source)
-        run = Dispatch(self.fleet, self.options, leased, source, on_result, tracker)
-        run.read_ahead = max(read_ahead or 0, len(leased))
-        try:
-            run.until_done(on_tick)
-        finally:
-            self._give_back(run)
-        return run.delivered
-
-    def _give_back(self, run: Dispatch) -> None:
-        """Idle actors go back at once; busy ones (a run stopped early) once their image is done.
-
-        A busy actor handed back as free would make the next run queue behind an
-        image nobody wants; its result is dropped, or it is replaced if it overruns.
-        """
-        idle = list(run.pending)
-        while (actor := run.actors.pop_idle()) is not None:
-            idle.append(actor)
-        self.fleet.release(idle)
-        for ref, item in run.in_flight.items():
-            self.fleet.release_when_done(item.actor, ref, item.deadline)

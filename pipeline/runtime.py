@@ -10,6 +10,12 @@ of the plan), so no command pays for Ray's start or a worker's imports.
 ``down`` stops the daemon, which shuts its Ray down. A runtime whose daemon or
 Ray is gone is noticed at once (a dead pid, a closed port) and its state is
 removed: commands then start a Ray of their own rather than wait on it.
+
+One runtime per data dir: the daemon holds ``runtime/daemon.lock`` (``flock``,
+released by the kernel however it dies) for its whole life and refuses to start
+when another holds it, and ``up`` holds ``runtime/up.lock`` while it starts one, so a
+second ``up`` waits, then says one runs. ``status`` and ``down`` find the daemon by
+its lock too, before it has written ``state.json``.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import hashlib
+import fcntl
 import logging
 import os
 import secrets
@@ -27,17 +33,26 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pydantic import Field
 
+from pipeline import ray_sessions
 from pipeline.errors import ConfigError
+from pipeline.plan import JobPlan, plan_job
+from pipeline.pool import start_fleet
 from pipeline.schema import WireModel
+from pipeline.session import start_local_ray, use_token
+from pipeline.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "state.json"
+DAEMON_LOCK = "daemon.lock"
+UP_LOCK = "up.lock"
 START_TIMEOUT_S = 180.0
+EXIT_ANOTHER_DAEMON = 3
 
 
 class RuntimeState(WireModel):
@@ -57,9 +72,11 @@ def runtime_dir(data_dir: Path) -> Path:
     return data_dir.resolve() / "runtime"
 
 
-def fleet_name(plan_json: str) -> str:
-    """The name prefix of a warm fleet for this plan: the same plan, the same actors."""
-    return "karaoke-warm-" + hashlib.sha256(plan_json.encode()).hexdigest()[:12]
+def warm_fleet_for(plan: JobPlan, state: RuntimeState | None) -> str | None:
+    """The warm fleet of ``karaoke-pipeline up`` that serves this plan, if one does."""
+    if state is None or state.fleet != plan.warm_fleet_name():
+        return None
+    return state.fleet
 
 
 def read_state(data_dir: Path) -> RuntimeState | None:
@@ -78,21 +95,8 @@ def read_state(data_dir: Path) -> RuntimeState | None:
 
 
 def _stop_orphans(state: RuntimeState) -> None:
-    """Stop what is left of a dead runtime's Ray (its processes name its own temp dir), nothing else."""
-    proc = Path("/proc")
-    if not proc.is_dir() or not state.temp_dir:
-        return
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if state.temp_dir in command:
-            with contextlib.suppress(OSError):
-                os.kill(int(entry.name), signal.SIGKILL)
-    shutil.rmtree(state.temp_dir, ignore_errors=True)
+    """Stop what is left of a dead runtime's Ray (found by its session dir: ray_sessions)."""
+    ray_sessions.stop_session(state.temp_dir)
 
 
 def _alive(state: RuntimeState) -> bool:
@@ -108,22 +112,71 @@ def _alive(state: RuntimeState) -> bool:
         return False
 
 
-def use_token(state: RuntimeState) -> None:
-    """Present the runtime's token to the Ray this process attaches to (before Ray is imported)."""
-    os.environ["RAY_AUTH_MODE"] = "token"
-    os.environ["RAY_AUTH_TOKEN_PATH"] = state.token_path
+def daemon_pid(data_dir: Path) -> int | None:
+    """The pid of the daemon holding this data dir's lock (0 while it writes it), or None."""
+    try:
+        descriptor = os.open(runtime_dir(data_dir) / DAEMON_LOCK, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)  # granted only when no daemon holds it
+        except BlockingIOError:
+            text = os.read(descriptor, 32).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else 0
+        return None
+    finally:
+        os.close(descriptor)
 
 
-def start_runtime(data_dir: Path, backend: str, workers: int) -> RuntimeState:
-    """Spawn the daemon and wait until its Ray and warm fleet are up.
+@contextlib.contextmanager
+def _exclusive(path: Path, timeout_s: float, on_wait: Callable[[], None]) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path``; ``on_wait`` once if another holds it (then wait)."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout_s
+        waited = False
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited:
+                    on_wait()
+                    waited = True
+                if time.monotonic() >= deadline:
+                    raise ConfigError(f"another `up` held {path} for over {timeout_s:g} s") from None
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def start_runtime(
+    data_dir: Path, backend: str, workers: int, on_wait: Callable[[str], None] | None = None
+) -> RuntimeState:
+    """Spawn the daemon and wait until its Ray and warm fleet are up; one ``up`` at a time.
+
+    ``on_wait`` hears, once, that another ``up`` is starting a runtime here (this one waits).
 
     Raises:
-        ConfigError: a runtime already runs, or the daemon could not start (its log says why).
+        ConfigError: a runtime already runs or starts, or the daemon could not start (its log says why).
     """
-    if (existing := read_state(data_dir)) is not None:
-        raise ConfigError(f"a runtime already runs (pid {existing.pid}, {existing.backend}); `down` stops it")
     folder = runtime_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    waiting = f"another `up` is starting a runtime in {data_dir}; waiting for it"
+    with _exclusive(folder / UP_LOCK, START_TIMEOUT_S, lambda: (on_wait or log.warning)(waiting)):
+        if (existing := read_state(data_dir)) is not None:
+            raise ConfigError(
+                f"a runtime already runs (pid {existing.pid}, {existing.backend}); `down` stops it"
+            )
+        if (pid := daemon_pid(data_dir)) is not None:
+            raise ConfigError(f"a runtime is starting (daemon pid {pid}); `status` shows it, `down` stops it")
+        return _spawn_daemon(data_dir, backend, workers)
+
+
+def _spawn_daemon(data_dir: Path, backend: str, workers: int) -> RuntimeState:
+    folder = runtime_dir(data_dir)
     log_path = folder / "daemon.log"
     command = [sys.executable, "-m", "pipeline.runtime", "--data-dir", str(data_dir.resolve())]
     command += ["--backend", backend, "--workers", str(workers)]
@@ -144,47 +197,67 @@ def start_runtime(data_dir: Path, backend: str, workers: int) -> RuntimeState:
     raise ConfigError(f"the runtime did not start within {START_TIMEOUT_S:g} s (see {log_path})")
 
 
-def stop_runtime(data_dir: Path, timeout_s: float = 60.0) -> RuntimeState | None:
-    """Stop the daemon (it shuts its Ray down); the state it had, or None when none ran."""
+def stop_runtime(data_dir: Path, timeout_s: float = 60.0) -> int | None:
+    """Stop the daemon (it shuts its Ray down), also one still starting; its pid, or None when none ran."""
     state = read_state(data_dir)
-    if state is None:
-        return None
-    os.kill(state.pid, signal.SIGTERM)
+    pid = state.pid if state is not None else daemon_pid(data_dir)
+    if not pid:  # None: nothing runs; 0: a daemon that has not yet written its pid
+        deadline = time.monotonic() + 5
+        while pid == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            pid = daemon_pid(data_dir)
+        if not pid:
+            return None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(state.pid, 0)
-        except OSError:
-            break
+    while time.monotonic() < deadline and daemon_pid(data_dir) == pid:
         time.sleep(0.2)
-    else:
-        os.kill(state.pid, signal.SIGKILL)
+    if daemon_pid(data_dir) == pid:
+        os.kill(pid, signal.SIGKILL)
     (runtime_dir(data_dir) / STATE_FILE).unlink(missing_ok=True)
-    return state
+    return pid
 
 
 # --- the daemon -------------------------------------------------------------------------
 
 
+def _hold_daemon_lock(folder: Path) -> int | None:
+    """Take this data dir's daemon lock for the life of the process (its pid written in it), or None.
+
+    The descriptor is not inherited (PEP 446): Ray's processes never hold the lock.
+    """
+    descriptor = os.open(folder / DAEMON_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return None
+    os.ftruncate(descriptor, 0)
+    os.write(descriptor, str(os.getpid()).encode())
+    return descriptor
+
+
 def _daemon(data_dir: Path, backend: str, workers: int) -> int:
     """Start Ray and the warm fleet, write the state, then wait for SIGTERM."""
     folder = runtime_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    if _hold_daemon_lock(folder) is None:
+        print(f"another runtime daemon holds {folder / DAEMON_LOCK} (pid {daemon_pid(data_dir)})", flush=True)
+        return EXIT_ANOTHER_DAEMON
+    stopping: list[int] = []  # from here on SIGTERM (`down`) stops it cleanly, also while it starts
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
     token_path = folder / "token"
     token_path.write_text(secrets.token_hex(32))
     token_path.chmod(0o600)
-    # before Ray is imported: it reads the token settings once
-    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_path), RAY_USAGE_STATS_ENABLED="0")
+    use_token(str(token_path))  # before Ray is imported: it reads the token settings once
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     import ray
-
-    from pipeline.parse import plan_job, start_fleet, start_local_ray
-    from pipeline.settings import get_settings
 
     settings = get_settings()
     plan = plan_job(backend, workers=workers, timeout_s=None, settings=settings)
     temp_dir = start_local_ray("karaoke-ray-up-", namespace="karaoke-pipeline")
-    stopping: list[int] = []
-    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
-    name = fleet_name(plan_fingerprint(plan))
+    name = plan.warm_fleet_name()
     fleet = start_fleet(plan.backend, plan.worker, workers, plan.rate_limit, named=name)
     fleet.wait_ready(fleet.actors, plan.pool.startup_timeout_s)
     state = RuntimeState(
@@ -197,23 +270,17 @@ def _daemon(data_dir: Path, backend: str, workers: int) -> int:
         fleet=name,
         started_at=dt.datetime.now(dt.UTC),
     )
-    (folder / STATE_FILE).write_text(state.model_dump_json(indent=2))
-    print(f"runtime up: Ray at {state.address}, {workers} warm {backend} workers", flush=True)
+    if not stopping:  # a `down` while it started: no state to announce, straight to shutdown
+        (folder / STATE_FILE).write_text(state.model_dump_json(indent=2))
+        print(f"runtime up: Ray at {state.address}, {workers} warm {backend} workers", flush=True)
     while not stopping:
         time.sleep(0.5)
     with contextlib.suppress(Exception):
         ray.shutdown()
     shutil.rmtree(temp_dir, ignore_errors=True)
+    ray_sessions.unregister(get_settings().data_dir)  # the record start_local_ray wrote
     (folder / STATE_FILE).unlink(missing_ok=True)
     return 0
-
-
-def plan_fingerprint(plan: object) -> str:
-    """The parts of a plan that a warm worker is built from, as stable JSON."""
-    from pipeline.parse import JobPlan
-
-    assert isinstance(plan, JobPlan)
-    return plan.backend.model_dump_json() + plan.worker.model_dump_json()
 
 
 def main(argv: list[str] | None = None) -> int:

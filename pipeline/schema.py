@@ -27,6 +27,7 @@ WEEKDAYS: tuple[Weekday, ...] = (
 ErrorCode = Literal[
     "empty",
     "not_an_image",
+    "not_a_file",
     "corrupt_image",
     "unsupported_type",
     "too_large",
@@ -149,6 +150,9 @@ class ImageResult(WireModel):
     sha256: str | None = Field(default=None, description="sha256 of the original bytes")
     success: bool
     status: ImageStatus
+    similar_to: str | None = Field(
+        default=None, description="cached as a near-copy of the image with this sha256 (similar-image cache)"
+    )
     error: ImageError | None = None
     attempts: int = Field(default=0, ge=0)
     processing_time: float = Field(default=0.0, ge=0, description="milliseconds")

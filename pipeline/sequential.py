@@ -30,7 +30,7 @@ def send_until_done(
     """One image to its one result: a slot, one request, the policy's verdict, until done."""
     while True:
         if budget is not None:
-            grant = budget.reserve(tokens)
+            grant = budget.reserve(tokens, priority=task.priority)
             if grant.denied is not None:
                 return failed_result(task.payload, "rate_limited", grant.denied.message, task.attempt - 1)
             sleep(grant.wait_s)

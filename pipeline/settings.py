@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     cache_max_entries: int = Field(
         default=100_000, ge=1, description="results the cache keeps; the least recently used go first"
     )
+    similar_cache: bool = Field(
+        default=True, description="answer near-copies of a cached image (resized, re-compressed, cropped) too"
+    )
     admin_token: SecretStr | None = Field(default=None, description="bearer token for admin endpoints")
     data_dir: Path = Field(default=Path(".karaoke"), description="cache and job results")
     ray_address: str | None = Field(

@@ -14,8 +14,8 @@ import io
 import logging
 from typing import TYPE_CHECKING
 
+from pipeline.budget_models import QuotaDenial, Settlement, SlotGrant, next_quota_reset
 from pipeline.quota_memory import QuotaNotice
-from pipeline.ratelimit import QuotaDenial, Settlement, SlotGrant, next_quota_reset
 from pipeline.schema import ImageResult
 from pipeline.worker import ImageTask
 
@@ -45,7 +45,7 @@ class BudgetClient:
         tokens = self.backend_options.estimate_input_tokens(width, height)
         self.estimates[task.payload.index] = tokens
         settlements, self.settlements = self.settlements, []
-        ref: ObjectRef[SlotGrant] = self.limiter.reserve.remote(tokens, settlements)
+        ref: ObjectRef[SlotGrant] = self.limiter.reserve.remote(tokens, settlements, task.priority)
         return ref
 
     def settle(self, result: ImageResult, task: ImageTask) -> None:

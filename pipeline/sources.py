@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pipeline.errors import ConfigError
 from pipeline.images import is_image_name, walk_images
+from pipeline.local_files import SkippedFiles
 
 _GLOB_CHARS = frozenset("*?[")
 LIST_SUFFIXES = frozenset({".txt", ".lst", ".list"})
@@ -27,8 +28,8 @@ def _local(spec: str) -> str | None:
     return None if "://" in spec else spec
 
 
-def list_inputs(spec: str) -> Iterator[str]:
-    """Every image a batch INPUT names, lazily, in a stable order."""
+def list_inputs(spec: str, skipped: SkippedFiles | None = None) -> Iterator[str]:
+    """Every image a batch INPUT names, lazily, in a stable order; ``skipped`` counts the other files."""
     local = _local(spec)
     if local is None:
         return _list_remote(spec)
@@ -36,7 +37,7 @@ def list_inputs(spec: str) -> Iterator[str]:
         return (path for path in glob.iglob(local, recursive=True) if is_image_name(path))
     path = Path(local)
     if path.is_dir():
-        return walk_images(path)
+        return walk_images(path, skipped)
     if path.is_file() and path.suffix.lower() in LIST_SUFFIXES:
         return _lines(path)
     if path.is_file():

@@ -21,6 +21,7 @@ from pipeline.cache import ResultCache, cache_key
 from pipeline.clean import clean_schedule
 from pipeline.errors import BackendError, ImageRejected
 from pipeline.images import ImagePayload, ImageRef, open_image, read_uri
+from pipeline.ratelimit import Priority
 from pipeline.schema import ErrorCode, ImageError, ImageResult, ParsedSchedule, Usage, WireModel
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class WorkerOptions(BaseModel):
     cache_path: str | None = Field(
         default=None, description="result cache a worker consults for tasks that name a cache identity"
     )
+    similar_cache: bool = Field(default=True, description="that cache also answers near-copies of an image")
 
 
 class ImageTask(WireModel):
@@ -63,6 +65,9 @@ class ImageTask(WireModel):
     attempt: int = Field(default=1, ge=1, description="this dispatch's number: 1 + the image's earlier ones")
     failures: int = Field(default=0, ge=0, description="earlier attempts that failed transiently or crashed")
     quota_waits: int = Field(default=0, ge=0, description="earlier attempts answered with a per-minute 429")
+    priority: Priority = Field(
+        default="interactive", description="interactive (a user waits) goes before bulk on the budget"
+    )
     slot_at: float | None = Field(
         default=None, description="when this attempt's slot opened (budget's clock)"
     )
@@ -139,7 +144,7 @@ class ImageProcessor:
 
             from pipeline.cache import ResultCache
 
-            self._cache = ResultCache(Path(self.options.cache_path))
+            self._cache = ResultCache(Path(self.options.cache_path), similar=self.options.similar_cache)
         return self._cache
 
     def _cached(self, task: ImageTask, payload: ImagePayload) -> ImageResult | None:
@@ -147,8 +152,8 @@ class ImageProcessor:
         cache = self._cache_for(task)
         if cache is None or task.cache_identity is None:
             return None
-        schedule = cache.get(cache_key(payload.sha256, task.cache_identity))
-        return cached_result(payload, schedule) if schedule is not None else None
+        hit = cache.lookup(payload.sha256, payload.data, task.cache_identity)
+        return cached_result(payload, hit.schedule, hit.similar_to) if hit is not None else None
 
     def _remember(self, task: ImageTask, result: ImageResult) -> None:
         cache = self._cache_for(task)
@@ -208,14 +213,17 @@ def failed_result(
     )
 
 
-def cached_result(payload: ImagePayload, schedule: ParsedSchedule) -> ImageResult:
-    """The result of an image answered from the result cache."""
+def cached_result(
+    payload: ImagePayload, schedule: ParsedSchedule, similar_to: str | None = None
+) -> ImageResult:
+    """The result of an image answered from the result cache (``similar_to``: as a near-copy of that one)."""
     return ImageResult(
         image_index=payload.index,
         source=payload.source,
         sha256=payload.sha256,
         success=True,
         status="cached",
+        similar_to=similar_to,
         attempts=0,
         data=schedule,
     )

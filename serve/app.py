@@ -29,10 +29,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline.cache import ResultCache
 from pipeline.errors import JobCancelled
 from pipeline.job_store import JobRecord, JobStore, RunDefaults
-from pipeline.jobs import JobRunner, RunRequest, start_fleet
-from pipeline.runner import PoolOptions
+from pipeline.jobs import JobRunner, RunRequest
+from pipeline.pool import start_fleet
 from pipeline.schema import ParseResponse
-from pipeline.worker import WorkerOptions
 from serve.bodies import (
     ParseInput,
     close_decoder,
@@ -138,17 +137,24 @@ class ParserService:
         options = options.sized_for_cluster()  # normally done by build_app, where the driver sees the node
         assert options.fleet_size is not None and options.worker_num_cpus is not None
         self.options = options
-        worker_options = WorkerOptions(num_cpus=options.worker_num_cpus, max_pixels=options.max_image_pixels)
+        plan = options.plan()
+        # users' requests and admins' bulk jobs share the fleet: bulk always leaves one worker free
         fleet = start_fleet(
-            options.backend, worker_options, options.fleet_size, options.rate_limit(), ready_only=True
+            plan.backend,
+            plan.worker,
+            options.fleet_size,
+            plan.rate_limit,
+            ready_only=True,
+            interactive_workers=1,
         )
         self.store = JobStore.shared(options.jobs_location(), options.job_ttl_s, options.orphan_after_s)
         self.admission = Admission(options.max_queued_images, options.fleet_size)
         self.metrics = ServeMetrics()
-        pool_options = PoolOptions(image_timeout_s=options.image_deadline_s)
         use_cache = options.use_cache and options.backend.cache_identity(None) is not None
-        cache = ResultCache.in_data_dir(options.data_dir) if use_cache else None
-        self.runner = JobRunner(fleet, self.store, pool_options, observer=self.metrics, cache=cache)
+        cache = (
+            ResultCache.in_data_dir(options.data_dir, similar=options.similar_cache) if use_cache else None
+        )
+        self.runner = JobRunner(fleet, self.store, plan.pool, observer=self.metrics, cache=cache)
         self.limiter = RateLimiter(options.rate_limit_per_minute, options.rate_limit_burst)
         pings = {}
         if fleet.progress is not None:
@@ -326,7 +332,7 @@ class ParserService:
         return record
 
     async def _settings_update(self, request: Request) -> SettingsUpdate:
-        body = await read_capped_body(request, 64 * 1024)
+        body = await read_capped_body(request, 64 * 1024, self.options.body_timeouts)
         document = await run_in_threadpool(decode_json, body)
         try:
             return SettingsUpdate.model_validate(document)

@@ -34,7 +34,7 @@ from pipeline.parse import ImageInput, intake
 from pipeline.schema import ImageResult
 from serve.errors import ApiError, from_validation
 from serve.models import AnalyzeBody, RequestFields
-from serve.options import ServeOptions
+from serve.options import BodyTimeouts, ServeOptions
 
 Item = ImagePayload | ImageResult
 _WORKERS_TEXT = re.compile(r"^[1-5]$")
@@ -56,7 +56,7 @@ async def read_parse_input(request: Request, options: ServeOptions) -> ParseInpu
         raise ApiError(
             415, f"Content-Type must be application/json or multipart/form-data, got {content_type!r}"
         )
-    body = await _read_spooled(request, options.max_body_bytes)
+    body = await _read_spooled(request, options.max_body_bytes, options.body_timeouts)
     try:
         if content_type == "application/json":
             return await _off_loop(_json_input, body, options)
@@ -66,23 +66,46 @@ async def read_parse_input(request: Request, options: ServeOptions) -> ParseInpu
         body.discard()
 
 
-async def read_capped_body(request: Request, limit: int) -> bytes:
-    """The whole body, refused with 413 as soon as it passes ``limit`` bytes."""
-    return b"".join([chunk async for chunk in _capped_chunks(request, limit)])
+async def read_capped_body(request: Request, limit: int, timeouts: BodyTimeouts | None = None) -> bytes:
+    """The whole body, refused with 413 as soon as it passes ``limit`` bytes (408 when it stalls)."""
+    return b"".join([chunk async for chunk in _capped_chunks(request, limit, timeouts or BodyTimeouts())])
 
 
-async def _capped_chunks(request: Request, limit: int) -> AsyncIterator[bytes]:
+async def _capped_chunks(request: Request, limit: int, timeouts: BodyTimeouts) -> AsyncIterator[bytes]:
     """The body's chunks; 413 before reading when the declared length passes ``limit``, and
-    as soon as the bytes read do."""
+    as soon as the bytes read do; 408 (and the connection closed) when no piece comes for
+    ``timeouts.idle_s`` or the whole body is slower than ``timeouts.min_bytes_per_s``."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"request body of {declared} bytes is over the limit of {limit} bytes")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeouts.total_s(int(declared) if declared.isdigit() else limit)
+    pieces = request.stream()
     size = 0
-    async for chunk in request.stream():
+    while True:
+        wait = min(timeouts.idle_s, deadline - loop.time())
+        try:
+            chunk = await asyncio.wait_for(anext(pieces), timeout=max(wait, 0.0))
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            await pieces.aclose()
+            raise _too_slow(size, declared, timeouts) from None
         size += len(chunk)
         if size > limit:
             raise ApiError(413, f"request body is over the limit of {limit} bytes")
         yield chunk
+
+
+def _too_slow(size: int, declared: str, timeouts: BodyTimeouts) -> ApiError:
+    """408 for a body that stalled; ``Connection: close`` makes the server drop the socket."""
+    of = f" of {declared}" if declared else ""
+    return ApiError(
+        408,
+        f"the request body stopped arriving ({size}{of} bytes read; a body must not pause over "
+        f"{timeouts.idle_s:g} s nor average under {timeouts.min_bytes_per_s / 1024:g} KiB/s)",
+        headers={"Connection": "close"},
+    )
 
 
 @dataclass
@@ -101,7 +124,7 @@ class SpooledBody:
             self.path.unlink(missing_ok=True)
 
 
-async def _read_spooled(request: Request, limit: int) -> SpooledBody:
+async def _read_spooled(request: Request, limit: int, timeouts: BodyTimeouts | None = None) -> SpooledBody:
     """The body, capped at ``limit`` bytes (413); its chunks go to a spool file, a megabyte at a
     time in a thread, once it reaches ``OFFLOAD_BYTES``."""
     pending: list[bytes] = []
@@ -109,7 +132,7 @@ async def _read_spooled(request: Request, limit: int) -> SpooledBody:
     spool: SpooledBody | None = None
     fd = -1
     try:
-        async for chunk in _capped_chunks(request, limit):
+        async for chunk in _capped_chunks(request, limit, timeouts or BodyTimeouts()):
             size += len(chunk)
             pending.append(chunk)
             pending_size += len(chunk)

@@ -66,7 +66,7 @@ def run_serve(args: argparse.Namespace) -> int:
     """
     from ray import serve
 
-    from pipeline.parse import ray_runtime
+    from pipeline.session import ray_runtime
     from pipeline.settings import get_settings
     from serve.app import build_app
     from serve.options import ServeOptions

@@ -15,10 +15,34 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from pipeline.backends.base import BackendOptions, LocalOptions, options_for
+from pipeline.plan import JobPlan
 from pipeline.ratelimit import RateLimitOptions
+from pipeline.runner import PoolOptions
 from pipeline.settings import get_settings
+from pipeline.worker import WorkerOptions
 
 MB = 1024 * 1024
+
+
+class BodyTimeouts(BaseModel):
+    """How long a replica waits for a request body: a sender that stalls or trickles gets 408.
+
+    Uvicorn (0.55, under Serve 2.60's proxy) has no body or header read timeout, and Serve's
+    ``request_timeout_s`` bounds the whole request (a long sync parse too), so the body's
+    deadlines live here, where the body is read. See docs/slow-senders.md.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    idle_s: float = Field(default=15.0, gt=0, description="longest wait for the next piece of the body")
+    min_bytes_per_s: float = Field(
+        default=32 * 1024,
+        gt=0,
+        description="slowest average rate accepted, after the first idle_s (a 20 MB body: about 11 min)",
+    )
+
+    def total_s(self, expected_bytes: int) -> float:
+        """The whole body's deadline for a body of ``expected_bytes``."""
+        return self.idle_s + expected_bytes / self.min_bytes_per_s
 
 
 class ServeOptions(BaseModel):
@@ -55,6 +79,9 @@ class ServeOptions(BaseModel):
         default=10.0, gt=0, description="a job whose replica has been silent this long is marked failed"
     )
     max_body_bytes: int = Field(default=50 * MB, ge=1, description="largest request body accepted (413)")
+    body_timeouts: BodyTimeouts = Field(
+        default_factory=BodyTimeouts, description="a body that stalls or trickles is refused (408)"
+    )
     max_images: int = Field(default=100, ge=1, description="most images in one request (413)")
     max_image_bytes: int = Field(default=10 * MB, ge=1, description="largest single image (413)")
     max_image_pixels: int = Field(default=40_000_000, ge=1, description="decompression-bomb limit")
@@ -67,13 +94,19 @@ class ServeOptions(BaseModel):
         default=None, description="the metered budget the backend draws on (shared by the whole cluster)"
     )
     use_cache: bool = Field(default=True, description="answer repeated Gemini images from the result cache")
+    similar_cache: bool = Field(
+        default=True, description="the result cache answers near-copies too (KARAOKE_SIMILAR_CACHE)"
+    )
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ServeOptions:
         """Options from the process settings (``KARAOKE_*``), with ``overrides`` on top."""
         settings = get_settings()
         backend = options_for(settings.default_backend())
-        backend = backend.for_job(workers=5, timeout_s=image_deadline_s(backend, None))
+        # the backend's own deadline follows an image_timeout_s override, as the pool's does
+        backend = backend.for_job(
+            workers=5, timeout_s=image_deadline_s(backend, overrides.get("image_timeout_s"))
+        )
         values: dict[str, Any] = {
             "backend": backend,
             "admin_token": settings.admin_token,
@@ -83,6 +116,7 @@ class ServeOptions(BaseModel):
             "max_queued_images": settings.max_queued_images,
             "jobs_uri": settings.jobs_uri,
             "rate_limit_per_minute": settings.rate_limit_per_minute,
+            "similar_cache": settings.similar_cache,
         }
         values.update(overrides)
         values.setdefault("budget", values["backend"].rate_limit(settings))
@@ -110,6 +144,18 @@ class ServeOptions(BaseModel):
     def image_deadline_s(self) -> float:
         """The per-image deadline the replica's jobs use."""
         return image_deadline_s(self.backend, self.image_timeout_s)
+
+    def plan(self) -> JobPlan:
+        """The replica's job plan, as ``plan_job`` builds the CLI's: the backend as sized, the
+        pool waiting the backend's grace beyond its deadline, the workers' CPU share, the budget."""
+        sized = self.sized_for_cluster()
+        assert sized.fleet_size is not None and sized.worker_num_cpus is not None
+        deadline = sized.image_deadline_s
+        worker = WorkerOptions(
+            num_cpus=sized.worker_num_cpus, max_pixels=sized.max_image_pixels, max_bytes=sized.max_image_bytes
+        )
+        pool = PoolOptions(workers=sized.fleet_size, image_timeout_s=sized.backend.pool_deadline_s(deadline))
+        return JobPlan(sized.backend, pool, worker, sized.budget)
 
     def jobs_location(self) -> str:
         """The jobs location every replica shares (one registry actor per location)."""

@@ -12,10 +12,21 @@ if TYPE_CHECKING:
     from pipeline.testing.fake_gemini import FakeGeminiServer
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test on the session's Ray must carry the ``ray`` marker, or ``make test-fast`` would run it."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "ray_session" in getattr(item, "fixturenames", ()) and item.get_closest_marker("ray") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError("these tests start Ray but are not marked ray: " + ", ".join(unmarked))
+
+
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
     """A local Ray (no dashboard, loopback only, its own temp dir), shut down at the end."""
-    from pipeline.parse import local_ray_environment
+    from pipeline.session import local_ray_environment
     from serve.cli import serving_ray_environment
 
     local_ray_environment()  # before Ray is imported: no probe of the internet for a node IP

@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.backends.base import ScriptedOptions
 from pipeline.batch import BatchOptions, read_shards, run_batch, write_combined
-from pipeline.parse import JobPlan
+from pipeline.plan import JobPlan
 from pipeline.runner import PoolOptions
 from pipeline.schema import ImageResult
 from pipeline.testing.scripted import make_scripted_png
@@ -133,6 +133,7 @@ def test_output_to_an_object_store_is_written_in_whole_shards(tmp_path: Path) ->
 @pytest.mark.ray
 def test_cli_batch_runs_and_resumes(tmp_path: Path) -> None:
     make_images(tmp_path / "in", 3)
+    (tmp_path / "in" / "phone.heic").write_bytes(b"not listed: HEIC is not an image type here")
     command = [
         sys.executable,
         "-m",
@@ -145,6 +146,7 @@ def test_cli_batch_runs_and_resumes(tmp_path: Path) -> None:
     first = subprocess.run([*command, "--backend", "scripted"], capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     assert "3/3 images succeeded" in first.stderr
+    assert "skipped 1: 1 .heic" in first.stderr, "the listing says what it passed over"
     again = subprocess.run(
         [*command, "--backend", "scripted", "--resume"], capture_output=True, text=True, timeout=300
     )
@@ -207,6 +209,7 @@ def test_a_run_leaves_no_ray_temp_dir_behind(tmp_path: Path) -> None:
     scratch.rmdir()
 
 
+@pytest.mark.ray  # the driver it kills starts a local Ray of its own
 def test_a_driver_killed_mid_batch_resumes_without_redoing_finished_images(tmp_path: Path) -> None:
     images = make_images(tmp_path / "in", 30)
     out, log = tmp_path / "out", tmp_path / "calls.log"
@@ -276,3 +279,38 @@ def test_driver_memory_stays_flat_from_500_to_4000_images(tmp_path: Path) -> Non
         f"4000 images {many['peak_rss_kb']} kB, ratio {ratio:.3f}"
     )
     assert ratio <= 1.2
+
+
+@pytest.mark.ray
+@pytest.mark.usefixtures("ray_session")
+def test_an_output_that_fails_mid_run_is_one_line_exit_2_and_resume_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import errno
+
+    from pipeline.batch import ShardWriter
+    from pipeline.cli import EXIT_OK, EXIT_USAGE, main
+
+    images = make_images(tmp_path / "in", 6)
+    out = tmp_path / "out"
+    append = ShardWriter._append
+    written: list[str] = []
+
+    def fails_after_three(writer: ShardWriter, line: str) -> None:  # as a folder chmod-ed mid-run does
+        if len(written) == 3:
+            raise PermissionError(errno.EACCES, "Permission denied", writer.path)
+        append(writer, line)
+        written.append(line)
+
+    monkeypatch.setattr(ShardWriter, "_append", fails_after_three)
+    command = ["batch", str(tmp_path / "in"), "--output", str(out), "--backend", "scripted", "--no-progress"]
+    assert main(command) == EXIT_USAGE
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("error: cannot write ") and str(out) in lines[0] and "--resume" in lines[0]
+    assert "Permission denied" in lines[0]
+    monkeypatch.setattr(ShardWriter, "_append", append)
+    assert main([*command, "--resume"]) == EXIT_OK
+    successes = [r.source for r in read_shards(str(out)) if r.success]
+    assert sorted(successes) == sorted(map(str, images)), "every image exactly once, none lost"

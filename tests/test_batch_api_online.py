@@ -15,7 +15,7 @@ from pipeline.batch_api import WORKER, BatchApiOptions
 from pipeline.batch_api_command import parse_duration, run_via_batch_api
 from pipeline.batch_manifest import BatchManifest
 from pipeline.images import read_path
-from pipeline.parse import JobPlan
+from pipeline.plan import JobPlan
 from pipeline.runner import PoolOptions
 from pipeline.testing.fake_gemini import FakeGeminiOptions, FakeGeminiServer
 from pipeline.testing.fake_gemini_batch import FakeBatchOptions

@@ -19,7 +19,8 @@ from pipeline.backends.gemini import GeminiOptions
 from pipeline.batch import BatchOptions, run_batch
 from pipeline.budget_actor import get_rate_limiter
 from pipeline.images import ImagePayload, read_bytes
-from pipeline.parse import JobPlan, plan_job, run_parse
+from pipeline.parse import run_parse
+from pipeline.plan import JobPlan, plan_job
 from pipeline.progress import get_progress_actor
 from pipeline.ratelimit import RateLimitOptions
 from pipeline.runner import PoolOptions
@@ -218,8 +219,9 @@ def test_batch_draws_on_the_budget_and_hits_the_cache_the_second_time(
     assert len(fake.requests) == 6
     import ray
 
-    granted = ray.get(get_rate_limiter(limits).snapshot.remote()).granted
-    assert granted == 6, "every batch request took a slot from the shared budget"
+    stats = ray.get(get_rate_limiter(limits).snapshot.remote())
+    assert stats.granted == 6, "every batch request took a slot from the shared budget"
+    assert set(stats.by_priority) == {"bulk"}, "a batch is bulk work: interactive requests go first"
     # the same images under new names, into a new output: answered by content hash, no request
     renamed = tmp_path / "renamed"
     renamed.mkdir()

@@ -147,3 +147,48 @@ def test_quota_shows_what_was_learned_and_forget_starts_over(
         assert not list((tmp_path / "quotas").glob("*.json"))
     finally:
         get_settings.cache_clear()
+
+
+AVIF_HEAD = b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf"
+
+
+def test_parse_reads_a_fifo_as_not_a_file_and_counts_what_it_skipped(tmp_path: Path) -> None:
+    import io
+    import os
+    import threading
+
+    from rich.console import Console
+
+    from pipeline.cli import _print_summary, parse_paths
+    from pipeline.local_files import SkippedFiles
+
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    (folder / "good.png").write_bytes(make_scripted_png())
+    os.mkfifo(folder / "stuck.png")
+    for name in ("a.heic", "b.heic", "c.pdf"):
+        (folder / name).write_bytes(b"x")
+    (tmp_path / "named.avif").write_bytes(AVIF_HEAD)
+    skipped = SkippedFiles()
+    answers: list[ParseResponse] = []
+
+    def parse() -> None:
+        paths = [folder, tmp_path / "named.avif"]  # a folder, and an AVIF given by name
+        answers.append(
+            parse_paths(
+                paths, backend="scripted", workers=1, timeout_s=None, in_process=True, skipped=skipped
+            )
+        )
+
+    thread = threading.Thread(target=parse, daemon=True)
+    thread.start()
+    thread.join(60)
+    if thread.is_alive():  # let the blocked reader go before failing
+        os.close(os.open(folder / "stuck.png", os.O_WRONLY | os.O_NONBLOCK))
+    assert answers, "parse blocked on a FIFO named .png"
+    codes = [(Path(r.source).name, r.error.code if r.error else r.status) for r in answers[0].results]
+    assert codes == [("good.png", "ok"), ("stuck.png", "not_a_file"), ("named.avif", "unsupported_type")]
+    printed = io.StringIO()
+    _print_summary(Console(file=printed, width=200), answers[0], skipped)
+    assert "skipped 3: 2 .heic, 1 .pdf" in printed.getvalue()
+    assert "failed: 1 not_a_file, 1 unsupported_type" in printed.getvalue()

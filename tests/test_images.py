@@ -290,3 +290,24 @@ def test_pixels_of_passes_decoded_images_through_and_decodes_source_images() -> 
     image = Image.new("RGB", (10, 10))
     assert pixels_of(image) is image
     assert pixels_of(opened(encode(image, "PNG"))).size == (10, 10)
+
+
+@pytest.mark.parametrize(("width", "height", "size"), [(7_000, 7_000, "49 MP"), (50_000, 50_000, "2,500 MP")])
+def test_a_bomb_message_quotes_the_projects_limit_not_pillows(width: int, height: int, size: str) -> None:
+    # 49 MP is under Pillow's own cap (our check answers); 2,500 MP is over it (Pillow's error is reworded)
+    with pytest.raises(ImageRejected) as caught:
+        decode_image(
+            read_bytes(png_claiming_size(width, height), 0, max_bytes=MAX_BYTES), max_pixels=MAX_PIXELS
+        )
+    assert caught.value.code == "too_many_pixels"
+    assert size in caught.value.message
+    assert "limit is 40 MP" in caught.value.message and "89478485" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("brand", "mime"), [(b"avif", "image/avif"), (b"avis", "image/avif"), (b"heic", "image/heic")]
+)
+def test_avif_and_heic_are_known_images_of_an_unsupported_type(brand: bytes, mime: str) -> None:
+    head = b"\x00\x00\x00\x1cftyp" + brand + b"\x00\x00\x00\x00mif1miaf"
+    assert sniff_mime_type(head) == mime
+    assert reject_code(head) == "unsupported_type"

@@ -23,8 +23,9 @@ from pipeline.job_store import (
     new_job_id,
     save_run_defaults,
 )
-from pipeline.jobs import JobRunner, RunRequest, run_job, start_fleet
-from pipeline.parse import intake
+from pipeline.jobs import JobRunner, RunRequest
+from pipeline.parse import intake, run_on_fleet
+from pipeline.pool import start_fleet
 from pipeline.runner import PoolOptions, WorkerFleet
 from pipeline.schema import BatchProgress, ParsedSchedule, ParseResponse, ParseStats
 from pipeline.testing.scripted import make_scripted_png
@@ -196,7 +197,7 @@ def test_jobs_share_the_fleet_and_return_results_in_input_order(fleet: WorkerFle
     actors_before = set(fleet.actors)
     items = intake([*pngs("sleep:0.2", "ok", "fail:blocked"), b""], max_bytes=10**6)
     seen: list[BatchProgress] = []
-    response = run_job(fleet, items, PoolOptions(workers=3), on_progress=seen.append)
+    response = run_on_fleet(fleet, items, PoolOptions(workers=3), on_progress=seen.append)
     assert [r.image_index for r in response.results] == [0, 1, 2, 3]
     assert [r.status for r in response.results] == ["ok", "ok", "failed", "failed"]
     assert [s.venue_name for s in response.data.shows] == ["Bar 0", "Bar 1"]
@@ -211,9 +212,11 @@ def test_a_cancelled_job_stops_and_gives_its_actors_back(fleet: WorkerFleet) -> 
     items = intake(pngs(*["sleep:0.3"] * 6), max_bytes=10**6)
     started = time.monotonic()
     with pytest.raises(JobCancelled):
-        run_job(fleet, items, PoolOptions(workers=1), should_stop=lambda: time.monotonic() - started > 0.4)
+        run_on_fleet(
+            fleet, items, PoolOptions(workers=1), should_stop=lambda: time.monotonic() - started > 0.4
+        )
     assert time.monotonic() - started < 1.5
-    response = run_job(fleet, intake(pngs("ok"), max_bytes=10**6), PoolOptions(workers=3))
+    response = run_on_fleet(fleet, intake(pngs("ok"), max_bytes=10**6), PoolOptions(workers=3))
     assert response.success
 
 
@@ -347,7 +350,7 @@ def test_busy_actors_of_a_cancelled_run_are_free_again_only_once_their_image_is_
         started = time.monotonic()
         items = intake(pngs(*["sleep:1.5"] * 4), max_bytes=10**6)
         with pytest.raises(JobCancelled):
-            run_job(
+            run_on_fleet(
                 fleet, items, PoolOptions(workers=2), should_stop=lambda: time.monotonic() - started > 0.3
             )
         cancelled_at = time.monotonic()

@@ -9,8 +9,9 @@ import pytest
 
 from pipeline.backends.base import ScriptedOptions
 from pipeline.images import ImagePayload, read_bytes
-from pipeline.parse import intake, ray_runtime, run_parse
+from pipeline.parse import intake, run_parse
 from pipeline.runner import PoolOptions
+from pipeline.session import ray_runtime
 from pipeline.testing.scripted import make_scripted_png
 from pipeline.worker import WorkerOptions
 
@@ -87,7 +88,31 @@ def test_parse_merges_shows_from_every_successful_image() -> None:
     assert [s.venue_name for s in response.data.shows] == ["Bar 0", "Bar 1", "Bar 3"]
     assert response.data.shows[0].sources == ["image-0"]
     assert response.stats.speedup > 0
-    assert response.stats.max_concurrent_workers == 2
+    took = {r.worker for r in response.results if r.worker is not None}
+    assert response.stats.max_concurrent_workers == len(took) <= 2, "the workers that took images"
+
+
+@pytest.mark.ray
+@pytest.mark.usefixtures("ray_session")
+def test_a_warm_fleet_smaller_than_asked_reports_the_workers_that_ran() -> None:
+    """`up` keeps 2 warm workers; a later parse asks for 5: it runs on those 2 and says so."""
+    import ray
+
+    response = run_parse(
+        payloads(*["ok"] * 8),
+        ScriptedOptions(delay_s=0.05),
+        pool_options=PoolOptions(workers=5),
+        worker_options=WorkerOptions(num_cpus=0.25),
+        warm=("test-warm-small", 2),
+    )
+    try:
+        assert response.stats.failed_images == 0
+        took = {r.worker for r in response.results}
+        assert took <= {"test-warm-small-1", "test-warm-small-2"}
+        assert response.stats.max_concurrent_workers == len(took) <= 2
+    finally:
+        for number in (1, 2):
+            ray.kill(ray.get_actor(f"test-warm-small-{number}", namespace="karaoke-pipeline"))
 
 
 @pytest.mark.ray

@@ -8,15 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.budget_models import QuotaDenial, Settlement, SlotGrant, next_quota_reset
 from pipeline.quota_memory import QuotaNotice
-from pipeline.ratelimit import (
-    QuotaDenial,
-    RateLimitOptions,
-    RequestBudget,
-    Settlement,
-    SlotGrant,
-    next_quota_reset,
-)
+from pipeline.ratelimit import RateLimitOptions, RequestBudget
 
 
 class Clock:
@@ -274,3 +268,26 @@ def test_a_budget_whose_slots_stall_longer_than_the_window_says_so() -> None:
     clock.now += 10
     problem = budget.stalled()
     assert problem is not None and "15 s while 1 wait" in problem
+
+
+def test_bulk_leaves_the_interactive_share_free_while_interactive_work_asks() -> None:
+    clock = Clock()
+    budget = RequestBudget(RateLimitOptions(rpm=10, window_s=60, margin_s=0, interactive_share=0.2), clock)
+    assert budget.reserve(priority="interactive").wait_s == 0
+    bulk = [budget.reserve(priority="bulk") for _ in range(8)]
+    assert [grant.booked for grant in bulk] == [True] * 7 + [False], "two of ten stay free"
+    assert bulk[-1].wait_s == pytest.approx(60), "told when to ask again"
+    assert budget.reserve(priority="interactive").wait_s == 0, "an interactive request goes at once"
+    assert budget.reserve(priority="interactive").wait_s == 0
+    assert budget.reserve(priority="interactive").wait_s == pytest.approx(60), "the window is full now"
+
+
+def test_bulk_alone_takes_the_whole_window_and_never_holds_a_future_slot() -> None:
+    clock = Clock()
+    budget = RequestBudget(RateLimitOptions(rpm=10, window_s=60, margin_s=0), clock)
+    bulk = [budget.reserve(priority="bulk") for _ in range(12)]
+    assert [grant.booked for grant in bulk] == [True] * 10 + [False] * 2
+    assert len(budget.granted_slots()) == 10, "the unbooked asks hold nothing"
+    budget.reserve(priority="interactive")
+    clock.now += 11 * 60  # the window is empty again; interactive work asked 11 minutes ago
+    assert all(budget.reserve(priority="bulk").booked for _ in range(10)), "no share held for it now"

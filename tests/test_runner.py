@@ -12,8 +12,9 @@ from pydantic import ValidationError
 
 from pipeline.backends.base import ScriptedOptions
 from pipeline.images import ImagePayload, read_bytes
+from pipeline.pool import SupervisedPool
 from pipeline.progress import ProgressTracker, get_progress_actor
-from pipeline.runner import PoolOptions, SupervisedPool, WorkerFleet
+from pipeline.runner import PoolOptions, WorkerFleet
 from pipeline.schema import ImageResult
 from pipeline.testing.scripted import make_scripted_png
 from pipeline.worker import ImageTask, WorkerOptions
@@ -213,3 +214,18 @@ def test_a_worker_that_cannot_start_is_a_clear_error_not_a_hang() -> None:
             SupervisedPool(fleet, PoolOptions(workers=1)).run(tasks("ok"))
     finally:
         fleet.close()
+
+
+def test_bulk_runs_leave_a_shared_fleets_last_worker_for_interactive_ones() -> None:
+    fleet = WorkerFleet(ScriptedOptions(), WorkerOptions(num_cpus=0.25), 3, interactive_workers=1)
+    alone = WorkerFleet(ScriptedOptions(), WorkerOptions(num_cpus=0.25), 1, interactive_workers=1)
+    try:
+        fleet.wait_ready(fleet.actors, 120)
+        bulk = fleet.lease(5, "bulk")
+        assert len(bulk) == 2, "the last free worker stays for a user's request"
+        assert len(fleet.lease(5, "interactive")) == 1
+        alone.wait_ready(alone.actors, 120)
+        assert len(alone.lease(5, "bulk")) == 1, "bulk never waits on a fleet of one"
+    finally:
+        fleet.close()
+        alone.close()

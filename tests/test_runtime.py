@@ -76,3 +76,45 @@ def test_a_crashed_runtime_is_noticed_and_never_waited_on(tmp_path: Path) -> Non
     assert "is gone" in parsed.stderr
     assert ParseResponse.model_validate_json(parsed.stdout).stats.successful_images == 1
     assert read_state(tmp_path / "data") is None, "the stale state was removed"
+
+
+def daemons_of(data_dir: Path) -> list[int]:
+    """The live `up` daemons serving ``data_dir`` (found by their command line: they are ours)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"pipeline.runtime" in command and str(data_dir.resolve()).encode() in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_two_ups_at_once_start_one_runtime_that_status_and_down_see(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {**os.environ, "KARAOKE_DATA_DIR": str(data)}
+    env.pop("RAY_ADDRESS", None)
+    command = [sys.executable, "-m", "pipeline.cli", "up", "--backend", "scripted", "--workers", "1"]
+    ups = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    try:
+        outcomes = sorted((up.wait(timeout=300), up.communicate()[1]) for up in ups)
+        assert [code for code, _ in outcomes] == [0, 2], outcomes
+        assert "already runs" in outcomes[1][1] or "is starting" in outcomes[1][1], outcomes[1][1]
+        running = daemons_of(data)
+        state = read_state(data)
+        assert state is not None and running == [state.pid], (
+            f"one daemon, the one state.json names: {running}"
+        )
+        assert f"pid {state.pid}" in cli(env, "status").stdout
+    finally:
+        down = cli(env, "down")
+    assert down.returncode == 0 and "stopped the runtime" in down.stderr
+    deadline = time.monotonic() + 60
+    while daemons_of(data) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert daemons_of(data) == [], "down stopped every runtime of the data dir"
+    assert "no runtime running" in cli(env, "status").stdout

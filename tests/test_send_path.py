@@ -13,13 +13,13 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pipeline.backends.gemini import GeminiOptions
 from pipeline.budget_actor import get_rate_limiter
+from pipeline.budget_models import PriorityStats
 from pipeline.images import ImagePayload, read_bytes
 from pipeline.parse import run_parse
 from pipeline.ratelimit import RateLimitOptions
@@ -34,13 +34,14 @@ from pipeline.worker import WorkerOptions
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_session")]
 
 KEY = "test-key-send-path-0123456789"
+_NO_BULK = PriorityStats()
 WINDOW_S = 4.0
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeGeminiServer]:
-    with FakeGeminiServer(FakeGeminiOptions(extract="echo")) as server:
-        yield server
+@pytest.fixture
+def fake(module_server: FakeGeminiServer) -> FakeGeminiServer:
+    """The module's fake Gemini server (conftest); each test configures it."""
+    return module_server
 
 
 def gemini(fake: FakeGeminiServer, model: str) -> GeminiOptions:
@@ -203,3 +204,56 @@ def test_a_budget_killed_mid_run_resumes_without_a_stall(fake: FakeGeminiServer,
     longest = max(b - a for a, b in itertools.pairwise(arrivals))
     print(f"\nbudget killed after 5 requests: longest gap between requests {longest:.2f} s")
     assert longest < limits.window_s, "no window-long stall after the restart"
+
+
+def test_a_used_up_day_ends_the_retries_that_wait_too(fake: FakeGeminiServer) -> None:
+    """One image waits out a minute-429's 5 s when the other meets the per-day quota: the
+    waiting one is not sent again, it ends at once with the day's message."""
+    fake.configure(FakeGeminiOptions(extract="echo", script=("http_429", "http_429_day"), retry_delay_s=5))
+    fake.clear_requests()
+    backend = gemini(fake, "day-ends-retries")
+    limits = RateLimitOptions(model="day-ends-retries", key_fingerprint="t", rpm=6000)
+    response = parse(fake, backend, images(2, "day"), limits, workers=2)
+    assert len(fake.requests) == 2, "the waiting retry was never sent"
+    for result in response.results:
+        assert result.error is not None and result.error.code == "rate_limited"
+        assert "PerDay" in (result.error.quota or "") and "resets at" in result.error.message
+
+
+def test_an_interactive_request_goes_before_a_bulk_run_that_fills_the_window(fake: FakeGeminiServer) -> None:
+    """Interactive work was seen lately (a server's request); a bulk run then holds the window as
+    full as it may; another interactive request takes the share bulk leaves free: its slots
+    are granted at once, while bulk is told to come back."""
+    fake.configure(FakeGeminiOptions(extract="echo", latency_median_ms=50))
+    fake.clear_requests()
+    backend = gemini(fake, "priority")
+    limits = RateLimitOptions(model="priority", key_fingerprint="t", rpm=10, window_s=20, margin_s=0.2)
+    import ray
+
+    budget = get_rate_limiter(limits)
+    assert parse(fake, backend, images(1, "earlier"), limits, workers=1).stats.failed_images == 0
+    bulk: list[ParseResponse] = []
+    run = threading.Thread(
+        target=lambda: bulk.append(
+            run_parse(
+                images(14, "bulk"),
+                backend,
+                pool_options=PoolOptions(workers=3, image_timeout_s=10),
+                worker_options=WorkerOptions(num_cpus=0.1),
+                rate_limit=limits,
+                priority="bulk",
+            )
+        )
+    )
+    run.start()
+    deadline = time.monotonic() + 120
+    while ray.get(budget.snapshot.remote()).by_priority.get("bulk", _NO_BULK).deferred == 0:
+        assert time.monotonic() < deadline, "bulk never filled the window"
+        time.sleep(0.05)
+    interactive = parse(fake, backend, images(2, "interactive"), limits, workers=2)
+    stats = ray.get(budget.snapshot.remote()).by_priority
+    assert interactive.stats.failed_images == 0
+    assert stats["interactive"].granted == 3 and stats["interactive"].waited_s < 1.0, stats
+    run.join(timeout=300)
+    assert bulk and bulk[0].stats.failed_images == 0, "bulk finishes, nothing lost"
+    assert ray.get(budget.snapshot.remote()).by_priority["bulk"].granted == 14

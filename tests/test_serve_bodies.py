@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from pipeline.images import ImagePayload
 from pipeline.testing.scripted import make_scripted_png
 from serve import bodies
 from serve.errors import ApiError
-from serve.options import ServeOptions
+from serve.options import BodyTimeouts, ServeOptions
 
 CHUNK = 64 * 1024
 
@@ -95,3 +96,44 @@ def test_a_malformed_spooled_body_is_a_400_and_leaves_no_spool_file() -> None:
         asyncio.run(bodies.read_parse_input(streamed(b"{" * (2 * 1024 * 1024)), ServeOptions()))
     assert refused.value.status == 400
     assert spool_files() == before
+
+
+def stalling(first: bytes, declared: int, every_s: float | None = None) -> Request:
+    """A request that declares ``declared`` bytes, sends ``first`` and then nothing more (or, with
+    ``every_s``, one more byte at that pace): the slow sender of issue 24."""
+
+    sent = [False]
+
+    async def receive() -> Message:
+        if not sent[0]:
+            sent[0] = True
+            return {"type": "http.request", "body": first, "more_body": True}
+        if every_s is None:
+            await asyncio.Event().wait()  # never set: the sender went quiet
+        await asyncio.sleep(every_s or 0)  # the trickle's own pace, not a wait for a result
+        return {"type": "http.request", "body": b"x", "more_body": True}
+
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(declared).encode())]
+    return Request({"type": "http", "method": "POST", "headers": headers}, receive)
+
+
+@pytest.mark.parametrize(
+    ("request_of", "expected"),
+    [
+        (lambda: stalling(b"x" * 20, 1024 * 1024), "(20 of 1048576 bytes read"),
+        (lambda: stalling(b"{", 40, every_s=0.1), "of 40 bytes read"),
+    ],
+    ids=["stalled", "trickling"],
+)
+def test_a_body_that_stalls_or_trickles_is_a_408_that_closes_the_connection(
+    request_of: Callable[[], Request], expected: str
+) -> None:
+    options = ServeOptions(body_timeouts=BodyTimeouts(idle_s=0.3, min_bytes_per_s=100))
+
+    async def read() -> None:
+        await asyncio.wait_for(bodies.read_parse_input(request_of(), options), timeout=30)
+
+    with pytest.raises(ApiError) as caught:
+        asyncio.run(read())
+    assert caught.value.status == 408 and caught.value.headers == {"Connection": "close"}
+    assert expected in caught.value.message

@@ -62,3 +62,13 @@ def test_a_cloud_style_prefix_is_listed_through_fsspec() -> None:
 def test_a_missing_input_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such input"):
         list_inputs(str(tmp_path / "nope"))
+
+
+def test_a_directory_listing_counts_the_files_it_skips_by_type(tmp_path: Path) -> None:
+    from pipeline.local_files import SkippedFiles
+
+    for name in ("a.png", "b.heic", "c.heic", "d.pdf"):
+        (tmp_path / name).write_bytes(b"x")
+    skipped = SkippedFiles()
+    assert [Path(path).name for path in list_inputs(str(tmp_path), skipped)] == ["a.png"]
+    assert skipped.describe() == "skipped 3: 2 .heic, 1 .pdf"

@@ -1,6 +1,7 @@
 """What we ask Gemini for and how its answer becomes a ParsedSchedule.
 
-Pure functions, no SDK import: the prompt, the response schema, and a strict
+Pure functions, no SDK import: the prompt, the response schema (derived from
+the models of ``pipeline.schema``, as instructor does), and a strict
 but forgiving reader of the reply text. ``response.parsed`` is silently None
 on bad JSON, so the reply text is read here: code fences are stripped,
 truncated JSON is closed after its last complete object (only where that is
@@ -14,13 +15,15 @@ import datetime as dt
 import json
 import logging
 import re
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
+import annotated_types
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from pipeline.clean import parse_days, parse_time
 from pipeline.errors import BackendError
-from pipeline.schema import HHMM_PATTERN, WEEKDAYS, Dj, ParsedSchedule, Show, Vendor, Venue
+from pipeline.schema import HHMM_PATTERN, Dj, ParsedSchedule, Show, Vendor, Venue
 
 logger = logging.getLogger(__name__)
 
@@ -67,54 +70,68 @@ def build_prompt(
     return "\n".join(lines)
 
 
-def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
-    return {"type": kind, "nullable": True, **extra}
+# Gemini is not asked for a show's sources: they are the images it came from, which we know.
+NOT_ASKED = frozenset({"sources"})
+# The order Gemini writes a show's fields in: the time text as seen before its HH:MM reading.
+SHOW_FIELD_ORDER: tuple[str, ...] = (
+    *("venueName", "day", "date", "time", "startTime", "endTime"),
+    *("djName", "vendor", "description", "confidence"),
+)
+_SCALARS: dict[Any, str] = {str: "string", dt.date: "string", float: "number"}
 
 
-_CONFIDENCE = {"type": "number", "minimum": 0, "maximum": 1}
-_SHOW_FIELDS: dict[str, dict[str, Any]] = {
-    "venueName": {"type": "string"},
-    "day": _nullable("string", enum=list(WEEKDAYS)),
-    "date": _nullable("string"),
-    "time": _nullable("string"),
-    "startTime": _nullable("string"),
-    "endTime": _nullable("string"),
-    "djName": _nullable("string"),
-    "vendor": _nullable("string"),
-    "description": _nullable("string"),
-    "confidence": _CONFIDENCE,
-}
-_VENUE_FIELDS: dict[str, dict[str, Any]] = {
-    "name": {"type": "string"},
-    **{field: _nullable("string") for field in ("address", "city", "state", "zip", "phone", "website")},
-    "confidence": _CONFIDENCE,
-}
-_DJ_FIELDS: dict[str, dict[str, Any]] = {
-    "name": {"type": "string"},
-    "aliases": {"type": "array", "items": {"type": "string"}},
-    "socialHandles": {"type": "array", "items": {"type": "string"}},
-    "confidence": _CONFIDENCE,
-}
-_VENDOR_FIELDS: dict[str, dict[str, Any]] = {
-    "name": {"type": "string"},
-    "website": _nullable("string"),
-    "description": _nullable("string"),
-    "confidence": _CONFIDENCE,
-}
+def _bound(value: float) -> float | int:
+    """1 rather than 1.0, so the schema (part of the cache identity) reads as it always has."""
+    return int(value) if float(value).is_integer() else value
 
 
-def _list_of(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    item = {"type": "object", "properties": fields, "required": [next(iter(fields))]}
-    return {"type": "array", "items": {**item, "property_ordering": list(fields)}}
+def _field_schema(field: FieldInfo) -> dict[str, Any]:
+    """One model field in Gemini's OpenAPI subset: its type, nullable, enum, array items, bounds."""
+    annotation, nullable = field.annotation, False
+    if type(None) in get_args(annotation):
+        (annotation,) = [arg for arg in get_args(annotation) if arg is not type(None)]
+        nullable = True
+    if get_origin(annotation) is Literal:
+        schema: dict[str, Any] = {"type": "string", "enum": list(get_args(annotation))}
+    elif get_origin(annotation) is list:
+        (item,) = get_args(annotation)
+        schema = {"type": "array", "items": {"type": _SCALARS[item]}}
+    else:
+        schema = {"type": _SCALARS[annotation]}
+    for bound in field.metadata:
+        if isinstance(bound, annotated_types.Ge):
+            schema["minimum"] = _bound(float(bound.ge))  # type: ignore[arg-type]
+        elif isinstance(bound, annotated_types.Le):
+            schema["maximum"] = _bound(float(bound.le))  # type: ignore[arg-type]
+    if nullable:
+        kind = schema.pop("type")
+        schema = {"type": kind, "nullable": True, **schema}
+    return schema
+
+
+def _list_of(model: type[BaseModel], order: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """An array of the model's items, camelCase keys, the fields Gemini is not asked for left out."""
+    fields = {
+        field.alias or name: field
+        for name, field in model.model_fields.items()
+        if (field.alias or name) not in NOT_ASKED
+    }
+    names = list(order or fields)
+    item = {
+        "type": "object",
+        "properties": {name: _field_schema(fields[name]) for name in names},
+        "required": [name for name in names if fields[name].is_required()],
+    }
+    return {"type": "array", "items": {**item, "property_ordering": names}}
 
 
 def response_schema() -> dict[str, Any]:
-    """The structured-output schema (Gemini's OpenAPI subset) of a ParsedSchedule, camelCase keys."""
+    """The structured-output schema (Gemini's OpenAPI subset) of a ParsedSchedule, derived from the models."""
     sections = {
-        "vendors": _list_of(_VENDOR_FIELDS),
-        "venues": _list_of(_VENUE_FIELDS),
-        "djs": _list_of(_DJ_FIELDS),
-        "shows": _list_of(_SHOW_FIELDS),
+        "vendors": _list_of(Vendor),
+        "venues": _list_of(Venue),
+        "djs": _list_of(Dj),
+        "shows": _list_of(Show, SHOW_FIELD_ORDER),
     }
     return {"type": "object", "properties": sections, "required": list(sections)}
 

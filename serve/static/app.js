@@ -13,6 +13,7 @@ let lastResult = null;
 const PLAIN_WORDS = {
   empty: "the file is empty",
   not_an_image: "this file is not an image",
+  not_a_file: "this is not a regular file (a pipe, socket or device)",
   corrupt_image: "the image is damaged and could not be read",
   unsupported_type: "this image type is not supported (use PNG, JPEG or WebP)",
   too_large: "the file is too large",
@@ -79,11 +80,22 @@ function thumbnailOf(source) {
 
 const SHOW_FIELDS = ["venueName", "day", "date", "startTime", "endTime", "time", "djName", "vendor", "description"];
 
+// A cell a spreadsheet would run as a formula (OWASP CSV injection): one starting with = + - @,
+// a tab or a carriage return, also after leading spaces or as the full-width forms some apps accept.
+const FORMULA_START = /^(?:[\t\r]|[ \u3000]*[=+\-@\uFF1D\uFF0B\uFF0D\uFF20])/;
+
+// One CSV cell: formula starts are prefixed with ' so the spreadsheet shows text, then quoted.
+function csvCell(value) {
+  if (value == null) return "";
+  let text = String(value);
+  if (FORMULA_START.test(text)) text = "'" + text;
+  return /[",;\r\n\t']/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
 function csvOf(shows) {
-  const quote = (v) => (v == null ? "" : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
   const lines = [SHOW_FIELDS.concat("sources").join(",")];
   for (const show of shows) {
-    lines.push(SHOW_FIELDS.map((f) => quote(show[f])).concat(quote(show.sources.join(" "))).join(","));
+    lines.push(SHOW_FIELDS.map((f) => csvCell(show[f])).concat(csvCell(show.sources.join(" "))).join(","));
   }
   return lines.join("\n") + "\n";
 }

@@ -64,7 +64,7 @@ def main() -> None:
 
     from pipeline.backends.base import ScriptedOptions
     from pipeline.batch import BatchCounts, BatchOptions, run_batch
-    from pipeline.parse import JobPlan
+    from pipeline.plan import JobPlan
     from pipeline.runner import PoolOptions, WorkerFleet
     from pipeline.worker import WorkerOptions
 

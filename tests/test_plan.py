@@ -1,0 +1,57 @@
+"""One plan for every entry point: the CLI, batch and `up` (plan_job) and Serve agree."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+
+from pipeline.backends.gemini import DEADLINE_GRACE_S, GeminiOptions
+from pipeline.plan import plan_job
+from pipeline.settings import Settings, get_settings
+from serve.options import ServeOptions
+
+KEY = SecretStr("plan-test-key-0123456789")
+
+
+@pytest.mark.parametrize("timeout_s", [30.0, 60.0, 90.0])
+def test_serve_plans_a_gemini_job_as_the_cli_does(timeout_s: float) -> None:
+    settings = Settings(gemini_api_key=KEY)
+    backend = GeminiOptions(api_key=KEY)
+    cli = plan_job("gemini", workers=5, timeout_s=timeout_s, settings=settings, backend=backend)
+    serve = ServeOptions(
+        backend=backend.for_job(workers=5, timeout_s=timeout_s),
+        image_timeout_s=timeout_s,
+        budget=backend.rate_limit(settings),
+        fleet_size=5,
+    ).plan()
+    assert serve.backend == cli.backend
+    assert serve.pool.image_timeout_s == cli.pool.image_timeout_s == timeout_s + DEADLINE_GRACE_S
+    assert serve.worker.num_cpus == cli.worker.num_cpus == GeminiOptions.io_bound_cpu_share
+    assert serve.rate_limit == cli.rate_limit
+    assert serve.worker.max_pixels == cli.worker.max_pixels
+
+
+def test_a_served_deadline_override_moves_the_backends_deadline_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", KEY.get_secret_value())
+    monkeypatch.setenv("KARAOKE_BACKEND", "gemini")
+    get_settings.cache_clear()
+    try:
+        options = ServeOptions.from_settings(image_timeout_s=90.0)
+    finally:
+        get_settings.cache_clear()
+    assert isinstance(options.backend, GeminiOptions)
+    assert options.backend.image_deadline_s == 90.0, "not only the pool's"
+    assert options.plan().pool.image_timeout_s == 90.0 + DEADLINE_GRACE_S
+
+
+def test_a_warm_fleet_is_named_by_its_plan() -> None:
+    settings = Settings(gemini_api_key=KEY)
+    one = plan_job("gemini", workers=3, timeout_s=None, settings=settings, backend=GeminiOptions(api_key=KEY))
+    same = plan_job(
+        "gemini", workers=5, timeout_s=None, settings=settings, backend=GeminiOptions(api_key=KEY)
+    )
+    other = plan_job(
+        "gemini", workers=3, timeout_s=None, settings=settings, backend=GeminiOptions(api_key=KEY, model="x")
+    )
+    assert one.warm_fleet_name() == same.warm_fleet_name(), "worker counts do not make other actors"
+    assert one.warm_fleet_name() != other.warm_fleet_name()
