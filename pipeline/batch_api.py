@@ -27,7 +27,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.backends.base import ExtractContext
-from pipeline.backends.gemini import GeminiOptions
+from pipeline.backends.gemini import GeminiOptions, generation_config
 from pipeline.backends.gemini_batch import (
     FILE_LIMIT_BYTES,
     INLINE_LIMIT_BYTES,
@@ -107,6 +107,7 @@ class BatchApiRun:
             ExtractContext(reference_date=options.reference_date) if options.reference_date else None
         )
         self.identity = backend.cache_identity(self.context)
+        self.config = generation_config(backend)  # one for every request: building one is slow
         self.cache = ResultCache(Path(options.cache_path)) if options.cache_path else None
         run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         self.writer = ShardWriter(options.output, run_id, options.shard_size)
@@ -161,7 +162,7 @@ class BatchApiRun:
             seen.add(entry.sha256)
             payload = read_uri(entry.source, entry.index, max_bytes=self.max_bytes)
             image = open_image(payload, max_pixels=self.max_pixels)
-            yield build_request(self.backend, image, self.context, entry.sha256)
+            yield build_request(self.backend, image, self.context, entry.sha256, self.config)
 
     def _submit_new(self) -> None:
         # Entries of collected jobs have their results in the shards (``prior`` sees them).
@@ -209,7 +210,7 @@ class BatchApiRun:
                     self._write(cached_result(payload, schedule))
                     return None
             image = open_image(payload, max_pixels=self.max_pixels)
-            return build_request(self.backend, image, self.context, payload.sha256)
+            return build_request(self.backend, image, self.context, payload.sha256, self.config)
         except (ImageRejected, BackendError) as exc:
             code: ErrorCode = exc.code
             sha = payload.sha256 if payload is not None else None
