@@ -308,8 +308,15 @@ def run_batch(
     return write_combined(options.output, plan.backend)
 
 
-def write_combined(output: str, backend: BackendOptions | None = None) -> BatchSummary:
+def write_combined(
+    output: str,
+    backend: BackendOptions | None = None,
+    cost_of: Callable[[ImageResult], float] | None = None,
+) -> BatchSummary:
     """Recompute combined.json and failures.jsonl from every shard in OUTPUT.
+
+    ``cost_of`` prices each merged result (the Batch API's at its own prices);
+    without it, all tokens are priced at the backend's online prices.
 
     Two passes over the shards keep memory to a few bytes per image: the first
     learns each source's outcome, the second merges the first success of each
@@ -325,7 +332,7 @@ def write_combined(output: str, backend: BackendOptions | None = None) -> BatchS
         else:
             failures_of[result.source] = failures_of.get(result.source, 0) + 1
     reducer = ScheduleReducer()
-    usage, cached = Usage(), 0
+    usage, cached, priced = Usage(), 0, 0.0
     merged: set[str] = set()
     failures_seen: dict[str, int] = {}
     by_code: dict[str, int] = {}
@@ -338,6 +345,7 @@ def write_combined(output: str, backend: BackendOptions | None = None) -> BatchS
                 reducer.add(result.data, result.source)
                 usage += result.usage or Usage()
                 cached += result.status == "cached"
+                priced += cost_of(result) if cost_of is not None else 0.0
             elif not result.success and result.source not in succeeded:
                 failures_seen[result.source] = failures_seen.get(result.source, 0) + 1
                 if failures_seen[result.source] == failures_of[result.source]:  # its last failure
@@ -353,7 +361,11 @@ def write_combined(output: str, backend: BackendOptions | None = None) -> BatchS
         failures_by_code=by_code,
         cached_images=cached,
         usage=usage,
-        estimated_cost=backend.estimated_cost(usage, get_settings()) if backend is not None else 0.0,
+        estimated_cost=priced
+        if cost_of is not None
+        else backend.estimated_cost(usage, get_settings())
+        if backend is not None
+        else 0.0,
         shards=sorted(path.rsplit("/", 1)[-1] for path in fs.glob(f"{root}/{SHARD_PREFIX}*.jsonl")),
         finished_at=dt.datetime.now(dt.UTC),
     )

@@ -73,6 +73,15 @@ SIMILAR_HELP = "answer only exact copies from the cache, not near-copies (also K
 REFERENCE_HELP = "read dates without a year against this day (default: each image's capture date, else today)"
 
 
+def _duration(text: str) -> float:
+    from pipeline.batch_api_command import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _iso_date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -107,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-in-flight", type=_positive_int, help="listed, unfinished items (default 4x workers)"
     )
     batch.add_argument("--timeout", type=_positive_float, help=TIMEOUT_HELP)
+    batch.add_argument(
+        "--via", choices=["online", "gemini-batch"], default="online",
+        help="online (default): the workers; gemini-batch: Gemini's Batch API at half price, resumable",
+    )  # fmt: skip
+    batch.add_argument(
+        "--deadline", type=_duration, metavar="DURATION",
+        help="with --via gemini-batch: answers by then (e.g. 6h); what the Batch API has not "
+        "answered by 80%% of it goes online",
+    )  # fmt: skip
     batch.add_argument("--no-progress", action="store_true", help="no live progress display")
     batch.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
     batch.add_argument("--no-similar-cache", action="store_true", help=SIMILAR_HELP)
@@ -211,18 +229,31 @@ def _batch_command(args: argparse.Namespace, err: Console) -> int:
         reference_date=args.reference_date,
     )
     state = None if settings.ray_address else read_state(settings.data_dir)
-    with ray_runtime(settings.ray_address, state) as use_ray:
-        if not use_ray:
-            raise ConfigError("the batch job needs Ray; it could not start (see the warning above)")
-        progress_log = BatchProgressLog(err, visible=not args.no_progress)
-        summary = run_batch(options, plan, progress_log)
+    progress_log = BatchProgressLog(err, visible=not args.no_progress)
+    if args.via == "gemini-batch":
+        from pipeline.batch_api import BatchApiOptions
+        from pipeline.batch_api_command import BatchApiLog, run_via_batch_api
+
+        summary = run_via_batch_api(
+            options, plan, BatchApiOptions(deadline_s=args.deadline),
+            ray_address=settings.ray_address, runtime=state,
+            on_progress=BatchApiLog(err, visible=not args.no_progress), on_online_progress=progress_log,
+        )  # fmt: skip
+    else:
+        with ray_runtime(settings.ray_address, state) as use_ray:
+            if not use_ray:
+                raise ConfigError("the batch job needs Ray; it could not start (see the warning above)")
+            summary = run_batch(options, plan, progress_log)
     err.print(
         f"{summary.successful_images}/{summary.total_images} images succeeded in {args.output} "
         f"({len(summary.data.shows)} shows, {summary.cached_images} from the cache); "
         f"failures: {summary.failures_by_code or 'none'}"
     )
     if summary.usage.prompt_tokens:
-        err.print(_cost_line(summary.usage, summary.estimated_cost))
+        prices = (
+            "Batch API prices (half) for its answers" if args.via == "gemini-batch" else "paid-tier prices"
+        )
+        err.print(_cost_line(summary.usage, summary.estimated_cost, prices))
     if progress_log.last is not None and progress_log.last.not_images.total:
         err.print(f"{progress_log.last.not_images.describe()} (not image files by name)")
     return EXIT_OK if summary.successful_images or not summary.total_images else EXIT_ALL_FAILED
@@ -301,10 +332,10 @@ def _quota_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cost_line(usage: Usage, cost: float) -> str:
+def _cost_line(usage: Usage, cost: float, prices: str = "paid-tier prices") -> str:
     return (
         f"tokens: {usage.prompt_tokens} in, {usage.output_tokens} out, {usage.thinking_tokens} thinking; "
-        f"estimated cost ${cost:.4f} at paid-tier prices"
+        f"estimated cost ${cost:.4f} at {prices}"
     )
 
 

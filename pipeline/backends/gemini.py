@@ -308,24 +308,10 @@ class GeminiBackend:
             close()
 
     def _contents(self, image: Image | SourceImage, context: ExtractContext | None) -> list[Any]:
-        _, types = _import_genai()
-        data, mime_type = image_part_bytes(image, self.options.max_side_px)
-        return [types.Part.from_bytes(data=data, mime_type=mime_type), _prompt_for(context)]
+        return request_contents(self.options, image, context)
 
     def _config(self, timeout_s: float) -> Any:
-        _, types = _import_genai()
-        thinking = None
-        if self.options.thinking_budget is not None:
-            thinking = types.ThinkingConfig(thinking_budget=self.options.thinking_budget)
-        return types.GenerateContentConfig(
-            response_mime_type="application/json",
-            response_schema=response_schema(),
-            temperature=self.options.temperature,
-            max_output_tokens=self.options.max_output_tokens,
-            thinking_config=thinking,
-            automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
-            http_options=types.HttpOptions(timeout=max(1, int(timeout_s * 1000))),
-        )
+        return generation_config(self.options, timeout_s)
 
     def _redacted(self, error: BackendError) -> BackendError:
         """The same error with the API key, should any message echo it, blanked out."""
@@ -334,6 +320,34 @@ class GeminiBackend:
             error.message = error.message.replace(key, "[redacted]")
             error.args = (error.message,)
         return error
+
+
+def request_contents(
+    options: GeminiOptions, image: Image | SourceImage, context: ExtractContext | None
+) -> list[Any]:
+    """The image part and our prompt: what one request asks, online or in a Batch API job."""
+    _, types = _import_genai()
+    data, mime_type = image_part_bytes(image, options.max_side_px)
+    return [types.Part.from_bytes(data=data, mime_type=mime_type), _prompt_for(context)]
+
+
+def generation_config(options: GeminiOptions, timeout_s: float | None = None) -> Any:
+    """JSON mode, our response schema and the sampling options; a per-request timeout online only."""
+    _, types = _import_genai()
+    thinking = None
+    if options.thinking_budget is not None:
+        thinking = types.ThinkingConfig(thinking_budget=options.thinking_budget)
+    return types.GenerateContentConfig(
+        response_mime_type="application/json",
+        response_schema=response_schema(),
+        temperature=options.temperature,
+        max_output_tokens=options.max_output_tokens,
+        thinking_config=thinking,
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True)
+        if timeout_s is not None
+        else None,
+        http_options=types.HttpOptions(timeout=max(1, int(timeout_s * 1000))) if timeout_s else None,
+    )
 
 
 def read_usage(response: Any) -> Usage | None:

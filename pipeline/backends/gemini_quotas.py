@@ -67,6 +67,11 @@ PRICES: dict[str, tuple[float, float]] = {
 }
 
 
+# Batch API prices: half the online price of every model (ai.google.dev/gemini-api/docs/pricing,
+# "Batch" rows, read 2026-12-05; e.g. 2.5 Flash $0.15 in / $1.25 out per million tokens).
+BATCH_PRICE_FACTOR = 0.5
+
+
 def _row(table: dict[str, T], model: str) -> T:
     """The entry of the longest known prefix of ``model`` (the fallback model's without one)."""
     name = model.removeprefix("models/")
@@ -112,3 +117,11 @@ def price_for(model: str, settings: Settings) -> ModelPrice:
             return overrides[max(matches, key=len)]
     price_in, price_out = _row(PRICES, model)
     return ModelPrice(input=price_in, output=price_out)
+
+
+def batch_price_for(model: str, settings: Settings) -> ModelPrice:
+    """Dollars per million tokens of ``model`` through the Batch API: the online price, halved."""
+    online = price_for(model, settings)
+    return online.model_copy(
+        update={"input": online.input * BATCH_PRICE_FACTOR, "output": online.output * BATCH_PRICE_FACTOR}
+    )

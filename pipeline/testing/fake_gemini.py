@@ -8,6 +8,8 @@ Latency, an RPM limit and faults are configured by ``FakeGeminiOptions``
 (``fake_gemini_options``); request reading and Google-shaped bodies live in
 ``fake_gemini_wire``. Requests are logged and recorded without the key.
 
+The Batch and Files APIs live in ``fake_gemini_batch`` (``fake.batches``).
+
 ``run_fake_gemini`` serves it until interrupted; ``FakeGeminiServer`` runs it
 on a free port in a background thread for tests.
 """
@@ -35,6 +37,7 @@ from starlette.routing import Route
 
 from pipeline.images import sniff_mime_type
 from pipeline.schema import ParsedSchedule
+from pipeline.testing.fake_gemini_batch import FakeBatches, FakeBatchOptions
 from pipeline.testing.fake_gemini_options import (
     FakeGeminiOptions,
     FaultPlan,
@@ -114,9 +117,11 @@ class FakeGemini:
         self._backend: LocalBackend | None = None
         self._backend_lock = threading.Lock()
         self._ocr_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fake-gemini-ocr")
+        self.batches = FakeBatches(self)
         self.configure(options or FakeGeminiOptions())
         routes = [
             Route("/{version}/models/{model}:generateContent", self._generate_content, methods=["POST"]),
+            *self.batches.routes(),
             Route("/{path:path}", self._not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ]
         self.app = Starlette(routes=routes)
@@ -178,7 +183,11 @@ class FakeGemini:
             self._records.append(record)
         logger.info("%s %s %d %.0f ms fault=%s", request.method, path, status, duration_ms, exchange.fault)
 
-    def _key_problem(self, request: Request) -> tuple[int, dict[str, Any]] | None:
+    @staticmethod
+    def prompt_tokens(image_request: ImageRequest) -> int:
+        return _prompt_tokens(image_request)
+
+    def check_key(self, request: Request) -> tuple[int, dict[str, Any]] | None:
         """403 without a key, 400 API_KEY_INVALID for a wrong one (when a key is configured)."""
         key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
         if not key:
@@ -192,7 +201,7 @@ class FakeGemini:
         """Status and body: checks in the order Google applies them, then faults, then the reply."""
         if request.path_params["version"] not in API_VERSIONS:
             return _error(404, "NOT_FOUND", f"API version {request.path_params['version']} not found")
-        refused = self._key_problem(request)
+        refused = self.check_key(request)
         if refused is not None:
             return refused
         try:
@@ -238,7 +247,7 @@ class FakeGemini:
             exchange.retry_delay_s = float(format_duration(retry_delay_s).removesuffix("s"))
         return body
 
-    async def _wait(self, request: Request, seconds: float) -> None:
+    async def wait_for(self, request: Request, seconds: float) -> None:
         """Sleep, but stop early (ClientGoneError) once the client has hung up, e.g. on its timeout."""
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
@@ -260,14 +269,14 @@ class FakeGemini:
         if fault == "http_403":
             return _error(*SERVER_ERRORS["http_403"])
         delay = self._plan.latency_s() + (self.options.slow_delay_s if fault == "slow" else 0.0)
-        await self._wait(request, delay)
+        await self.wait_for(request, delay)
         if fault in SERVER_ERRORS:
             return _error(*SERVER_ERRORS[fault])
         prompt_tokens = _prompt_tokens(image_request)
         if fault == "blocked":
             return 200, blocked_envelope(model, prompt_tokens)
         try:
-            schedule = await self._schedule(image_request.image)
+            schedule = await self.schedule_for(image_request.image)
         except BadRequestError as exc:
             return _error(400, "INVALID_ARGUMENT", str(exc))
         text = schedule_text(schedule)
@@ -276,7 +285,7 @@ class FakeGemini:
         text, finish_reason = faulty_text(text, fault, self.options.truncate_fraction)
         return 200, reply_envelope(text, finish_reason, model, prompt_tokens)
 
-    async def _schedule(self, image: bytes | None) -> ParsedSchedule:
+    async def schedule_for(self, image: bytes | None) -> ParsedSchedule:
         """The schedule to answer with: a fixed one in echo mode, else OCR in the worker thread."""
         if self.options.extract == "echo" or image is None:
             if image is not None and sniff_mime_type(image) is None:
@@ -330,10 +339,15 @@ def _uvicorn_server(fake: FakeGemini, host: str, port: int) -> Any:
 
 
 def run_fake_gemini(
-    host: str = "127.0.0.1", port: int = 8089, options: FakeGeminiOptions | None = None
+    host: str = "127.0.0.1",
+    port: int = 8089,
+    options: FakeGeminiOptions | None = None,
+    batch_options: FakeBatchOptions | None = None,
 ) -> None:
     """Serve the fake API until interrupted (Ctrl-C)."""
     fake = FakeGemini(options)
+    if batch_options is not None:
+        fake.batches.configure(batch_options)
     logger.warning(
         "fake Gemini on http://%s:%d (extract=%s, rpm=%s); set KARAOKE_GEMINI_BASE_URL to it",
         host, port, fake.options.extract, fake.options.rpm,
@@ -375,6 +389,11 @@ class FakeGeminiServer:
     def clear_requests(self) -> None:
         self.fake.clear_requests()
 
+    @property
+    def batches(self) -> FakeBatches:
+        """The Batch API's jobs, files and creates per display name."""
+        return self.fake.batches
+
     def start(self, timeout_s: float = 10.0) -> FakeGeminiServer:
         self._thread.start()
         deadline = time.monotonic() + timeout_s
@@ -404,5 +423,6 @@ class FakeGeminiServer:
 def fake_gemini_command(args: argparse.Namespace) -> int:
     """Run ``karaoke-pipeline fake-gemini``; returns the exit code."""
     logging.getLogger(__name__).setLevel(logging.INFO)
-    run_fake_gemini(args.host, args.port, options_from_args(args))
+    batch_options = FakeBatchOptions(delay_s=getattr(args, "batch_delay", 0.0))
+    run_fake_gemini(args.host, args.port, options_from_args(args), batch_options)
     return 0

@@ -189,6 +189,9 @@ def add_fake_gemini_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--slow-delay", type=float, default=5.0, help="seconds a 'slow' reply takes")
     parser.add_argument("--seed", type=int, default=0, help="seed of faults and latency")
+    parser.add_argument(
+        "--batch-delay", type=float, default=0.0, help="seconds a Batch API job takes (pending, then running)"
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> FakeGeminiOptions:

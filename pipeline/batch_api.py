@@ -1,0 +1,379 @@
+"""``batch --via gemini-batch``: the batch job through Gemini's Batch API, resumable, at half price.
+
+Intake is the batch job's (``list_inputs``, the same reading and validation, the
+result cache, skipping inputs OUTPUT already answered); the images still needing
+an answer become Batch API requests keyed by their sha256, grouped into jobs
+under the per-job limits (``gemini_batch``). Every job is written to
+``OUTPUT/batch-manifest.json`` before its create is sent and again with its name
+after: a run that finds a job without a name looks it up by display name
+(``batches.list``) before creating it, so a crash at any point, then the same
+command, polls the recorded jobs and never submits an image twice. Answers take
+the online road: reply reading and repair, ``clean_schedule``, shards, the
+cache, ``combined.json`` (batch answers priced at batch prices). With a
+deadline, jobs still out near it are cancelled and every image left without an
+answer goes through the online path (``online``, the batch job's dispatcher on
+the shared budget); without one it ends failed with a clear code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.backends.base import ExtractContext
+from pipeline.backends.gemini import GeminiOptions, generation_config
+from pipeline.backends.gemini_batch import (
+    FILE_LIMIT_BYTES,
+    INLINE_LIMIT_BYTES,
+    TERMINAL,
+    Answer,
+    BatchRequest,
+    GeminiBatchClient,
+    build_request,
+    display_name_for,
+)
+from pipeline.backends.gemini_quotas import batch_price_for
+from pipeline.batch import (
+    BatchOptions,
+    BatchSummary,
+    PriorOutcomes,
+    ShardWriter,
+    check_output,
+    read_shards,
+    write_combined,
+)
+from pipeline.batch_manifest import BatchApiProgress, BatchManifest, ManifestEntry, ManifestJob
+from pipeline.cache import ResultCache, cache_key
+from pipeline.clean import clean_schedule
+from pipeline.errors import BackendError, ImageRejected
+from pipeline.images import ImagePayload, open_image, read_uri
+from pipeline.schema import ErrorCode, ImageError, ImageResult, Usage
+from pipeline.settings import get_settings
+from pipeline.sources import list_inputs
+from pipeline.worker import WorkerOptions, cached_result
+
+log = logging.getLogger(__name__)
+
+WORKER = "gemini-batch"
+JOB_MEMORY_BYTES = 200_000_000  # Google takes 2 GB files; the driver builds a job in memory
+
+
+class BatchApiOptions(BaseModel):
+    """How the Batch API path groups, polls and falls back."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_requests_per_job: int = Field(default=1000, ge=1, description="requests per job, at most")
+    inline_limit_bytes: int = Field(default=INLINE_LIMIT_BYTES, ge=1, description="larger jobs go as a file")
+    file_limit_bytes: int = Field(
+        default=JOB_MEMORY_BYTES,
+        ge=1,
+        le=FILE_LIMIT_BYTES,
+        description="bytes of one job's requests, held in the driver's memory while it is built",
+    )
+    poll_initial_s: float = Field(default=5.0, gt=0, description="first wait between polls")
+    poll_max_s: float = Field(default=60.0, gt=0, description="longest wait between polls")
+    deadline_s: float | None = Field(default=None, gt=0, description="seconds from start for every answer")
+    online_share: float = Field(
+        default=0.2, gt=0, lt=1, description="the deadline's last share, left to the online path"
+    )
+
+
+class BatchApiRun:
+    """One run of the Batch API path over OUTPUT (state lives in the manifest and the shards)."""
+
+    def __init__(
+        self,
+        options: BatchOptions,
+        api: BatchApiOptions,
+        backend: GeminiOptions,
+        client: GeminiBatchClient,
+        on_progress: Callable[[BatchApiProgress], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        worker: WorkerOptions | None = None,
+    ) -> None:
+        self.options, self.api, self.backend, self.client = options, api, backend, client
+        worker = worker or WorkerOptions()  # the same size and pixel limits as the workers'
+        self.max_bytes, self.max_pixels = worker.max_bytes, worker.max_pixels
+        self.on_progress = on_progress or (lambda progress: None)
+        self.sleep = sleep
+        self.started = time.monotonic()
+        self.context = (
+            ExtractContext(reference_date=options.reference_date) if options.reference_date else None
+        )
+        self.identity = backend.cache_identity(self.context)
+        self.config = generation_config(backend)  # one for every request: building one is slow
+        self.cache = ResultCache(Path(options.cache_path)) if options.cache_path else None
+        run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        self.writer = ShardWriter(options.output, run_id, options.shard_size)
+        self.manifest = BatchManifest.read(options.output)
+        # What is already written: successes, and which job (worker) wrote each result.
+        self.succeeded: set[str] = set()
+        self.written: set[tuple[str, str | None]] = set()
+        for result in read_shards(options.output):
+            self._seen(result)
+        # Entries without a final answer: no answer at all, or a transient error (as online, worth
+        # another attempt); with a deadline they go online, else they end failed.
+        self.unanswered: list[tuple[ManifestEntry, ManifestJob, BackendError | None]] = []
+        self.progress = BatchApiProgress()
+
+    def run(self, online: Callable[[], None] | None = None) -> BatchSummary:
+        """Submit what needs an answer, poll every job to its end, collect, fall back, summarise."""
+        fall_back = False
+        try:
+            self._resume_creates()
+            self._submit_new()
+            self._poll()
+            fall_back = bool(self.unanswered) and online is not None and self.api.deadline_s is not None
+            if not fall_back:
+                self._write_unanswered()
+        finally:
+            self.writer.close()
+        if fall_back and online is not None:
+            self.progress.online = len({entry.source for entry, _, _ in self.unanswered})
+            self.on_progress(self.progress)
+            online()  # the online path answers every input still without a result in the shards
+        return write_combined(self.options.output, self.backend, self._cost_of)
+
+    # --- submitting ----------------------------------------------------------------
+
+    def _resume_creates(self) -> None:
+        """Jobs recorded before a create whose reply never came back: found by name, or created."""
+        for job in self.manifest.jobs:
+            if job.name is not None:
+                continue
+            found = self.client.find(job.display_name)
+            if found is None:
+                requests = list(self._requests_of(job.entries))
+                found = self.client.create(requests, job.display_name, job.inline)
+            job.name, job.state = found.name, found.state
+            self.manifest.write(self.options.output)
+
+    def _requests_of(self, entries: list[ManifestEntry]) -> Iterator[BatchRequest]:
+        seen: set[str] = set()
+        for entry in entries:
+            if entry.sha256 in seen:
+                continue
+            seen.add(entry.sha256)
+            payload = read_uri(entry.source, entry.index, max_bytes=self.max_bytes)
+            image = open_image(payload, max_pixels=self.max_pixels)
+            yield build_request(self.backend, image, self.context, entry.sha256, self.config)
+
+    def _submit_new(self) -> None:
+        # Entries of collected jobs have their results in the shards (``prior`` sees them).
+        open_jobs = [job for job in self.manifest.jobs if not job.collected]
+        in_jobs = {entry.source for job in open_jobs for entry in job.entries}
+        key_job = {entry.sha256: job for job in open_jobs for entry in job.entries}
+        prior = PriorOutcomes.read(self.options.output)
+        chunk: list[BatchRequest] = []
+        entries: list[ManifestEntry] = []
+        for index, source in enumerate(list_inputs(self.options.input)):
+            if source in in_jobs or prior.skips(source, self.options.retry_failed):
+                continue
+            request = self._intake(index, source)
+            if request is None:
+                continue
+            entry = ManifestEntry(index=index, source=source, sha256=request.key)
+            if request.key in key_job:  # the same content already asked: one answer for both
+                key_job[request.key].entries.append(entry)
+                continue
+            if any(r.key == request.key for r in chunk):
+                entries.append(entry)
+                continue
+            if chunk and self._full(chunk, request):
+                self._create(chunk, entries)
+                key_job.update({entry.sha256: self.manifest.jobs[-1] for entry in entries})
+                chunk, entries = [], []
+            chunk.append(request)
+            entries.append(entry)
+        if chunk:
+            self._create(chunk, entries)
+        self.manifest.write(self.options.output)
+
+    def _full(self, chunk: list[BatchRequest], request: BatchRequest) -> bool:
+        size = sum(r.wire_bytes for r in chunk) + request.wire_bytes
+        return len(chunk) >= self.api.max_requests_per_job or size > self.api.file_limit_bytes
+
+    def _intake(self, index: int, source: str) -> BatchRequest | None:
+        """The image's request; None when it was answered here (rejected, or from the cache)."""
+        payload: ImagePayload | None = None
+        try:
+            payload = read_uri(source, index, max_bytes=self.max_bytes)
+            if self.cache is not None:
+                schedule = self.cache.get(cache_key(payload.sha256, self.identity))
+                if schedule is not None:
+                    self._write(cached_result(payload, schedule))
+                    return None
+            image = open_image(payload, max_pixels=self.max_pixels)
+            return build_request(self.backend, image, self.context, payload.sha256, self.config)
+        except (ImageRejected, BackendError) as exc:
+            code: ErrorCode = exc.code
+            sha = payload.sha256 if payload is not None else None
+            self._write(_failed(index, source, sha, code, str(exc), attempts=0))
+            return None
+
+    def _create(self, chunk: list[BatchRequest], entries: list[ManifestEntry]) -> None:
+        inline = sum(r.wire_bytes for r in chunk) <= self.api.inline_limit_bytes
+        name = display_name_for([r.key for r in chunk], self.identity)
+        earlier = sum(job.display_name.startswith(name) for job in self.manifest.jobs)
+        name = f"{name}-{earlier}"  # the same images again (--retry-failed): never an old job's name
+        job = ManifestJob(
+            display_name=name, entries=entries, inline=inline, created_at=dt.datetime.now(dt.UTC)
+        )
+        self.manifest.jobs.append(job)
+        self.manifest.write(self.options.output)  # before the create: a lost reply is found by name
+        view = self.client.create(chunk, name, inline)
+        job.name, job.state = view.name, view.state
+        self.manifest.write(self.options.output)
+        self.progress.jobs[name] = view.state
+        self.progress.images += len(entries)
+        self.on_progress(self.progress)
+
+    # --- polling and collecting ----------------------------------------------------------
+
+    def _poll(self) -> None:
+        wait_s = self.api.poll_initial_s
+        while True:
+            open_jobs = [job for job in self.manifest.jobs if not job.collected]
+            if not open_jobs:
+                return
+            for job in open_jobs:
+                assert job.name is not None
+                try:
+                    view = self.client.get(job.name)
+                except BackendError as exc:
+                    if not exc.retryable:
+                        raise
+                    log.warning("polling %s: %s; polling again later", job.name, exc.message)
+                    continue
+                job.state = self.progress.jobs[job.display_name] = view.state
+                if view.state in TERMINAL:
+                    self._collect(job, self.client.answers(view) if view.state == "succeeded" else iter(()))
+            self.manifest.write(self.options.output)
+            self.on_progress(self.progress)
+            if self._near_deadline():
+                self._abandon([job for job in self.manifest.jobs if not job.collected])
+                return
+            if any(not job.collected for job in self.manifest.jobs):
+                self.sleep(wait_s)
+                wait_s = min(wait_s * 1.5, self.api.poll_max_s)
+
+    def _near_deadline(self) -> bool:
+        if self.api.deadline_s is None:
+            return False
+        batch_share = self.api.deadline_s * (1 - self.api.online_share)
+        return time.monotonic() - self.started >= batch_share
+
+    def _abandon(self, jobs: list[ManifestJob]) -> None:
+        """Jobs still out near the deadline: cancelled, their images left to the online path."""
+        for job in jobs:
+            assert job.name is not None
+            self.client.cancel(job.name)
+            job.state = self.progress.jobs[job.display_name] = "cancelled"
+            self._collect(job, iter(()))
+        self.manifest.write(self.options.output)
+
+    def _collect(self, job: ManifestJob, answers: Iterator[Answer]) -> None:
+        """Each entry's result from its key's answer, once; entries without one are unanswered."""
+        by_key = {answer.key: answer for answer in answers}
+        billed: set[str] = set()
+        for entry in job.entries:
+            if self._done(entry, job):
+                continue  # collected by an earlier run that stopped before marking the job
+            answer = by_key.get(entry.sha256)
+            if answer is None or (answer.error is not None and answer.error.retryable):
+                self.unanswered.append((entry, job, answer.error if answer else None))
+                continue
+            usage = answer.usage if entry.sha256 not in billed else None  # billed once per request
+            billed.add(entry.sha256)
+            self._write(self._result(entry, answer, usage, job))
+        job.collected = True
+        self.manifest.write(self.options.output)
+
+    def _result(
+        self, entry: ManifestEntry, answer: Answer, usage: Usage | None, job: ManifestJob
+    ) -> ImageResult:
+        if answer.error is not None or answer.schedule is None:
+            error = answer.error or BackendError("bad_model_output", "no answer")
+            image_error = ImageError(code=error.code, message=error.message, retryable=error.retryable)
+            return ImageResult(
+                image_index=entry.index, source=entry.source, sha256=entry.sha256, success=False,
+                status="failed", error=image_error, attempts=1, worker=f"{WORKER}:{job.name}", usage=usage,
+            )  # fmt: skip
+        schedule = clean_schedule(answer.schedule)
+        if self.cache is not None:
+            self.cache.put(cache_key(entry.sha256, self.identity), entry.sha256, schedule)
+        return ImageResult(
+            image_index=entry.index, source=entry.source, sha256=entry.sha256, success=True,
+            status="ok", attempts=1, worker=f"{WORKER}:{job.name}", usage=usage, data=schedule,
+        )  # fmt: skip
+
+    def _write_unanswered(self) -> None:
+        for entry, job, error in self.unanswered:
+            if self._done(entry, job):
+                continue
+            code: ErrorCode = "timeout" if job.state in ("expired", "cancelled") else "upstream_error"
+            message = f"no answer: its Batch API job {job.name} ended {job.state.upper()}"
+            if error is not None:
+                code, message = error.code, error.message
+            result = _failed(entry.index, entry.source, entry.sha256, code, message, attempts=1)
+            self._write(result.model_copy(update={"worker": f"{WORKER}:{job.name}"}))
+
+    def _done(self, entry: ManifestEntry, job: ManifestJob) -> bool:
+        """The entry succeeded somewhere, or this job's result for it is already written."""
+        return entry.source in self.succeeded or (entry.source, f"{WORKER}:{job.name}") in self.written
+
+    def _seen(self, result: ImageResult) -> None:
+        if result.success:
+            self.succeeded.add(result.source)
+        self.written.add((result.source, result.worker))
+
+    def _write(self, result: ImageResult) -> None:
+        self.writer.write(result)
+        self._seen(result)
+        self.progress.answered += result.success
+        self.progress.failed += not result.success
+
+    def _cost_of(self, result: ImageResult) -> float:
+        """Batch answers at batch prices, online answers at online prices."""
+        usage = result.usage or Usage()
+        settings = get_settings()
+        if not (result.worker or "").startswith(WORKER):
+            return self.backend.estimated_cost(usage, settings)
+        price = batch_price_for(self.backend.model, settings)
+        output = usage.output_tokens + usage.thinking_tokens
+        return (usage.prompt_tokens * price.input + output * price.output) / 1_000_000
+
+
+def _failed(
+    index: int, source: str, sha256: str | None, code: ErrorCode, message: str, attempts: int
+) -> ImageResult:
+    return ImageResult(
+        image_index=index, source=source, sha256=sha256, success=False, status="failed",
+        error=ImageError(code=code, message=message), attempts=attempts, worker=WORKER,
+    )  # fmt: skip
+
+
+def run_batch_api(
+    options: BatchOptions,
+    api: BatchApiOptions,
+    backend: GeminiOptions,
+    client: GeminiBatchClient | None = None,
+    on_progress: Callable[[BatchApiProgress], None] | None = None,
+    online: Callable[[], None] | None = None,
+    worker: WorkerOptions | None = None,
+) -> BatchSummary:
+    """Run (or resume) the Batch API path over ``options.output``; returns what combined.json holds."""
+    check_output(options.output)
+    own = client is None
+    client = client or GeminiBatchClient(backend)
+    try:
+        return BatchApiRun(options, api, backend, client, on_progress, worker=worker).run(online)
+    finally:
+        if own:
+            client.close()
