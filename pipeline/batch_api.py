@@ -26,7 +26,6 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.backends.base import ExtractContext
 from pipeline.backends.gemini import GeminiOptions, generation_config
 from pipeline.backends.gemini_batch import (
     FILE_LIMIT_BYTES,
@@ -53,7 +52,7 @@ from pipeline.cache import ResultCache, cache_key
 from pipeline.clean import clean_schedule
 from pipeline.errors import BackendError, ImageRejected
 from pipeline.images import ImagePayload, open_image, read_uri
-from pipeline.schema import ErrorCode, ImageError, ImageResult, Usage
+from pipeline.schema import ErrorCode, ExtractContext, ImageError, ImageResult, Usage
 from pipeline.settings import get_settings
 from pipeline.sources import list_inputs
 from pipeline.worker import WorkerOptions, cached_result

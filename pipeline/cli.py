@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     err = Console(stderr=True)
     try:
         if args.command == "fake-gemini":
-            from pipeline.testing.fake_gemini import fake_gemini_command
+            from pipeline.testing.fake_gemini_cli import fake_gemini_command
 
             return fake_gemini_command(args)
         if args.command == "eval":

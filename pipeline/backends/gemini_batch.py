@@ -34,8 +34,8 @@ from pipeline.errors import BackendError
 from pipeline.schema import ParsedSchedule, Usage
 
 if TYPE_CHECKING:
-    from pipeline.backends.base import ExtractContext
     from pipeline.images import SourceImage
+    from pipeline.schema import ExtractContext
 
 log = logging.getLogger(__name__)
 

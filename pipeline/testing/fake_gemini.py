@@ -16,7 +16,6 @@ on a free port in a background thread for tests.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import io
@@ -37,13 +36,12 @@ from starlette.routing import Route
 
 from pipeline.images import sniff_mime_type
 from pipeline.schema import ParsedSchedule
-from pipeline.testing.fake_gemini_batch import FakeBatches, FakeBatchOptions
+from pipeline.testing.fake_gemini_batch import FakeBatches
 from pipeline.testing.fake_gemini_options import (
     FakeGeminiOptions,
     FaultPlan,
     FaultRates,
     RateWindow,
-    options_from_args,
 )
 from pipeline.testing.fake_gemini_wire import (
     MISSING_KEY,
@@ -65,7 +63,7 @@ from pipeline.testing.fake_gemini_wire import (
 if TYPE_CHECKING:
     from pipeline.backends.local import LocalBackend
 
-__all__ = ["FakeGeminiOptions", "FakeGeminiServer", "FaultRates", "RequestRecord", "run_fake_gemini"]
+__all__ = ["FakeGeminiOptions", "FakeGeminiServer", "FaultRates", "RequestRecord"]
 
 logger = logging.getLogger(__name__)
 
@@ -323,7 +321,7 @@ def _prompt_tokens(image_request: ImageRequest) -> int:
     return TOKENS_PER_IMAGE + image_request.prompt_chars // 4
 
 
-def _uvicorn_server(fake: FakeGemini, host: str, port: int) -> Any:
+def uvicorn_server(fake: FakeGemini, host: str, port: int) -> Any:
     import uvicorn
 
     config = uvicorn.Config(
@@ -338,26 +336,6 @@ def _uvicorn_server(fake: FakeGemini, host: str, port: int) -> Any:
     return uvicorn.Server(config)
 
 
-def run_fake_gemini(
-    host: str = "127.0.0.1",
-    port: int = 8089,
-    options: FakeGeminiOptions | None = None,
-    batch_options: FakeBatchOptions | None = None,
-) -> None:
-    """Serve the fake API until interrupted (Ctrl-C)."""
-    fake = FakeGemini(options)
-    if batch_options is not None:
-        fake.batches.configure(batch_options)
-    logger.warning(
-        "fake Gemini on http://%s:%d (extract=%s, rpm=%s); set KARAOKE_GEMINI_BASE_URL to it",
-        host, port, fake.options.extract, fake.options.rpm,
-    )  # fmt: skip
-    try:
-        _uvicorn_server(fake, host, port).run()
-    finally:
-        fake.close()
-
-
 class FakeGeminiServer:
     """The fake API on a free loopback port in a background thread: ``with FakeGeminiServer() as s``."""
 
@@ -368,7 +346,7 @@ class FakeGeminiServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, 0))
         self.port: int = self._socket.getsockname()[1]
-        self._server = _uvicorn_server(self.fake, host, self.port)
+        self._server = uvicorn_server(self.fake, host, self.port)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name="fake-gemini", daemon=True
         )
@@ -415,14 +393,3 @@ class FakeGeminiServer:
 
     def __exit__(self, *exc: object | TracebackType | None) -> None:
         self.stop()
-
-
-# --- command line (wired into `karaoke-pipeline fake-gemini`) -------------------------
-
-
-def fake_gemini_command(args: argparse.Namespace) -> int:
-    """Run ``karaoke-pipeline fake-gemini``; returns the exit code."""
-    logging.getLogger(__name__).setLevel(logging.INFO)
-    batch_options = FakeBatchOptions(delay_s=getattr(args, "batch_delay", 0.0))
-    run_fake_gemini(args.host, args.port, options_from_args(args), batch_options)
-    return 0

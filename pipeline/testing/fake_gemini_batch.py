@@ -31,7 +31,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
@@ -48,7 +48,26 @@ from pipeline.testing.fake_gemini_wire import (
 )
 
 if TYPE_CHECKING:
-    from pipeline.testing.fake_gemini import FakeGemini
+    from starlette.requests import Request
+
+    from pipeline.schema import ParsedSchedule
+    from pipeline.testing.fake_gemini_options import FakeGeminiOptions
+    from pipeline.testing.fake_gemini_wire import ImageRequest
+
+
+class OnlineFake(Protocol):
+    """What the Batch API borrows from the online fake (``fake_gemini.FakeGemini``)."""
+
+    options: FakeGeminiOptions
+
+    def check_key(self, request: Request) -> tuple[int, dict[str, Any]] | None: ...
+
+    async def wait_for(self, request: Request, seconds: float) -> None: ...
+
+    async def schedule_for(self, image: bytes | None) -> ParsedSchedule: ...
+
+    def prompt_tokens(self, image_request: ImageRequest) -> int: ...
+
 
 logger = logging.getLogger("pipeline.testing.fake_gemini")  # the fake's one log
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"})
@@ -104,7 +123,7 @@ def _json(body: dict[str, Any], status: int = 200, headers: dict[str, str] | Non
 class FakeBatches:
     """The Batch and Files API state of one fake server."""
 
-    def __init__(self, fake: FakeGemini) -> None:
+    def __init__(self, fake: OnlineFake) -> None:
         self.fake = fake
         self.options = FakeBatchOptions()
         self.jobs: dict[str, FakeJob] = {}
