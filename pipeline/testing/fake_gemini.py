@@ -10,7 +10,7 @@ Latency, an RPM limit and faults are configured by ``FakeGeminiOptions``
 
 The Batch and Files APIs live in ``fake_gemini_batch`` (``fake.batches``).
 
-``run_fake_gemini`` serves it until interrupted; ``FakeGeminiServer`` runs it
+``fake_gemini_cli.run_fake_gemini`` serves it until interrupted; ``FakeGeminiServer`` runs it
 on a free port in a background thread for tests.
 """
 
