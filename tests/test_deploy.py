@@ -31,6 +31,7 @@ PROMQL_WORDS = {
     "kind",
     "quota",
     "error_code",
+    "priority",
 }
 
 
