@@ -282,6 +282,7 @@ class GeminiBackend:
     def __init__(self, options: GeminiOptions, client_factory: ClientFactory | None = None) -> None:
         self.options = options
         self._client = (client_factory or make_client)(options)
+        self._generation_config: Any = None
         self.last_usage: Usage | None = None
 
     def __repr__(self) -> str:
@@ -311,7 +312,10 @@ class GeminiBackend:
         return request_contents(self.options, image, context)
 
     def _config(self, timeout_s: float) -> Any:
-        return generation_config(self.options, timeout_s)
+        """Built once: the SDK's config object (and its schema) is the same for every request."""
+        if self._generation_config is None:
+            self._generation_config = generation_config(self.options, timeout_s)
+        return self._generation_config
 
     def _redacted(self, error: BackendError) -> BackendError:
         """The same error with the API key, should any message echo it, blanked out."""
