@@ -25,6 +25,7 @@ __all__ = [
     "VenueKey",
     "cluster_keys",
     "cluster_venue_keys",
+    "is_weekly_series",
     "link_components",
     "weekly_groups",
 ]

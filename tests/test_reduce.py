@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.clusters import is_weekly_series
 from pipeline.matching import venue_keys_match
 from pipeline.reduce import ReducerActor, ScheduleReducer, ShowKey, show_key
 from pipeline.schema import WEEKDAYS, Dj, ParsedSchedule, Show, Vendor, Venue
@@ -827,3 +828,17 @@ def test_weekly_folding_does_not_depend_on_the_order_images_arrive_in() -> None:
     ]
     for order in itertools.permutations(SIGHTINGS):
         assert ScheduleReducer.merge(order).to_wire() == expected
+
+
+@pytest.mark.parametrize(
+    ("dates", "weekly"),
+    [
+        ([WED_10, WED_17], True),
+        ([WED_24, WED_10, WED_17], True),
+        ([WED_10, WED_24], False),  # a fortnight: could be every other week
+        ([WED_10, WED_10 + dt.timedelta(days=28)], False),  # could be every 2nd Wednesday
+        ([WED_10], False),
+    ],
+)
+def test_a_weekly_series_needs_two_dates_one_week_apart(dates: list[dt.date], weekly: bool) -> None:
+    assert is_weekly_series(dates) is weekly
