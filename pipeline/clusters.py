@@ -2,19 +2,38 @@
 
 The reducer stores one running merge per key; these functions decide which keys
 are one item. Each sorts its input and builds clusters with a union-find, so
-the grouping never depends on the order images arrived in.
+the grouping never depends on the order images arrived in. ``weekly_groups``
+then folds dated sightings of a weekly night into one weekly show.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from pipeline.matching import has_blocking, venue_key_pairs
 
-__all__ = ["VenueKey", "cluster_keys", "cluster_venue_keys", "link_components"]
+__all__ = [
+    "DATED",
+    "KNOWN_START",
+    "NO_DAY",
+    "ShowGroup",
+    "ShowKey",
+    "VenueKey",
+    "cluster_keys",
+    "cluster_venue_keys",
+    "is_weekly_series",
+    "link_components",
+    "weekly_groups",
+]
+
+DATED, NO_DAY = 7, 8
+"""``ShowKey.when[0]`` of a dated show and of a show with neither day nor date (0-6: a weekday)."""
+KNOWN_START = 0
+"""``ShowKey.start[0]`` of a show whose start time is known (1: time text only, 2: no time)."""
 
 
 class _Sortable(Protocol):
@@ -22,6 +41,62 @@ class _Sortable(Protocol):
 
 
 S = TypeVar("S", bound=_Sortable)
+
+
+@dataclass(frozen=True, order=True)
+class ShowKey:
+    """Identity of a show and its place in the output order.
+
+    ``when`` is ``(weekday index, "")`` for a weekly show, ``(DATED, "YYYY-MM-DD")``
+    for a dated one and ``(NO_DAY, "")`` when neither is known; ``start`` is
+    ``(KNOWN_START, "HH:MM")``, ``(1, folded time text)`` or ``(2, "")``. Sorting
+    keys sorts shows by venue, then day/date, then start time.
+    """
+
+    venue: str
+    when: tuple[int, str]
+    start: tuple[int, str]
+
+    @property
+    def slot(self) -> tuple[tuple[int, str], tuple[int, str]]:
+        """Day/date and start: the part of the key that must always match exactly."""
+        return (self.when, self.start)
+
+    @property
+    def date(self) -> dt.date | None:
+        """The date of a dated show."""
+        return dt.date.fromisoformat(self.when[1]) if self.when[0] == DATED else None
+
+    @property
+    def night(self) -> tuple[int, str] | None:
+        """Weekday index and known start time: what a weekly show and its dated sightings share."""
+        date = self.date
+        weekday = date.weekday() if date is not None else self.when[0]
+        return (weekday, self.start[1]) if weekday < DATED and self.start[0] == KNOWN_START else None
+
+
+@dataclass(frozen=True)
+class ShowGroup:
+    """The keys of one output show; ``weekday`` is set when dated sightings fold into a weekly show."""
+
+    keys: list[ShowKey]
+    weekday: int | None = None
+    dates: list[dt.date] = field(default_factory=list)
+
+    @classmethod
+    def weekly(cls, keys: list[ShowKey], weekday: int) -> ShowGroup:
+        """A weekly show made of these keys; the dated ones give their dates as provenance."""
+        ordered = sorted(keys)
+        dates = sorted({date for key in ordered if (date := key.date) is not None})
+        return cls(ordered, weekday, dates)
+
+    @property
+    def order(self) -> ShowKey:
+        """Where the show sorts: its smallest key, read as a weekly key when it became weekly."""
+        first = self.keys[0]
+        if self.weekday is None or first.date is None:
+            return first
+        return ShowKey(first.venue, (self.weekday, ""), first.start)
 
 
 @dataclass(frozen=True, order=True)
@@ -191,3 +266,103 @@ def _home_finder(
         return [homes[position] for position in sorted(positions)]
 
     return find
+
+
+# --- weekly shows from dated sightings ----------------------------------------------
+
+
+def weekly_groups(
+    clusters: list[list[ShowKey]],
+    names_match: Callable[[str, str], bool] | None,
+    foldable: Callable[[ShowKey], bool],
+) -> list[ShowGroup]:
+    """Show clusters (one slot each, from ``cluster_keys``) with dated sightings folded into weekly shows.
+
+    A dated cluster whose keys are all ``foldable`` and whose start time is known
+    joins the one weekly cluster of its night (weekday and start time) whose venue
+    names match its own; when it matches several it stays dated. Dated clusters
+    with no weekly cluster are grouped across dates by night and venue; a group
+    seen on two dates exactly one week apart is one weekly show (``is_weekly_series``),
+    any other keeps its dated clusters. Groups are sorted by ``ShowGroup.order``.
+    """
+    same = names_match or _equal_names
+    groups: list[ShowGroup] = []
+    weekly: dict[tuple[int, str], list[list[ShowKey]]] = defaultdict(list)
+    dated: dict[tuple[int, str], list[list[ShowKey]]] = defaultdict(list)
+    for cluster in clusters:
+        night = cluster[0].night
+        if night is not None and cluster[0].date is None:
+            weekly[night].append(cluster)
+        elif night is not None and all(foldable(key) for key in cluster):
+            dated[night].append(cluster)
+        else:
+            groups.append(ShowGroup(cluster))
+    unhomed: list[list[ShowKey]] = []
+    for night, homes in weekly.items():
+        strays = dated.pop(night, [])
+        joined: list[list[ShowKey]] = [[] for _ in homes]
+        for stray, found in zip(strays, _homes(strays, homes, same), strict=True):
+            if len(found) == 1:
+                joined[found[0]].extend(stray)
+            elif found:
+                groups.append(ShowGroup(stray))  # several weekly shows match: it stays dated
+            else:
+                unhomed.append(stray)
+        for home, extra in zip(homes, joined, strict=True):
+            groups.append(ShowGroup.weekly(home + extra, night[0]) if extra else ShowGroup(home))
+    unhomed += [stray for strays in dated.values() for stray in strays]
+    groups += _series_groups(unhomed, same)
+    return sorted(groups, key=lambda group: group.order)
+
+
+def is_weekly_series(dates: Iterable[dt.date]) -> bool:
+    """Two of the dates are exactly one week apart (two weeks or more fits a monthly night too)."""
+    seen = set(dates)
+    return any(date + dt.timedelta(days=7) in seen for date in seen)
+
+
+def _equal_names(first: str, second: str) -> bool:
+    return first == second
+
+
+def _homes(
+    strays: list[list[ShowKey]], homes: list[list[ShowKey]], same: Callable[[str, str], bool]
+) -> list[list[int]]:
+    """For each stray cluster of one night, the positions of the home clusters its venue names match."""
+    homes_of: dict[str, set[int]] = defaultdict(set)
+    for position, home in enumerate(homes):
+        for key in home:
+            homes_of[key.venue].add(position)
+    stray_names = {key.venue for stray in strays for key in stray}
+    if has_blocking(same):
+        pairs = venue_key_pairs(stray_names, homes_of)
+    else:
+        pairs = {
+            (name, home) for name in sorted(stray_names) for home in sorted(homes_of) if same(name, home)
+        }
+    matched: dict[str, set[int]] = defaultdict(set)
+    for name, home_name in pairs:
+        matched[name] |= homes_of[home_name]
+    return [sorted({position for key in stray for position in matched[key.venue]}) for stray in strays]
+
+
+def _series_groups(strays: list[list[ShowKey]], same: Callable[[str, str], bool]) -> list[ShowGroup]:
+    """Dated clusters grouped across dates by night and venue: a weekly series, or each as it was."""
+    cluster_of = {key: position for position, stray in enumerate(strays) for key in stray}
+    groups: list[ShowGroup] = []
+    for series in cluster_keys(cluster_of, _night_of, _venue_of, same):
+        night = series[0].night
+        if night is not None and is_weekly_series(key.date for key in series if key.date is not None):
+            groups.append(ShowGroup.weekly(series, night[0]))
+        else:
+            positions = sorted({cluster_of[key] for key in series})
+            groups += [ShowGroup(strays[position]) for position in positions]
+    return groups
+
+
+def _night_of(key: ShowKey) -> tuple[int, str] | None:
+    return key.night
+
+
+def _venue_of(key: ShowKey) -> str:
+    return key.venue

@@ -14,6 +14,11 @@ Identity rules (the old app's fault 7 was getting these wrong):
   merge: they are separate buckets, whatever the venue matcher says; within a
   bucket venue keys merge when the matcher says so (default: the fuzzy
   ``pipeline.matching.venue_keys_match``, 'The Crescent Lounge' = 'Crescent Lounge');
+- one exception, weekly and dated sightings of one night (``clusters.weekly_groups``):
+  a dated show joins the weekly show of its venue, weekday and start time, and
+  dated shows of one venue, weekday and start time seen on two dates a week apart
+  are one weekly show; the weekly show lists those dates in ``seen_on_dates``.
+  Any other dated show stays a one-off;
 - venues merge by name and address (``cluster_venue_keys``): two branches of
   one chain at different streets stay apart;
 - DJs merge by ``dj_key`` and by alias: when one item names a DJ together with
@@ -37,7 +42,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from pipeline.clean import dj_key, venue_key
-from pipeline.clusters import VenueKey, cluster_keys, cluster_venue_keys, link_components
+from pipeline.clusters import (
+    DATED,
+    KNOWN_START,
+    NO_DAY,
+    ShowGroup,
+    ShowKey,
+    VenueKey,
+    cluster_keys,
+    cluster_venue_keys,
+    link_components,
+    weekly_groups,
+)
 from pipeline.matching import street_key, venue_keys_match
 from pipeline.schema import WEEKDAYS, Dj, ParsedSchedule, Show, Vendor, Venue
 
@@ -54,48 +70,26 @@ VenueMatcher = Callable[[str, str], bool]
 __all__ = ["ScheduleReducer", "ShowKey", "VenueMatcher", "cluster_keys", "make_reducer_actor", "show_key"]
 
 DISPLAY_NAME_FIELDS = frozenset({"name", "venue_name"})
-UNION_FIELDS = frozenset({"sources", "aliases", "social_handles"})
+UNION_FIELDS = frozenset({"sources", "aliases", "social_handles", "seen_on_dates"})
 # A show's time text and end time are read together from one item, so a merge
 # never pairs "9pm-close" from one image with an end time of 02:00 from another.
 LINKED_FIELDS = ("time", "end_time")
 LINKED_PICK = "time+end_time"
 
 _HANDLE = re.compile(r"^@|^\S*\d\S*$")  # '@djmax614', 'djmax614': a handle, not a display name
-_DATED = len(WEEKDAYS)
-_NO_DAY = len(WEEKDAYS) + 1
-_KNOWN_START, _TIME_TEXT_ONLY, _NO_TIME = 0, 1, 2
-
-
-@dataclass(frozen=True, order=True)
-class ShowKey:
-    """Identity of a show and its place in the output order.
-
-    ``when`` is ``(weekday index, "")`` for a weekly show, ``(7, "YYYY-MM-DD")``
-    for a dated one-off and ``(8, "")`` when neither is known; ``start`` is
-    ``(0, "HH:MM")``, ``(1, folded time text)`` or ``(2, "")``. Sorting keys sorts
-    shows by venue, then day/date, then start time.
-    """
-
-    venue: str
-    when: tuple[int, str]
-    start: tuple[int, str]
-
-    @property
-    def slot(self) -> tuple[tuple[int, str], tuple[int, str]]:
-        """Day/date and start: the part of the key that must always match exactly."""
-        return (self.when, self.start)
+_TIME_TEXT_ONLY, _NO_TIME = 1, 2
 
 
 def show_key(show: Show) -> ShowKey:
     """The identity of a show: venue key, date (else day), start time (else time text)."""
     if show.date is not None:
-        when = (_DATED, show.date.isoformat())
+        when = (DATED, show.date.isoformat())
     elif show.day is not None:
         when = (WEEKDAYS.index(show.day), "")
     else:
-        when = (_NO_DAY, "")
+        when = (NO_DAY, "")
     if show.start_time is not None:
-        start = (_KNOWN_START, show.start_time)
+        start = (KNOWN_START, show.start_time)
     elif show.time and show.time.strip():
         start = (_TIME_TEXT_ONLY, "".join(show.time.casefold().split()))
     else:
@@ -153,12 +147,12 @@ class MergedItem:
             if name == "confidence" or value is None or (linked and name in LINKED_FIELDS):
                 continue
             if name in UNION_FIELDS:
-                self.add_to(name, *value)
+                self.add_to(name, *map(str, value))  # dates as ISO text, which sorts by date
             else:
                 self._offer(name, Pick.of(name, value, item.confidence))
 
     def add_to(self, list_field: str, *values: str) -> None:
-        """Unite values into a list field (sources, aliases, social handles)."""
+        """Unite values into a list field (sources, aliases, social handles, seen-on dates)."""
         self.unions.setdefault(list_field, set()).update(values)
 
     def join(self, other: MergedItem) -> None:
@@ -209,6 +203,7 @@ class ScheduleReducer:
         self._show_key_of = show_key_of
         self._venues_match = venues_match
         self._shows: dict[ShowKey, MergedItem] = defaultdict(MergedItem)
+        self._off_weekday: set[ShowKey] = set()  # dated shows whose written day is not their date's
         self._venues: dict[VenueKey, MergedItem] = defaultdict(MergedItem)
         self._djs: dict[str, MergedItem] = defaultdict(MergedItem)
         self._dj_links: set[tuple[str, str]] = set()
@@ -225,9 +220,12 @@ class ScheduleReducer:
     def add(self, schedule: ParsedSchedule, source: str) -> None:
         """Stream in one image's schedule; ``source`` joins every show's ``sources``."""
         for show in schedule.shows:
-            merged = self._shows[self._show_key_of(show)]
+            key = self._show_key_of(show)
+            merged = self._shows[key]
             merged.absorb(show)
             merged.add_to("sources", source)
+            if show.date is not None and show.day not in (None, WEEKDAYS[show.date.weekday()]):
+                self._off_weekday.add(key)
         for venue in schedule.venues:
             self._venues[VenueKey(venue_key(venue.name), street_key(venue.address or ""))].absorb(venue)
         for dj in schedule.djs:
@@ -259,7 +257,8 @@ class ScheduleReducer:
 
     def _merged_shows(self) -> list[Show]:
         clusters = cluster_keys(self._shows, lambda key: key.slot, lambda key: key.venue, self._venues_match)
-        return [_join(self._shows, cluster).build(Show) for cluster in clusters]
+        groups = weekly_groups(clusters, self._venues_match, lambda key: key not in self._off_weekday)
+        return [_as_weekly(_join(self._shows, group.keys).build(Show), group) for group in groups]
 
     def _merged_venues(self) -> list[Venue]:
         clusters = cluster_venue_keys(self._venues, self._venues_match)
@@ -278,6 +277,14 @@ class ScheduleReducer:
             names.update({key: dj.name for key in component})
             names.update({dj_key(alias): dj.name for alias in dj.aliases})
         return sorted(djs, key=lambda dj: (dj_key(dj.name), dj.name)), names
+
+
+def _as_weekly(show: Show, group: ShowGroup) -> Show:
+    """A show that dated sightings joined: weekly on their weekday, their dates kept as provenance."""
+    if group.weekday is None:
+        return show
+    dates = sorted({*show.seen_on_dates, *group.dates})
+    return show.model_copy(update={"day": WEEKDAYS[group.weekday], "date": None, "seen_on_dates": dates})
 
 
 def _credit(show: Show, dj_names: dict[str, str]) -> Show:

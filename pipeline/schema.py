@@ -73,6 +73,10 @@ class Show(WireModel):
     description: str | None = None
     confidence: float = Confidence
     sources: list[str] = Field(default_factory=list)
+    seen_on_dates: list[dt.date] = Field(
+        default_factory=list,
+        description="a weekly show: the dates it was seen listed for (provenance), oldest first",
+    )
 
 
 class Venue(WireModel):

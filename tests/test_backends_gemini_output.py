@@ -144,7 +144,7 @@ def test_prompt_and_schema() -> None:
 # replies drawn from each are validated against the other with jsonschema (a dependency of Ray).
 
 SECTIONS: dict[str, type[BaseModel]] = {"vendors": Vendor, "venues": Venue, "djs": Dj, "shows": Show}
-NOT_ASKED = {"sources"}  # the images a show came from: filled in by us, never asked of Gemini
+NOT_ASKED = {"sources", "seenOnDates"}  # a show's provenance: filled in by us, never asked of Gemini
 # Looser in the Gemini schema on purpose: the reader turns '9pm' into '21:00' and drops a bad date.
 NORMALISED = {"startTime", "endTime", "date"}
 

@@ -7,6 +7,7 @@ uses the session-scoped ``ray_session`` fixture from tests/conftest.py.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.clusters import is_weekly_series
 from pipeline.matching import venue_keys_match
 from pipeline.reduce import ReducerActor, ScheduleReducer, ShowKey, show_key
 from pipeline.schema import WEEKDAYS, Dj, ParsedSchedule, Show, Vendor, Venue
@@ -70,14 +72,26 @@ IDENTITY_CASES = [
         same=False,
     ),
     IdentityCase(
-        "different dates stay apart",
+        "different dates two weeks apart stay apart",
         Show(venue_name="Bar", date=dt.date(2025, 12, 12), start_time="21:00"),
-        Show(venue_name="Bar", date=dt.date(2025, 12, 19), start_time="21:00"),
+        Show(venue_name="Bar", date=dt.date(2025, 12, 26), start_time="21:00"),
         same=False,
     ),
     IdentityCase(
-        "a dated one-off is not the weekly show",
+        "dates a week apart are one weekly show",
+        Show(venue_name="Bar", date=dt.date(2025, 12, 12), start_time="21:00"),
+        Show(venue_name="Bar", date=dt.date(2025, 12, 19), start_time="21:00"),
+        same=True,
+    ),
+    IdentityCase(
+        "a dated sighting of the weekly night is the weekly show",
         Show(venue_name="Bar", day="friday", date=dt.date(2025, 12, 12), start_time="21:00"),
+        Show(venue_name="Bar", day="friday", start_time="21:00"),
+        same=True,
+    ),
+    IdentityCase(
+        "a dated show at another start time is not the weekly show",
+        Show(venue_name="Bar", day="friday", date=dt.date(2025, 12, 12), start_time="20:00"),
         Show(venue_name="Bar", day="friday", start_time="21:00"),
         same=False,
     ),
@@ -318,7 +332,8 @@ shows = st.builds(
     Show,
     venue_name=st.sampled_from(["The Rusty Nail", "Rusty Nail", "RUSTY NAIL", "Oties", "Bar"]),
     day=st.none() | st.sampled_from(WEEKDAYS[:3]),
-    date=st.none() | st.sampled_from([dt.date(2025, 12, 12), dt.date(2025, 12, 31)]),
+    # two Fridays and two Wednesdays a week apart: dated sightings that make weekly shows
+    date=st.none() | st.sampled_from([dt.date(2025, 12, d) for d in (12, 19, 24, 31)]),
     start_time=st.none() | st.sampled_from(["21:00", "19:30"]),
     end_time=st.none() | st.sampled_from(["01:00", "02:00"]),
     time=st.none() | st.sampled_from(["9PM", "9 pm", "9pm-close", "late"]),
@@ -326,6 +341,7 @@ shows = st.builds(
     description=maybe_text,
     confidence=confidences,
     sources=st.lists(st.sampled_from(["x", "y"]), max_size=2),
+    seen_on_dates=st.lists(st.sampled_from([dt.date(2025, 12, 3), dt.date(2025, 12, 10)]), max_size=1),
 )
 venues = st.builds(
     Venue,
@@ -393,10 +409,21 @@ def test_adding_again_changes_nothing(pairs: list[tuple[str, ParsedSchedule]], d
 @settings(max_examples=100, deadline=None)
 @given(pairs=inputs)
 def test_one_show_per_key_and_every_key_kept(pairs: list[tuple[str, ParsedSchedule]]) -> None:
-    """Nothing is merged across keys and nothing is lost."""
+    """Nothing is merged across keys and nothing is lost, but dated sightings of a weekly night.
+
+    A key missing from the output is a dated sighting whose date its weekly show (same
+    venue, weekday and start) lists; a key new in the output is such a weekly show.
+    """
     input_keys = {show_key(show) for _, schedule in pairs for show in schedule.shows}
-    output_keys: list[ShowKey] = [show_key(show) for show in reduce_all(pairs).result().shows]
-    assert output_keys == sorted(input_keys)
+    shows = reduce_all(pairs).result().shows
+    output_keys: list[ShowKey] = [show_key(show) for show in shows]
+    assert output_keys == sorted(set(output_keys))
+    seen_on = {(show_key(show).venue, show_key(show).night): show.seen_on_dates for show in shows}
+    for key in input_keys - set(output_keys):
+        assert key.date is not None and key.date in seen_on[(key.venue, key.night)]
+    for key, show in zip(output_keys, shows, strict=True):
+        if key not in input_keys:
+            assert show.day is not None and show.date is None and len(show.seen_on_dates) >= 2
 
 
 # --- Ray --------------------------------------------------------------------
@@ -649,3 +676,169 @@ def test_blocked_merge_equals_the_pairwise_merge_on_a_busy_world() -> None:
     expected = reference.result()
     assert len(expected.shows) < len(pairs)  # the respellings really merged
     assert blocked.to_wire() == expected.to_wire()
+
+
+# --- weekly and dated sightings of one night (issue 23) -----------------------------
+
+WED_10, WED_17, WED_24 = dt.date(2026, 6, 10), dt.date(2026, 6, 17), dt.date(2026, 6, 24)
+
+
+def crescent(**fields: object) -> Show:
+    """A Wednesday 21:00 show at the Crescent Lounge, weekly unless a date is given."""
+    return Show.model_validate({"venue_name": "Crescent Lounge", "start_time": "21:00"} | fields)
+
+
+def test_a_dated_sighting_joins_its_weekly_show_and_keeps_its_date() -> None:
+    weekly = crescent(
+        venue_name="The Crescent Lounge", day="wednesday", time="Every Wednesday 9PM", confidence=0.6
+    )
+    dated = crescent(day="wednesday", date=WED_10, end_time="02:00", time="9PM-2AM", dj_name="DJ Max")
+    for pair in [(weekly, dated), (dated, weekly)]:
+        (show,) = merge_shows(*pair)
+        assert (show.venue_name, show.day, show.date, show.start_time) == (
+            "The Crescent Lounge", "wednesday", None, "21:00",
+        )  # fmt: skip
+        assert show.seen_on_dates == [WED_10]
+        # what only the dated sighting knew is kept, as for any merge
+        assert (show.end_time, show.time, show.dj_name) == ("02:00", "9PM-2AM", "DJ Max")
+        assert show.sources == ["img-0", "img-1"]
+        assert show.to_wire()["seenOnDates"] == ["2026-06-10"]
+
+
+def test_dated_sightings_on_many_dates_join_one_weekly_show() -> None:
+    shows = merge_shows(
+        crescent(day="wednesday", dj_name="DJ Max"),
+        crescent(date=WED_24),
+        crescent(day="wednesday", date=WED_10),
+        crescent(date=WED_10, end_time="01:00"),
+    )
+    assert [(s.day, s.date, s.seen_on_dates, s.end_time, s.dj_name) for s in shows] == [
+        ("wednesday", None, [WED_10, WED_24], "01:00", "DJ Max")
+    ]
+
+
+def test_two_dated_sightings_a_week_apart_are_one_weekly_show() -> None:
+    shows = merge_shows(crescent(date=WED_10, dj_name="DJ Max"), crescent(date=WED_17, end_time="02:00"))
+    assert [(s.day, s.date, s.seen_on_dates, s.end_time, s.dj_name) for s in shows] == [
+        ("wednesday", None, [WED_10, WED_17], "02:00", "DJ Max")
+    ]
+
+
+def test_dated_sightings_two_weeks_apart_stay_dated() -> None:
+    """Two weeks or more apart fits a fortnightly or monthly night: no evidence of a weekly one."""
+    shows = merge_shows(crescent(date=WED_10), crescent(date=WED_24), crescent(date=WED_10, dj_name="DJ Max"))
+    assert [(s.day, s.date, s.seen_on_dates, s.dj_name) for s in shows] == [
+        (None, WED_10, [], "DJ Max"),
+        (None, WED_24, [], None),
+    ]
+
+
+def test_a_one_off_stays_dated() -> None:
+    one_off = crescent(day="wednesday", date=WED_10, description="Charity karaoke night")
+    shows = merge_shows(one_off, crescent(venue_name="Blue Moon Saloon", day="wednesday"))
+    assert [(s.venue_name, s.day, s.date, s.seen_on_dates) for s in shows] == [
+        ("Blue Moon Saloon", "wednesday", None, []),
+        ("Crescent Lounge", "wednesday", WED_10, []),
+    ]
+
+
+@pytest.mark.parametrize(
+    "dated",
+    [
+        pytest.param(crescent(date=WED_10, start_time="20:00"), id="another start time"),
+        pytest.param(crescent(date=WED_10 + dt.timedelta(days=1)), id="another weekday"),
+        pytest.param(crescent(venue_name="Crescent Pub", date=WED_10), id="another venue"),
+        pytest.param(crescent(date=WED_10, day="thursday"), id="a written day that is not the date's"),
+        pytest.param(crescent(date=WED_10, start_time=None, time="9pm"), id="no start time read"),
+    ],
+)
+def test_a_dated_show_unlike_the_weekly_night_never_joins_it(dated: Show) -> None:
+    """Alone or with its next week's sighting (which may make its own weekly show)."""
+    weekly = crescent(day="wednesday")
+    next_week = dated.model_copy(update={"date": dated.date + dt.timedelta(days=7) if dated.date else None})
+    for sightings in [(weekly, dated), (weekly, dated, next_week)]:
+        shows = merge_shows(*sightings)
+        assert [s for s in shows if "img-0" in s.sources] == [
+            weekly.model_copy(update={"sources": ["img-0"]})
+        ]
+        assert all(s.sources == ["img-0"] or "img-0" not in s.sources for s in shows)
+
+
+def test_dated_sightings_a_week_apart_never_join_across_start_times_or_venues() -> None:
+    shows = merge_shows(
+        crescent(date=WED_10),
+        crescent(date=WED_17, start_time="20:00"),
+        crescent(date=WED_17, venue_name="Bar"),
+    )
+    assert [(s.venue_name, s.date) for s in shows] == [
+        ("Bar", WED_17), ("Crescent Lounge", WED_10), ("Crescent Lounge", WED_17),
+    ]  # fmt: skip
+
+
+def test_a_dated_show_matching_two_weekly_shows_stays_dated() -> None:
+    """'Bar' names either 'Bar Pub' or 'Bar Inn' (a matcher that is not transitive): no guess."""
+    pairs = {frozenset({"bar", "barpub"}), frozenset({"bar", "barinn"})}
+    reducer = ScheduleReducer(venues_match=lambda a, b: a == b or frozenset({a, b}) in pairs)
+    shows = [crescent(venue_name=name, day="wednesday") for name in ("Bar Pub", "Bar Inn")]
+    reducer.add(ParsedSchedule(shows=[*shows, crescent(venue_name="Bar", date=WED_10)]), "a.png")
+    assert [(s.venue_name, s.date) for s in reducer.result().shows] == [
+        ("Bar", WED_10), ("Bar Inn", None), ("Bar Pub", None),
+    ]  # fmt: skip
+
+
+def test_exact_matcher_folds_dated_sightings_of_the_same_name() -> None:
+    reducer = ScheduleReducer(venues_match=None)
+    dated = [
+        crescent(date=WED_10),
+        crescent(date=WED_17),
+        crescent(venue_name="Crescent Lounge Bar", date=WED_24),
+    ]
+    reducer.add(ParsedSchedule(shows=dated), "a.png")
+    assert [(s.venue_name, s.day, s.date, s.seen_on_dates) for s in reducer.result().shows] == [
+        ("Crescent Lounge", "wednesday", None, [WED_10, WED_17]),
+        ("Crescent Lounge Bar", None, WED_24, []),
+    ]
+
+
+SIGHTINGS = [
+    ("week-view-1.png", ParsedSchedule(shows=[crescent(day="wednesday", date=WED_10, dj_name="DJ Max")])),
+    (
+        "every-wednesday.png",
+        ParsedSchedule(shows=[crescent(venue_name="The Crescent Lounge", day="wednesday")]),
+    ),
+    (
+        "week-view-2.png",
+        ParsedSchedule(shows=[crescent(date=WED_17, end_time="02:00"), crescent(date=WED_24)]),
+    ),
+    ("flyer.png", ParsedSchedule(shows=[crescent(venue_name="Oties", date=WED_10, start_time="20:00")])),
+    (
+        "week-view-3.png",
+        ParsedSchedule(shows=[crescent(venue_name="Oties Tavern", date=WED_17, start_time="20:00")]),
+    ),
+    ("one-off.png", ParsedSchedule(shows=[crescent(venue_name="Blue Moon Saloon", date=WED_24)])),
+]
+
+
+def test_weekly_folding_does_not_depend_on_the_order_images_arrive_in() -> None:
+    expected = ScheduleReducer.merge(SIGHTINGS).to_wire()
+    assert [(s["venueName"], s["day"], s["date"], s["seenOnDates"]) for s in expected["shows"]] == [
+        ("Blue Moon Saloon", None, "2026-06-24", []),
+        ("The Crescent Lounge", "wednesday", None, ["2026-06-10", "2026-06-17", "2026-06-24"]),
+        ("Oties Tavern", "wednesday", None, ["2026-06-10", "2026-06-17"]),
+    ]
+    for order in itertools.permutations(SIGHTINGS):
+        assert ScheduleReducer.merge(order).to_wire() == expected
+
+
+@pytest.mark.parametrize(
+    ("dates", "weekly"),
+    [
+        ([WED_10, WED_17], True),
+        ([WED_24, WED_10, WED_17], True),
+        ([WED_10, WED_24], False),  # a fortnight: could be every other week
+        ([WED_10, WED_10 + dt.timedelta(days=28)], False),  # could be every 2nd Wednesday
+        ([WED_10], False),
+    ],
+)
+def test_a_weekly_series_needs_two_dates_one_week_apart(dates: list[dt.date], weekly: bool) -> None:
+    assert is_weekly_series(dates) is weekly

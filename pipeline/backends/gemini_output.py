@@ -70,8 +70,9 @@ def build_prompt(
     return "\n".join(lines)
 
 
-# Gemini is not asked for a show's sources: they are the images it came from, which we know.
-NOT_ASKED = frozenset({"sources"})
+# Gemini is not asked for a show's sources (the images it came from, which we know) nor for the
+# dates a weekly show was seen on (the reducer's provenance, from dated sightings across images).
+NOT_ASKED = frozenset({"sources", "seenOnDates"})
 # The order Gemini writes a show's fields in: the time text as seen before its HH:MM reading.
 SHOW_FIELD_ORDER: tuple[str, ...] = (
     *("venueName", "day", "date", "time", "startTime", "endTime"),
