@@ -25,7 +25,6 @@ comes from the file name ('007-table.png' is 'table').
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +36,15 @@ from pipeline.matching import street_key, venue_names_match
 from pipeline.parse_files import parse_paths
 from pipeline.reduce import ScheduleReducer
 from pipeline.schema import ParsedSchedule, Show, Venue, WireModel
-from pipeline.scores import Counts, FamilyScore, ImageScore, family_of, score_families
+from pipeline.scores import (
+    Counts,
+    FamilyScore,
+    ImageScore,
+    family_of,
+    read_families,
+    read_truth,
+    score_families,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -52,15 +59,11 @@ __all__ = [
     "add_eval_command",
     "count_false_merges",
     "match_shows",
-    "read_families",
-    "read_truth",
     "run_eval",
     "score_corpus",
     "score_image",
     "shows_match",
 ]
-
-ShowIdentity = tuple[str, str, str]
 
 
 class EvalReport(WireModel):
@@ -79,11 +82,6 @@ class EvalReport(WireModel):
 
 def _when(show: Show) -> str:
     return show.date.isoformat() if show.date is not None else (show.day or "")
-
-
-def true_identity(show: Show) -> ShowIdentity:
-    """What makes two true shows one show: venue key, day or date, start time."""
-    return (venue_key(show.venue_name), _when(show), show.start_time or show.time or "")
 
 
 def shows_match(true: Show, predicted: Show) -> bool:
@@ -200,10 +198,13 @@ def count_false_merges(truth: Mapping[str, ParsedSchedule], predicted: Mapping[s
 
     Each predicted show is tagged in ``sources`` (the reducer unites sources), so
     every merged show tells which per-image shows it absorbed. A merged show
-    holding shows of k different true identities counts k - 1 false merges.
+    holding shows of k different true identities counts k - 1 false merges. A true
+    show's identity is the show of the truth's union it belongs to, so that a weekly
+    night and its dated sightings, which the union folds into one, are one identity.
     """
+    union = _union_identities(truth)
     reducer = ScheduleReducer()
-    identities: dict[str, ShowIdentity] = {}
+    identities: dict[str, int] = {}
     for name, schedule in sorted(predicted.items()):
         true_shows = truth[name].shows if name in truth else []
         matched = dict((p, t) for t, p in match_shows(true_shows, schedule.shows))
@@ -212,12 +213,24 @@ def count_false_merges(truth: Mapping[str, ParsedSchedule], predicted: Mapping[s
             tag = f"{name}#{index}"
             tagged.append(show.model_copy(update={"sources": [tag]}))
             if index in matched:
-                identities[tag] = true_identity(true_shows[matched[index]])
+                identities[tag] = union[f"{name}#{matched[index]}"]
         reducer.add(ParsedSchedule(shows=tagged), name)
     merges = 0
     for show in reducer.result().shows:
         merges += max(len({identities[s] for s in show.sources if s in identities}) - 1, 0)
     return merges
+
+
+def _union_identities(truth: Mapping[str, ParsedSchedule]) -> dict[str, int]:
+    """Which show of the truth's union each true show (``image#index``) ends up in."""
+    tagged = {
+        name: ParsedSchedule(
+            shows=[show.model_copy(update={"sources": [f"{name}#{i}"]}) for i, show in enumerate(s.shows)]
+        )
+        for name, s in truth.items()
+    }
+    union = truth_union(tagged)
+    return {source: number for number, show in enumerate(union.shows) for source in show.sources}
 
 
 def truth_union(truth: Mapping[str, ParsedSchedule]) -> ParsedSchedule:
@@ -264,22 +277,6 @@ def score_corpus(
         trap_false_positives=sum(s.counts.predicted_shows for s in scores if s.trap),
         unlabelled=sorted(set(predicted) - set(truth)),
     )
-
-
-def read_truth(path: Path) -> dict[str, ParsedSchedule]:
-    """A truth file: image file name -> ParsedSchedule (camelCase JSON, like ``truth.json``)."""
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    return {name: ParsedSchedule.model_validate(value) for name, value in raw.items()}
-
-
-def read_families(path: Path) -> dict[str, str]:
-    """Image file name -> layout family: an entry's ``family``, else what its file name implies.
-
-    ``family`` is the one key a truth entry may add to ParsedSchedule (which
-    ignores it), so truth files with and without it read the same way.
-    """
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    return {name: str(value.get("family") or family_of(name)) for name, value in raw.items()}
 
 
 # --- the ``eval`` command ------------------------------------------------------------

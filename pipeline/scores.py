@@ -1,4 +1,5 @@
-"""Tallies of an evaluation and the rates derived from them, per image, per layout family and overall.
+"""Truth files, the tallies of an evaluation and the rates derived from them (per image, per layout
+family and overall).
 
 ``Counts`` is what ``pipeline.evaluate`` fills for one image; counts add up
 field by field, so a family's or a corpus's figures are sums, never averages
@@ -9,14 +10,24 @@ file name ('007-table.png' is 'table').
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import Field, computed_field
 
-from pipeline.schema import Show, WireModel
+from pipeline.schema import ParsedSchedule, Show, WireModel
 
-__all__ = ["Counts", "FamilyScore", "ImageScore", "family_of", "score_families"]
+__all__ = [
+    "Counts",
+    "FamilyScore",
+    "ImageScore",
+    "family_of",
+    "read_families",
+    "read_truth",
+    "score_families",
+]
 
 
 def ratio(part: int, whole: int) -> float:
@@ -135,3 +146,19 @@ def score_families(images: Sequence[ImageScore]) -> list[FamilyScore]:
             )
         )
     return scores
+
+
+def read_truth(path: Path) -> dict[str, ParsedSchedule]:
+    """A truth file: image file name -> ParsedSchedule (camelCase JSON, like ``truth.json``)."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return {name: ParsedSchedule.model_validate(value) for name, value in raw.items()}
+
+
+def read_families(path: Path) -> dict[str, str]:
+    """Image file name -> layout family: an entry's ``family``, else what its file name implies.
+
+    ``family`` is the one key a truth entry may add to ParsedSchedule (which
+    ignores it), so truth files with and without it read the same way.
+    """
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return {name: str(value.get("family") or family_of(name)) for name, value in raw.items()}

@@ -26,7 +26,8 @@ from pipeline.backends.layouts import OcrLine
 from pipeline.backends.local import OCR_VERSION, LocalBackend, capture_date
 from pipeline.backends.schedule_parser import parse_schedule
 from pipeline.clean import clean_schedule
-from pipeline.evaluate import Counts, read_truth, score_image
+from pipeline.evaluate import Counts, score_image
+from pipeline.scores import read_truth
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 

@@ -14,14 +14,14 @@ from pipeline.evaluate import (
     add_eval_command,
     count_false_merges,
     match_shows,
-    read_families,
-    read_truth,
     run_eval,
     score_corpus,
     score_image,
     shows_match,
+    truth_union,
 )
 from pipeline.schema import ParsedSchedule, Show, Venue
+from pipeline.scores import read_families, read_truth
 
 
 def show(venue: str, day: str = "friday", start: str = "21:00", **fields: object) -> Show:
@@ -224,3 +224,13 @@ def test_eval_command_prints_and_writes_the_family_breakdown(
     assert [(f["family"], f["images"]) for f in families] == [("card-grid", 1)]
     assert set(families[0]["counts"]) >= {"f1", "venueAccuracy", "endTimeAccuracy", "djAccuracy"}
     assert "by layout family" in capsys.readouterr().out
+
+
+def test_a_weekly_night_and_its_dated_sighting_folded_together_are_no_false_merge() -> None:
+    # the truth itself says one weekly Wednesday show, seen dated on 2026-06-10 in another view
+    truth = {
+        "weekly.png": ParsedSchedule(shows=[show("Blue Heron", day="wednesday")]),
+        "dated.png": ParsedSchedule(shows=[show("Blue Heron", day="wednesday", date="2026-06-10")]),
+    }
+    assert count_false_merges(truth, truth) == 0
+    assert len(truth_union(truth).shows) == 1

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from pipeline.evaluate import read_truth
 from pipeline.schema import ParsedSchedule
+from pipeline.scores import read_truth
 from pipeline.testing.screenshot_layouts_more import LAYOUTS
 
 # The default mix: per 12 images, 3 lines, 3 table, 3 flyer, 2 social, 1 trap.
