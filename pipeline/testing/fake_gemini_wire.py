@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.backends.gemini_output import NOT_ASKED
 from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue
 
 GEMINI_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"})
@@ -212,10 +213,12 @@ def blocked_envelope(model: str, prompt_tokens: int) -> dict[str, Any]:
 
 
 def schedule_text(schedule: ParsedSchedule) -> str:
-    """The schedule as the model would write it: camelCase JSON, no ``sources``."""
+    """The schedule as the model would write it: camelCase JSON, none of the fields it is not asked
+    for (a show's ``sources`` and ``seenOnDates``)."""
     wire = schedule.to_wire()
     for show in wire["shows"]:
-        show.pop("sources", None)
+        for field in NOT_ASKED:
+            show.pop(field, None)
     return json.dumps(wire, ensure_ascii=False)
 
 
