@@ -75,6 +75,7 @@ class Show(WireModel):
     sources: list[str] = Field(default_factory=list)
     seen_on_dates: list[dt.date] = Field(
         default_factory=list,
+        exclude_if=lambda dates: not dates,  # on the wire only when there are some: old clients, truth files
         description="a weekly show: the dates it was seen listed for (provenance), oldest first",
     )
 

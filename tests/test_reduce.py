@@ -821,7 +821,7 @@ SIGHTINGS = [
 
 def test_weekly_folding_does_not_depend_on_the_order_images_arrive_in() -> None:
     expected = ScheduleReducer.merge(SIGHTINGS).to_wire()
-    assert [(s["venueName"], s["day"], s["date"], s["seenOnDates"]) for s in expected["shows"]] == [
+    assert [(s["venueName"], s["day"], s["date"], s.get("seenOnDates", [])) for s in expected["shows"]] == [
         ("Blue Moon Saloon", None, "2026-06-24", []),
         ("The Crescent Lounge", "wednesday", None, ["2026-06-10", "2026-06-17", "2026-06-24"]),
         ("Oties Tavern", "wednesday", None, ["2026-06-10", "2026-06-17"]),
