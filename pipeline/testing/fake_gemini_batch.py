@@ -156,9 +156,8 @@ class FakeBatches:
     # --- batches -----------------------------------------------------------------
 
     async def _create(self, request: Request) -> Response:
-        refused = self.fake.check_key(request)
-        if refused is not None:
-            return _json(refused[1], refused[0])
+        if (refused := self._refused(request)) is not None:
+            return refused
         model = request.path_params["model"]
         self._creates_seen += 1
         if self._creates_seen <= self.options.create_429s:
@@ -191,19 +190,15 @@ class FakeBatches:
         return list(input_config["requests"]["requests"]), False
 
     async def _get(self, request: Request) -> Response:
-        refused = self.fake.check_key(request)
-        if refused is not None:
-            return _json(refused[1], refused[0])
-        job = self.jobs.get(f"batches/{request.path_params['job']}")
-        if job is None:
-            return _json(error_body(404, "NOT_FOUND", "Requested entity was not found."), 404)
+        job = self._job(request)
+        if not isinstance(job, FakeJob):
+            return job
         await self._advance(job)
         return _json(self._operation(job))
 
     async def _list(self, request: Request) -> Response:
-        refused = self.fake.check_key(request)
-        if refused is not None:
-            return _json(refused[1], refused[0])
+        if (refused := self._refused(request)) is not None:
+            return refused
         size = int(request.query_params.get("pageSize", PAGE_SIZE))
         start = int(request.query_params.get("pageToken") or 0)
         jobs = sorted(self.jobs.values(), key=lambda job: -job.ordinal)  # newest first
@@ -215,15 +210,26 @@ class FakeBatches:
         return _json(body)
 
     async def _cancel(self, request: Request) -> Response:
-        refused = self.fake.check_key(request)
-        if refused is not None:
-            return _json(refused[1], refused[0])
-        job = self.jobs.get(f"batches/{request.path_params['job']}")
-        if job is None:
-            return _json(error_body(404, "NOT_FOUND", "Requested entity was not found."), 404)
+        job = self._job(request)
+        if not isinstance(job, FakeJob):
+            return job
         if job.state not in TERMINAL_STATES:
             job.state, job.ended = "CANCELLED", time.time()
         return _json({})
+
+    def _refused(self, request: Request) -> Response | None:
+        """The answer to a request with a bad key, as the online fake gives it; None if the key is good."""
+        refused = self.fake.check_key(request)
+        return _json(refused[1], refused[0]) if refused is not None else None
+
+    def _job(self, request: Request) -> FakeJob | Response:
+        """The job the path names, or the refusal (a bad key, no such job)."""
+        if (refused := self._refused(request)) is not None:
+            return refused
+        job = self.jobs.get(f"batches/{request.path_params['job']}")
+        if job is None:
+            return _json(error_body(404, "NOT_FOUND", "Requested entity was not found."), 404)
+        return job
 
     async def _advance(self, job: FakeJob) -> None:
         """Move the job along its clock; answer its requests when it succeeds."""
@@ -309,9 +315,8 @@ class FakeBatches:
     async def _upload(self, request: Request) -> Response:
         command = request.headers.get("x-goog-upload-command", "")
         if command == "start":
-            refused = self.fake.check_key(request)
-            if refused is not None:
-                return _json(refused[1], refused[0])
+            if (refused := self._refused(request)) is not None:
+                return refused
             upload_id = uuid.uuid4().hex[:12]
             declared = json.loads(await request.body() or b"{}").get("file", {})
             self._uploads[upload_id] = {"declared": declared, "data": b""}
@@ -338,9 +343,8 @@ class FakeBatches:
         return _json({"file": file}, headers={"x-goog-upload-status": "final"})
 
     async def _download(self, request: Request) -> Response:
-        refused = self.fake.check_key(request)
-        if refused is not None:
-            return _json(refused[1], refused[0])
+        if (refused := self._refused(request)) is not None:
+            return refused
         data = self.files.get(f"files/{request.path_params['file']}")
         if data is None:
             return _json(error_body(404, "NOT_FOUND", "Requested entity was not found."), 404)
