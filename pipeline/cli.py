@@ -95,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     parse = commands.add_parser("parse", help="parse screenshots into merged show listings")
     parse.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or directories")
     parse.add_argument(
-        "--backend", choices=sorted(OPTIONS_BY_KIND), help="default: $KARAOKE_BACKEND, else gemini with a key set, else local"
+        "--backend",
+        choices=sorted(OPTIONS_BY_KIND),
+        help="default: $KARAOKE_BACKEND, else gemini with a key set, else local",
     )
     parse.add_argument("--workers", type=_worker_count, default=3, help="worker actors, 1-5 (default 3)")
     parse.add_argument("--sequential", action="store_true", help="one image at a time (same as --workers 1)")
