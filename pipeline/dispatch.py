@@ -32,7 +32,7 @@ from pipeline.errors import ConfigError
 from pipeline.metrics import metrics
 from pipeline.retry import log_retry
 from pipeline.schema import ImageResult
-from pipeline.slots import BudgetClient, denial_for
+from pipeline.slots import BudgetClient, denial_for, denied_result
 from pipeline.worker import ImageTask, failed_result
 
 if TYPE_CHECKING:
@@ -339,10 +339,7 @@ class Dispatch:
 
     def _deny(self, task: ImageTask) -> None:
         assert self.denial is not None
-        result = failed_result(task.payload, "rate_limited", self.denial.message, task.attempt - 1)
-        assert result.error is not None
-        result.error.quota = self.denial.quota
-        self._deliver(result, None)
+        self._deliver(denied_result(task, self.denial), None)
 
     def _on_crash(self, item: InFlight, exc: RayActorError) -> None:
         """A dead worker: its image goes back to the queue, or fails after ``max_attempts``.

@@ -15,8 +15,8 @@ from pipeline.quota_memory import QuotaNotice
 from pipeline.ratelimit import RequestBudget
 from pipeline.retry import RetryPolicy, log_retry
 from pipeline.schema import ImageResult
-from pipeline.slots import denial_for
-from pipeline.worker import ImageProcessor, ImageTask, failed_result
+from pipeline.slots import denial_for, denied_result
+from pipeline.worker import ImageProcessor, ImageTask
 
 
 def send_until_done(
@@ -32,7 +32,7 @@ def send_until_done(
         if budget is not None:
             grant = budget.reserve(tokens, priority=task.priority)
             if grant.denied is not None:
-                return failed_result(task.payload, "rate_limited", grant.denied.message, task.attempt - 1)
+                return denied_result(task, grant.denied)
             sleep(grant.wait_s)
         result = processor.process(task)
         error = result.error
@@ -41,7 +41,7 @@ def send_until_done(
         if error is None:
             return result
         retry = policy.next_try(error, failures=task.failures, quota_waits=task.quota_waits)
-        if retry is None or (error.code == "rate_limited" and denial_for(result) is not None):
+        if retry is None:  # a used-up day is not retryable: _tell gave it the quota's own words
             result.error = policy.final_error(result.error or error, task.attempt)
             return result
         log_retry(task.payload.source, task.attempt, error, retry)

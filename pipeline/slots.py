@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from pipeline.budget_models import QuotaDenial, Settlement, SlotGrant, next_quota_reset
 from pipeline.quota_memory import QuotaNotice
 from pipeline.schema import ImageResult
-from pipeline.worker import ImageTask
+from pipeline.worker import ImageTask, failed_result
 
 if TYPE_CHECKING:
     from ray import ObjectRef
@@ -120,3 +120,11 @@ def denial_for(result: ImageResult) -> QuotaDenial | None:
     resets = next_quota_reset()
     message = f"{quota} is used up; it resets at {resets:%Y-%m-%d %H:%M} UTC (midnight Pacific time)"
     return QuotaDenial(quota=quota, message=message, resets_at=resets)
+
+
+def denied_result(task: ImageTask, denial: QuotaDenial) -> ImageResult:
+    """An image not sent because its quota is used up: the quota's words and name."""
+    result = failed_result(task.payload, "rate_limited", denial.message, task.attempt - 1)
+    assert result.error is not None
+    result.error.quota = denial.quota
+    return result

@@ -249,3 +249,15 @@ def test_live_gemini_reads_a_screenshot() -> None:
     truth = json.loads((SCREENSHOTS / "truth.json").read_text())["004-social.png"]
     expected = {venue_key(show["venueName"]) for show in truth["shows"]}
     assert expected & {venue_key(show.venue_name) for show in schedule.shows}
+
+
+def test_in_process_a_used_up_day_ends_the_image_and_the_next_sends_nothing(server: FakeGeminiServer) -> None:
+    from pipeline.ratelimit import RateLimitOptions
+
+    server.configure(ECHO.model_copy(update={"faults": FaultRates(http_429_day=1.0)}))
+    budget = RequestBudget(RateLimitOptions(model="day-in-process"))
+    first, second = send(server, budget), send(server, budget)
+    for result in (first, second):
+        assert result.error is not None and result.error.code == "rate_limited"
+        assert "resets at" in result.error.message and "PerDay" in (result.error.quota or "")
+    assert (first.attempts, second.attempts, len(server.requests)) == (1, 0, 1)
