@@ -84,6 +84,20 @@ class CacheStats(WireModel):
     newest: dt.datetime | None = None
 
 
+def _use_wal(db: sqlite3.Connection, deadline: float) -> None:
+    """Switch to WAL. Processes opening one new file together contend for the lock the switch
+    needs, and SQLite answers "database is locked" at once instead of waiting (CI saw it with
+    four processes): try again until ``deadline``."""
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
 class ResultCache:
     """A small SQLite store of ParsedSchedules; safe across threads and processes."""
 
@@ -96,7 +110,7 @@ class ResultCache:
         self._lock = threading.Lock()
         self._puts = 0
         self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        _use_wal(self._db, deadline=time.monotonic() + 30.0)
         self._db.execute(_SCHEMA)
         self._db.execute(_FINGERPRINTS)
         self._db.execute("CREATE INDEX IF NOT EXISTS fingerprints_identity ON fingerprints (identity)")
