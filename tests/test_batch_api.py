@@ -6,7 +6,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,17 +20,11 @@ from pipeline.images import open_image, read_path
 from pipeline.reduce import ScheduleReducer
 from pipeline.schema import Usage
 from pipeline.settings import get_settings
-from pipeline.testing.fake_gemini import FakeGeminiOptions, FakeGeminiServer
+from pipeline.testing.fake_gemini import FakeGeminiServer
 from pipeline.testing.fake_gemini_batch import FakeBatchOptions
 from pipeline.testing.scripted import make_scripted_png
 
 FAST = BatchApiOptions(poll_initial_s=0.02, poll_max_s=0.1)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeGeminiServer]:
-    with FakeGeminiServer(FakeGeminiOptions(extract="echo")) as running:
-        yield running
 
 
 def _backend(server: FakeGeminiServer) -> GeminiOptions:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
 
 import pytest
 from pydantic import SecretStr
@@ -12,15 +11,9 @@ from pydantic import SecretStr
 from pipeline.backends.gemini import GeminiOptions
 from pipeline.backends.gemini_batch import GeminiBatchClient, build_request, display_name_for
 from pipeline.images import open_image, read_bytes
-from pipeline.testing.fake_gemini import FakeGeminiOptions, FakeGeminiServer
+from pipeline.testing.fake_gemini import FakeGeminiServer
 from pipeline.testing.fake_gemini_batch import FakeBatchOptions
 from pipeline.testing.scripted import make_scripted_png
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeGeminiServer]:
-    with FakeGeminiServer(FakeGeminiOptions(extract="echo")) as running:
-        yield running
 
 
 def _options(server: FakeGeminiServer) -> GeminiOptions:
