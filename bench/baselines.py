@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.backends.gemini import GeminiOptions, make_client
-from pipeline.backends.gemini_output import build_prompt, response_schema
+from pipeline.backends.gemini.backend import GeminiOptions, make_client
+from pipeline.backends.gemini.output import build_prompt, response_schema
 
 BATCH_PAUSE_S = 0.1  # the original app slept this long between batches
 

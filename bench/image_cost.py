@@ -29,7 +29,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from pipeline.backends.gemini import encode_image, image_part_bytes
+from pipeline.backends.gemini.backend import encode_image, image_part_bytes
 from pipeline.images import ImagePayload, decode_image, find_images, open_image, read_bytes, read_path
 from pipeline.testing.screenshot_draw import load_font
 

@@ -26,7 +26,7 @@ from bench.config import BenchConfig, LatencyModel
 from bench.ours import WarmPipeline, pool_options
 from bench.scenarios import gemini_options, make_payloads, server_options
 from bench.server import ServerProcess
-from pipeline.backends.gemini import GeminiOptions
+from pipeline.backends.gemini.backend import GeminiOptions
 from pipeline.images import ImagePayload
 from pipeline.pool import SupervisedPool
 from pipeline.runner import WorkerFleet

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from bench.config import BENCH_KEY
 from bench.records import percentile
 from bench.server import ServerProcess
-from pipeline.backends.gemini import GeminiOptions
+from pipeline.backends.gemini.backend import GeminiOptions
 from pipeline.images import ImagePayload, read_bytes
 from pipeline.parse import run_on_fleet
 from pipeline.pool import start_fleet

@@ -19,7 +19,7 @@ from bench.ours import WarmPipeline, outcome_of, run_parse_cold
 from bench.records import Contender, RunRecord, make_record
 from bench.server import ServerProcess
 from pipeline.backends.base import LocalOptions
-from pipeline.backends.gemini import GeminiOptions
+from pipeline.backends.gemini.backend import GeminiOptions
 from pipeline.images import ImagePayload, find_images, read_bytes, read_path
 from pipeline.ratelimit import RateLimitOptions
 from pipeline.testing.fake_gemini import FakeGeminiOptions

@@ -3,7 +3,7 @@
 Intake is the batch job's (``list_inputs``, the same reading and validation, the
 result cache, skipping inputs OUTPUT already answered); the images still needing
 an answer become Batch API requests keyed by their sha256, grouped into jobs
-under the per-job limits (``gemini_batch``). Every job is written to
+under the per-job limits (``gemini.batch``). Every job is written to
 ``OUTPUT/batch-manifest.json`` before its create is sent and again with its name
 after: a run that finds a job without a name looks it up by display name
 (``batches.list``) before creating it, so a crash at any point, then the same
@@ -26,8 +26,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.backends.gemini import GeminiOptions, generation_config
-from pipeline.backends.gemini_batch import (
+from pipeline.backends.gemini.backend import GeminiOptions, generation_config
+from pipeline.backends.gemini.batch import (
     FILE_LIMIT_BYTES,
     INLINE_LIMIT_BYTES,
     TERMINAL,
@@ -37,7 +37,7 @@ from pipeline.backends.gemini_batch import (
     build_request,
     display_name_for,
 )
-from pipeline.backends.gemini_quotas import batch_price_for
+from pipeline.backends.gemini.quotas import batch_price_for
 from pipeline.batch import (
     BatchOptions,
     BatchSummary,

@@ -19,7 +19,7 @@ from pipeline.errors import ConfigError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from pipeline.backends.gemini import GeminiOptions
+    from pipeline.backends.gemini.backend import GeminiOptions
     from pipeline.batch import BatchCounts, BatchOptions, BatchSummary
     from pipeline.batch_api import BatchApiOptions
     from pipeline.batch_manifest import BatchApiProgress

@@ -22,9 +22,9 @@ from pathlib import Path
 from PIL import Image
 
 from pipeline.backends.base import LocalOptions
-from pipeline.backends.layouts import OcrLine
-from pipeline.backends.local import OCR_VERSION, LocalBackend, capture_date
-from pipeline.backends.schedule_parser import parse_schedule
+from pipeline.backends.local.engine import OCR_VERSION, LocalBackend, capture_date
+from pipeline.backends.local.lines import OcrLine
+from pipeline.backends.local.parser import parse_schedule
 from pipeline.clean import clean_schedule
 from pipeline.evaluate import Counts, score_image
 from pipeline.scores import read_truth

@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image
 
 from pipeline.backends.base import LocalOptions
-from pipeline.backends.local import LocalBackend
+from pipeline.backends.local.engine import LocalBackend
 
 
 def main() -> int:

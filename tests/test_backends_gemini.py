@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 from pydantic import SecretStr
 
-from pipeline.backends.gemini import GeminiBackend, GeminiOptions, encode_image, make_client
-from pipeline.backends.gemini_errors import server_retry_delay
+from pipeline.backends.gemini.backend import GeminiBackend, GeminiOptions, encode_image, make_client
+from pipeline.backends.gemini.errors import server_retry_delay
 from pipeline.errors import BackendError, ConfigError
 from pipeline.images import read_bytes
 from pipeline.ratelimit import RequestBudget
@@ -218,7 +218,7 @@ def test_the_key_never_leaks(server: FakeGeminiServer, caplog: pytest.LogCapture
 
 def test_importing_the_backend_does_not_import_the_sdk() -> None:
     code = (
-        "import sys, pipeline.backends.gemini, pipeline.testing.fake_gemini_options; "
+        "import sys, pipeline.backends.gemini.backend, pipeline.testing.fake_gemini_options; "
         "assert not {'google.genai', 'starlette'} & set(sys.modules); "
         "assert 'pipeline.backends.base' not in sys.modules  # so base may import GeminiOptions"
     )

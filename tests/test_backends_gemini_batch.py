@@ -1,4 +1,4 @@
-"""pipeline.backends.gemini_batch: names, error codes and the request it builds; a live check."""
+"""pipeline.backends.gemini.batch: names, error codes and the request it builds; a live check."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from pipeline.backends.gemini import GeminiOptions, generation_config
-from pipeline.backends.gemini_batch import GeminiBatchClient, build_request, display_name_for, job_error
+from pipeline.backends.gemini.backend import GeminiOptions, generation_config
+from pipeline.backends.gemini.batch import GeminiBatchClient, build_request, display_name_for, job_error
 from pipeline.images import open_image, read_bytes, read_path
 from pipeline.testing.scripted import make_scripted_png
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from pipeline.backends.gemini_output import (
+from pipeline.backends.gemini.output import (
     build_prompt,
     close_truncated_json,
     load_reply_json,

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.backends.base import LocalOptions, make_backend
-from pipeline.backends.local import LocalBackend, ocr_lines
+from pipeline.backends.local.engine import LocalBackend, ocr_lines
 from pipeline.errors import BackendError, ConfigError
 from pipeline.schema import ExtractContext, ParsedSchedule
 

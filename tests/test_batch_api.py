@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from pipeline.backends.gemini import GeminiBackend, GeminiOptions
+from pipeline.backends.gemini.backend import GeminiBackend, GeminiOptions
 from pipeline.batch import BatchOptions, read_shards
 from pipeline.batch_api import BatchApiOptions, run_batch_api
 from pipeline.batch_manifest import BatchManifest

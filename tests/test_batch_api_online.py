@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from pipeline.backends.gemini import GeminiOptions
+from pipeline.backends.gemini.backend import GeminiOptions
 from pipeline.batch import BatchOptions, read_shards
 from pipeline.batch_api import WORKER, BatchApiOptions
 from pipeline.batch_api_command import parse_duration, run_via_batch_api

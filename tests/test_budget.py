@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.backends.gemini import GeminiOptions
+from pipeline.backends.gemini.backend import GeminiOptions
 from pipeline.batch import BatchOptions, run_batch
 from pipeline.budget_actor import get_rate_limiter
 from pipeline.images import ImagePayload, read_bytes

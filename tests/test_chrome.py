@@ -1,10 +1,10 @@
-"""UI chrome, consent banners, tags and vendor badges (pipeline/backends/chrome.py)."""
+"""UI chrome, consent banners, tags and vendor badges (pipeline/backends/local/tagging/chrome.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from pipeline.backends.chrome import is_chrome, is_overlay, vendor_badge
+from pipeline.backends.local.tagging.chrome import is_chrome, is_overlay, vendor_badge
 
 
 @pytest.mark.parametrize(

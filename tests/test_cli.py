@@ -122,7 +122,7 @@ def test_all_images_failing_exits_1_and_keeps_one_result_each(tmp_path: Path) ->
 def test_quota_shows_what_was_learned_and_forget_starts_over(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pipeline.backends.gemini import GeminiOptions
+    from pipeline.backends.gemini.backend import GeminiOptions
     from pipeline.quota_memory import QuotaNotice
     from pipeline.ratelimit import RequestBudget
     from pipeline.settings import Settings, get_settings

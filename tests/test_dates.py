@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from pipeline.backends.line_fields import read_fields
+from pipeline.backends.local.tagging.fields import read_fields
 from pipeline.dates import (
     find_date,
     find_page_year,

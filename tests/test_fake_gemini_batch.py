@@ -8,8 +8,8 @@ import time
 import pytest
 from pydantic import SecretStr
 
-from pipeline.backends.gemini import GeminiOptions
-from pipeline.backends.gemini_batch import GeminiBatchClient, build_request, display_name_for
+from pipeline.backends.gemini.backend import GeminiOptions
+from pipeline.backends.gemini.batch import GeminiBatchClient, build_request, display_name_for
 from pipeline.images import open_image, read_bytes
 from pipeline.testing.fake_gemini import FakeGeminiServer
 from pipeline.testing.fake_gemini_batch import FakeBatchOptions

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline.backends.gemini import image_part_bytes
+from pipeline.backends.gemini.backend import image_part_bytes
 from pipeline.errors import ImageRejected
 from pipeline.images import (
     SourceImage,

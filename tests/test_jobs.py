@@ -255,7 +255,7 @@ def test_a_gemini_fleet_shares_the_request_budget_and_the_cache(
 ) -> None:
     import ray
 
-    from pipeline.backends.gemini import GeminiOptions
+    from pipeline.backends.gemini.backend import GeminiOptions
     from pipeline.budget_actor import get_rate_limiter
     from pipeline.cache import ResultCache
     from pipeline.ratelimit import RateLimitOptions

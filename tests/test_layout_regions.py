@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from pipeline.backends.chrome import is_chrome
-from pipeline.backends.layouts import OcrLine
-from pipeline.backends.regions import cut_regions
-from pipeline.backends.schedule_parser import _side_kind, parse_schedule
+from pipeline.backends.local.layout.regions import cut_regions
+from pipeline.backends.local.lines import OcrLine
+from pipeline.backends.local.parser import _side_kind, parse_schedule
+from pipeline.backends.local.tagging.chrome import is_chrome
 
 TODAY = dt.date(2026, 12, 1)
 

@@ -10,8 +10,8 @@ import zlib
 
 from PIL import Image
 
-from pipeline.backends.layouts import OcrLine
-from pipeline.backends.ocr_tiles import merge_tiles, plan_tiles, upscale_factor
+from pipeline.backends.local.lines import OcrLine
+from pipeline.backends.local.tiles import merge_tiles, plan_tiles, upscale_factor
 from pipeline.capture import PNG_TIME_KEY, capture_date, png_time
 from pipeline.images import ImagePayload
 

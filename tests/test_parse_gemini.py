@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_budget import audit_budget
 
-from pipeline.backends.gemini import GeminiOptions
+from pipeline.backends.gemini.backend import GeminiOptions
 from pipeline.budget_actor import get_rate_limiter
 from pipeline.cache import ResultCache
 from pipeline.images import ImagePayload, read_bytes

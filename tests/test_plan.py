@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from pipeline.backends.gemini import DEADLINE_GRACE_S, GeminiOptions
+from pipeline.backends.gemini.backend import DEADLINE_GRACE_S, GeminiOptions
 from pipeline.plan import plan_job
 from pipeline.settings import Settings, get_settings
 from serve.options import ServeOptions

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from PIL import Image
 
-from pipeline.backends import local
 from pipeline.backends.base import LocalOptions
-from pipeline.backends.layouts import OcrLine
+from pipeline.backends.local import engine
+from pipeline.backends.local.lines import OcrLine
 from pipeline.batch import BatchOptions
 from pipeline.capture import PNG_TIME_KEY
 from pipeline.cli import build_parser
@@ -36,18 +36,18 @@ def test_http_body_and_batch_options_carry_it_to_the_context() -> None:
 
 
 @pytest.fixture
-def backend(monkeypatch: pytest.MonkeyPatch) -> local.LocalBackend:
+def backend(monkeypatch: pytest.MonkeyPatch) -> engine.LocalBackend:
     """A local backend whose OCR returns a week view's two lines (no engine is built)."""
-    monkeypatch.setattr(local, "_build_engine", lambda options: None)
-    monkeypatch.setattr(local.LocalBackend, "read_text", lambda self, image: list(WEEK))
-    return local.LocalBackend(LocalOptions())
+    monkeypatch.setattr(engine, "_build_engine", lambda options: None)
+    monkeypatch.setattr(engine.LocalBackend, "read_text", lambda self, image: list(WEEK))
+    return engine.LocalBackend(LocalOptions())
 
 
-def _dates(backend: local.LocalBackend, image: Image.Image, context: ExtractContext | None) -> list[object]:
+def _dates(backend: engine.LocalBackend, image: Image.Image, context: ExtractContext | None) -> list[object]:
     return [(show.day, show.date) for show in backend.extract(image, context).shows]
 
 
-def test_the_request_reference_date_beats_the_capture_date(backend: local.LocalBackend) -> None:
+def test_the_request_reference_date_beats_the_capture_date(backend: engine.LocalBackend) -> None:
     image = Image.new("RGB", (8, 8))
     image.info[PNG_TIME_KEY] = dt.datetime(2020, 6, 1, tzinfo=dt.UTC)
     context = ExtractContext(reference_date=dt.date(2026, 12, 1))

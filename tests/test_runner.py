@@ -205,7 +205,7 @@ def test_stream_pulls_lazily_and_keeps_at_most_read_ahead_unfinished() -> None:
 
 
 def test_a_worker_that_cannot_start_is_a_clear_error_not_a_hang() -> None:
-    from pipeline.backends.gemini import GeminiOptions
+    from pipeline.backends.gemini.backend import GeminiOptions
     from pipeline.errors import ConfigError
 
     fleet = WorkerFleet(GeminiOptions(api_key=None), WorkerOptions(num_cpus=0.1), 1)

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from pipeline.backends.line_fields import is_noise, spaced_venue_name
-from pipeline.backends.schedule_parser import OcrLine, parse_schedule
+from pipeline.backends.local.lines import OcrLine
+from pipeline.backends.local.parser import parse_schedule
+from pipeline.backends.local.tagging.fields import is_noise, spaced_venue_name
 from pipeline.schema import ParsedSchedule
 
 TODAY = dt.date(2026, 11, 28)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.backends.gemini import GeminiOptions
+from pipeline.backends.gemini.backend import GeminiOptions
 from pipeline.budget_actor import get_rate_limiter
 from pipeline.budget_models import PriorityStats
 from pipeline.images import ImagePayload, read_bytes

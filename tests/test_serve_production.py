@@ -224,7 +224,7 @@ def test_a_client_that_disconnects_stops_the_upstream_calls(
     served: Served,  # noqa: F811
     slow_gemini: FakeGeminiServer,
 ) -> None:
-    from pipeline.backends.gemini import GeminiOptions
+    from pipeline.backends.gemini.backend import GeminiOptions
 
     gemini = GeminiOptions(api_key=SecretStr("k"), base_url=slow_gemini.base_url, backoff_base_s=0.05)
     url = served.deploy(
@@ -263,7 +263,7 @@ def test_a_dead_helper_actor_shows_in_health_and_requests_answer_cleanly(
 ) -> None:
     import ray
 
-    from pipeline.backends.gemini import GeminiOptions
+    from pipeline.backends.gemini.backend import GeminiOptions
     from pipeline.budget_actor import get_rate_limiter
     from pipeline.ratelimit import RateLimitOptions
 

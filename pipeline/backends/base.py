@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, Protocol, Union
 
 from pydantic import Field
 
-from pipeline.backends.gemini import GeminiOptions
+from pipeline.backends.gemini.backend import GeminiOptions
 from pipeline.backends.options import BackendOptionsBase
 from pipeline.errors import ConfigError
 from pipeline.schema import ExtractContext, ParsedSchedule
@@ -74,9 +74,9 @@ class ScriptedOptions(BackendOptionsBase):
 # The registry: kind -> its options class and "module:Backend" (the module is imported only
 # when that backend is built). A new backend is one module and one line here.
 REGISTRY: dict[str, tuple[type[BackendOptionsBase], str]] = {
-    "local": (LocalOptions, "pipeline.backends.local:LocalBackend"),
+    "local": (LocalOptions, "pipeline.backends.local.engine:LocalBackend"),
     "scripted": (ScriptedOptions, "pipeline.testing.scripted:ScriptedBackend"),
-    "gemini": (GeminiOptions, "pipeline.backends.gemini:GeminiBackend"),
+    "gemini": (GeminiOptions, "pipeline.backends.gemini.backend:GeminiBackend"),
 }
 OPTIONS_BY_KIND: dict[str, type[BackendOptionsBase]] = {kind: entry[0] for kind, entry in REGISTRY.items()}
 BACKENDS: dict[str, str] = {kind: entry[1] for kind, entry in REGISTRY.items()}

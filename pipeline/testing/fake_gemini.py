@@ -61,7 +61,7 @@ from pipeline.testing.fake_gemini_wire import (
 )
 
 if TYPE_CHECKING:
-    from pipeline.backends.local import LocalBackend
+    from pipeline.backends.local.engine import LocalBackend
 
 __all__ = ["FakeGeminiOptions", "FakeGeminiServer", "FaultRates", "RequestRecord"]
 
@@ -308,7 +308,7 @@ class FakeGemini:
         with self._backend_lock:
             if self._backend is None:
                 from pipeline.backends.base import LocalOptions
-                from pipeline.backends.local import LocalBackend
+                from pipeline.backends.local.engine import LocalBackend
 
                 self._backend = LocalBackend(LocalOptions(ocr_threads=self.options.ocr_threads))
             return self._backend

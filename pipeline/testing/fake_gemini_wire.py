@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.backends.gemini_output import NOT_ASKED
+from pipeline.backends.gemini.output import NOT_ASKED
 from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue
 
 GEMINI_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"})

@@ -6,7 +6,7 @@ import argparse
 
 from pydantic import SecretStr
 
-from pipeline.backends.gemini import GeminiOptions
+from pipeline.backends.gemini.backend import GeminiOptions
 from pipeline.batch import BatchOptions
 from pipeline.batch_api import BatchApiOptions, run_batch_api
 

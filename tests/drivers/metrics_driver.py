@@ -18,7 +18,7 @@ def main(port: int) -> None:
     import ray
 
     from pipeline.backends.base import ScriptedOptions
-    from pipeline.backends.gemini import GeminiOptions
+    from pipeline.backends.gemini.backend import GeminiOptions
     from pipeline.cache import ResultCache
     from pipeline.images import read_bytes
     from pipeline.parse import run_parse

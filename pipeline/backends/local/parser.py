@@ -18,25 +18,34 @@ from dataclasses import replace
 from typing import cast
 
 from pipeline.addresses import find_address, normalize_phone
-from pipeline.backends.chrome import is_chrome, is_overlay, tag_row_mates
-from pipeline.backends.day_marks import DayMark, day_marks, mark_above
-from pipeline.backends.flow import Draft, Page, Reading, flow_drafts, is_heading, read_page, venue_heading
-from pipeline.backends.layouts import OcrLine, Row, group_rows
-from pipeline.backends.line_fields import (
-    LineFields,
-    is_noise,
-    mentions_karaoke,
-    mentions_other_event,
-    strip_dj_prefix,
-)
-from pipeline.backends.pane_tables import pane_rows
-from pipeline.backends.regions import Region, cut_regions
-from pipeline.backends.table_layout import (
+from pipeline.backends.local.layout.regions import Region, cut_regions
+from pipeline.backends.local.layout.rows import Row, group_rows
+from pipeline.backends.local.layout.tables import (
     GRID_DAY,
     Column,
     find_table_header,
     table_cells,
     wrapped_cells_joined,
+)
+from pipeline.backends.local.lines import OcrLine
+from pipeline.backends.local.readers.day_marks import DayMark, day_marks, mark_above
+from pipeline.backends.local.readers.flow import (
+    Draft,
+    Page,
+    Reading,
+    flow_drafts,
+    is_heading,
+    read_page,
+    venue_heading,
+)
+from pipeline.backends.local.readers.pane import pane_rows
+from pipeline.backends.local.tagging.chrome import is_chrome, is_overlay, tag_row_mates
+from pipeline.backends.local.tagging.fields import (
+    LineFields,
+    is_noise,
+    mentions_karaoke,
+    mentions_other_event,
+    strip_dj_prefix,
 )
 from pipeline.clean import dj_key, normalize_time_range, venue_key
 from pipeline.dates import (
@@ -49,7 +58,7 @@ from pipeline.dates import (
 )
 from pipeline.schema import Dj, ParsedSchedule, Show, Vendor, Venue, Weekday
 
-__all__ = ["OcrLine", "parse_schedule"]
+__all__ = ["parse_schedule"]
 
 _EPOCH = dt.date(2000, 1, 1)  # any date: only whether a date is present matters
 _BARE_CLOCK = re.compile(r"^(?:1[0-2]|0?[1-9]):[0-5]\d$")  # '9:41' alone: a status bar, or a wrapped cell

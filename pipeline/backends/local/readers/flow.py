@@ -16,8 +16,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from pipeline.backends.layouts import Row, split_blocks
-from pipeline.backends.line_fields import (
+from pipeline.backends.local.layout.rows import Row, split_blocks
+from pipeline.backends.local.tagging.fields import (
     LineFields,
     is_sentence,
     is_title,

@@ -21,15 +21,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pipeline.backends.gemini import (
+from pipeline.backends.gemini.backend import (
     GeminiOptions,
     generation_config,
     make_client,
     read_usage,
     request_contents,
 )
-from pipeline.backends.gemini_errors import classify_error
-from pipeline.backends.gemini_output import read_response
+from pipeline.backends.gemini.errors import classify_error
+from pipeline.backends.gemini.output import read_response
 from pipeline.errors import BackendError
 from pipeline.schema import ParsedSchedule, Usage
 

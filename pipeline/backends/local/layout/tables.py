@@ -12,7 +12,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.backends.layouts import OcrLine, Row, has_days
+from pipeline.backends.local.layout.rows import Row, has_days
+from pipeline.backends.local.lines import OcrLine
 from pipeline.clean import normalize_time_range
 
 __all__ = [

@@ -3,8 +3,8 @@
 Each ``extract`` sends one image (its original bytes when nothing must change,
 else upright and downscaled; always its real MIME type) and our prompt, asks
 for JSON in a response schema, and reads the reply text itself (see
-``gemini_output``). A failure leaves as a BackendError classified by
-``gemini_errors``: retryable or not, the server's ``retryDelay``, the quota a
+``gemini.output``). A failure leaves as a BackendError classified by
+``gemini.errors``: retryable or not, the server's ``retryDelay``, the quota a
 429 names and its limit. Retrying is the send path's (``pipeline.retry``): each
 attempt is a dispatch of its own with a slot from the budget; the options below
 set that policy for Gemini (``retry_policy``).
@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, SecretStr
 
-from pipeline.backends.gemini_errors import classify_error
-from pipeline.backends.gemini_output import PROMPT_VERSION, build_prompt, read_response, response_schema
-from pipeline.backends.gemini_quotas import limits_for, price_for
+from pipeline.backends.gemini.errors import classify_error
+from pipeline.backends.gemini.output import PROMPT_VERSION, build_prompt, read_response, response_schema
+from pipeline.backends.gemini.quotas import limits_for, price_for
 from pipeline.backends.options import BackendOptionsBase
 from pipeline.errors import BackendError, ConfigError
 from pipeline.images import SourceImage

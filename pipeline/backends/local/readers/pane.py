@@ -15,8 +15,9 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.backends.layouts import OcrLine, Row
-from pipeline.backends.table_layout import Column, box_column
+from pipeline.backends.local.layout.rows import Row
+from pipeline.backends.local.layout.tables import Column, box_column
+from pipeline.backends.local.lines import OcrLine
 from pipeline.dates import find_date, find_day_phrases
 
 __all__ = ["PaneRow", "pane_rows"]

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from pipeline.addresses import Address, find_address, find_phone
-from pipeline.backends.chrome import is_ui_words, vendor_badge
+from pipeline.backends.local.tagging.chrome import is_ui_words, vendor_badge
 from pipeline.clean import TimeRange, clean_name, find_date, find_day_phrases, normalize_time_range
 from pipeline.matching import GENERIC_VENUE_WORDS
 from pipeline.schema import WEEKDAYS, Weekday

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pipeline.backends.base import LocalOptions
-from pipeline.backends.ocr_tiles import merge_tiles, plan_tiles, upscale_factor
-from pipeline.backends.schedule_parser import OcrLine, parse_schedule
+from pipeline.backends.local.lines import OcrLine
+from pipeline.backends.local.parser import parse_schedule
+from pipeline.backends.local.tiles import merge_tiles, plan_tiles, upscale_factor
 from pipeline.capture import capture_date
 from pipeline.clean import clean_schedule
 from pipeline.errors import BackendError, ConfigError

@@ -5,7 +5,7 @@ OCR returns one box per run of text. Boxes that overlap vertically form a
 under its street) is joined to it; a vertical gap larger than a line separates
 ``blocks`` (the shows of a flyer). A table is found by its header row (Day |
 Venue | Time | DJ ...) and every later box is cut into that header's columns,
-word by word when OCR merged neighbouring cells into one box (``table_layout``).
+word by word when OCR merged neighbouring cells into one box (``tables``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pipeline.addresses import find_address, find_phone
+from pipeline.backends.local.lines import OcrLine
 from pipeline.clean import find_date, find_day_phrases, normalize_time_range
 
-__all__ = ["OcrLine", "Row", "group_rows", "has_days", "split_blocks"]
+__all__ = ["Row", "group_rows", "has_days", "split_blocks"]
 
 _CONNECTOR_END = re.compile(
     r"(?:[&|,+@(\-\u2013\u2014]|\b(?:with|by|at|and|of|w/|dj|kj|till?|until|to|presented|hosted))$",
@@ -48,22 +49,6 @@ _BLOCK_GAP = 1.0  # gap / median line height above which a new block starts
 _STACKED_SHARE = 0.3  # boxes sharing more than this share of the narrower one's width are stacked
 
 _EPOCH = dt.date(2000, 1, 1)  # any date: only whether a date is present matters
-
-
-@dataclass(frozen=True)
-class OcrLine:
-    """One OCR text box: its text, axis-aligned bounds in pixels and recognition score."""
-
-    text: str
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    score: float = 1.0
-
-    @property
-    def height(self) -> float:
-        return max(self.y1 - self.y0, 1.0)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.backends.layouts import OcrLine
+from pipeline.backends.local.lines import OcrLine
 
 __all__ = ["Tile", "merge_tiles", "plan_tiles", "upscale_factor"]
 

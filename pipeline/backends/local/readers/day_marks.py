@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.backends.flow import Reading
-from pipeline.backends.layouts import OcrLine
-from pipeline.backends.line_fields import LineFields
-from pipeline.backends.table_layout import words_of
+from pipeline.backends.local.layout.tables import words_of
+from pipeline.backends.local.lines import OcrLine
+from pipeline.backends.local.readers.flow import Reading
+from pipeline.backends.local.tagging.fields import LineFields
 from pipeline.dates import find_day_phrases
 
 __all__ = ["DayMark", "day_marks", "mark_above"]
