@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -37,29 +36,20 @@ from pipeline.backends.gemini_batch import (
     build_request,
     display_name_for,
 )
-from pipeline.backends.gemini_quotas import batch_price_for
-from pipeline.batch import (
-    BatchOptions,
-    BatchSummary,
-    PriorOutcomes,
-    ShardWriter,
-    check_output,
-    read_shards,
-    write_combined,
-)
-from pipeline.batch_manifest import BatchApiProgress, BatchManifest, ManifestEntry, ManifestJob
+from pipeline.batch import BatchOptions, BatchSummary, PriorOutcomes, check_output, write_combined
+from pipeline.batch_api_results import WORKER, BatchApiResults, failed_result
+from pipeline.batch_manifest import BatchManifest, ManifestEntry, ManifestJob
 from pipeline.cache import ResultCache, cache_key
-from pipeline.clean import clean_schedule
 from pipeline.errors import BackendError, ImageRejected
 from pipeline.images import ImagePayload, open_image, read_uri
-from pipeline.schema import ErrorCode, ExtractContext, ImageError, ImageResult, Usage
-from pipeline.settings import get_settings
+from pipeline.progress import BatchApiProgress, publish_batch_api
+from pipeline.schema import ErrorCode, ExtractContext
 from pipeline.sources import list_inputs
 from pipeline.worker import WorkerOptions, cached_result
 
 log = logging.getLogger(__name__)
 
-WORKER = "gemini-batch"
+__all__ = ["WORKER", "BatchApiOptions", "BatchApiRun", "run_batch_api"]
 JOB_MEMORY_BYTES = 200_000_000  # Google takes 2 GB files; the driver builds a job in memory
 
 
@@ -108,18 +98,16 @@ class BatchApiRun:
         self.identity = backend.cache_identity(self.context)
         self.config = generation_config(backend)  # one for every request: building one is slow
         self.cache = ResultCache(Path(options.cache_path)) if options.cache_path else None
-        run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-        self.writer = ShardWriter(options.output, run_id, options.shard_size)
         self.manifest = BatchManifest.read(options.output)
-        # What is already written: successes, and which job (worker) wrote each result.
-        self.succeeded: set[str] = set()
-        self.written: set[tuple[str, str | None]] = set()
-        for result in read_shards(options.output):
-            self._seen(result)
+        self.progress = BatchApiProgress(job_id=self.manifest.job_id)
+        for job in self.manifest.jobs:  # jobs an earlier run left out: this run waits on them
+            if not job.collected:
+                self.progress.job(job.display_name, job.state, job.name, images=len(job.entries))
+                self.progress.images += len(job.entries)
+        self.results = BatchApiResults(options, backend, self.identity, self.cache, self.progress)
         # Entries without a final answer: no answer at all, or a transient error (as online, worth
         # another attempt); with a deadline they go online, else they end failed.
         self.unanswered: list[tuple[ManifestEntry, ManifestJob, BackendError | None]] = []
-        self.progress = BatchApiProgress()
 
     def run(self, online: Callable[[], None] | None = None) -> BatchSummary:
         """Submit what needs an answer, poll every job to its end, collect, fall back, summarise."""
@@ -130,14 +118,22 @@ class BatchApiRun:
             self._poll()
             fall_back = bool(self.unanswered) and online is not None and self.api.deadline_s is not None
             if not fall_back:
-                self._write_unanswered()
+                for entry, job, error in self.unanswered:
+                    self.results.unanswered(entry, job, error)
         finally:
-            self.writer.close()
+            self.results.close()
         if fall_back and online is not None:
             self.progress.online = len({entry.source for entry, _, _ in self.unanswered})
-            self.on_progress(self.progress)
+            self._report()
             online()  # the online path answers every input still without a result in the shards
-        return write_combined(self.options.output, self.backend, self._cost_of)
+        summary = write_combined(self.options.output, self.backend, self.results.cost_of)
+        self.progress.status = "done"
+        self._report()
+        return summary
+
+    def _report(self) -> None:
+        self.on_progress(self.progress)
+        publish_batch_api(self.progress)
 
     # --- submitting ----------------------------------------------------------------
 
@@ -152,6 +148,8 @@ class BatchApiRun:
                 found = self.client.create(requests, job.display_name, job.inline)
             job.name, job.state = found.name, found.state
             self.manifest.write(self.options.output)
+            self.progress.job(job.display_name, job.state, job.name)
+            self._report()
 
     def _requests_of(self, entries: list[ManifestEntry]) -> Iterator[BatchRequest]:
         seen: set[str] = set()
@@ -179,7 +177,10 @@ class BatchApiRun:
                 continue
             entry = ManifestEntry(index=index, source=source, sha256=request.key)
             if request.key in key_job:  # the same content already asked: one answer for both
-                key_job[request.key].entries.append(entry)
+                job = key_job[request.key]
+                job.entries.append(entry)
+                self.progress.images += 1
+                self.progress.job(job.display_name, job.state, images=len(job.entries))
                 continue
             if any(r.key == request.key for r in chunk):
                 entries.append(entry)
@@ -206,14 +207,16 @@ class BatchApiRun:
             if self.cache is not None:
                 schedule = self.cache.get(cache_key(payload.sha256, self.identity))
                 if schedule is not None:
-                    self._write(cached_result(payload, schedule))
+                    self.progress.images += 1
+                    self.results.write(cached_result(payload, schedule))
                     return None
             image = open_image(payload, max_pixels=self.max_pixels)
             return build_request(self.backend, image, self.context, payload.sha256, self.config)
         except (ImageRejected, BackendError) as exc:
             code: ErrorCode = exc.code
             sha = payload.sha256 if payload is not None else None
-            self._write(_failed(index, source, sha, code, str(exc), attempts=0))
+            self.progress.images += 1
+            self.results.write(failed_result(index, source, sha, code, str(exc), attempts=0))
             return None
 
     def _create(self, chunk: list[BatchRequest], entries: list[ManifestEntry]) -> None:
@@ -226,12 +229,13 @@ class BatchApiRun:
         )
         self.manifest.jobs.append(job)
         self.manifest.write(self.options.output)  # before the create: a lost reply is found by name
+        self.progress.job(name, job.state, images=len(entries))
+        self.progress.images += len(entries)
         view = self.client.create(chunk, name, inline)
         job.name, job.state = view.name, view.state
         self.manifest.write(self.options.output)
-        self.progress.jobs[name] = view.state
-        self.progress.images += len(entries)
-        self.on_progress(self.progress)
+        self.progress.job(name, view.state, view.name)
+        self._report()
 
     # --- polling and collecting ----------------------------------------------------------
 
@@ -250,11 +254,12 @@ class BatchApiRun:
                         raise
                     log.warning("polling %s: %s; polling again later", job.name, exc.message)
                     continue
-                job.state = self.progress.jobs[job.display_name] = view.state
+                job.state = view.state
+                self.progress.job(job.display_name, view.state, view.name)
                 if view.state in TERMINAL:
                     self._collect(job, self.client.answers(view) if view.state == "succeeded" else iter(()))
             self.manifest.write(self.options.output)
-            self.on_progress(self.progress)
+            self._report()
             if self._near_deadline():
                 self._abandon([job for job in self.manifest.jobs if not job.collected])
                 return
@@ -273,89 +278,29 @@ class BatchApiRun:
         for job in jobs:
             assert job.name is not None
             self.client.cancel(job.name)
-            job.state = self.progress.jobs[job.display_name] = "cancelled"
+            job.state = "cancelled"
+            self.progress.job(job.display_name, job.state)
             self._collect(job, iter(()))
         self.manifest.write(self.options.output)
+        self._report()
 
     def _collect(self, job: ManifestJob, answers: Iterator[Answer]) -> None:
         """Each entry's result from its key's answer, once; entries without one are unanswered."""
         by_key = {answer.key: answer for answer in answers}
         billed: set[str] = set()
         for entry in job.entries:
-            if self._done(entry, job):
-                continue  # collected by an earlier run that stopped before marking the job
+            if self.results.done(entry, job):
+                self.progress.images -= 1  # collected by an earlier run that stopped before marking the job
+                continue
             answer = by_key.get(entry.sha256)
             if answer is None or (answer.error is not None and answer.error.retryable):
                 self.unanswered.append((entry, job, answer.error if answer else None))
                 continue
             usage = answer.usage if entry.sha256 not in billed else None  # billed once per request
             billed.add(entry.sha256)
-            self._write(self._result(entry, answer, usage, job))
+            self.results.answered(entry, answer, usage, job)
         job.collected = True
         self.manifest.write(self.options.output)
-
-    def _result(
-        self, entry: ManifestEntry, answer: Answer, usage: Usage | None, job: ManifestJob
-    ) -> ImageResult:
-        if answer.error is not None or answer.schedule is None:
-            error = answer.error or BackendError("bad_model_output", "no answer")
-            image_error = ImageError(code=error.code, message=error.message, retryable=error.retryable)
-            return ImageResult(
-                image_index=entry.index, source=entry.source, sha256=entry.sha256, success=False,
-                status="failed", error=image_error, attempts=1, worker=f"{WORKER}:{job.name}", usage=usage,
-            )  # fmt: skip
-        schedule = clean_schedule(answer.schedule)
-        if self.cache is not None:
-            self.cache.put(cache_key(entry.sha256, self.identity), entry.sha256, schedule)
-        return ImageResult(
-            image_index=entry.index, source=entry.source, sha256=entry.sha256, success=True,
-            status="ok", attempts=1, worker=f"{WORKER}:{job.name}", usage=usage, data=schedule,
-        )  # fmt: skip
-
-    def _write_unanswered(self) -> None:
-        for entry, job, error in self.unanswered:
-            if self._done(entry, job):
-                continue
-            code: ErrorCode = "timeout" if job.state in ("expired", "cancelled") else "upstream_error"
-            message = f"no answer: its Batch API job {job.name} ended {job.state.upper()}"
-            if error is not None:
-                code, message = error.code, error.message
-            result = _failed(entry.index, entry.source, entry.sha256, code, message, attempts=1)
-            self._write(result.model_copy(update={"worker": f"{WORKER}:{job.name}"}))
-
-    def _done(self, entry: ManifestEntry, job: ManifestJob) -> bool:
-        """The entry succeeded somewhere, or this job's result for it is already written."""
-        return entry.source in self.succeeded or (entry.source, f"{WORKER}:{job.name}") in self.written
-
-    def _seen(self, result: ImageResult) -> None:
-        if result.success:
-            self.succeeded.add(result.source)
-        self.written.add((result.source, result.worker))
-
-    def _write(self, result: ImageResult) -> None:
-        self.writer.write(result)
-        self._seen(result)
-        self.progress.answered += result.success
-        self.progress.failed += not result.success
-
-    def _cost_of(self, result: ImageResult) -> float:
-        """Batch answers at batch prices, online answers at online prices."""
-        usage = result.usage or Usage()
-        settings = get_settings()
-        if not (result.worker or "").startswith(WORKER):
-            return self.backend.estimated_cost(usage, settings)
-        price = batch_price_for(self.backend.model, settings)
-        output = usage.output_tokens + usage.thinking_tokens
-        return (usage.prompt_tokens * price.input + output * price.output) / 1_000_000
-
-
-def _failed(
-    index: int, source: str, sha256: str | None, code: ErrorCode, message: str, attempts: int
-) -> ImageResult:
-    return ImageResult(
-        image_index=index, source=source, sha256=sha256, success=False, status="failed",
-        error=ImageError(code=code, message=message), attempts=attempts, worker=WORKER,
-    )  # fmt: skip
 
 
 def run_batch_api(

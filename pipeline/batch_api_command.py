@@ -1,14 +1,18 @@
 """``karaoke-pipeline batch --via gemini-batch``: the Batch API path, and the online path after it.
 
 Kept apart from ``cli`` (argument parsing and printing) and ``batch_api`` (the
-path itself): this wires the two together. The Batch API part needs no Ray;
-Ray starts only when images are left for the online path near ``--deadline``,
-which then runs the batch job's own dispatcher (``run_batch --resume``) on the
-shared budget over every input still without a result.
+path itself): this wires the two together. The Batch API part needs no Ray; with
+a cluster to attach to (``RAY_ADDRESS``, or the local Ray ``up`` keeps) it
+attaches for the whole run, so the run's BatchProgress (each job's state) is in
+the progress actor and its jobs in the metrics. Otherwise Ray starts only when
+images are left for the online path near ``--deadline``, which then runs the
+batch job's own dispatcher (``run_batch --resume``) on the shared budget over
+every input still without a result.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable
@@ -22,8 +26,8 @@ if TYPE_CHECKING:
     from pipeline.backends.gemini import GeminiOptions
     from pipeline.batch import BatchCounts, BatchOptions, BatchSummary
     from pipeline.batch_api import BatchApiOptions
-    from pipeline.batch_manifest import BatchApiProgress
     from pipeline.plan import JobPlan
+    from pipeline.progress import BatchApiProgress
     from pipeline.session import LocalRuntime
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -83,4 +87,8 @@ def run_via_batch_api(
             )
 
     backend = cast("GeminiOptions", plan.backend)
-    return run_batch_api(options, api, backend, on_progress=on_progress, online=online, worker=plan.worker)
+    cluster = ray_runtime(ray_address, runtime) if ray_address or runtime else contextlib.nullcontext()
+    with cluster:  # attached, the run is seen in the progress actor and the metrics
+        return run_batch_api(
+            options, api, backend, on_progress=on_progress, online=online, worker=plan.worker
+        )

@@ -1,4 +1,4 @@
-"""The Batch API path's record of its jobs (``OUTPUT/batch-manifest.json``) and its progress line.
+"""The Batch API path's record of its jobs (``OUTPUT/batch-manifest.json``).
 
 The manifest is what makes ``batch --via gemini-batch`` resumable: each job is
 written with its display name and entries (index, source, sha256) before its
@@ -10,7 +10,7 @@ rename on local disks.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import uuid
 
 from pydantic import Field
 
@@ -39,6 +39,10 @@ class ManifestJob(WireModel):
 
 
 class BatchManifest(WireModel):
+    job_id: str = Field(
+        default_factory=lambda: f"batch-api-{uuid.uuid4().hex[:16]}",
+        description="the run's id in the progress actor, the same for every run over this OUTPUT",
+    )
     jobs: list[ManifestJob] = Field(default_factory=list)
 
     @classmethod
@@ -60,25 +64,3 @@ class BatchManifest(WireModel):
             write_json_atomically(Path(root) / MANIFEST, text)
         else:
             fs.pipe_file(f"{root}/{MANIFEST}", text.encode())
-
-
-@dataclass
-class BatchApiProgress:
-    """Each job's state and the images answered so far, for the progress line."""
-
-    jobs: dict[str, str] = field(default_factory=dict)  # display name -> state
-    images: int = 0
-    answered: int = 0
-    failed: int = 0
-    online: int = 0
-
-    def line(self) -> str:
-        states: dict[str, int] = {}
-        for state in self.jobs.values():
-            states[state] = states.get(state, 0) + 1
-        summary = ", ".join(f"{count} {state}" for state, count in sorted(states.items())) or "none"
-        return (
-            f"{len(self.jobs)} Batch API job{'' if len(self.jobs) == 1 else 's'} ({summary}); "
-            f"{self.answered} answered, "
-            f"{self.failed} failed, {self.online} left for the online path"
-        )
