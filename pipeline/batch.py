@@ -63,6 +63,9 @@ class BatchOptions(BaseModel):
         default=None,
         description="the day dates without a year are read against (default: capture date, today)",
     )
+    stop_at: dt.datetime | None = Field(
+        default=None, description="no input is handed to a worker after this time (a deadline); None: none"
+    )
 
 
 class BatchSummary(WireModel):
@@ -287,6 +290,8 @@ def run_batch(
             if prior.skips(source, options.retry_failed):
                 counts.skipped += 1
                 continue
+            if options.stop_at is not None and dt.datetime.now(dt.UTC) >= options.stop_at:
+                return  # the rest get no result here: the caller (the Batch API path) says why
             payload = ImageRef(index=index, source=source)
             yield ImageTask(
                 job_id=run_id, payload=payload, context=context, cache_identity=identity, priority="bulk"

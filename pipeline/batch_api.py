@@ -37,7 +37,7 @@ from pipeline.backends.gemini_batch import (
     display_name_for,
 )
 from pipeline.batch import BatchOptions, BatchSummary, PriorOutcomes, check_output, write_combined
-from pipeline.batch_api_results import WORKER, BatchApiResults, failed_result
+from pipeline.batch_api_results import WORKER, BatchApiResults, failed_result, worker_of
 from pipeline.batch_manifest import BatchManifest, ManifestEntry, ManifestJob
 from pipeline.cache import ResultCache, cache_key
 from pipeline.errors import BackendError, ImageRejected
@@ -67,7 +67,9 @@ class BatchApiOptions(BaseModel):
     )
     poll_initial_s: float = Field(default=5.0, gt=0, description="first wait between polls")
     poll_max_s: float = Field(default=60.0, gt=0, description="longest wait between polls")
-    deadline_s: float | None = Field(default=None, gt=0, description="seconds from start for every answer")
+    deadline_s: float | None = Field(
+        default=None, gt=0, description="seconds from the round's first run (the manifest's) for every answer"
+    )
     online_share: float = Field(
         default=0.2, gt=0, lt=1, description="the deadline's last share, left to the online path"
     )
@@ -91,7 +93,6 @@ class BatchApiRun:
         self.max_bytes, self.max_pixels = worker.max_bytes, worker.max_pixels
         self.on_progress = on_progress or (lambda progress: None)
         self.sleep = sleep
-        self.started = time.monotonic()
         self.context = (
             ExtractContext(reference_date=options.reference_date) if options.reference_date else None
         )
@@ -99,6 +100,10 @@ class BatchApiRun:
         self.config = generation_config(backend)  # one for every request: building one is slow
         self.cache = ResultCache(Path(options.cache_path)) if options.cache_path else None
         self.manifest = BatchManifest.read(options.output)
+        if self.manifest.started_at is None or options.retry_failed:  # a new round: its own deadline
+            self.manifest.started_at = dt.datetime.now(dt.UTC)
+        if api.deadline_s is not None:  # counted from the round's first run, not from this one
+            self.manifest.deadline_s = api.deadline_s
         self.progress = BatchApiProgress(job_id=self.manifest.job_id)
         for job in self.manifest.jobs:  # jobs an earlier run left out: this run waits on them
             if not job.collected:
@@ -109,27 +114,50 @@ class BatchApiRun:
         # another attempt); with a deadline they go online, else they end failed.
         self.unanswered: list[tuple[ManifestEntry, ManifestJob, BackendError | None]] = []
 
-    def run(self, online: Callable[[], None] | None = None) -> BatchSummary:
-        """Submit what needs an answer, poll every job to its end, collect, fall back, summarise."""
-        fall_back = False
+    def run(self, online: Callable[[dt.datetime], None] | None = None) -> BatchSummary:
+        """Submit what needs an answer, poll every job to its end, collect, fall back, summarise.
+
+        ``online(deadline)``: the online path over every input still without a result in the
+        shards, handing out no image after ``deadline``.
+        """
+        deadline = self.manifest.deadline_at
         try:
+            self.manifest.write(self.options.output)  # the round's start, before any create
             self._resume_creates()
             self._submit_new()
             self._poll()
-            fall_back = bool(self.unanswered) and online is not None and self.api.deadline_s is not None
-            if not fall_back:
+            if online is None or deadline is None:
                 for entry, job, error in self.unanswered:
                     self.results.unanswered(entry, job, error)
         finally:
             self.results.close()
-        if fall_back and online is not None:
-            self.progress.online = len({entry.source for entry, _, _ in self.unanswered})
-            self._report()
-            online()  # the online path answers every input still without a result in the shards
+        if self.unanswered and online is not None and deadline is not None:
+            self._fall_back(online, deadline)
         summary = write_combined(self.options.output, self.backend, self.results.cost_of)
         self.progress.status = "done"
         self._report()
         return summary
+
+    def _fall_back(self, online: Callable[[dt.datetime], None], deadline: dt.datetime) -> None:
+        """The unanswered images online until the deadline; those it did not reach end ``timeout``."""
+        self.progress.online = len({entry.source for entry, _, _ in self.unanswered})
+        self._report()
+        before = self.results.count
+        if dt.datetime.now(dt.UTC) < deadline:
+            online(deadline)
+        after = BatchApiResults(self.options, self.backend, self.identity, self.cache, self.progress)
+        try:
+            for entry, job, _ in self.unanswered:
+                if entry.source in after.succeeded or after.count[entry.source] > before[entry.source]:
+                    continue  # answered (or failed) online: its result is in the shards
+                message = (
+                    f"no answer by the deadline {deadline:%Y-%m-%d %H:%M:%S} UTC: its Batch API job "
+                    f"{job.name} ended {job.state.upper()} and the online path did not reach it in time"
+                )
+                result = failed_result(entry.index, entry.source, entry.sha256, "timeout", message, 0)
+                after.write(result.model_copy(update={"worker": worker_of(job)}))
+        finally:
+            after.close()
 
     def _report(self) -> None:
         self.on_progress(self.progress)
@@ -260,18 +288,21 @@ class BatchApiRun:
                     self._collect(job, self.client.answers(view) if view.state == "succeeded" else iter(()))
             self.manifest.write(self.options.output)
             self._report()
-            if self._near_deadline():
+            left_s = self._batch_time_left_s()
+            if left_s <= 0:
                 self._abandon([job for job in self.manifest.jobs if not job.collected])
                 return
             if any(not job.collected for job in self.manifest.jobs):
-                self.sleep(wait_s)
+                self.sleep(min(wait_s, left_s))
                 wait_s = min(wait_s * 1.5, self.api.poll_max_s)
 
-    def _near_deadline(self) -> bool:
-        if self.api.deadline_s is None:
-            return False
-        batch_share = self.api.deadline_s * (1 - self.api.online_share)
-        return time.monotonic() - self.started >= batch_share
+    def _batch_time_left_s(self) -> float:
+        """Seconds until the deadline's last share (left to the online path); inf without a deadline."""
+        deadline, deadline_s = self.manifest.deadline_at, self.manifest.deadline_s
+        if deadline is None or deadline_s is None:
+            return float("inf")
+        cut = deadline - dt.timedelta(seconds=deadline_s * self.api.online_share)
+        return (cut - dt.datetime.now(dt.UTC)).total_seconds()
 
     def _abandon(self, jobs: list[ManifestJob]) -> None:
         """Jobs still out near the deadline: cancelled, their images left to the online path."""
@@ -309,7 +340,7 @@ def run_batch_api(
     backend: GeminiOptions,
     client: GeminiBatchClient | None = None,
     on_progress: Callable[[BatchApiProgress], None] | None = None,
-    online: Callable[[], None] | None = None,
+    online: Callable[[dt.datetime], None] | None = None,
     worker: WorkerOptions | None = None,
 ) -> BatchSummary:
     """Run (or resume) the Batch API path over ``options.output``; returns what combined.json holds."""

@@ -13,8 +13,8 @@ every input still without a result.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
@@ -73,18 +73,14 @@ def run_via_batch_api(
     if plan.backend.kind != "gemini":
         raise ConfigError("--via gemini-batch needs the gemini backend (set GEMINI_API_KEY)")
     plan.backend.require_usable()
-    started = time.monotonic()
 
-    def online() -> None:
+    def online(deadline: dt.datetime) -> None:
         with ray_runtime(ray_address, runtime) as use_ray:
             if not use_ray:
                 raise ConfigError("the online fallback needs Ray; it could not start (see the warning above)")
-            left_s = (api.deadline_s or 0) - (time.monotonic() - started)
-            if left_s <= 0:
-                raise ConfigError("the deadline passed before the online fallback could start")
-            run_batch(
-                options.model_copy(update={"resume": True, "retry_failed": False}), plan, on_online_progress
-            )
+            # One image per worker taken at a time: none is handed out after the deadline.
+            update = {"resume": True, "retry_failed": False, "stop_at": deadline, "read_ahead": 1}
+            run_batch(options.model_copy(update=update), plan, on_online_progress)
 
     backend = cast("GeminiOptions", plan.backend)
     cluster = ray_runtime(ray_address, runtime) if ray_address or runtime else contextlib.nullcontext()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from pipeline.backends.gemini_quotas import batch_price_for
@@ -52,6 +53,7 @@ class BatchApiResults:
         # What is already written: successes, and which job (worker) wrote each result.
         self.succeeded: set[str] = set()
         self.written: set[tuple[str, str | None]] = set()
+        self.count: Counter[str] = Counter()  # results per source
         for result in read_shards(options.output):
             self._seen(result)
 
@@ -111,6 +113,7 @@ class BatchApiResults:
         if result.success:
             self.succeeded.add(result.source)
         self.written.add((result.source, result.worker))
+        self.count[result.source] += 1
 
 
 def failed_result(

@@ -3,8 +3,9 @@
 The manifest is what makes ``batch --via gemini-batch`` resumable: each job is
 written with its display name and entries (index, source, sha256) before its
 create is sent, and again with its ``batches/ID`` after; a job is ``collected``
-once every entry's result (or its absence) is in the shards. Written whole, by a
-rename on local disks.
+once every entry's result (or its absence) is in the shards. It also holds the
+round's start and ``--deadline``, so a later run counts the deadline from the
+first one. Written whole, by a rename on local disks.
 """
 
 from __future__ import annotations
@@ -43,7 +44,18 @@ class BatchManifest(WireModel):
         default_factory=lambda: f"batch-api-{uuid.uuid4().hex[:16]}",
         description="the run's id in the progress actor, the same for every run over this OUTPUT",
     )
+    started_at: dt.datetime | None = Field(
+        default=None,
+        description="this round's start (the first run, or --retry-failed): deadlines count from it",
+    )
+    deadline_s: float | None = Field(default=None, description="--deadline, in seconds from started_at")
     jobs: list[ManifestJob] = Field(default_factory=list)
+
+    @property
+    def deadline_at(self) -> dt.datetime | None:
+        if self.started_at is None or self.deadline_s is None:
+            return None
+        return self.started_at + dt.timedelta(seconds=self.deadline_s)
 
     @classmethod
     def read(cls, output: str) -> BatchManifest:
