@@ -39,7 +39,7 @@ from pipeline.backends.gemini_batch import (
 from pipeline.batch import BatchOptions, BatchSummary, PriorOutcomes, check_output, write_combined
 from pipeline.batch_api_results import WORKER, BatchApiResults, failed_result, worker_of
 from pipeline.batch_manifest import BatchManifest, ManifestEntry, ManifestJob
-from pipeline.cache import ResultCache, cache_key
+from pipeline.cache import ResultCache
 from pipeline.errors import BackendError, ImageRejected
 from pipeline.images import ImagePayload, open_image, read_uri
 from pipeline.progress import BatchApiProgress, publish_batch_api
@@ -98,7 +98,11 @@ class BatchApiRun:
         )
         self.identity = backend.cache_identity(self.context)
         self.config = generation_config(backend)  # one for every request: building one is slow
-        self.cache = ResultCache(Path(options.cache_path)) if options.cache_path else None
+        self.cache = (
+            ResultCache(Path(options.cache_path), similar=options.similar_cache)
+            if options.cache_path
+            else None
+        )
         self.manifest = BatchManifest.read(options.output)
         if self.manifest.started_at is None or options.retry_failed:  # a new round: its own deadline
             self.manifest.started_at = dt.datetime.now(dt.UTC)
@@ -109,7 +113,9 @@ class BatchApiRun:
             if not job.collected:
                 self.progress.job(job.display_name, job.state, job.name, images=len(job.entries))
                 self.progress.images += len(job.entries)
-        self.results = BatchApiResults(options, backend, self.identity, self.cache, self.progress)
+        self.results = BatchApiResults(
+            options, backend, self.identity, self.cache, self.progress, self.max_bytes
+        )
         # Entries without a final answer: no answer at all, or a transient error (as online, worth
         # another attempt); with a deadline they go online, else they end failed.
         self.unanswered: list[tuple[ManifestEntry, ManifestJob, BackendError | None]] = []
@@ -145,7 +151,9 @@ class BatchApiRun:
         before = self.results.count
         if dt.datetime.now(dt.UTC) < deadline:
             online(deadline)
-        after = BatchApiResults(self.options, self.backend, self.identity, self.cache, self.progress)
+        after = BatchApiResults(
+            self.options, self.backend, self.identity, self.cache, self.progress, self.max_bytes
+        )
         try:
             for entry, job, _ in self.unanswered:
                 if entry.source in after.succeeded or after.count[entry.source] > before[entry.source]:
@@ -232,11 +240,11 @@ class BatchApiRun:
         payload: ImagePayload | None = None
         try:
             payload = read_uri(source, index, max_bytes=self.max_bytes)
-            if self.cache is not None:
-                schedule = self.cache.get(cache_key(payload.sha256, self.identity))
-                if schedule is not None:
+            if self.cache is not None:  # the exact image, else a near-copy, as the workers look
+                hit = self.cache.lookup(payload.sha256, payload.data, self.identity)
+                if hit is not None:
                     self.progress.images += 1
-                    self.results.write(cached_result(payload, schedule))
+                    self.results.write(cached_result(payload, hit.schedule, hit.similar_to))
                     return None
             image = open_image(payload, max_pixels=self.max_pixels)
             return build_request(self.backend, image, self.context, payload.sha256, self.config)

@@ -9,6 +9,7 @@ would write (cleaning, the cache) and an absent answer into a clear code.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections import Counter
 from typing import TYPE_CHECKING
@@ -17,7 +18,8 @@ from pipeline.backends.gemini_quotas import batch_price_for
 from pipeline.batch import ShardWriter, read_shards
 from pipeline.cache import cache_key
 from pipeline.clean import clean_schedule
-from pipeline.errors import BackendError
+from pipeline.errors import BackendError, ImageRejected
+from pipeline.images import read_uri
 from pipeline.schema import ErrorCode, ImageError, ImageResult, Usage
 from pipeline.settings import get_settings
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from pipeline.cache import ResultCache
     from pipeline.progress import BatchApiProgress
 
+log = logging.getLogger(__name__)
 WORKER = "gemini-batch"
 
 
@@ -46,8 +49,10 @@ class BatchApiResults:
         identity: str,
         cache: ResultCache | None,
         progress: BatchApiProgress,
+        max_bytes: int,
     ) -> None:
         self.backend, self.identity, self.cache, self.progress = backend, identity, cache, progress
+        self.max_bytes = max_bytes
         run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         self.writer = ShardWriter(options.output, run_id, options.shard_size)
         # What is already written: successes, and which job (worker) wrote each result.
@@ -78,8 +83,9 @@ class BatchApiResults:
             ))  # fmt: skip
             return
         schedule = clean_schedule(answer.schedule)
-        if self.cache is not None:
-            self.cache.put(cache_key(entry.sha256, self.identity), entry.sha256, schedule)
+        if self.cache is not None:  # with its fingerprint (the image read again), for its near-copies
+            image = self._image(entry) if self.cache.similar else None
+            self.cache.put(cache_key(entry.sha256, self.identity), entry.sha256, schedule, image)
         self.write(ImageResult(
             image_index=entry.index, source=entry.source, sha256=entry.sha256, success=True,
             status="ok", attempts=1, worker=worker_of(job), usage=usage, data=schedule,
@@ -95,6 +101,13 @@ class BatchApiResults:
             code, message = error.code, error.message
         result = failed_result(entry.index, entry.source, entry.sha256, code, message, attempts=1)
         self.write(result.model_copy(update={"worker": worker_of(job)}))
+
+    def _image(self, entry: ManifestEntry) -> bytes | None:
+        try:
+            return read_uri(entry.source, entry.index, max_bytes=self.max_bytes).data
+        except (ImageRejected, OSError) as exc:  # gone since it was sent: cached by its hash only
+            log.warning("no fingerprint of %s for the similar-image cache: %s", entry.source, exc)
+            return None
 
     def cost_of(self, result: ImageResult) -> float:
         """Batch answers at batch prices, online answers at online prices."""

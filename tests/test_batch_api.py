@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import time
@@ -9,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from pydantic import SecretStr
 
 from pipeline.backends.gemini import GeminiBackend, GeminiOptions
@@ -24,6 +26,7 @@ from pipeline.testing.fake_gemini import FakeGeminiServer
 from pipeline.testing.fake_gemini_batch import FakeBatchOptions
 from pipeline.testing.scripted import make_scripted_png
 
+SAMPLES = Path(__file__).resolve().parents[1] / "examples" / "screenshots"
 FAST = BatchApiOptions(poll_initial_s=0.02, poll_max_s=0.1)
 
 
@@ -228,3 +231,44 @@ def test_the_same_content_under_two_names_is_asked_once(server: FakeGeminiServer
     assert sum(len(job.lines) for job in new_jobs) == 3  # a, b and c: one request each
     assert summary.successful_images == 5
     _one_result_each(tmp_path / "out", sorted(folder.iterdir()))
+
+
+def test_a_near_copy_of_an_answered_image_is_answered_from_the_cache_not_sent(
+    server: FakeGeminiServer, tmp_path: Path
+) -> None:
+    original = (
+        Path(__file__).resolve().parents[1] / "examples" / "screenshots" / "006-table.png"
+    ).read_bytes()
+    with Image.open(io.BytesIO(original)) as image:  # forwarded: half the size, re-compressed
+        small = image.convert("RGB").resize((image.width // 2, image.height // 2))
+    forwarded = io.BytesIO()
+    small.save(forwarded, format="JPEG", quality=70)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "table.png").write_bytes(original)
+    (tmp_path / "two").mkdir()
+    (tmp_path / "two" / "table-forwarded.jpg").write_bytes(forwarded.getvalue())
+    (tmp_path / "two" / "other.png").write_bytes(make_scripted_png(venue="Other Bar", size=(300, 200)))
+    server.batches.configure(FakeBatchOptions())
+    cache = str(tmp_path / "cache.sqlite3")
+    first = run_batch_api(
+        BatchOptions(input=str(tmp_path / "one"), output=str(tmp_path / "out1"), cache_path=cache),
+        FAST,
+        _backend(server),
+    )
+    assert first.successful_images == 1 and first.cached_images == 0
+    before = len(server.batches.jobs)
+    second = run_batch_api(
+        BatchOptions(input=str(tmp_path / "two"), output=str(tmp_path / "out2"), cache_path=cache),
+        FAST,
+        _backend(server),
+    )
+    (new_job,) = list(server.batches.jobs.values())[before:]
+    assert len(new_job.lines) == 1  # only the other image went into a Batch API request
+    results = {Path(result.source).name: result for result in read_shards(str(tmp_path / "out2"))}
+    (earlier,) = list(read_shards(str(tmp_path / "out1")))
+    copy = results["table-forwarded.jpg"]
+    assert copy.status == "cached" and copy.similar_to == earlier.sha256 and copy.data == earlier.data
+    assert copy.to_wire()["similarTo"] == earlier.sha256
+    assert results["other.png"].status == "ok" and second.cached_images == 1
+    (job,) = BatchManifest.read(str(tmp_path / "out2")).jobs
+    assert [Path(entry.source).name for entry in job.entries] == ["other.png"]
