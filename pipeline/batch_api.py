@@ -38,6 +38,7 @@ from pipeline.backends.gemini_batch import (
 )
 from pipeline.batch import BatchOptions, BatchSummary, PriorOutcomes, check_output, write_combined
 from pipeline.batch_api_results import WORKER, BatchApiResults, failed_result, worker_of
+from pipeline.batch_api_spool import JobSpool
 from pipeline.batch_manifest import BatchManifest, ManifestEntry, ManifestJob
 from pipeline.cache import ResultCache
 from pipeline.errors import BackendError, ImageRejected
@@ -50,7 +51,7 @@ from pipeline.worker import WorkerOptions, cached_result
 log = logging.getLogger(__name__)
 
 __all__ = ["WORKER", "BatchApiOptions", "BatchApiRun", "run_batch_api"]
-JOB_MEMORY_BYTES = 200_000_000  # Google takes 2 GB files; the driver builds a job in memory
+JOB_FILE_BYTES = 200_000_000  # Google takes 2 GB files; smaller ones upload (and upload again) sooner
 
 
 class BatchApiOptions(BaseModel):
@@ -60,10 +61,10 @@ class BatchApiOptions(BaseModel):
     max_requests_per_job: int = Field(default=1000, ge=1, description="requests per job, at most")
     inline_limit_bytes: int = Field(default=INLINE_LIMIT_BYTES, ge=1, description="larger jobs go as a file")
     file_limit_bytes: int = Field(
-        default=JOB_MEMORY_BYTES,
+        default=JOB_FILE_BYTES,
         ge=1,
         le=FILE_LIMIT_BYTES,
-        description="bytes of one job's requests, held in the driver's memory while it is built",
+        description="bytes of one job's requests, at most (past the inline limit, a temporary file)",
     )
     poll_initial_s: float = Field(default=5.0, gt=0, description="first wait between polls")
     poll_max_s: float = Field(default=60.0, gt=0, description="longest wait between polls")
@@ -179,9 +180,11 @@ class BatchApiRun:
             if job.name is not None:
                 continue
             found = self.client.find(job.display_name)
-            if found is None:
-                requests = list(self._requests_of(job.entries))
-                found = self.client.create(requests, job.display_name, job.inline)
+            if found is None:  # sent as recorded: inline, or as a file
+                with JobSpool(self.client, float("inf") if job.inline else 0) as spool:
+                    for request in self._requests_of(job.entries):
+                        spool.add(request)
+                    found = spool.create(job.display_name)
             job.name, job.state = found.name, found.state
             self.manifest.write(self.options.output)
             self.progress.job(job.display_name, job.state, job.name)
@@ -203,37 +206,40 @@ class BatchApiRun:
         in_jobs = {entry.source for job in open_jobs for entry in job.entries}
         key_job = {entry.sha256: job for job in open_jobs for entry in job.entries}
         prior = PriorOutcomes.read(self.options.output)
-        chunk: list[BatchRequest] = []
+        spool = JobSpool(self.client, self.api.inline_limit_bytes)  # the job being built
         entries: list[ManifestEntry] = []
-        for index, source in enumerate(list_inputs(self.options.input)):
-            if source in in_jobs or prior.skips(source, self.options.retry_failed):
-                continue
-            request = self._intake(index, source)
-            if request is None:
-                continue
-            entry = ManifestEntry(index=index, source=source, sha256=request.key)
-            if request.key in key_job:  # the same content already asked: one answer for both
-                job = key_job[request.key]
-                job.entries.append(entry)
-                self.progress.images += 1
-                self.progress.job(job.display_name, job.state, images=len(job.entries))
-                continue
-            if any(r.key == request.key for r in chunk):
+        try:
+            for index, source in enumerate(list_inputs(self.options.input)):
+                if source in in_jobs or prior.skips(source, self.options.retry_failed):
+                    continue
+                request = self._intake(index, source)
+                if request is None:
+                    continue
+                entry = ManifestEntry(index=index, source=source, sha256=request.key)
+                if request.key in key_job:  # the same content already asked: one answer for both
+                    job = key_job[request.key]
+                    job.entries.append(entry)
+                    self.progress.images += 1
+                    self.progress.job(job.display_name, job.state, images=len(job.entries))
+                    continue
+                if request.key in spool:
+                    entries.append(entry)
+                    continue
+                if len(spool) and self._full(spool, request):
+                    self._create(spool, entries)
+                    key_job.update({entry.sha256: self.manifest.jobs[-1] for entry in entries})
+                    spool, entries = JobSpool(self.client, self.api.inline_limit_bytes), []
+                spool.add(request)
                 entries.append(entry)
-                continue
-            if chunk and self._full(chunk, request):
-                self._create(chunk, entries)
-                key_job.update({entry.sha256: self.manifest.jobs[-1] for entry in entries})
-                chunk, entries = [], []
-            chunk.append(request)
-            entries.append(entry)
-        if chunk:
-            self._create(chunk, entries)
+            if len(spool):
+                self._create(spool, entries)
+        finally:
+            spool.discard()
         self.manifest.write(self.options.output)
 
-    def _full(self, chunk: list[BatchRequest], request: BatchRequest) -> bool:
-        size = sum(r.wire_bytes for r in chunk) + request.wire_bytes
-        return len(chunk) >= self.api.max_requests_per_job or size > self.api.file_limit_bytes
+    def _full(self, spool: JobSpool, request: BatchRequest) -> bool:
+        size = spool.bytes + request.wire_bytes
+        return len(spool) >= self.api.max_requests_per_job or size > self.api.file_limit_bytes
 
     def _intake(self, index: int, source: str) -> BatchRequest | None:
         """The image's request; None when it was answered here (rejected, or from the cache)."""
@@ -255,9 +261,9 @@ class BatchApiRun:
             self.results.write(failed_result(index, source, sha, code, str(exc), attempts=0))
             return None
 
-    def _create(self, chunk: list[BatchRequest], entries: list[ManifestEntry]) -> None:
-        inline = sum(r.wire_bytes for r in chunk) <= self.api.inline_limit_bytes
-        name = display_name_for([r.key for r in chunk], self.identity)
+    def _create(self, spool: JobSpool, entries: list[ManifestEntry]) -> None:
+        inline = spool.inline
+        name = display_name_for(spool.keys, self.identity)
         earlier = sum(job.display_name.startswith(name) for job in self.manifest.jobs)
         name = f"{name}-{earlier}"  # the same images again (--retry-failed): never an old job's name
         job = ManifestJob(
@@ -267,7 +273,7 @@ class BatchApiRun:
         self.manifest.write(self.options.output)  # before the create: a lost reply is found by name
         self.progress.job(name, job.state, images=len(entries))
         self.progress.images += len(entries)
-        view = self.client.create(chunk, name, inline)
+        view = spool.create(name)
         job.name, job.state = view.name, view.state
         self.manifest.write(self.options.output)
         self.progress.job(name, view.state, view.name)
