@@ -10,9 +10,11 @@ after: a run that finds a job without a name looks it up by display name
 command, polls the recorded jobs and never submits an image twice. Answers take
 the online road: reply reading and repair, ``clean_schedule``, shards, the
 cache, ``combined.json`` (batch answers priced at batch prices). With a
-deadline, jobs still out near it are cancelled and every image left without an
-answer goes through the online path (``online``, the batch job's dispatcher on
-the shared budget); without one it ends failed with a clear code.
+deadline (counted from the round's first run, as the manifest records it), jobs
+still out near it are cancelled and every image left without an answer goes
+through the online path (``online``, the batch job's dispatcher on the shared
+budget) until the deadline; without one, or past it, it ends failed with a
+clear code. Each run's state is published (``publish_batch_api``) as it moves.
 """
 
 from __future__ import annotations
@@ -158,7 +160,9 @@ class BatchApiRun:
         try:
             for entry, job, _ in self.unanswered:
                 if entry.source in after.succeeded or after.count[entry.source] > before[entry.source]:
-                    continue  # answered (or failed) online: its result is in the shards
+                    self.progress.answered += entry.source in after.succeeded  # online: in the shards
+                    self.progress.failed += entry.source not in after.succeeded
+                    continue
                 message = (
                     f"no answer by the deadline {deadline:%Y-%m-%d %H:%M:%S} UTC: its Batch API job "
                     f"{job.name} ended {job.state.upper()} and the online path did not reach it in time"
@@ -167,6 +171,7 @@ class BatchApiRun:
                 after.write(result.model_copy(update={"worker": worker_of(job)}))
         finally:
             after.close()
+            self.progress.online = 0
 
     def _report(self) -> None:
         self.on_progress(self.progress)

@@ -18,6 +18,7 @@ from pipeline.batch_manifest import BatchManifest
 from pipeline.images import read_path
 from pipeline.plan import JobPlan
 from pipeline.runner import PoolOptions
+from pipeline.schema import BatchProgress
 from pipeline.testing.fake_gemini import FakeGeminiOptions, FakeGeminiServer
 from pipeline.testing.fake_gemini_batch import FakeBatchOptions
 from pipeline.testing.scripted import make_scripted_png
@@ -57,11 +58,12 @@ def _run(
         online_share=online_share,
     )  # fmt: skip
     options = BatchOptions(input=str(tmp_path / "in"), output=str(tmp_path / "out"), retry_failed=retry)
+    seen: list[BatchProgress] = []
     summary = run_via_batch_api(
         options, _plan(fake), api, ray_address=None, runtime=None,
-        on_progress=lambda progress: None, on_online_progress=lambda counts: None,
+        on_progress=lambda progress: seen.append(progress.snapshot()), on_online_progress=lambda counts: None,
     )  # fmt: skip
-    return {"summary": summary, "results": list(read_shards(str(tmp_path / "out")))}
+    return {"summary": summary, "results": list(read_shards(str(tmp_path / "out"))), "last": seen[-1]}
 
 
 def test_an_expired_job_goes_online_and_a_failed_request_keeps_its_code(
@@ -135,6 +137,9 @@ def test_the_online_part_stops_at_the_deadline_and_a_retry_round_finishes_the_re
     assert all(not r.worker.startswith(WORKER) for r in answered_online)
     sent = [r for r in fake.requests if r.path.endswith(":generateContent")]
     assert len(sent) == len(answered_online)  # what was sent online was answered, once
+    last = run["last"]
+    assert isinstance(last, BatchProgress) and last.status == "done"
+    assert (last.processed_images, last.remaining_images, last.failed_images) == (12, 0, len(late))
 
     fake.batches.configure(FakeBatchOptions())  # a later round with --retry-failed finishes them
     again = _run(fake, tmp_path, deadline_s=60, retry=True)
