@@ -123,11 +123,11 @@ class BatchApiRun:
         # another attempt); with a deadline they go online, else they end failed.
         self.unanswered: list[tuple[ManifestEntry, ManifestJob, BackendError | None]] = []
 
-    def run(self, online: Callable[[dt.datetime], None] | None = None) -> BatchSummary:
+    def run(self, online: Callable[[dt.datetime, frozenset[str]], None] | None = None) -> BatchSummary:
         """Submit what needs an answer, poll every job to its end, collect, fall back, summarise.
 
-        ``online(deadline)``: the online path over every input still without a result in the
-        shards, handing out no image after ``deadline``.
+        ``online(deadline, sources)``: the online path over these sources (each without an answer
+        here, whatever an earlier round left), handing out no image after ``deadline``.
         """
         deadline = self.manifest.deadline_at
         try:
@@ -147,13 +147,15 @@ class BatchApiRun:
         self._report()
         return summary
 
-    def _fall_back(self, online: Callable[[dt.datetime], None], deadline: dt.datetime) -> None:
+    def _fall_back(
+        self, online: Callable[[dt.datetime, frozenset[str]], None], deadline: dt.datetime
+    ) -> None:
         """The unanswered images online until the deadline; those it did not reach end ``timeout``."""
         self.progress.online = len({entry.source for entry, _, _ in self.unanswered})
         self._report()
         before = self.results.count
         if dt.datetime.now(dt.UTC) < deadline:
-            online(deadline)
+            online(deadline, frozenset(entry.source for entry, _, _ in self.unanswered))
         after = BatchApiResults(
             self.options, self.backend, self.identity, self.cache, self.progress, self.max_bytes
         )
@@ -359,7 +361,7 @@ def run_batch_api(
     backend: GeminiOptions,
     client: GeminiBatchClient | None = None,
     on_progress: Callable[[BatchApiProgress], None] | None = None,
-    online: Callable[[dt.datetime], None] | None = None,
+    online: Callable[[dt.datetime, frozenset[str]], None] | None = None,
     worker: WorkerOptions | None = None,
 ) -> BatchSummary:
     """Run (or resume) the Batch API path over ``options.output``; returns what combined.json holds."""

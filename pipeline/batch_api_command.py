@@ -6,8 +6,8 @@ a cluster to attach to (``RAY_ADDRESS``, or the local Ray ``up`` keeps) it
 attaches for the whole run, so the run's BatchProgress (each job's state) is in
 the progress actor and its jobs in the metrics. Otherwise Ray starts only when
 images are left for the online path near ``--deadline``, which then runs the
-batch job's own dispatcher (``run_batch --resume``) on the shared budget over
-every input still without a result.
+batch job's own dispatcher (``run_batch``) on the shared budget over the inputs
+the Batch API left without an answer, until the deadline.
 """
 
 from __future__ import annotations
@@ -74,12 +74,19 @@ def run_via_batch_api(
         raise ConfigError("--via gemini-batch needs the gemini backend (set GEMINI_API_KEY)")
     plan.backend.require_usable()
 
-    def online(deadline: dt.datetime) -> None:
+    def online(deadline: dt.datetime, sources: frozenset[str]) -> None:
         with ray_runtime(ray_address, runtime) as use_ray:
             if not use_ray:
                 raise ConfigError("the online fallback needs Ray; it could not start (see the warning above)")
-            # One image per worker taken at a time: none is handed out after the deadline.
-            update = {"resume": True, "retry_failed": False, "stop_at": deadline, "read_ahead": 1}
+            # These sources, even if an earlier round failed them; one image per worker taken at a
+            # time, so none is handed out after the deadline.
+            update = {
+                "resume": True,
+                "retry_failed": True,
+                "only": sources,
+                "stop_at": deadline,
+                "read_ahead": 1,
+            }
             run_batch(options.model_copy(update=update), plan, on_online_progress)
 
     backend = cast("GeminiOptions", plan.backend)

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from pipeline.backends.gemini import GeminiOptions
 from pipeline.batch import BatchOptions, read_shards
-from pipeline.batch_api import WORKER, BatchApiOptions
+from pipeline.batch_api import WORKER, BatchApiOptions, run_batch_api
 from pipeline.batch_api_command import parse_duration, run_via_batch_api
 from pipeline.batch_manifest import BatchManifest
 from pipeline.images import read_path
@@ -170,3 +170,21 @@ def test_a_rerun_counts_the_deadline_from_the_first_run(fake: FakeGeminiServer, 
     assert not [r for r in fake.requests if r.path.endswith(":generateContent")]  # nothing online
     assert BatchManifest.read(str(tmp_path / "out")).started_at == started
     assert again["summary"].successful_images == len(paths)  # type: ignore[attr-defined]
+
+
+def test_a_retry_rounds_leftovers_go_online_though_an_earlier_round_failed_them(
+    fake: FakeGeminiServer, tmp_path: Path
+) -> None:
+    paths = _images(tmp_path / "in", 4)
+    options = BatchOptions(input=str(tmp_path / "in"), output=str(tmp_path / "out"))
+    api = BatchApiOptions(poll_initial_s=0.05, poll_max_s=0.2)
+    fake.batches.configure(FakeBatchOptions(expire_jobs={len(fake.batches.jobs) + 1}))
+    first = run_batch_api(options, api, _plan(fake).backend)  # type: ignore[arg-type]  # no deadline
+    assert first.failures_by_code == {"timeout": 4}
+    fake.batches.configure(FakeBatchOptions(expire_jobs={len(fake.batches.jobs) + 1}))  # again
+    fake.clear_requests()
+    again = _run(fake, tmp_path, deadline_s=60, retry=True)
+    online = [r for r in again["results"] if r.success]  # type: ignore[attr-defined]
+    assert sorted(r.source for r in online) == [str(path) for path in paths]
+    assert all(not r.worker.startswith(WORKER) for r in online)
+    assert len([r for r in fake.requests if r.path.endswith(":generateContent")]) == 4
