@@ -63,6 +63,12 @@ class BatchOptions(BaseModel):
         default=None,
         description="the day dates without a year are read against (default: capture date, today)",
     )
+    stop_at: dt.datetime | None = Field(
+        default=None, description="no input is handed to a worker after this time (a deadline); None: none"
+    )
+    only: frozenset[str] | None = Field(
+        default=None, description="these sources only (the Batch API path's leftovers); None: every one"
+    )
 
 
 class BatchSummary(WireModel):
@@ -284,9 +290,13 @@ def run_batch(
 
     def tasks() -> Iterator[ImageTask]:
         for index, source in enumerate(list_inputs(options.input, counts.not_images)):
-            if prior.skips(source, options.retry_failed):
+            if (options.only is not None and source not in options.only) or prior.skips(
+                source, options.retry_failed
+            ):
                 counts.skipped += 1
                 continue
+            if options.stop_at is not None and dt.datetime.now(dt.UTC) >= options.stop_at:
+                return  # the rest get no result here: the caller (the Batch API path) says why
             payload = ImageRef(index=index, source=source)
             yield ImageTask(
                 job_id=run_id, payload=payload, context=context, cache_identity=identity, priority="bulk"

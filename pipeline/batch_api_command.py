@@ -1,16 +1,20 @@
 """``karaoke-pipeline batch --via gemini-batch``: the Batch API path, and the online path after it.
 
 Kept apart from ``cli`` (argument parsing and printing) and ``batch_api`` (the
-path itself): this wires the two together. The Batch API part needs no Ray;
-Ray starts only when images are left for the online path near ``--deadline``,
-which then runs the batch job's own dispatcher (``run_batch --resume``) on the
-shared budget over every input still without a result.
+path itself): this wires the two together. The Batch API part needs no Ray; with
+a cluster to attach to (``RAY_ADDRESS``, or the local Ray ``up`` keeps) it
+attaches for the whole run, so the run's BatchProgress (each job's state) is in
+the progress actor and its jobs in the metrics. Otherwise Ray starts only when
+images are left for the online path near ``--deadline``, which then runs the
+batch job's own dispatcher (``run_batch``) on the shared budget over the inputs
+the Batch API left without an answer, until the deadline.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import re
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
@@ -22,8 +26,8 @@ if TYPE_CHECKING:
     from pipeline.backends.gemini.backend import GeminiOptions
     from pipeline.batch import BatchCounts, BatchOptions, BatchSummary
     from pipeline.batch_api import BatchApiOptions
-    from pipeline.batch_manifest import BatchApiProgress
     from pipeline.plan import JobPlan
+    from pipeline.progress import BatchApiProgress
     from pipeline.session import LocalRuntime
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -69,18 +73,25 @@ def run_via_batch_api(
     if plan.backend.kind != "gemini":
         raise ConfigError("--via gemini-batch needs the gemini backend (set GEMINI_API_KEY)")
     plan.backend.require_usable()
-    started = time.monotonic()
 
-    def online() -> None:
+    def online(deadline: dt.datetime, sources: frozenset[str]) -> None:
         with ray_runtime(ray_address, runtime) as use_ray:
             if not use_ray:
                 raise ConfigError("the online fallback needs Ray; it could not start (see the warning above)")
-            left_s = (api.deadline_s or 0) - (time.monotonic() - started)
-            if left_s <= 0:
-                raise ConfigError("the deadline passed before the online fallback could start")
-            run_batch(
-                options.model_copy(update={"resume": True, "retry_failed": False}), plan, on_online_progress
-            )
+            # These sources, even if an earlier round failed them; one image per worker taken at a
+            # time, so none is handed out after the deadline.
+            update = {
+                "resume": True,
+                "retry_failed": True,
+                "only": sources,
+                "stop_at": deadline,
+                "read_ahead": 1,
+            }
+            run_batch(options.model_copy(update=update), plan, on_online_progress)
 
     backend = cast("GeminiOptions", plan.backend)
-    return run_batch_api(options, api, backend, on_progress=on_progress, online=online, worker=plan.worker)
+    cluster = ray_runtime(ray_address, runtime) if ray_address or runtime else contextlib.nullcontext()
+    with cluster:  # attached, the run is seen in the progress actor and the metrics
+        return run_batch_api(
+            options, api, backend, on_progress=on_progress, online=online, worker=plan.worker
+        )

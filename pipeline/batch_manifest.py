@@ -1,16 +1,17 @@
-"""The Batch API path's record of its jobs (``OUTPUT/batch-manifest.json``) and its progress line.
+"""The Batch API path's record of its jobs (``OUTPUT/batch-manifest.json``).
 
 The manifest is what makes ``batch --via gemini-batch`` resumable: each job is
 written with its display name and entries (index, source, sha256) before its
 create is sent, and again with its ``batches/ID`` after; a job is ``collected``
-once every entry's result (or its absence) is in the shards. Written whole, by a
-rename on local disks.
+once every entry's result (or its absence) is in the shards. It also holds the
+round's start and ``--deadline``, so a later run counts the deadline from the
+first one. Written whole, by a rename on local disks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import uuid
 
 from pydantic import Field
 
@@ -39,7 +40,22 @@ class ManifestJob(WireModel):
 
 
 class BatchManifest(WireModel):
+    job_id: str = Field(
+        default_factory=lambda: f"batch-api-{uuid.uuid4().hex[:16]}",
+        description="the run's id in the progress actor, the same for every run over this OUTPUT",
+    )
+    started_at: dt.datetime | None = Field(
+        default=None,
+        description="this round's start (the first run, or --retry-failed): deadlines count from it",
+    )
+    deadline_s: float | None = Field(default=None, description="--deadline, in seconds from started_at")
     jobs: list[ManifestJob] = Field(default_factory=list)
+
+    @property
+    def deadline_at(self) -> dt.datetime | None:
+        if self.started_at is None or self.deadline_s is None:
+            return None
+        return self.started_at + dt.timedelta(seconds=self.deadline_s)
 
     @classmethod
     def read(cls, output: str) -> BatchManifest:
@@ -60,25 +76,3 @@ class BatchManifest(WireModel):
             write_json_atomically(Path(root) / MANIFEST, text)
         else:
             fs.pipe_file(f"{root}/{MANIFEST}", text.encode())
-
-
-@dataclass
-class BatchApiProgress:
-    """Each job's state and the images answered so far, for the progress line."""
-
-    jobs: dict[str, str] = field(default_factory=dict)  # display name -> state
-    images: int = 0
-    answered: int = 0
-    failed: int = 0
-    online: int = 0
-
-    def line(self) -> str:
-        states: dict[str, int] = {}
-        for state in self.jobs.values():
-            states[state] = states.get(state, 0) + 1
-        summary = ", ".join(f"{count} {state}" for state, count in sorted(states.items())) or "none"
-        return (
-            f"{len(self.jobs)} Batch API job{'' if len(self.jobs) == 1 else 's'} ({summary}); "
-            f"{self.answered} answered, "
-            f"{self.failed} failed, {self.online} left for the online path"
-        )

@@ -124,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     batch.add_argument(
         "--deadline", type=_duration, metavar="DURATION",
-        help="with --via gemini-batch: answers by then (e.g. 6h); what the Batch API has not "
-        "answered by 80%% of it goes online",
+        help="with --via gemini-batch: answers by then (e.g. 6h), counted from the first run over "
+        "OUTPUT; what the Batch API has not answered by 80%% of it goes online, until then",
     )  # fmt: skip
     batch.add_argument("--no-progress", action="store_true", help="no live progress display")
     batch.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")

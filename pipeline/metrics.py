@@ -18,6 +18,8 @@ job id, a source or a client.
 | karaoke_cache_hits | counter | | images answered from the result cache |
 | karaoke_queued_images | gauge | | images accepted and not yet finished (Serve) |
 | karaoke_jobs | gauge | status | asynchronous jobs by status (Serve) |
+| karaoke_batch_api_jobs | gauge | state (pending, running, ...) | Batch API jobs of runs going on |
+| karaoke_batch_api_images | gauge | state | images in those jobs, by their job's state |
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ METRIC_NAMES = (
     "karaoke_cache_hits",
     "karaoke_queued_images",
     "karaoke_jobs",
+    "karaoke_batch_api_jobs",
+    "karaoke_batch_api_images",
 )
 
 
@@ -80,9 +84,17 @@ class PipelineMetrics:
         self.jobs = metrics.Gauge(
             "karaoke_jobs", description="asynchronous jobs by status", tag_keys=("status",)
         )
+        self.batch_api_job_gauge = metrics.Gauge(
+            "karaoke_batch_api_jobs", description="Gemini Batch API jobs of running runs", tag_keys=("state",)
+        )
+        self.batch_api_image_gauge = metrics.Gauge(
+            "karaoke_batch_api_images", description="images in those jobs, by job state", tag_keys=("state",)
+        )
         self._lock = threading.Lock()
         self._workers = {"total": 0, "leased": 0, "busy": 0}
         self._jobs = {"queued": 0, "running": 0}
+        self._batch_api: dict[str, tuple[dict[str, int], dict[str, int]]] = {}  # run -> (jobs, images)
+        self._batch_api_states: set[str] = set()
 
     def worker_count(self, state: str, delta: int) -> None:
         with self._lock:
@@ -96,6 +108,30 @@ class PipelineMetrics:
             self._jobs[status] = max(0, self._jobs[status] + delta)
             value = self._jobs[status]
         self.jobs.set(value, tags={"status": status})
+
+    def batch_api_jobs(self, run: str, jobs: dict[str, int], images: dict[str, int]) -> None:
+        """One Batch API run's jobs (and their images) by state; empty once the run ended."""
+        with self._lock:
+            self._batch_api[run] = (jobs, images)
+            if not jobs:
+                del self._batch_api[run]
+            self._batch_api_states.update(jobs)
+            totals = self.batch_api_totals()
+            states = sorted(self._batch_api_states)
+        for state in states:  # every state ever shown: one that emptied goes back to 0
+            self.batch_api_job_gauge.set(totals[0].get(state, 0), tags={"state": state})
+            self.batch_api_image_gauge.set(totals[1].get(state, 0), tags={"state": state})
+
+    def batch_api_totals(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Jobs and images by state over this process's running Batch API runs (what the gauges hold)."""
+        jobs: dict[str, int] = {}
+        images: dict[str, int] = {}
+        for run_jobs, run_images in list(self._batch_api.values()):
+            for state, count in run_jobs.items():
+                jobs[state] = jobs.get(state, 0) + count
+            for state, count in run_images.items():
+                images[state] = images.get(state, 0) + count
+        return jobs, images
 
     def response(self, response: ParseResponse) -> None:
         """Count the images, tokens and cost of one finished run."""

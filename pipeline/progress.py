@@ -5,17 +5,20 @@ it is tested without Ray. ``ProgressActor`` keeps one tracker per job id and
 is shared by every worker of a cluster under one name. Results are recorded
 by image index, so a report that arrives twice (a worker that finished and
 then died, and the retry that finished again) is counted once.
+``BatchApiProgress`` is the same for a run of ``batch --via gemini-batch``:
+each Batch API job's state, published by ``publish_batch_api``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pipeline.schema import BatchProgress, JobStatus
+from pipeline.schema import BatchApiJob, BatchProgress, JobStatus
 
 if TYPE_CHECKING:
     from ray.actor import ActorHandle
@@ -121,6 +124,87 @@ class ProgressTracker:
             return 0.0
         elapsed_ms = ((self._ended or self.clock()) - self._started) * 1000
         return elapsed_ms / processed * remaining
+
+
+BATCH_API_STATES = ("creating", "pending", "running", "succeeded", "failed", "cancelled", "expired")
+BATCH_API_ENDED = frozenset(BATCH_API_STATES[3:])
+
+
+@dataclass
+class BatchApiProgress:
+    """A Batch API run: each job's state and the images answered so far (pure, like the tracker).
+
+    ``line`` is the CLI's line, ``snapshot`` the run's BatchProgress, ``jobs_by_state`` and
+    ``images_by_state`` what the metrics show. ``images``: every image this run handles (answered
+    at intake, or carried by a job it waits on); ``online``: those left to the online path.
+    """
+
+    job_id: str = ""
+    jobs: dict[str, BatchApiJob] = field(default_factory=dict)  # by display name
+    images: int = 0
+    answered: int = 0
+    failed: int = 0
+    online: int = 0
+    status: JobStatus = "running"
+    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    def job(self, display_name: str, state: str, name: str | None = None, images: int | None = None) -> None:
+        """Record a job's state (and its name, or how many images it carries, when known)."""
+        job = self.jobs.setdefault(display_name, BatchApiJob(display_name=display_name, state=state))
+        job.state, job.name = state, name or job.name
+        if images is not None:
+            job.images = images
+
+    def jobs_by_state(self) -> dict[str, int]:
+        return {state: sum(job.state == state for job in self.jobs.values()) for state in BATCH_API_STATES}
+
+    def images_by_state(self) -> dict[str, int]:
+        """Images by the state of the job that carries them."""
+        counts = dict.fromkeys(BATCH_API_STATES, 0)
+        for job in self.jobs.values():
+            counts[job.state] = counts.get(job.state, 0) + job.images
+        return counts
+
+    def line(self) -> str:
+        states = ", ".join(f"{n} {state}" for state, n in sorted(self.jobs_by_state().items()) if n)
+        jobs = len(self.jobs)
+        return (
+            f"{jobs} Batch API job{'' if jobs == 1 else 's'} ({states or 'none'}); "
+            f"{self.answered} answered, {self.failed} failed, {self.online} left for the online path"
+        )
+
+    def snapshot(self) -> BatchProgress:
+        processed = self.answered + self.failed
+        return BatchProgress(
+            job_id=self.job_id,
+            status=self.status,
+            total_images=max(self.images, processed),
+            processed_images=processed,
+            remaining_images=max(self.images - processed, 0),
+            failed_images=self.failed,
+            succeeded_images=self.answered,
+            current_batch=sum(job.state in BATCH_API_ENDED for job in self.jobs.values()),
+            total_batches=len(self.jobs),
+            started_at=self.started_at,
+            updated_at=dt.datetime.now(dt.UTC),
+            batch_api_jobs=[job.model_copy() for job in self.jobs.values()],
+        )
+
+
+def publish_batch_api(progress: BatchApiProgress) -> None:
+    """The run's BatchProgress to the progress actor, its jobs to the metrics: only with Ray up.
+
+    The Batch API path needs no Ray; with none imported this costs nothing.
+    """
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return
+    from pipeline.metrics import metrics
+
+    get_progress_actor().publish.remote(progress.snapshot())  # fire and forget, as the workers do
+    running = progress.status == "running"  # an ended run's jobs leave the gauges
+    jobs, images = (progress.jobs_by_state(), progress.images_by_state()) if running else ({}, {})
+    metrics().batch_api_jobs(progress.job_id, jobs, images)
 
 
 class ProgressBoard:

@@ -204,6 +204,15 @@ class ParseResponse(WireModel):
     stats: ParseStats
 
 
+class BatchApiJob(WireModel):
+    """One Gemini Batch API job of a ``batch --via gemini-batch`` run, as last polled."""
+
+    display_name: str
+    name: str | None = Field(default=None, description="batches/ID once its create was answered")
+    state: str = Field(description="creating, pending, running, succeeded, failed, cancelled or expired")
+    images: int = Field(default=0, description="images whose answer this job carries")
+
+
 class BatchProgress(WireModel):
     """The original app's progress interface, plus job identity and status."""
 
@@ -224,3 +233,6 @@ class BatchProgress(WireModel):
     next_slot_at: dt.datetime | None = Field(default=None, description="when the next slot opens")
     started_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    batch_api_jobs: list[BatchApiJob] = Field(
+        default_factory=list, description="a Batch API run's jobs and their states (batch --via gemini-batch)"
+    )

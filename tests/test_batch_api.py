@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import io
+import json
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from pydantic import SecretStr
 
-from pipeline.backends.gemini.backend import GeminiBackend, GeminiOptions
+from pipeline.backends.gemini.backend import GeminiBackend, GeminiOptions, generation_config
+from pipeline.backends.gemini.batch import GeminiBatchClient, build_request
 from pipeline.batch import BatchOptions, read_shards
 from pipeline.batch_api import BatchApiOptions, run_batch_api
+from pipeline.batch_api_spool import JobSpool
 from pipeline.batch_manifest import BatchManifest
 from pipeline.clean import clean_schedule
 from pipeline.images import open_image, read_path
@@ -24,6 +30,7 @@ from pipeline.testing.fake_gemini import FakeGeminiServer
 from pipeline.testing.fake_gemini_batch import FakeBatchOptions
 from pipeline.testing.scripted import make_scripted_png
 
+SAMPLES = Path(__file__).resolve().parents[1] / "examples" / "screenshots"
 FAST = BatchApiOptions(poll_initial_s=0.02, poll_max_s=0.1)
 
 
@@ -228,3 +235,119 @@ def test_the_same_content_under_two_names_is_asked_once(server: FakeGeminiServer
     assert sum(len(job.lines) for job in new_jobs) == 3  # a, b and c: one request each
     assert summary.successful_images == 5
     _one_result_each(tmp_path / "out", sorted(folder.iterdir()))
+
+
+def test_a_near_copy_of_an_answered_image_is_answered_from_the_cache_not_sent(
+    server: FakeGeminiServer, tmp_path: Path
+) -> None:
+    original = (
+        Path(__file__).resolve().parents[1] / "examples" / "screenshots" / "006-table.png"
+    ).read_bytes()
+    with Image.open(io.BytesIO(original)) as image:  # forwarded: half the size, re-compressed
+        small = image.convert("RGB").resize((image.width // 2, image.height // 2))
+    forwarded = io.BytesIO()
+    small.save(forwarded, format="JPEG", quality=70)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "table.png").write_bytes(original)
+    (tmp_path / "two").mkdir()
+    (tmp_path / "two" / "table-forwarded.jpg").write_bytes(forwarded.getvalue())
+    (tmp_path / "two" / "other.png").write_bytes(make_scripted_png(venue="Other Bar", size=(300, 200)))
+    server.batches.configure(FakeBatchOptions())
+    cache = str(tmp_path / "cache.sqlite3")
+    first = run_batch_api(
+        BatchOptions(input=str(tmp_path / "one"), output=str(tmp_path / "out1"), cache_path=cache),
+        FAST,
+        _backend(server),
+    )
+    assert first.successful_images == 1 and first.cached_images == 0
+    before = len(server.batches.jobs)
+    second = run_batch_api(
+        BatchOptions(input=str(tmp_path / "two"), output=str(tmp_path / "out2"), cache_path=cache),
+        FAST,
+        _backend(server),
+    )
+    (new_job,) = list(server.batches.jobs.values())[before:]
+    assert len(new_job.lines) == 1  # only the other image went into a Batch API request
+    results = {Path(result.source).name: result for result in read_shards(str(tmp_path / "out2"))}
+    (earlier,) = list(read_shards(str(tmp_path / "out1")))
+    copy = results["table-forwarded.jpg"]
+    assert copy.status == "cached" and copy.similar_to == earlier.sha256 and copy.data == earlier.data
+    assert copy.to_wire()["similarTo"] == earlier.sha256
+    assert results["other.png"].status == "ok" and second.cached_images == 1
+    (job,) = BatchManifest.read(str(tmp_path / "out2")).jobs
+    assert [Path(entry.source).name for entry in job.entries] == ["other.png"]
+
+
+def _lines_as_before(backend: GeminiOptions, paths: list[Path]) -> bytes:
+    """A job's JSONL as the driver built it in memory before it streamed it: one string of every line."""
+    from google.genai import _common
+    from google.genai.batches import _InlinedRequest_to_mldev
+
+    client = GeminiBatchClient(backend)
+    config = generation_config(backend)
+    lines = []
+    for index, path in enumerate(paths):
+        payload = read_path(path, index, max_bytes=10_000_000)
+        image = open_image(payload, max_pixels=10_000_000)
+        request = build_request(backend, image, None, payload.sha256, config)
+        wire = _InlinedRequest_to_mldev(client._client._api_client, request.inlined)
+        wire = _common.encode_unserializable_types(_common.convert_to_dict(wire))
+        lines.append(json.dumps({"key": request.key, "request": wire["request"]}))
+    client.close()
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_file_jobs_jsonl_is_streamed_through_a_temporary_file_with_the_same_content(
+    server: FakeGeminiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = _images(tmp_path / "in", 6)
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool_dir))
+    server.batches.configure(FakeBatchOptions())
+    files_before = set(server.batches.files)
+    jobs_before = len(server.batches.jobs)
+    uploads: list[object] = []  # what the driver handed to the upload: a file on disk, not a list
+    upload = GeminiBatchClient._upload
+
+    def spy(self: GeminiBatchClient, requests: object, display_name: str) -> str:
+        uploads.append(requests.read_bytes() if isinstance(requests, Path) else requests)
+        return upload(self, requests, display_name)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(GeminiBatchClient, "_upload", spy)
+    backend = _backend(server)
+    api = FAST.model_copy(update={"inline_limit_bytes": 20_000})  # past 20 kB: a file
+    options = BatchOptions(input=str(tmp_path / "in"), output=str(tmp_path / "out"))
+    assert run_batch_api(options, api, backend).successful_images == 6
+    (job,) = list(server.batches.jobs.values())[jobs_before:]
+    assert job.from_file and len(job.lines) == 6
+    (uploaded,) = [
+        data
+        for name, data in server.batches.files.items()
+        if name not in files_before and name != job.responses_file
+    ]
+    assert uploads == [uploaded] == [_lines_as_before(backend, paths)]
+    assert list(spool_dir.iterdir()) == []  # the temporary file is gone
+
+
+def test_a_spool_holds_requests_only_while_they_fit_inline(server: FakeGeminiServer, tmp_path: Path) -> None:
+    backend = _backend(server)
+    client = GeminiBatchClient(backend)
+    config = generation_config(backend)
+    requests = []
+    for index, path in enumerate(_images(tmp_path / "in", 3)):
+        image = open_image(read_path(path, index, max_bytes=10**7), max_pixels=10**7)
+        requests.append(build_request(backend, image, None, f"key-{index}", config))
+    with JobSpool(client, inline_limit_bytes=requests[0].wire_bytes) as spool:
+        spool.add(requests[0])
+        assert spool.inline and spool.held == [requests[0]]
+        spool.add(requests[1])  # over the limit: both are written out, none is held
+        spool.add(requests[2])
+        assert not spool.inline and spool.held == [] and spool.path is not None
+        path = spool.path
+        assert spool._file is not None
+        spool._file.flush()
+        keys = [json.loads(line)["key"] for line in path.read_text().splitlines()]
+        assert keys == ["key-0", "key-1", "key-2"] and "key-1" in spool and len(spool) == 3
+    assert not path.exists()
+    client.close()

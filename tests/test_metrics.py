@@ -100,6 +100,9 @@ def test_a_scrape_finds_each_metric_with_the_values_the_jobs_imply() -> None:
         workers = samples(text, "karaoke_workers")
         assert set(workers) >= {'state="total"', 'state="leased"', 'state="busy"'}
         assert workers['state="busy"'] == 0.0, "every run gave its workers back"
+        batch_api = samples(text, "karaoke_batch_api_jobs")
+        assert set(batch_api) >= {'state="pending"', 'state="succeeded"'}, batch_api
+        assert set(batch_api.values()) == {0.0}, "the ended Batch API run left the gauges"
     finally:
         if driver.stdin is not None:
             driver.stdin.close()

@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from pipeline.progress import ProgressBoard, ProgressTracker
+from pipeline.progress import BatchApiProgress, ProgressBoard, ProgressTracker
+from pipeline.schema import BatchProgress
 
 
 class FakeClock:
@@ -112,3 +113,25 @@ def test_waiting_for_quota_shows_while_running_only() -> None:
     assert snapshot.to_wire()["waitingForQuota"] is True
     tracker.finish("done")
     assert not tracker.snapshot().waiting_for_quota and tracker.snapshot().next_slot_at is None
+
+
+def test_a_batch_api_run_shows_each_jobs_state_and_its_images() -> None:
+    progress = BatchApiProgress(job_id="batch-api-1")
+    progress.job("karaoke-a-0", "creating", images=5)
+    progress.job("karaoke-b-0", "creating", images=2)
+    progress.images = 8  # one more, answered at intake (the cache)
+    progress.answered = 1
+    progress.job("karaoke-a-0", "running", name="batches/a")
+    progress.job("karaoke-b-0", "pending", name="batches/b")
+    snapshot = progress.snapshot()
+    assert [(job.name, job.state, job.images) for job in snapshot.batch_api_jobs] == [
+        ("batches/a", "running", 5),
+        ("batches/b", "pending", 2),
+    ]
+    assert (snapshot.total_images, snapshot.processed_images, snapshot.remaining_images) == (8, 1, 7)
+    assert (snapshot.current_batch, snapshot.total_batches, snapshot.status) == (0, 2, "running")
+    assert progress.images_by_state()["running"] == 5 and progress.jobs_by_state()["pending"] == 1
+    assert progress.line() == (
+        "2 Batch API jobs (1 pending, 1 running); 1 answered, 0 failed, 0 left for the online path"
+    )
+    assert BatchProgress.model_validate_json(snapshot.to_wire_json()) == snapshot  # it crosses the wire

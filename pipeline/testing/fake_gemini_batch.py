@@ -11,7 +11,8 @@ Routes (``{v}`` is v1, v1beta or v1alpha), as ``google/genai/batches.py`` and ``
   ``x-goog-upload-url`` header; ``upload, finalize`` to it answers ``{"file": {...}}``) and
   ``GET /{v}/files/ID:download?alt=media`` for a job's ``responsesFile``.
 
-A job is pending for the first half of ``delay_s``, running for the second, then ends:
+A job is pending for the first half of ``delay_s``, running for the second (or held in
+one of those states while ``hold`` names it, for tests that watch states move), then ends:
 succeeded (inline responses for inline requests, a JSONL responses file for a file),
 or expired / failed when the fake is told so. Each request is answered like
 ``generateContent`` would (echo or OCR), or with a per-request error when its image's
@@ -31,7 +32,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
@@ -79,6 +80,9 @@ class FakeBatchOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     delay_s: float = Field(default=0.0, ge=0, description="create to done: pending half, running half")
+    hold: Literal["pending", "running"] | None = Field(
+        default=None, description="jobs go no further than this state until configured otherwise"
+    )
     expire_jobs: frozenset[int] = Field(default=frozenset(), description="the Nth jobs created expire")
     fail_jobs: frozenset[int] = Field(default=frozenset(), description="the Nth jobs created fail whole")
     fail_images: frozenset[str] = Field(
@@ -236,9 +240,9 @@ class FakeBatches:
         if job.state in TERMINAL_STATES:
             return
         elapsed = time.time() - job.created
-        if elapsed < self.options.delay_s / 2:
+        if elapsed < self.options.delay_s / 2 or self.options.hold == "pending":
             return
-        if elapsed < self.options.delay_s:
+        if elapsed < self.options.delay_s or self.options.hold == "running":
             job.state = "RUNNING"
             return
         if job.ordinal in self.options.expire_jobs | self.options.fail_jobs:

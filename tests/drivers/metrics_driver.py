@@ -19,6 +19,8 @@ def main(port: int) -> None:
 
     from pipeline.backends.base import ScriptedOptions
     from pipeline.backends.gemini.backend import GeminiOptions
+    from pipeline.batch import BatchOptions
+    from pipeline.batch_api import BatchApiOptions, run_batch_api
     from pipeline.cache import ResultCache
     from pipeline.images import read_bytes
     from pipeline.parse import run_parse
@@ -52,6 +54,12 @@ def main(port: int) -> None:
         pngs = [read_bytes(make_scripted_png(venue=f"Gemini Bar {n}"), n, max_bytes=10**6) for n in range(3)]
         for _ in range(2):  # the second run is answered by the cache
             run_parse(pngs, gemini, pool_options=pool, worker_options=workers, rate_limit=limits, cache=cache)
+        shots = Path(scratch) / "shots"  # a Batch API run: its jobs pass through the batch_api gauges
+        shots.mkdir()
+        for n in range(2):
+            (shots / f"shot-{n}.png").write_bytes(make_scripted_png(venue=f"Batch Bar {n}"))
+        batch = BatchOptions(input=str(shots), output=str(Path(scratch) / "batch-out"))
+        run_batch_api(batch, BatchApiOptions(poll_initial_s=0.05, poll_max_s=0.2), gemini)
     print("READY", flush=True)
     sys.stdin.read()
     ray.shutdown()

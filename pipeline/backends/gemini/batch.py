@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.backends.gemini.backend import (
@@ -129,9 +130,15 @@ class GeminiBatchClient:
         self._sleep = sleep
         self.max_create_attempts = max_create_attempts
 
-    def create(self, requests: list[BatchRequest], display_name: str, inline: bool) -> JobView:
-        """One job; a 429 (no job made) waits its retryDelay; an unclear failure looks before retrying."""
-        src = [request.inlined for request in requests] if inline else self._upload(requests, display_name)
+    def create(self, requests: list[BatchRequest] | Path, display_name: str, inline: bool) -> JobView:
+        """One job; a 429 (no job made) waits its retryDelay; an unclear failure looks before retrying.
+
+        ``requests``: the requests, or a JSONL file of their ``jsonl_line``s (uploaded, not read here).
+        """
+        if isinstance(requests, Path):
+            src: Any = self._upload(requests, display_name)
+        else:
+            src = [r.inlined for r in requests] if inline else self._upload(requests, display_name)
         for attempt in range(1, self.max_create_attempts + 1):
             try:
                 job = self._client.batches.create(
@@ -186,22 +193,25 @@ class GeminiBatchClient:
         if callable(close):
             close()
 
-    def _upload(self, requests: list[BatchRequest], display_name: str) -> str:
-        """The requests as a JSONL file in the Files API; its name (``files/...``)."""
+    def jsonl_line(self, request: BatchRequest) -> str:
+        """The request as one line of a job's JSONL file (with its newline)."""
         from google.genai import _common
         from google.genai.batches import _InlinedRequest_to_mldev
 
         # The SDK's own converter, so a line is exactly what the inline request would send.
-        lines = []
-        for request in requests:
-            wire = _InlinedRequest_to_mldev(self._client._api_client, request.inlined)
-            wire = _common.encode_unserializable_types(_common.convert_to_dict(wire))
-            lines.append(json.dumps({"key": request.key, "request": wire["request"]}))
-        data = ("\n".join(lines) + "\n").encode()
+        wire = _InlinedRequest_to_mldev(self._client._api_client, request.inlined)
+        wire = _common.encode_unserializable_types(_common.convert_to_dict(wire))
+        return json.dumps({"key": request.key, "request": wire["request"]}) + "\n"
+
+    def _upload(self, requests: list[BatchRequest] | Path, display_name: str) -> str:
+        """The requests (or a JSONL file of them) as a JSONL file in the Files API; its ``files/...`` name."""
+        if isinstance(requests, Path):
+            file: Any = str(requests)  # the SDK reads it in chunks
+        else:
+            file = io.BytesIO("".join(self.jsonl_line(request) for request in requests).encode())
         try:
             uploaded = self._client.files.upload(
-                file=io.BytesIO(data),
-                config={"display_name": display_name, "mime_type": "application/jsonl"},
+                file=file, config={"display_name": display_name, "mime_type": "application/jsonl"}
             )
         except Exception as exc:
             raise classify_error(exc) from exc
