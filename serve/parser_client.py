@@ -6,9 +6,11 @@ parser through a ``DeploymentHandle``, so it sees the death as an exception and 
 
 - a sync request whose replica died (``ActorDiedError``, or any ``RayActorError``;
   Serve's ``ReplicaUnavailableError`` / ``DeploymentUnavailableError``) is sent once more:
-  Serve's router has dropped the dead replica, so the retry goes to another one;
-- when no replica takes the request within ``accept_s`` (the only one died and its
-  replacement is still starting its fleet), the answer is ``503`` with ``Retry-After``;
+  Serve's router has dropped the dead replica, so the retry goes to another one (or to
+  the replacement Serve starts, if it takes the request in time);
+- when no replica takes a request within ``accept_s`` (the only one died and its
+  replacement is still starting its fleet, or every replica has ``max_ongoing_requests``),
+  the answer is ``503`` with ``Retry-After``; so is a second death;
 - a refusal the parser raised (``ApiError``: busy, a client that left) passes through as is.
 """
 
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 REPLICA_GONE = (RayActorError, ReplicaUnavailableError, DeploymentUnavailableError)
-ACCEPT_S = 10.0  # a live replica takes a request at once; at a load of 10-20 on 2 cores, in seconds
+ACCEPT_S = 15.0  # a live replica takes a request at once; at a load of 10-20 on 2 cores, in seconds
 PROBE_S = 5.0  # a probe (/readyz) waits this long for a parser replica
 SUBMIT_S = 60.0  # starting a job is a few actor calls, also on a busy machine
 RETRY_AFTER_S = 5  # a replacement replica started its fleet in ~16 s here: a few tries
@@ -39,7 +41,7 @@ def unavailable(what: str) -> ApiError:
     """The 503 a client may retry: the parser's replica (or every replica) is gone for now."""
     return ApiError(
         503,
-        f"{what}; the server is replacing it: retry in {RETRY_AFTER_S} s",
+        f"{what}; retry in {RETRY_AFTER_S} s",
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
 
@@ -64,9 +66,9 @@ class ParserClient:
         try:
             return await self._run_once(request)
         except ReplicaGoneError as second:
-            log.warning("no parser replica ran the retried request: %s", second)
+            log.warning("the parser replica running a retried request died too: %s", second)
             raise unavailable(
-                f"the replica running this request stopped before answering (0 of {images} results known)"
+                f"the replicas running this request stopped before answering (0 of {images} results known)"
             ) from None
 
     async def submit(self, request: RunRequest) -> tuple[str, dict[str, Any]]:
@@ -93,7 +95,10 @@ class ParserClient:
             try:
                 replica = await asyncio.wait_for(stream.__anext__(), self.accept_s)
             except TimeoutError:
-                raise ReplicaGoneError(f"no replica took the request within {self.accept_s:g} s") from None
+                waited = f"{self.accept_s:g} s"
+                raise unavailable(
+                    f"no parser replica took the request within {waited} (all busy, or one is starting)"
+                ) from None
             answer = await stream.__anext__()
             finished = True
             return str(replica), answer

@@ -15,8 +15,8 @@ import pytest
 from ray.exceptions import ActorDiedError, RayTaskError
 from ray.serve.exceptions import ReplicaUnavailableError
 
-from pipeline.jobs import RunRequest
 from pipeline.images import ImagePayload
+from pipeline.jobs import RunRequest
 from serve.errors import ApiError
 from serve.parser_client import ParserClient
 
@@ -84,12 +84,21 @@ def test_two_deaths_are_a_503_with_retry_after_that_says_what_is_known() -> None
     assert "0 of 1 results known" in refused.value.message
 
 
-def test_no_replica_taking_the_request_within_the_bound_is_a_503_and_the_waits_are_cancelled() -> None:
-    handle = Handle(["hang"], ["hang"])
+def test_no_replica_taking_the_request_within_the_bound_is_a_503_and_the_wait_is_cancelled() -> None:
+    handle = Handle(["hang"])
     with pytest.raises(ApiError) as refused:
         run(handle, accept_s=0.05)
-    assert refused.value.status == 503
-    assert [call.cancelled for call in handle.calls] == [True, True], "no call is left queued in Serve"
+    assert refused.value.status == 503 and "no parser replica took the request" in refused.value.message
+    assert [call.cancelled for call in handle.calls] == [True], "no call is left queued in Serve"
+
+
+def test_after_a_death_the_retry_waits_for_a_replica_within_the_bound_only() -> None:
+    handle = Handle(["replica-a", ActorDiedError()], ["hang"])
+    with pytest.raises(ApiError) as refused:
+        run(handle, accept_s=0.05)
+    assert refused.value.status == 503 and int(refused.value.headers["Retry-After"]) >= 1
+    assert "no parser replica took the request" in refused.value.message
+    assert len(handle.calls) == 2 and handle.calls[1].cancelled
 
 
 def test_a_refusal_of_the_parser_passes_through_as_raised_there_and_is_not_retried() -> None:
