@@ -1,19 +1,20 @@
-"""The Ray Serve application: FastAPI ingress over one long-lived worker fleet per replica.
+"""The Ray Serve application: a FastAPI front over the parser deployment's worker fleets.
 
-Thin by design: each route validates the request, builds library objects
-(intake items, a ``RunRequest``) and hands them to ``pipeline.jobs``; parsing,
-cleaning and merging all happen in the library. Deploy with
-``karaoke-pipeline serve`` or ``serve run serve/config.yaml``.
+Two deployments. The front (here) owns HTTP: each route validates the request, builds
+library objects (intake items, a ``RunRequest``) and hands runs to the parser deployment
+(``serve/parser.py``), whose replicas each hold a fleet and run ``pipeline.jobs``; parsing,
+cleaning and merging all happen in the library. Because the front outlives a parser
+replica, a replica that dies mid-request is a retry or a JSON ``503``, never Serve's
+``500 text/plain`` (docs/replica-failures.md). Deploy with ``karaoke-pipeline serve`` or
+``serve run serve/config.yaml``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import threading
-from functools import partial
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
@@ -22,16 +23,15 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from ray import serve
 from ray.exceptions import RayError
+from ray.serve.handle import DeploymentHandle
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pipeline.cache import ResultCache
-from pipeline.errors import JobCancelled
+from pipeline.budget_actor import get_rate_limiter
 from pipeline.job_store import JobRecord, JobStore, RunDefaults
-from pipeline.jobs import JobRunner, RunRequest
-from pipeline.pool import start_fleet
-from pipeline.schema import ParseResponse
+from pipeline.jobs import RunRequest
+from pipeline.progress import get_progress_actor
 from serve.bodies import (
     ParseInput,
     close_decoder,
@@ -42,6 +42,7 @@ from serve.bodies import (
 )
 from serve.errors import (
     ApiError,
+    ReplicaGoneError,
     api_error_handler,
     from_validation,
     http_exception_handler,
@@ -49,15 +50,20 @@ from serve.errors import (
     ray_error_handler,
     request_validation_handler,
 )
-from serve.guards import Admission, RateLimiter, require_admin
-from serve.health import HelperWatch
+from serve.guards import RateLimiter, require_admin
+from serve.health import HelperWatch, Ping
 from serve.metrics import ServeMetrics
-from serve.models import AdminParseResponse, AnalyzeBody, JobAccepted, JobUrls, JobView, SettingsUpdate
+from serve.models import AnalyzeBody, JobAccepted, JobUrls, JobView, SettingsUpdate
 from serve.options import ServeOptions
+from serve.parser import ParserDeployment, replica_name
+from serve.parser_client import PROBE_S, ParserClient
 from serve.streams import sse_events, websocket_feed
+
+T = TypeVar("T")
 
 STATIC_DIR = Path(__file__).parent / "static"
 PARSER = "/api/parser"
+REPLICA_HEADER = "X-Karaoke-Replica"
 
 api = FastAPI(
     title="karaoke-pipeline",
@@ -73,7 +79,8 @@ api.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 
 class ReplicaHeader:
-    """Names the replica that answered in ``X-Karaoke-Replica`` (operators and tests see the routing).
+    """Names the replica that answered in ``X-Karaoke-Replica`` (operators and tests see the routing):
+    the parser replica that ran a request (the route sets it), else this front replica.
 
     Plain ASGI, not ``BaseHTTPMiddleware``, so streaming and disconnects pass through untouched.
     """
@@ -87,21 +94,16 @@ class ReplicaHeader:
             await self.app(scope, receive, send)
             return
         if not self.name:
-            self.name = _replica_name().encode()
+            self.name = replica_name().encode()
 
         async def named(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-karaoke-replica", self.name)]
+                headers = list(message.get("headers", []))
+                if not any(key.lower() == b"x-karaoke-replica" for key, _ in headers):
+                    message["headers"] = [*headers, (b"x-karaoke-replica", self.name)]
             await send(message)
 
         await self.app(scope, receive, named)
-
-
-def _replica_name() -> str:
-    try:
-        return str(serve.get_replica_context().replica_id.unique_id)
-    except Exception:  # outside a replica (a plain ASGI test client)
-        return "local"
 
 
 api.add_middleware(ReplicaHeader)
@@ -130,70 +132,68 @@ PARSE_BODY: dict[str, Any] = {
 }
 
 
-class ParserService:
-    """One replica: a worker fleet, a job store, a rate limiter and the routes."""
+class Front:
+    """The ingress: every route, every answer in the API's JSON shape, over the parser deployment.
 
-    def __init__(self, options: ServeOptions) -> None:
-        options = options.sized_for_cluster()  # normally done by build_app, where the driver sees the node
-        assert options.fleet_size is not None and options.worker_num_cpus is not None
+    It reads and checks requests (auth, rate limit, body limits and deadlines), serves the
+    upload page, job records and their live progress, and hands runs to the parser's
+    replicas through ``ParserClient``, which retries a run whose replica died and turns a
+    missing replica into ``503`` with ``Retry-After``. Health probes answer from here, from
+    the last verdict of a background watch, never waiting on a dead replica.
+    """
+
+    def __init__(self, options: ServeOptions, parser: DeploymentHandle) -> None:
         self.options = options
-        plan = options.plan()
-        # users' requests and admins' bulk jobs share the fleet: bulk always leaves one worker free
-        fleet = start_fleet(
-            plan.backend,
-            plan.worker,
-            options.fleet_size,
-            plan.rate_limit,
-            ready_only=True,
-            interactive_workers=1,
-        )
+        self.parser = ParserClient(parser)
         self.store = JobStore.shared(options.jobs_location(), options.job_ttl_s, options.orphan_after_s)
-        self.admission = Admission(options.max_queued_images, options.fleet_size)
+        self.progress = get_progress_actor()
         self.metrics = ServeMetrics()
-        use_cache = options.use_cache and options.backend.cache_identity(None) is not None
-        cache = (
-            ResultCache.in_data_dir(options.data_dir, similar=options.similar_cache) if use_cache else None
-        )
-        self.runner = JobRunner(fleet, self.store, plan.pool, observer=self.metrics, cache=cache)
         self.limiter = RateLimiter(options.rate_limit_per_minute, options.rate_limit_burst)
-        pings = {}
-        if fleet.progress is not None:
-            pings["progress"] = fleet.progress.ping.remote
-        if fleet.limiter is not None:
-            pings["rate limiter"] = fleet.limiter.ping.remote
+        pings: dict[str, Ping] = {"progress": self.progress.ping.remote}
+        budget = options.rate_limit()
+        if budget is not None:
+            pings["rate limiter"] = get_rate_limiter(budget).ping.remote
+        pings["parser"] = self.parser.ping
         self.helpers = HelperWatch(pings, interval_s=HELPER_PING_S, timeout_s=HELPER_TIMEOUT_S)
+        self.name = replica_name()
         warm_decoder()
 
     def __del__(self) -> None:
-        """Serve calls this when the replica stops: end running jobs and the fleet."""
-        runner = getattr(self, "runner", None)
-        if runner is not None:
-            runner.close()
+        """Serve calls this when the replica stops."""
         helpers = getattr(self, "helpers", None)
         if helpers is not None:
             helpers.close()
+        store = getattr(self, "store", None)
+        if store is not None:
+            store.close()
         close_decoder()
 
     @api.get("/", include_in_schema=False)
     async def upload_page(self) -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html")
 
-    @api.get("/healthz", summary="the replica is up and the cluster's helper actors answer")
+    @api.get("/healthz", summary="the front is up; the parser replicas and helper actors answer")
     async def healthz(self) -> JSONResponse:
         down = await self.helpers.down()
         if down:
             return JSONResponse({"status": "degraded", "down": down}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    @api.get("/readyz", summary="every worker has started and the helper actors answer")
+    @api.get("/readyz", summary="a parser replica's workers have all started and the helpers answer")
     async def readyz(self) -> JSONResponse:
-        body = self.runner.fleet.readiness().to_wire()
-        down = await self.helpers.down()
+        """One parser replica's readiness (named in ``X-Karaoke-Replica``), within ``PROBE_S``."""
+        try:
+            replica, body = await self.parser.readiness()
+        except ReplicaGoneError:
+            replica = self.name
+            body = {"ready": False, "workers": 0, "wanted": self.options.workers, "queuedImages": 0}
+            body["waitingFor"] = f"no parser replica answered within {PROBE_S:g} s (one is starting)"
+        down = [name for name in await self.helpers.down() if name != "parser"]
         if down:
             waiting = [str(body["waitingFor"])] if "waitingFor" in body else []
             body.update(ready=False, waitingFor="; ".join([*waiting, f"{', '.join(down)} not answering"]))
-        body["queuedImages"] = self.admission.held
-        return JSONResponse(body, status_code=200 if body["ready"] else 503)
+        headers = {REPLICA_HEADER: replica}
+        return JSONResponse(body, status_code=200 if body["ready"] else 503, headers=headers)
 
     @api.post(f"{PARSER}/analyze-screenshots", openapi_extra=PARSE_BODY, summary="user upload, one at a time")
     async def analyze_screenshots(self, request: Request) -> JSONResponse:
@@ -220,19 +220,12 @@ class ParserService:
         if admin:
             self._check_admin(request)
         run_request = await self._run_request(parse_input, parallel=True, admin=admin)
-        images = len(run_request.items)
-        self.admission.admit(images)
-        try:
-            record = await run_in_threadpool(
-                self.runner.submit, run_request, partial(self.admission.release, images)
-            )
-        except BaseException:
-            self.admission.release(images)
-            raise
-        base = f"{request.scope.get('root_path', '')}{PARSER}/jobs/{record.job_id}"
+        replica, record = await self._refusals_counted(self.parser.submit(run_request))
+        base = f"{request.scope.get('root_path', '')}{PARSER}/jobs/{record['jobId']}"
         urls = JobUrls(status=base, events=f"{base}/events", websocket=f"{base}/ws")
-        accepted = JobAccepted(job_id=record.job_id, status=record.status, urls=urls)
-        return JSONResponse(accepted.to_wire(), status_code=202, headers={"Location": base})
+        accepted = JobAccepted(job_id=record["jobId"], status=record["status"], urls=urls)
+        headers = {"Location": base, REPLICA_HEADER: replica}
+        return JSONResponse(accepted.to_wire(), status_code=202, headers=headers)
 
     @api.get(f"{PARSER}/jobs/{{job_id}}", summary="status, progress and, when done, the result")
     async def get_job(self, request: Request, job_id: str) -> JSONResponse:
@@ -244,14 +237,14 @@ class ParserService:
         record = await self._record(job_id, request.headers.get("authorization"))
         if record.finished:
             raise ApiError(409, f"job {job_id} has already ended ({record.status})")
-        cancelled = await run_in_threadpool(self.runner.cancel, job_id) or record
+        cancelled = await run_in_threadpool(self.store.request_cancel, job_id) or record
         return JSONResponse(JobView.of(cancelled).to_wire(), status_code=202)
 
     @api.get(f"{PARSER}/jobs/{{job_id}}/events", summary="progress as server-sent events")
     async def job_events(self, request: Request, job_id: str) -> StreamingResponse:
         await self._record(job_id, request.headers.get("authorization"))
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        events = sse_events(self.store, self.runner.fleet.progress, job_id)
+        events = sse_events(self.store, self.progress, job_id)
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
     @api.websocket(f"{PARSER}/jobs/{{job_id}}/ws")
@@ -262,7 +255,7 @@ class ParserService:
             if exc.status in (401, 403):  # before accept: the handshake is refused (HTTP 403)
                 await websocket.close(code=4401 if exc.status == 401 else 4403, reason=exc.message[:100])
                 return
-        await websocket_feed(websocket, self.store, self.runner.fleet.progress, job_id)
+        await websocket_feed(websocket, self.store, self.progress, job_id)
 
     @api.get(f"{PARSER}/settings", summary="run defaults (admin)")
     async def get_settings(self, request: Request) -> JSONResponse:
@@ -282,23 +275,26 @@ class ParserService:
     async def _analyze(self, request: Request, *, admin: bool, parallel: bool) -> JSONResponse:
         parse_input = await self._admitted(request, admin=admin)
         run_request = await self._run_request(parse_input, parallel=parallel, admin=admin)
-        images = len(run_request.items)
-        self.admission.admit(images)
-        client_gone = threading.Event()
-        watcher = asyncio.ensure_future(_watch_disconnect(request, client_gone))
+        run = asyncio.ensure_future(self._refusals_counted(self.parser.run(run_request)))
+        watcher = asyncio.ensure_future(_client_gone(request))
         try:
-            loop = asyncio.get_running_loop()
-            response = await loop.run_in_executor(
-                self.runner.executor, self.runner.run_now, run_request, client_gone.is_set
-            )
-        except JobCancelled:  # the client went away: nobody reads this
-            raise ApiError(499, "the client closed the request") from None
-        finally:
-            client_gone.set()  # the run has ended, or this handler was cancelled (client gone)
+            await asyncio.wait({run, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # also when Serve cancels this handler: cancelling the run stops it on the replica
             watcher.cancel()
-            self.admission.release(images)
-        rendered = await run_in_threadpool(_rendered, response, admin)
-        return JSONResponse(rendered)
+            if not run.done():
+                run.cancel()
+        if not run.done() or run.cancelled():
+            raise ApiError(499, "the client closed the request")
+        replica, rendered = run.result()
+        return JSONResponse(rendered, headers={REPLICA_HEADER: replica})
+
+    async def _refusals_counted(self, call: Awaitable[T]) -> T:
+        """``call``'s answer; a refusal from the parser (busy: 503) is counted like the front's own."""
+        try:
+            return await call
+        except ApiError as exc:
+            self.metrics.refused(exc.status)
+            raise
 
     async def _admitted(self, request: Request, *, admin: bool) -> ParseInput:
         """Auth or rate limit first (cheap), then the body; refusals are counted."""
@@ -343,34 +339,25 @@ class ParserService:
 # Decorated here, not with @: the class stays importable under its own name, so Ray
 # pickles it (and its route functions) by reference. Pickled by value, the routes
 # would lose the globals that their string annotations name (``Request``...).
-ParserDeployment = serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=256)(
-    serve.ingress(api)(ParserService)
+# No CPU share of its own, like Serve's proxy: it relays, and decodes bodies in a process pool.
+FrontDeployment = serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1024)(
+    serve.ingress(api)(Front)
 )
 HELPER_TIMEOUT_S = 5.0  # longer is as good as down; 1 s was missed at a load of 10-20 on 2 cores
 HELPER_PING_S = 1.0  # how often a replica asks its helper actors; /healthz reads the last answer
 DISCONNECT_POLL_S = 0.2
 
 
-async def _watch_disconnect(request: Request, gone: threading.Event) -> None:
-    """Set ``gone`` when the client disconnects (Serve may also cancel the handler: both stop the run)."""
-    while not gone.is_set():
-        if await request.is_disconnected():
-            gone.set()
-            return
+async def _client_gone(request: Request) -> None:
+    """Returns once the client has disconnected (Serve may also cancel the handler: both stop the run)."""
+    while not await request.is_disconnected():
         await asyncio.sleep(DISCONNECT_POLL_S)
 
 
-def _rendered(response: ParseResponse, admin: bool) -> dict[str, Any]:
-    """The wire JSON; an admin upload's is marked for approval and timestamped."""
-    if not admin:
-        return response.to_wire()
-    marked = AdminParseResponse(**dict(response), timestamp=dt.datetime.now(dt.UTC))
-    return marked.to_wire()
-
-
 def build_app(options: ServeOptions, *, fixed_replicas: bool = True) -> serve.Application:
-    """The application for these options: its replica CPU share set explicitly, and each
-    replica's fleet sized from the CPUs Ray reports now (so every worker it counts fits).
+    """The application for these options: the front (the HTTP ingress) over the parser
+    deployment, whose replica CPU share is set explicitly and whose replicas' fleets are
+    sized from the CPUs Ray reports now (so every worker it counts fits).
 
     ``fixed_replicas``: run ``options.replicas`` replicas; else leave it to the config
     (an ``autoscaling_config``).
@@ -379,7 +366,8 @@ def build_app(options: ServeOptions, *, fixed_replicas: bool = True) -> serve.Ap
     changes: dict[str, Any] = {"ray_actor_options": {"num_cpus": options.replica_num_cpus}}
     if fixed_replicas:
         changes["num_replicas"] = options.replicas
-    application: serve.Application = ParserDeployment.options(**changes).bind(options)
+    parser = ParserDeployment.options(**changes).bind(options)
+    application: serve.Application = FrontDeployment.bind(options, parser)
     return application
 
 

@@ -44,6 +44,13 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         default=1,
         help="Serve replicas, each with its own fleet sized to share this node (default 1)",
     )
+    serve.add_argument(
+        "--haproxy",
+        action="store_true",
+        help="Ray Serve's HAProxy proxy instead of uvicorn: connections that send no complete request "
+        f"(no headers, half a request line) are closed after {HAPROXY_CLIENT_TIMEOUT_S} s of silence "
+        "(a local Ray on Linux; see docs/slow-senders.md)",
+    )
 
 
 def serving_ray_environment() -> None:
@@ -56,6 +63,21 @@ def serving_ray_environment() -> None:
     its own setting.
     """
     os.environ.setdefault("RAY_worker_niceness", "0")
+
+
+HAPROXY_CLIENT_TIMEOUT_S = 30  # longer than a body's idle deadline (15 s): a stalled body still gets JSON 408
+
+
+def haproxy_environment() -> None:
+    """Serve 2.60's HAProxy proxy (``RAY_SERVE_ENABLE_HA_PROXY``, alpha) with a client timeout.
+
+    Uvicorn, Serve's default proxy server, has no header read timeout: a connection that
+    sends nothing, or half a request line, stays open forever. HAProxy's ``timeout client``
+    (``RAY_SERVE_HAPROXY_TIMEOUT_CLIENT_S``, Ray's default 3600 s) closes it with a 408. Set
+    before Ray starts, as a default: an existing cluster keeps its own setting.
+    """
+    os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
+    os.environ.setdefault("RAY_SERVE_HAPROXY_TIMEOUT_CLIENT_S", str(HAPROXY_CLIENT_TIMEOUT_S))
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -73,6 +95,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
     options = ServeOptions.from_settings(replicas=args.replicas)
     serving_ray_environment()
+    if args.haproxy:
+        haproxy_environment()
     say("starting Ray ...")
     with ray_runtime(get_settings().ray_address) as use_ray:
         if not use_ray:

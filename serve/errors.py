@@ -53,6 +53,10 @@ class ApiError(Exception):
         return body
 
 
+class ReplicaGoneError(Exception):
+    """A parser replica died with a call, or none took it in time (the front answers 503)."""
+
+
 def _rebuilt(status: int, message: str, field: str | None, headers: dict[str, str]) -> ApiError:
     return ApiError(status, message, field=field, headers=headers)
 

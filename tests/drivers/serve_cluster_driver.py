@@ -139,7 +139,7 @@ def main() -> None:
     from ray import serve
 
     from pipeline.backends.base import ScriptedOptions
-    from serve.app import ParserDeployment
+    from serve.app import FrontDeployment, ParserDeployment
     from serve.cli import start_serve
     from serve.options import ServeOptions
 
@@ -162,7 +162,8 @@ def main() -> None:
         deployment = ParserDeployment.options(
             num_replicas=2, max_replicas_per_node=1, ray_actor_options={"num_cpus": 0.1}
         )
-        serve.run(deployment.bind(options), name="pair", route_prefix="/", blocking=False)
+        application = FrontDeployment.bind(options, deployment.bind(options))
+        serve.run(application, name="pair", route_prefix="/", blocking=False)
         report = exercise(f"http://127.0.0.1:{port}")
         report["nodes"] = sum(1 for node in ray.nodes() if node["Alive"])
         Path(args.report).write_text(json.dumps(report))
