@@ -10,7 +10,6 @@ word by word when OCR merged neighbouring cells into one box (``tables``).
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import re
 import statistics
@@ -19,9 +18,10 @@ from dataclasses import dataclass
 
 from pipeline.addresses import find_address, find_phone
 from pipeline.backends.local.lines import OcrLine
-from pipeline.clean import find_date, find_day_phrases, normalize_time_range
+from pipeline.backends.local.tagging.words import names_day
+from pipeline.clean import normalize_time_range
 
-__all__ = ["Row", "group_rows", "has_days", "split_blocks"]
+__all__ = ["Row", "group_rows", "split_blocks"]
 
 _CONNECTOR_END = re.compile(
     r"(?:[&|,+@(\-\u2013\u2014]|\b(?:with|by|at|and|of|w/|dj|kj|till?|until|to|presented|hosted))$",
@@ -47,8 +47,6 @@ _WRAP_OVERLAP = 0.2  # ... and the most two left-aligned wrapped lines' boxes ov
 _WORD_GAP = 0.5  # gap / text height below which two boxes of a row are one phrase
 _BLOCK_GAP = 1.0  # gap / median line height above which a new block starts
 _STACKED_SHARE = 0.3  # boxes sharing more than this share of the narrower one's width are stacked
-
-_EPOCH = dt.date(2000, 1, 1)  # any date: only whether a date is present matters
 
 
 @dataclass(frozen=True)
@@ -188,11 +186,6 @@ def _stacked(upper: OcrLine, lower: OcrLine) -> bool:
     return shared > _STACKED_SHARE * min(upper.x1 - upper.x0, lower.x1 - lower.x0) and lower.y0 > upper.y0
 
 
-def has_days(text: str) -> bool:
-    """True when ``text`` names a weekday or a date."""
-    return bool(find_day_phrases(text)) or find_date(text, _EPOCH) is not None
-
-
 def _continues(above: Row, below: Row) -> bool:
     """A wrapped line: the row above ends mid-phrase, or the rows nearly touch.
 
@@ -210,7 +203,7 @@ def _continues(above: Row, below: Row) -> bool:
         and text.isupper()
         and next_text.isupper()
         and not _has_field(next_text)
-        and not has_days(next_text)
+        and not names_day(next_text)
     ):
         return True  # a headline in capitals wraps inside the host's name ('... DJ TOMMY' / 'TUNES')
     gap = below.y0 - above.y1
@@ -218,7 +211,7 @@ def _continues(above: Row, below: Row) -> bool:
     aligned = abs(above.boxes[0].x0 - below.boxes[0].x0) <= 0.5 * below.height
     overlap = (_WRAP_OVERLAP if aligned else 0.1) * below.height  # OCR's boxes of a left-aligned wrap overlap
     near = -overlap <= gap < _WRAP_GAP * min(above.height, below.height)
-    if not (same_font and near) or has_days(next_text) or _SENTENCE.match(next_text):
+    if not (same_font and near) or names_day(next_text) or _SENTENCE.match(next_text):
         return False
     return not _ends_with_field(text) and not _has_field(next_text)
 
