@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from pipeline.backends.local.lines import OcrLine
 from pipeline.backends.local.tagging.chrome import is_chrome, is_overlay, tag_row_mates
-from pipeline.backends.local.tagging.words import mentions_karaoke, names_day
+from pipeline.backends.local.tagging.words import is_other_event, mentions_karaoke, names_day
 from pipeline.clean import normalize_time_range
 from pipeline.dates import stray_marks_dropped, unglue_days, zeros_in_clocks
 
@@ -99,6 +99,8 @@ class LineTags:
     day_label: bool
     """Only a day or a date: a week view's header, which may sit across a column gutter."""
     karaoke: bool
+    other_event: bool
+    """Another event and not karaoke (trivia, specials, happy hour)."""
 
     @classmethod
     def of(cls, text: str) -> LineTags:
@@ -109,6 +111,7 @@ class LineTags:
             time=normalize_time_range(text) is not None,
             day_label=is_day_label(text),
             karaoke=mentions_karaoke(text),
+            other_event=is_other_event(text),
         )
 
 
