@@ -21,6 +21,7 @@ from pipeline.backends.local.tagging.words import (
     WEEKDAY_HEADERS,
     names_day,
 )
+from pipeline.backends.local.tagging.wraps import ends_open
 from pipeline.clean import normalize_time_range
 
 __all__ = [
@@ -32,7 +33,6 @@ __all__ = [
     "wrapped_cells_joined",
 ]
 
-_DANGLING_CELL = re.compile(r"[-\u2013\u2014]\s*(?:\||$)")  # a cell ending in a dash
 _CELL_WRAP_GAP = 0.5  # gap / line height below which a table row continues the one above
 
 
@@ -143,7 +143,7 @@ def wrapped_cells_joined(body: Sequence[Row]) -> list[Row]:
     joined: list[Row] = []
     for row in body:
         near = joined and _CELL_WRAP_GAP * row.height > row.y0 - joined[-1].y1 and not names_day(row.text)
-        if near and (_DANGLING_CELL.search(joined[-1].text) or normalize_time_range(row.text) is None):
+        if near and (ends_open(joined[-1].text) or normalize_time_range(row.text) is None):
             above = joined[-1]
             boxes = tuple(sorted(above.boxes + row.boxes, key=lambda box: (box.y0, box.x0)))
             joined[-1] = Row(boxes, f"{above.text} {row.text}")

@@ -11,7 +11,6 @@ shows marked with a 'CANCELLED' badge never become shows.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -19,13 +18,10 @@ from pipeline.backends.local.layout.rows import Row, split_blocks
 from pipeline.backends.local.readers.drafts import Draft, Page, Reading, merge, merge_all
 from pipeline.backends.local.readers.page import is_heading
 from pipeline.backends.local.tagging.fields import LineFields, is_sentence
-from pipeline.backends.local.tagging.words import is_other_event, mentions_karaoke
+from pipeline.backends.local.tagging.words import is_cancel_badge, is_other_event, mentions_karaoke
 from pipeline.clean import clause_starts, normalize_time_range, split_clauses
 
 __all__ = ["block_drafts", "flow_drafts"]
-
-_CANCEL_BADGE = re.compile(r"cancel+ed|no\s+show|off\s+this\s+week", re.IGNORECASE)
-_CANCEL_CAPS = re.compile(r"\bCANCELL?ED\b(?![^(]*\))")  # a badge in capitals read into the line, not a note
 
 
 def _is_prose(block: Sequence[Row]) -> bool:
@@ -63,7 +59,7 @@ def _prose_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:
 def _cancelled(rows: Sequence[Row]) -> bool:
     """A 'CANCELLED' badge of its own beside a show: the night is off (a note in brackets is kept)."""
     boxes = [box.text.strip() for row in rows for box in row.boxes]
-    return any(_CANCEL_BADGE.fullmatch(text) or _CANCEL_CAPS.search(text) for text in boxes)
+    return any(is_cancel_badge(text) for text in boxes)
 
 
 def block_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:

@@ -17,6 +17,7 @@ __all__ = [
     "HEADER_FILLER",
     "HEADER_WORDS",
     "WEEKDAY_HEADERS",
+    "is_cancel_badge",
     "is_header_text",
     "is_other_event",
     "mentions_karaoke",
@@ -31,6 +32,8 @@ _OTHER_EVENT = re.compile(
     r"|league|tournament|specials?|open\s+mic|poker|comedy|drag\s+show|buckets?|pitchers?)\b|\$\d",
     re.IGNORECASE,
 )
+_CANCEL_BADGE = re.compile(r"cancel+ed|no\s+show|off\s+this\s+week", re.IGNORECASE)
+_CANCEL_CAPS = re.compile(r"\bCANCELL?ED\b(?![^(]*\))")  # a badge in capitals read into the line, not a note
 HEADER_WORDS: dict[str, str] = {
     "day": "day", "days": "day", "night": "day", "nights": "day", "when": "day", "date": "day",
     "venue": "venue", "venues": "venue", "location": "venue", "bar": "venue", "place": "venue",
@@ -61,6 +64,11 @@ def mentions_other_event(text: str) -> bool:
 def is_other_event(text: str) -> bool:
     """Another event and not karaoke ('Trivia Tuesdays 8pm'): never a show."""
     return mentions_other_event(text) and not mentions_karaoke(text)
+
+
+def is_cancel_badge(text: str) -> bool:
+    """A 'CANCELLED' badge of its own ('No Show', 'CANCELLED' read into a line); a note in brackets is not."""
+    return bool(_CANCEL_BADGE.fullmatch(text) or _CANCEL_CAPS.search(text))
 
 
 def names_day(text: str) -> bool:
