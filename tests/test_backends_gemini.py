@@ -143,7 +143,7 @@ def test_a_reply_slower_than_the_attempt_timeout_is_a_timeout(server: FakeGemini
     started = time.monotonic()
     error = failure(gemini(server, attempt_timeout_s=0.6))
     assert (error.code, error.retryable) == ("timeout", True)
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 5.0  # gave up before the slow reply would have come
 
 
 def test_fenced_json_is_read(server: FakeGeminiServer) -> None:
