@@ -114,7 +114,7 @@ class ImageProcessor:
             if cached is not None:
                 return cached
             sent_at = time.time()  # when the slot was really used, for the budget's windows
-            schedule = self._extract(payload, task.context)
+            schedule, usage = self._extract(payload, task.context)
         except ImageRejected as exc:
             if self.options.raise_errors:
                 raise
@@ -139,7 +139,6 @@ class ImageProcessor:
             log.exception("unexpected error on %s", payload.source)
             error = ImageError(code="internal_error", message=f"{type(exc).__name__}: {exc}")
             return self._result(task, payload, started, error=error, sent_at=sent_at)
-        usage: Usage | None = getattr(self.backend, "last_usage", None)
         result = self._result(task, payload, started, data=schedule, usage=usage, sent_at=sent_at)
         self._remember(task, result)
         return result
@@ -173,10 +172,12 @@ class ImageProcessor:
             return read_uri(payload.source, payload.index, max_bytes=self.options.max_bytes)
         return payload
 
-    def _extract(self, payload: ImagePayload, context: ExtractContext | None) -> ParsedSchedule:
+    def _extract(
+        self, payload: ImagePayload, context: ExtractContext | None
+    ) -> tuple[ParsedSchedule, Usage | None]:
         image = open_image(payload, max_pixels=self.options.max_pixels)  # pixels decode only if used
-        raw = self.backend.extract(image, context)
-        return clean_schedule(raw)
+        answer = self.backend.extract(image, context)
+        return clean_schedule(answer.schedule), answer.usage
 
     def _result(
         self,

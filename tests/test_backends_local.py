@@ -57,7 +57,7 @@ def test_lines_image(backend: LocalBackend) -> None:
         ],
         (760, 260),
     )
-    schedule = backend.extract(image)
+    schedule = backend.extract(image).schedule
     assert show_rows(schedule) == [
         ("The Rusty Nail", "monday", "21:00", "01:00", "Mike"),
         ("Oties Tavern & Grill", "thursday", "20:00", "00:00", "Max"),
@@ -80,7 +80,7 @@ def test_table_image(backend: LocalBackend) -> None:
         for r, row in enumerate(rows)
         for text, x in zip(row, (30, 220, 480, 720), strict=True)
     ]
-    schedule = backend.extract(render(cells, (860, 220)))
+    schedule = backend.extract(render(cells, (860, 220))).schedule
     assert show_rows(schedule) == [
         ("Sand Bar Station", "friday", "21:00", "01:00", "Dana"),
         ("Lucky Shamrock", "saturday", "21:00", "01:00", "Rob"),
@@ -97,7 +97,7 @@ def test_flyer_image_with_address(backend: LocalBackend) -> None:
         width = font(px, bold=px > 30).getbbox(text)[2]
         lines.append((text, (700 - int(width)) // 2, y, px))
         y += px + (50 if text == "KARAOKE NIGHT" else 16)
-    schedule = backend.extract(render(lines, (700, y + 30)))
+    schedule = backend.extract(render(lines, (700, y + 30))).schedule
     assert show_rows(schedule) == [("Kelley's Pub", "thursday", "21:00", None, "Jenny")]
     venue = schedule.venues[0]
     assert (venue.name, venue.address, venue.city, venue.state, venue.zip) == (
@@ -121,13 +121,14 @@ def test_flyer_image_with_address(backend: LocalBackend) -> None:
 def test_images_without_karaoke_give_an_empty_schedule(
     backend: LocalBackend, lines: list[tuple[str, int, int, int]]
 ) -> None:
-    assert backend.extract(render(lines, (640, 200))) == ParsedSchedule()
+    answer = backend.extract(render(lines, (640, 200)))
+    assert answer.schedule == ParsedSchedule() and answer.usage is None  # OCR is not metered
 
 
 @pytest.mark.ocr
 def test_context_vendor_credits_the_shows(backend: LocalBackend) -> None:
     image = render([("SUNDAYS - Blue Moon Saloon - 8PM - MIDNIGHT", 30, 40, 28)], (720, 110))
-    schedule = backend.extract(image, ExtractContext(vendor="Sing It Loud Karaoke"))
+    schedule = backend.extract(image, ExtractContext(vendor="Sing It Loud Karaoke")).schedule
     assert show_rows(schedule) == [("Blue Moon Saloon", "sunday", "20:00", "00:00", None)]
     assert [s.vendor for s in schedule.shows] == ["Sing It Loud Karaoke"]
     assert [v.name for v in schedule.vendors] == ["Sing It Loud Karaoke"]

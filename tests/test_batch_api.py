@@ -73,8 +73,9 @@ def test_200_screenshots_match_the_online_path_at_half_the_cost(
     online, reducer, usage = GeminiBackend(backend), ScheduleReducer(), Usage()
     for path in paths:
         image = open_image(read_path(path, 0, max_bytes=10_000_000), max_pixels=10_000_000)
-        reducer.add(clean_schedule(online.extract(image)), str(path))
-        usage += online.last_usage or Usage()
+        answer = online.extract(image)
+        reducer.add(clean_schedule(answer.schedule), str(path))
+        usage += answer.usage or Usage()
     online_cost = backend.estimated_cost(usage, get_settings())
     assert summary.successful_images == 200 and summary.data == reducer.result()
     assert summary.usage == usage

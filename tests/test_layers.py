@@ -15,7 +15,6 @@ MAX_LINES = 400
 # Modules over the limit when the limit came in (2026-12-05): they may shrink, never grow.
 # Splitting them is issue 19's work (the local parser's stages, the fake server, eval).
 GRANDFATHERED = {
-    "pipeline/backends/local/readers/flow.py": 419,
     "pipeline/evaluate.py": 430,
     "pipeline/runner.py": 417,
 }

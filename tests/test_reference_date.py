@@ -44,7 +44,7 @@ def backend(monkeypatch: pytest.MonkeyPatch) -> engine.LocalBackend:
 
 
 def _dates(backend: engine.LocalBackend, image: Image.Image, context: ExtractContext | None) -> list[object]:
-    return [(show.day, show.date) for show in backend.extract(image, context).shows]
+    return [(show.day, show.date) for show in backend.extract(image, context).schedule.shows]
 
 
 def test_the_request_reference_date_beats_the_capture_date(backend: engine.LocalBackend) -> None:

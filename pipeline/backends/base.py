@@ -15,8 +15,9 @@ from pydantic import Field
 
 from pipeline.backends.gemini.backend import GeminiOptions
 from pipeline.backends.options import BackendOptionsBase
+from pipeline.backends.result import Extraction
 from pipeline.errors import ConfigError
-from pipeline.schema import ExtractContext, ParsedSchedule
+from pipeline.schema import ExtractContext
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -88,7 +89,7 @@ else:  # pydantic validates any registered kind by its discriminator
 
 
 class Backend(Protocol):
-    """Turns one image into a ParsedSchedule, or raises BackendError.
+    """Turns one image into an ``Extraction`` (the schedule and the call's usage), or raises BackendError.
 
     Workers hand over a ``SourceImage`` (original bytes, type, header facts,
     pixels decoded on first use), so a backend that can send the bytes as they
@@ -98,9 +99,7 @@ class Backend(Protocol):
 
     kind: str
 
-    def extract(
-        self, image: Image | SourceImage, context: ExtractContext | None = None
-    ) -> ParsedSchedule: ...
+    def extract(self, image: Image | SourceImage, context: ExtractContext | None = None) -> Extraction: ...
 
 
 def _unknown(kind: str) -> ConfigError:

@@ -301,7 +301,7 @@ class FakeGemini:
             raise BadRequestError(
                 "Unable to process input image. Please retry or report the problem."
             ) from exc
-        return self._local_backend().extract(image)
+        return self._local_backend().extract(image).schedule
 
     def _local_backend(self) -> LocalBackend:
         """The one LocalBackend of this server, built on first use (loading OCR takes a moment)."""

@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pipeline.backends.base import ScriptedOptions
+from pipeline.backends.result import Extraction
 from pipeline.errors import BackendError
 from pipeline.schema import ExtractContext, ParsedSchedule, Show, Venue
 
@@ -27,7 +28,7 @@ class ScriptedBackend:
     def __init__(self, options: ScriptedOptions) -> None:
         self.options = options
 
-    def extract(self, image: Image | SourceImage, context: ExtractContext | None = None) -> ParsedSchedule:
+    def extract(self, image: Image | SourceImage, context: ExtractContext | None = None) -> Extraction:
         script = str(image.info.get("script", "ok"))
         time.sleep(self.options.delay_s)
         action, _, argument = script.partition(":")
@@ -44,7 +45,7 @@ class ScriptedBackend:
             with open(self.options.log_file, "a", encoding="utf-8") as log:  # one short append per call
                 log.write(venue + "\n")
         show = Show(venue_name=venue, day="monday", start_time="21:00", time="9PM", confidence=0.9)
-        return ParsedSchedule(shows=[show], venues=[Venue(name=venue, confidence=0.9)])
+        return Extraction(schedule=ParsedSchedule(shows=[show], venues=[Venue(name=venue, confidence=0.9)]))
 
 
 def make_scripted_png(

@@ -31,10 +31,11 @@ from pipeline.backends.gemini.errors import classify_error
 from pipeline.backends.gemini.output import PROMPT_VERSION, build_prompt, read_response, response_schema
 from pipeline.backends.gemini.quotas import limits_for, price_for
 from pipeline.backends.options import BackendOptionsBase
+from pipeline.backends.result import Extraction
 from pipeline.errors import BackendError, ConfigError
 from pipeline.images import SourceImage
 from pipeline.retry import RetryPolicy
-from pipeline.schema import ParsedSchedule, Usage
+from pipeline.schema import Usage
 
 if TYPE_CHECKING:
     from google import genai
@@ -273,8 +274,8 @@ class GeminiBackend:
     ``client_factory`` builds that client (tests point it at the fake server). Each
     ``extract`` makes exactly one request: retries belong to the send path
     (``pipeline.retry``), so that every attempt takes its own slot from the budget and
-    none leaves before the server's ``retryDelay``. ``last_usage`` holds the tokens the
-    latest successful request was billed for.
+    none leaves before the server's ``retryDelay``. The answer carries the tokens its
+    request was billed for.
     """
 
     kind = "gemini"
@@ -283,15 +284,13 @@ class GeminiBackend:
         self.options = options
         self._client = (client_factory or make_client)(options)
         self._generation_config: Any = None
-        self.last_usage: Usage | None = None
 
     def __repr__(self) -> str:
         return f"GeminiBackend(model={self.options.model!r}, base_url={self.options.base_url!r})"
 
-    def extract(self, image: Image | SourceImage, context: ExtractContext | None = None) -> ParsedSchedule:
-        """The schedule in ``image`` from one request; a classified BackendError if it fails."""
+    def extract(self, image: Image | SourceImage, context: ExtractContext | None = None) -> Extraction:
+        """The schedule in ``image`` and its usage from one request; a classified BackendError on failure."""
         contents = self._contents(image, context)
-        self.last_usage = None
         timeout_s = min(self.options.attempt_timeout_s, self.options.image_deadline_s)
         try:
             response = self._client.models.generate_content(
@@ -299,8 +298,7 @@ class GeminiBackend:
             )
         except Exception as exc:
             raise self._redacted(classify_error(exc)) from exc
-        self.last_usage = read_usage(response)
-        return read_response(response)
+        return Extraction(schedule=read_response(response), usage=read_usage(response))
 
     def close(self) -> None:
         """Release the client's HTTP connections."""

@@ -18,6 +18,7 @@ from pipeline.backends.base import LocalOptions
 from pipeline.backends.local.lines import OcrLine
 from pipeline.backends.local.parser import parse_schedule
 from pipeline.backends.local.tiles import merge_tiles, plan_tiles, upscale_factor
+from pipeline.backends.result import Extraction
 from pipeline.capture import capture_date
 from pipeline.clean import clean_schedule
 from pipeline.errors import BackendError, ConfigError
@@ -147,8 +148,8 @@ class LocalBackend:
         ]
         return merge_tiles(tiles, read)
 
-    def extract(self, image: Image | SourceImage, context: ExtractContext | None = None) -> ParsedSchedule:
-        """The schedule shown in ``image``; an image with no karaoke text gives an empty one.
+    def extract(self, image: Image | SourceImage, context: ExtractContext | None = None) -> Extraction:
+        """The schedule shown in ``image`` (no usage: OCR is free); no karaoke text gives an empty one.
 
         Dates without a year resolve against the request's reference day, else the
         image's capture date, else today.
@@ -156,4 +157,4 @@ class LocalBackend:
         pixels = pixels_of(image)
         reference = (context.reference_date if context else None) or capture_date(pixels) or dt.date.today()
         schedule = clean_schedule(parse_schedule(self.read_text(pixels), today=reference))
-        return _with_context_vendor(schedule, context)
+        return Extraction(schedule=_with_context_vendor(schedule, context))

@@ -24,8 +24,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 
-from pipeline.backends.local.layout.tables import is_header_text
 from pipeline.backends.local.lines import OcrLine
+from pipeline.backends.local.tagging.words import is_header_text
 
 __all__ = ["Region", "SideKind", "cut_regions"]
 

@@ -10,45 +10,29 @@ word by word when OCR merged neighbouring cells into one box (``tables``).
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
-import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.addresses import find_address, find_phone
 from pipeline.backends.local.lines import OcrLine
-from pipeline.clean import find_date, find_day_phrases, normalize_time_range
+from pipeline.backends.local.tagging.words import names_day
+from pipeline.backends.local.tagging.wraps import (
+    ends_with_connector_word,
+    ends_with_field,
+    has_field,
+    lost_dash,
+    starts_a_sentence,
+    wraps_by_text,
+)
 
-__all__ = ["Row", "group_rows", "has_days", "split_blocks"]
+__all__ = ["Row", "group_rows", "split_blocks"]
 
-_CONNECTOR_END = re.compile(
-    r"(?:[&|,+@(\-\u2013\u2014]|\b(?:with|by|at|and|of|w/|dj|kj|till?|until|to|presented|hosted))$",
-    re.IGNORECASE,
-)
-_CREDIT = re.compile(r"\b(?:with|w/|hosted\s+by|presented\s+by|dj|kj)\s+\S", re.IGNORECASE)
-_CREDIT_END = re.compile(
-    r"\b(?:with|w/|hosted\s+by|presented\s+by|dj|kj)\s+[\w'.]+(?:\s+[\w'.]+){0,2}$", re.IGNORECASE
-)
-_CONTINUATION_START = re.compile(
-    r"^(?:[ap]\.?m\b|[-\u2013\u2014]\s*(?:\d|close\b|late\b|midnight\b)|(?:till?|'til|until|to|thru)\s+(?:close|late|\d))",
-    re.IGNORECASE,
-)
-_CONNECTOR_WORD_END = re.compile(r"\b(?:with|by|w/|dj|kj|presented|hosted)$", re.IGNORECASE)
-_CLOCK_TEXT = r"\d{1,2}(?::\d{2})?\s*[ap]\.?m\.?"
-_ENDS_WITH_CLOCK = re.compile(rf"(?<![-\u2013\u2014]\s)(?<![-\u2013\u2014])\b{_CLOCK_TEXT}$", re.IGNORECASE)
-_STARTS_WITH_CLOCK = re.compile(rf"^(?:{_CLOCK_TEXT}|close\b|late\b|midnight\b)(?:\s|$)", re.IGNORECASE)
-_INITIAL = re.compile(r"^[A-Z]\.?$")  # 'W/ DJ MIKE' / 'D'
-_SENTENCE = re.compile(r"^[A-Z][a-z']*(?:\s+[a-z][a-z']*){2,}")  # 'Open mic night coming soon'
-_ZIP_ONLY = re.compile(r"^\d{5}(?:-\d{4})?$")
 _WRAP_GAP = 0.25  # gap / line height below which a row continues the one above
 _WRAP_OVERLAP = 0.2  # ... and the most two left-aligned wrapped lines' boxes overlap (0.1 otherwise)
 _WORD_GAP = 0.5  # gap / text height below which two boxes of a row are one phrase
 _BLOCK_GAP = 1.0  # gap / median line height above which a new block starts
 _STACKED_SHARE = 0.3  # boxes sharing more than this share of the narrower one's width are stacked
-
-_EPOCH = dt.date(2000, 1, 1)  # any date: only whether a date is present matters
 
 
 @dataclass(frozen=True)
@@ -155,7 +139,7 @@ def _set_off(middle: OcrLine, left: OcrLine, right: OcrLine) -> bool:
 
 def _around_a_logo(left: OcrLine, right: OcrLine, others: Sequence[OcrLine]) -> bool:
     same_font = abs(left.height - right.height) <= 0.2 * max(left.height, right.height)
-    if not same_font or _has_field(left.text) or _has_field(right.text):
+    if not same_font or has_field(left.text) or has_field(right.text):
         return False
     return any(
         box.x0 >= left.x1 - 2 and box.x1 <= right.x0 + 2 and box.y0 < right.y1 and box.y1 > right.y0
@@ -188,11 +172,6 @@ def _stacked(upper: OcrLine, lower: OcrLine) -> bool:
     return shared > _STACKED_SHARE * min(upper.x1 - upper.x0, lower.x1 - lower.x0) and lower.y0 > upper.y0
 
 
-def has_days(text: str) -> bool:
-    """True when ``text`` names a weekday or a date."""
-    return bool(find_day_phrases(text)) or find_date(text, _EPOCH) is not None
-
-
 def _continues(above: Row, below: Row) -> bool:
     """A wrapped line: the row above ends mid-phrase, or the rows nearly touch.
 
@@ -201,48 +180,16 @@ def _continues(above: Row, below: Row) -> bool:
     ('with KJ Mike D' over the city line of a card, a name over its time).
     """
     text, next_text = above.text.strip(), below.text.strip()
-    if _CONNECTOR_END.search(text) or _ZIP_ONLY.match(next_text) or _CONTINUATION_START.match(next_text):
+    if wraps_by_text(text, next_text):
         return True
-    if _city_line_of(text, next_text) or _lost_dash(text, next_text) or _INITIAL.match(next_text):
-        return True
-    if (
-        _CREDIT_END.search(text)
-        and text.isupper()
-        and next_text.isupper()
-        and not _has_field(next_text)
-        and not has_days(next_text)
-    ):
-        return True  # a headline in capitals wraps inside the host's name ('... DJ TOMMY' / 'TUNES')
     gap = below.y0 - above.y1
     same_font = abs(above.height - below.height) <= 0.15 * max(above.height, below.height)
     aligned = abs(above.boxes[0].x0 - below.boxes[0].x0) <= 0.5 * below.height
     overlap = (_WRAP_OVERLAP if aligned else 0.1) * below.height  # OCR's boxes of a left-aligned wrap overlap
     near = -overlap <= gap < _WRAP_GAP * min(above.height, below.height)
-    if not (same_font and near) or has_days(next_text) or _SENTENCE.match(next_text):
+    if not (same_font and near) or names_day(next_text) or starts_a_sentence(next_text):
         return False
-    return not _ends_with_field(text) and not _has_field(next_text)
-
-
-def _city_line_of(street_line: str, below: str) -> bool:
-    """'2717 S Elm St' over 'Tampa, FL 33672': one address on two lines."""
-    street = find_address(street_line)
-    if street is None or street.city is not None or not street_line.endswith(street.text):
-        return False
-    whole = find_address(f"{street_line} {below}")
-    return whole is not None and whole.city is not None and f"{street_line} {below}".find(whole.text) >= 0
-
-
-def _has_field(text: str) -> bool:
-    return bool(normalize_time_range(text) or _CREDIT.search(text) or find_address(text) or find_phone(text))
-
-
-def _ends_with_field(text: str) -> bool:
-    """True when the line's last words are a time, a host credit, an address or a phone."""
-    time = normalize_time_range(text)
-    address = find_address(text)
-    phone = find_phone(text)
-    ends = [found.text for found in (time, address) if found is not None] + ([phone] if phone else [])
-    return bool(_CREDIT_END.search(text)) or any(text.endswith(part) for part in ends)
+    return not ends_with_field(text) and not has_field(next_text)
 
 
 def _one_cell(row: Row) -> bool:
@@ -269,18 +216,13 @@ def group_rows(lines: Sequence[OcrLine]) -> list[Row]:
     joined: list[Row] = visual[:1]
     for above, row in itertools.pairwise(visual):
         one_phrase = _one_cell(above) and _one_cell(row)  # never join table rows
-        dangling = _one_cell(row) and _CONNECTOR_WORD_END.search(above.text) is not None
+        dangling = _one_cell(row) and ends_with_connector_word(above.text)
         logo_edge = (above.boxes[0] in logos) != (row.boxes[0] in logos)  # a logo never wraps into a name
         if (one_phrase or dangling) and not logo_edge and _continues(Row(above.boxes, joined[-1].text), row):
-            joined[-1] = joined[-1].joined(row, " - " if _lost_dash(joined[-1].text, row.text) else " ")
+            joined[-1] = joined[-1].joined(row, " - " if lost_dash(joined[-1].text, row.text) else " ")
         else:
             joined.append(row)
     return joined
-
-
-def _lost_dash(above: str, below: str) -> bool:
-    """'... 9:00 PM' over '1:00 AM ...': a range whose dash OCR did not read."""
-    return bool(_ENDS_WITH_CLOCK.search(above) and _STARTS_WITH_CLOCK.match(below))
 
 
 def split_blocks(rows: Sequence[Row]) -> list[list[Row]]:

@@ -12,38 +12,27 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.backends.local.layout.rows import Row, has_days
+from pipeline.backends.local.layout.rows import Row
 from pipeline.backends.local.lines import OcrLine
+from pipeline.backends.local.tagging.words import (
+    GRID_DAY,
+    HEADER_FILLER,
+    HEADER_WORDS,
+    WEEKDAY_HEADERS,
+    names_day,
+)
+from pipeline.backends.local.tagging.wraps import ends_open
 from pipeline.clean import normalize_time_range
 
 __all__ = [
-    "GRID_DAY",
-    "HEADER_WORDS",
     "Column",
     "box_column",
     "find_table_header",
-    "is_header_text",
     "table_cells",
     "words_of",
     "wrapped_cells_joined",
 ]
 
-HEADER_WORDS: dict[str, str] = {
-    "day": "day", "days": "day", "night": "day", "nights": "day", "when": "day", "date": "day",
-    "venue": "venue", "venues": "venue", "location": "venue", "bar": "venue", "place": "venue",
-    "where": "venue", "time": "time", "times": "time", "hours": "time", "start": "time",
-    "dj": "dj", "kj": "dj", "host": "dj", "dj/kj": "dj", "kj/dj": "dj", "djs": "dj",
-    "address": "address", "addr": "address", "street": "address", "city": "city",
-}  # fmt: skip
-_HEADER_FILLER = {"name", "of", "week", "&", "/", "-"}
-GRID_DAY = "grid:"  # column kind prefix of a weekday column: "grid:monday"
-# A weekly grid names one column per weekday: 'Venue | Mon | Tue | ...'.
-WEEKDAY_HEADERS: dict[str, str] = {
-    word: f"{GRID_DAY}{day}"
-    for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-    for word in (day, day[:3], f"{day}s")
-} | {"tues": "grid:tuesday", "weds": "grid:wednesday", "thur": "grid:thursday", "thurs": "grid:thursday"}
-_DANGLING_CELL = re.compile(r"[-\u2013\u2014]\s*(?:\||$)")  # a cell ending in a dash
 _CELL_WRAP_GAP = 0.5  # gap / line height below which a table row continues the one above
 
 
@@ -98,7 +87,7 @@ def _header_columns(row: Row, *, need_venue: bool = True) -> list[Column] | None
         kind = HEADER_WORDS.get(word) or WEEKDAY_HEADERS.get(word)
         if kind is not None and not any(c.kind == kind for c in columns):
             columns.append(Column(kind, piece.x0, piece.x1))
-        elif kind is None and piece.text.lower() not in _HEADER_FILLER:
+        elif kind is None and piece.text.lower() not in HEADER_FILLER:
             return None
     kinds = {c.kind for c in columns}
     grid = sum(kind.startswith(GRID_DAY) for kind in kinds) >= 2
@@ -107,15 +96,6 @@ def _header_columns(row: Row, *, need_venue: bool = True) -> list[Column] | None
     if len(columns) < 3 or not kinds & {"venue"} or not (kinds & {"day", "time"} or grid):
         return None
     return columns
-
-
-def is_header_text(text: str) -> bool:
-    """A box made only of column names ('Day', 'Time', 'Host', 'Venue Name')."""
-    words = [word.strip(":|.") for word in text.lower().split()]
-    named = [word for word in words if word in HEADER_WORDS or word in WEEKDAY_HEADERS]
-    return bool(named) and all(
-        word in HEADER_WORDS or word in WEEKDAY_HEADERS or word in _HEADER_FILLER for word in words
-    )
 
 
 def find_table_header(rows: Sequence[Row], *, need_venue: bool = True) -> tuple[int, list[Column]] | None:
@@ -162,8 +142,8 @@ def wrapped_cells_joined(body: Sequence[Row]) -> list[Row]:
     """
     joined: list[Row] = []
     for row in body:
-        near = joined and _CELL_WRAP_GAP * row.height > row.y0 - joined[-1].y1 and not has_days(row.text)
-        if near and (_DANGLING_CELL.search(joined[-1].text) or normalize_time_range(row.text) is None):
+        near = joined and _CELL_WRAP_GAP * row.height > row.y0 - joined[-1].y1 and not names_day(row.text)
+        if near and (ends_open(joined[-1].text) or normalize_time_range(row.text) is None):
             above = joined[-1]
             boxes = tuple(sorted(above.boxes + row.boxes, key=lambda box: (box.y0, box.x0)))
             joined[-1] = Row(boxes, f"{above.text} {row.text}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from pipeline.backends.local.layout.tables import words_of
 from pipeline.backends.local.lines import OcrLine
-from pipeline.backends.local.readers.flow import Reading
+from pipeline.backends.local.readers.drafts import Reading
 from pipeline.backends.local.tagging.fields import LineFields
 from pipeline.dates import find_day_phrases
 

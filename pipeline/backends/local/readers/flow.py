@@ -11,158 +11,17 @@ shows marked with a 'CANCELLED' badge never become shows.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from pipeline.backends.local.layout.rows import Row, split_blocks
-from pipeline.backends.local.tagging.fields import (
-    LineFields,
-    is_sentence,
-    is_title,
-    mentions_karaoke,
-    mentions_other_event,
-    read_fields,
-    vendor_name,
-)
+from pipeline.backends.local.readers.drafts import Draft, Page, Reading, merge, merge_all
+from pipeline.backends.local.readers.page import is_heading
+from pipeline.backends.local.tagging.fields import LineFields, is_sentence
+from pipeline.backends.local.tagging.words import is_cancel_badge, is_other_event, mentions_karaoke
 from pipeline.clean import clause_starts, normalize_time_range, split_clauses
 
-__all__ = [
-    "Draft",
-    "Page",
-    "Reading",
-    "block_drafts",
-    "flow_drafts",
-    "is_heading",
-    "merge",
-    "merge_all",
-    "read_page",
-    "venue_heading",
-]
-
-_NEAR_TITLE_SIZE = 0.75  # a name nearer the street in at least this share of the tallest's type wins
-_CANCEL_BADGE = re.compile(r"cancel+ed|no\s+show|off\s+this\s+week", re.IGNORECASE)
-_CANCEL_CAPS = re.compile(r"\bCANCELL?ED\b(?![^(]*\))")  # a badge in capitals read into the line, not a note
-
-
-@dataclass(frozen=True)
-class Reading:
-    """What every line is read against: the reference day and a year the page prints."""
-
-    today: dt.date
-    year: int | None = None
-
-    def fields(self, text: str) -> LineFields:
-        return read_fields(text, self.today, self.year)
-
-
-@dataclass(frozen=True)
-class Draft:
-    """One show line's fields before it is expanded into one Show per day."""
-
-    fields: LineFields
-    score: float
-    borrowed_venue: bool = False
-    karaoke_line: bool = False
-
-
-@dataclass(frozen=True)
-class Page:
-    """What the whole page says once: its vendor, whether it is about karaoke, a venue heading."""
-
-    vendor: str | None
-    karaoke: bool
-    venue: str | None
-    heading: LineFields = field(default_factory=LineFields)
-    """Everything read above the first show (the heading venue's address and phone)."""
-
-
-def merge(first: LineFields, other: LineFields) -> LineFields:
-    """``first`` with its missing parts taken from ``other``."""
-    return replace(
-        first,
-        days=first.days or other.days,
-        date=first.date or other.date,
-        time=first.time or other.time,
-        dj=first.dj or other.dj,
-        dj_as_seen=first.dj_as_seen if first.dj else other.dj_as_seen,
-        address=first.address or other.address,
-        phone=first.phone or other.phone,
-        venue=first.venue or other.venue,
-        notes=first.notes + other.notes,
-    )
-
-
-def merge_all(fields: Sequence[LineFields]) -> LineFields:
-    merged = LineFields()
-    for part in fields:
-        merged = merge(merged, part)
-    return merged
-
-
-def is_heading(row: Row) -> bool:
-    """Rows that frame the schedule (titles, vendor credits), never part of a show."""
-    return is_title(row.text) or vendor_name(row.text) is not None
-
-
-def venue_heading(rows: Sequence[Row], ref: Reading) -> LineFields:
-    """A venue named above the first show ('Oties Tavern & Grill' over its weekly nights).
-
-    Of the name lines above the first show, those over a street or phone line come
-    first, and of them the one nearest the street wins unless its type is much smaller (a
-    pane's title under a site's brand name, which may sit two lines above the street too,
-    in larger type on a phone); else the first in the largest type. Its address and phone
-    are taken from the rows under it.
-    """
-    candidates: list[tuple[Row, LineFields]] = []
-    for row in rows:
-        if is_heading(row) or row.text.rstrip().endswith((":", "!")) or mentions_karaoke(row.text):
-            continue
-        fields = ref.fields(row.text)
-        if fields.has_days or mentions_other_event(row.text):
-            break
-        candidates.append((row, fields))
-    named = [(row, fields) for row, fields in candidates if fields.venue]
-    if not named:
-        return LineFields()
-    anchored = [
-        index
-        for index, (_, fields) in enumerate(candidates)
-        if fields.venue
-        and not fields.address
-        and any(f.address or f.phone for _, f in candidates[index + 1 : index + 3])
-    ]
-    if anchored:  # right above the street unless in much smaller type ('Food' under the title)
-        tallest = max(candidates[index][0].height for index in anchored)
-        chosen = next(
-            (
-                index
-                for index in reversed(anchored)
-                if candidates[index][0].height >= _NEAR_TITLE_SIZE * tallest
-            ),
-            anchored[0],
-        )
-    else:
-        tallest = max(row.height for row, fields in candidates if fields.venue)
-        chosen = next(
-            index
-            for index, (row, fields) in enumerate(candidates)
-            if fields.venue and row.height >= 0.9 * tallest
-        )
-    heading = candidates[chosen][1]
-    for _, fields in candidates[chosen + 1 :]:
-        heading = replace(
-            heading, address=heading.address or fields.address, phone=heading.phone or fields.phone
-        )
-    return replace(heading, notes=())
-
-
-def read_page(rows: Sequence[Row], ref: Reading) -> Page:
-    vendors = [name for row in rows if (name := vendor_name(row.text))]
-    karaoke = any(mentions_karaoke(row.text) for row in rows)
-    heading = venue_heading(rows, ref)
-    return Page(vendors[0] if vendors else None, karaoke, heading.venue, heading)
+__all__ = ["block_drafts", "flow_drafts"]
 
 
 def _is_prose(block: Sequence[Row]) -> bool:
@@ -191,7 +50,7 @@ def _prose_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:
     drafts: list[Draft] = []
     for clause in split_clauses(" ".join(row.text for row in block)):
         fields = ref.fields(clause)
-        if not fields.has_days or (mentions_other_event(clause) and not mentions_karaoke(clause)):
+        if not fields.has_days or is_other_event(clause):
             continue
         drafts.append(Draft(fields, score, karaoke_line=mentions_karaoke(clause)))
     return drafts
@@ -200,7 +59,7 @@ def _prose_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:
 def _cancelled(rows: Sequence[Row]) -> bool:
     """A 'CANCELLED' badge of its own beside a show: the night is off (a note in brackets is kept)."""
     boxes = [box.text.strip() for row in rows for box in row.boxes]
-    return any(_CANCEL_BADGE.fullmatch(text) or _CANCEL_CAPS.search(text) for text in boxes)
+    return any(is_cancel_badge(text) for text in boxes)
 
 
 def block_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:
@@ -225,7 +84,7 @@ def block_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:
             for row, found in zip(rows, fields[start:end], strict=True)
             if found.has_days or found.time
         )
-        if (mentions_other_event(text) and not mentions_karaoke(text)) or _cancelled(rows):
+        if is_other_event(text) or _cancelled(rows):
             continue
         own = merge_all(fields[start:end])
         if start != day:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from pipeline.backends.local.layout.tables import is_header_text
 from pipeline.backends.local.lines import OcrLine
+from pipeline.backends.local.tagging.words import is_header_text
 from pipeline.clean import clean_name
 
 __all__ = ["is_chrome", "is_overlay", "is_ui_words", "tag_row_mates", "vendor_badge"]

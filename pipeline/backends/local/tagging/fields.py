@@ -3,8 +3,7 @@
 ``read_fields`` cuts each recognised part out of the line (date, address, phone,
 time, days, DJ) and takes what is left, split on separators (' - ', ' | ', ':',
 '@', 'at', parentheses), as the venue. The ``is_*`` helpers classify whole lines
-a schedule carries around its shows: status bars, post timestamps, reaction
-counts, titles and vendor credits.
+a schedule carries around its shows: titles, taglines and vendor credits.
 """
 
 from __future__ import annotations
@@ -15,29 +14,21 @@ from dataclasses import dataclass, field
 
 from pipeline.addresses import Address, find_address, find_phone
 from pipeline.backends.local.tagging.chrome import is_ui_words, vendor_badge
+from pipeline.backends.local.tagging.words import mentions_karaoke
 from pipeline.clean import TimeRange, clean_name, find_date, find_day_phrases, normalize_time_range
 from pipeline.matching import GENERIC_VENUE_WORDS
 from pipeline.schema import WEEKDAYS, Weekday
 
 __all__ = [
     "LineFields",
-    "is_noise",
     "is_sentence",
     "is_title",
-    "mentions_karaoke",
-    "mentions_other_event",
     "read_fields",
     "spaced_venue_name",
     "strip_dj_prefix",
     "vendor_name",
 ]
 
-_KARAOKE = re.compile(r"\b(?:karaok[eé]|kj|sing(?:ers?|ing)?)\b", re.IGNORECASE)
-_OTHER_EVENT = re.compile(
-    r"\b(?:trivia|bingo|happy\s+hour|wings?|brunch|tacos?|euchre|cornhole|fish\s+fry|live\s+music"
-    r"|league|tournament|specials?|open\s+mic|poker|comedy|drag\s+show|buckets?|pitchers?)\b|\$\d",
-    re.IGNORECASE,
-)
 _NAME_WORD = r"[A-Z][\w'.&]*"
 _DJ = re.compile(
     r"(?:\b(?i:with|w/|hosted\s+by|presented\s+by|host(?:ed)?:?)\s+)?\b(?P<prefix>(?i:dj|kj|vj))\.?:?\s+"
@@ -65,21 +56,6 @@ _TITLE_WORDS = {
     "the", "shows", "live", "tonight", "is", "back", "and", "at", "your", "for", "all",
 }  # fmt: skip
 _SMALL_WORDS = {"a", "an", "and", "the", "of", "at", "on", "in", "by", "for", "to", "or", "with", "&"}
-_STATUS_BAR = re.compile(
-    r"^(?:(?:1[0-2]|0?[1-9]):[0-5]\d|(?:[Il|.:]{1,4}\s*)?(?:(?:[345]g|lte|wi-?fi)?\s*\d{1,3}\s*%|[345]g|lte))$",
-    re.IGNORECASE,
-)  # a clock, a battery, a network; signal bars read as 'II' before them
-_TIMESTAMP = re.compile(
-    r"^(?:yesterday|today|[a-z]+\s+\d{1,2}(?:,\s*\d{4})?)\s+at\s+\d{1,2}:\d{2}\s*[ap]\.?m\.?$"
-    r"|^(?:yesterday|today|just\s+now)$|^\W*\d{1,2}\s*(?:s|m|h|d|w|mins?|hrs?|wks?|secs?)\W*$",
-    re.IGNORECASE,
-)
-_ENGAGEMENT = {"like", "likes", "comment", "comments", "share", "shares", "reply", "replies",
-               "reactions", "views", "send", "follow", "following", "retweets", "reposts",
-               "message", "messages"}  # fmt: skip
-_ACCOUNT_LINE = re.compile(
-    r"^@?[\w.]+\s*[\u2022\u00b7]?\s*\d{1,2}\s*[hmdw]$", re.IGNORECASE
-)  # 'karaoke_cbus 2h'
 _STATUS_NOTE = re.compile(
     r"\(?\b(?:temporarily\s+)?(?:cancel+ed|on\s+hiatus|closed|suspended|postponed|no\s+karaoke)\b[^)|]*\)?",
     re.IGNORECASE,
@@ -118,32 +94,6 @@ class LineFields:
     @property
     def has_days(self) -> bool:
         return bool(self.days) or self.date is not None
-
-
-def mentions_karaoke(text: str) -> bool:
-    return _KARAOKE.search(text) is not None
-
-
-def mentions_other_event(text: str) -> bool:
-    """True for trivia, specials, happy hour and the like (days and times, but no karaoke)."""
-    return _OTHER_EVENT.search(text) is not None
-
-
-def is_noise(text: str) -> bool:
-    """Status-bar clock or battery, post timestamp, reaction counts, hashtags, stray symbols."""
-    stripped = text.strip()
-    words = re.findall(r"[a-z]+|\d+", stripped.lower())
-    if (
-        not words
-        or _STATUS_BAR.match(stripped)
-        or _TIMESTAMP.match(stripped)
-        or _ACCOUNT_LINE.match(stripped)
-    ):
-        return True
-    if all(word.startswith("#") for word in stripped.split()):
-        return True
-    engagement = [w for w in words if w in _ENGAGEMENT]
-    return bool(engagement) and all(w in _ENGAGEMENT or w.isdigit() for w in words)
 
 
 def is_sentence(text: str) -> bool:

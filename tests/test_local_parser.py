@@ -9,7 +9,8 @@ import pytest
 
 from pipeline.backends.local.lines import OcrLine
 from pipeline.backends.local.parser import parse_schedule
-from pipeline.backends.local.tagging.fields import is_noise, spaced_venue_name
+from pipeline.backends.local.tagging.fields import spaced_venue_name
+from pipeline.backends.local.tagging.tags import is_noise
 from pipeline.schema import ParsedSchedule
 
 TODAY = dt.date(2026, 11, 28)
