@@ -21,6 +21,7 @@ from PIL import Image
 from pipeline.schema import ParsedSchedule
 from pipeline.testing.realworld.flyers import render_flyer
 from pipeline.testing.realworld.pages_cards import render_card_grid, render_venue_pane
+from pipeline.testing.realworld.pages_directory import render_search_results, render_venue_page
 from pipeline.testing.realworld.pages_lists import (
     render_a_z,
     render_link_in_bio,
@@ -33,6 +34,7 @@ from pipeline.testing.realworld.traps import TRAPS
 from pipeline.testing.realworld.world import World, pool_for
 
 __all__ = [
+    "EXTRA_FAMILIES",
     "FAMILIES",
     "ROTATION",
     "TEST_COUNT",
@@ -54,8 +56,13 @@ FAMILIES: dict[str, Family] = {
     "link-in-bio": render_link_in_bio,
     "flyer": render_flyer,
     **TRAPS,
+    "search-results": render_search_results,
+    "venue-page": render_venue_page,
 }
 """Layout family -> the function that draws one sample of it."""
+
+EXTRA_FAMILIES: tuple[str, ...] = ("search-results", "venue-page")
+"""Families the rotation never draws (so existing seeds keep their images): asked for by name."""
 
 ROTATION: tuple[str, ...] = (
     "card-grid", "flyer", "venue-pane", "week-view", "schedule-table", "social-post",
