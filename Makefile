@@ -10,7 +10,7 @@ RUN := $(if $(wildcard $(LOOPBACK)),$(LOOPBACK),)
 REALWORLD_FONTS := fonts-dejavu-core fonts-liberation2 fonts-urw-base35 fonts-bebas-neue fonts-lobster \
 	fonts-league-spartan fonts-roboto-unhinted fonts-comfortaa fonts-lato fonts-open-sans
 
-.PHONY: install demo test test-fast check clean realworld-deps
+.PHONY: install demo test test-fast check clean realworld-deps line-roles
 
 $(BIN)/karaoke-pipeline: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ check: install  ## lint, format check and types, as in CI
 realworld-deps:  ## Chromium and fonts for python -m pipeline.testing.realworld (as root; quick when present)
 	dpkg -s chromium $(REALWORLD_FONTS) >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium $(REALWORLD_FONTS))
+
+line-roles: install  ## refit data/line_roles/model.json from the committed table; LINE_ROLES_ARGS=--build renders + OCRs it anew
+	$(RUN) $(BIN)/python -m pipeline.line_roles.train $(LINE_ROLES_ARGS)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
