@@ -1,0 +1,165 @@
+"""The venue stage: the model checks the lines each show's venue was read from.
+
+The rules name a show's venue from the lines around its day and time; on a
+site they were not written for they take the line over the street (a
+neighbourhood), a paragraph, the host under the title, or they join the title
+with the line under it. This stage asks the line-role model about the lines
+the name came from:
+
+- a name joined from several lines keeps only the lines the model calls a
+  venue ('Mulligan's Irish Pub' + 'East Village' -> 'Mulligan's Irish Pub');
+- a name from a line the model is sure is not a venue (under ``KEEP``) is
+  replaced by the nearest line above it in its column that the model calls a
+  venue (at least ``TAKE``), within ``REACH`` line heights; never a table's
+  cell (a time beside it on its row), which the rules read by its column.
+
+Everything else the rules read (days, times, dates, hosts, addresses) stays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from pipeline.clean import normalize_time_range
+from pipeline.line_roles.features import Box
+from pipeline.line_roles.model import RoleModel
+from pipeline.schema import ParsedSchedule, Show, Venue
+
+__all__ = ["KEEP", "REACH", "TAKE", "choose_venues"]
+
+KEEP = 0.2
+"""A venue line the model gives at least this probability of being a venue is kept."""
+TAKE = 0.3
+"""A line replaces it only when the model gives it at least this, and more than any other role."""
+REACH = 12.0
+"""How far above the rejected line (in median line heights) a replacement may sit."""
+_SMALLER = 0.9  # a joined line this much smaller than the venue lines is in other type
+_FOLD = re.compile(r"[^a-z0-9]+")
+
+
+def _key(text: str) -> str:
+    return _FOLD.sub(" ", text.casefold()).strip()
+
+
+def _column(a: Box, b: Box) -> bool:
+    overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+    return overlap > 0.3 * max(min(a.x1 - a.x0, b.x1 - b.x0), 1.0)
+
+
+def _holding(name: str, lines: Sequence[Box]) -> list[int]:
+    """Lines that hold the whole venue name."""
+    key = _key(name)
+    return [i for i, line in enumerate(lines) if key and key in _key(line.text)]
+
+
+def _parts(name: str, lines: Sequence[Box]) -> list[int]:
+    """Lines the name was joined from: each held in the name, together making up all of it."""
+    key = _key(name)
+    found = [i for i, line in enumerate(lines) if len(_key(line.text)) >= 3 and _key(line.text) in key]
+    covered = sum(len(_key(lines[i].text)) + 1 for i in found)
+    return found if len(found) >= 2 and covered >= len(key) else []
+
+
+def _source_of(show: Show, sources: list[int], lines: Sequence[Box]) -> int:
+    """Of the lines holding the show's venue name, the one nearest a line with the show's start."""
+    times = [
+        j
+        for j, line in enumerate(lines)
+        if (found := normalize_time_range(line.text)) is not None and found.start == show.start_time
+    ]
+
+    def distance(i: int) -> float:
+        near = [abs(lines[j].y0 - lines[i].y0) for j in times if _column(lines[i], lines[j])]
+        return min(near, default=float("inf"))
+
+    return min(sources, key=distance)
+
+
+def _replacement(
+    source: int, lines: Sequence[Box], roles: np.ndarray, venue: int, height: float
+) -> int | None:
+    """The nearest line above the rejected one, in its column, that the model calls a venue."""
+    line = lines[source]
+    candidates = [
+        j
+        for j, other in enumerate(lines)
+        if j != source
+        and roles[j].argmax() == venue
+        and roles[j, venue] >= TAKE
+        and _column(line, other)
+        and other.y1 <= line.y0 + 0.3 * height
+        and line.y0 - other.y0 <= REACH * height
+    ]
+    return max(candidates, key=lambda j: lines[j].y0, default=None)
+
+
+def _in_a_table_row(index: int, lines: Sequence[Box]) -> bool:
+    """A cell beside a time on its row: a table's venue cell, which the rules read by its column."""
+    line = lines[index]
+    return any(
+        j != index
+        and min(line.y1, other.y1) - max(line.y0, other.y0)
+        > 0.5 * min(line.y1 - line.y0, other.y1 - other.y0)
+        and normalize_time_range(other.text) is not None
+        for j, other in enumerate(lines)
+    )
+
+
+def _renamed(show: Show, lines: Sequence[Box], roles: np.ndarray, venue: int, height: float) -> str | None:
+    """The show's better venue name, or None to keep what the rules read."""
+    parts = _parts(show.venue_name, lines) if not _holding(show.venue_name, lines) else []
+    if parts:
+        kept = [i for i in parts if roles[i].argmax() == venue]
+        size = max((lines[i].y1 - lines[i].y0 for i in kept), default=0.0)
+        dropped = [i for i in parts if i not in kept]
+        # only a line in smaller type goes (a neighbourhood under the title), not a wrapped name's half
+        if kept and dropped and all(lines[i].y1 - lines[i].y0 < _SMALLER * size for i in dropped):
+            return " ".join(
+                lines[i].text.strip() for i in sorted(kept, key=lambda i: (lines[i].y0, lines[i].x0))
+            )
+        return None
+    sources = _holding(show.venue_name, lines)
+    if not sources:
+        return None
+    source = _source_of(show, sources, lines)
+    if roles[source, venue] >= KEEP or roles[source].argmax() == venue or _in_a_table_row(source, lines):
+        return None
+    better = _replacement(source, lines, roles, venue, height)
+    return lines[better].text.strip(" |,.-:") if better is not None else None
+
+
+def choose_venues(lines: Sequence[Box], schedule: ParsedSchedule, model: RoleModel) -> ParsedSchedule:
+    """``schedule`` with each show whose venue lines the model rejects renamed after better ones."""
+    if not schedule.shows or not lines:
+        return schedule
+    roles = model.probabilities(lines)
+    venue = model.column("venue")
+    height = float(np.median([max(line.y1 - line.y0, 1.0) for line in lines]))
+    shows: list[Show] = []
+    renamed: dict[str, str] = {}
+    for show in schedule.shows:
+        name = _renamed(show, lines, roles, venue, height)
+        if name is None or name == show.venue_name:
+            shows.append(show)
+            continue
+        renamed[name] = show.venue_name
+        shows.append(show.model_copy(update={"venue_name": name}))
+    if not renamed:
+        return schedule
+    return schedule.model_copy(update={"shows": shows, "venues": _venues(schedule.venues, shows, renamed)})
+
+
+def _venues(venues: Sequence[Venue], shows: Sequence[Show], renamed: dict[str, str]) -> list[Venue]:
+    """The venues still named by a show, plus each new name (with the address of the name it replaced)."""
+    named = {show.venue_name for show in shows}
+    by_name = {venue.name: venue for venue in venues}
+    kept = [venue for venue in venues if venue.name in named]
+    for new, old in renamed.items():
+        if new in by_name:
+            continue
+        former = by_name.get(old)
+        kept.append(former.model_copy(update={"name": new}) if former else Venue(name=new))
+    return kept

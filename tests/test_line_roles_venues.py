@@ -1,0 +1,84 @@
+"""Tests of the venue stage (pipeline/line_roles/venues.py): the model vets each show's venue line."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.backends.layouts import OcrLine
+from pipeline.line_roles.features import FEATURES
+from pipeline.line_roles.labels import ROLES
+from pipeline.line_roles.model import RoleModel, Tree, load_model
+from pipeline.line_roles.venues import choose_venues
+from pipeline.schema import ParsedSchedule, Show, Venue
+
+
+def _title_model() -> RoleModel:
+    """One tree: a block's largest line is a venue (0.9), any other line is an 'area' (0.9)."""
+    shares = np.full((3, len(ROLES)), 0.1 / (len(ROLES) - 1))
+    shares[0] = 0.0
+    shares[1, ROLES.index("venue")] = shares[2, ROLES.index("area")] = 0.0
+    shares[1, ROLES.index("area")] = shares[2, ROLES.index("venue")] = 0.9
+    tree = Tree(
+        feature=np.array([FEATURES.index("largest_in_block"), -1, -1]),
+        threshold=np.array([0.5, 0.0, 0.0]),
+        left=np.array([1, -1, -1]),
+        right=np.array([2, -1, -1]),
+        shares=shares,
+    )
+    return RoleModel(FEATURES, ROLES, (tree,))
+
+
+def _card(x: float, y: float, title: str, area: str, when: str) -> list[OcrLine]:
+    return [
+        OcrLine(title, x, y, x + 240, y + 32),
+        OcrLine(area, x, y + 38, x + 70, y + 52),
+        OcrLine(when, x, y + 58, x + 210, y + 74),
+    ]
+
+
+LINES = [
+    *_card(20, 20, "The Tipsy Crow", "Midtown", "Wed 9:00 PM - 1:00 AM"),
+    *_card(320, 20, "Harbor House", "Midtown", "Fri 8PM-12AM"),
+    *_card(20, 300, "Main Street Tap", "Riverside", "Sat 10pm-2am"),
+]
+
+
+def test_a_show_named_after_a_line_the_model_rejects_takes_the_venue_line_of_its_card() -> None:
+    parsed = ParsedSchedule(
+        venues=[Venue(name="Midtown", address="12 Main St"), Venue(name="Main Street Tap")],
+        shows=[
+            Show(venue_name="Midtown", day="wednesday", start_time="21:00"),
+            Show(venue_name="Midtown", day="friday", start_time="20:00"),
+            Show(venue_name="Main Street Tap", day="saturday", start_time="22:00"),
+        ],
+    )
+    chosen = choose_venues(LINES, parsed, _title_model())
+    # each 'Midtown' goes to the title of the card whose time the show has
+    assert [show.venue_name for show in chosen.shows] == ["The Tipsy Crow", "Harbor House", "Main Street Tap"]
+    venues = {venue.name: venue for venue in chosen.venues}
+    assert set(venues) == {"The Tipsy Crow", "Harbor House", "Main Street Tap"}
+    assert venues["The Tipsy Crow"].address == "12 Main St"  # the address read for the rejected name
+
+
+def test_a_venue_the_model_accepts_or_cannot_place_is_left_as_the_rules_read_it() -> None:
+    parsed = ParsedSchedule(
+        shows=[
+            Show(venue_name="Main Street Tap", day="saturday", start_time="22:00"),
+            Show(venue_name="Nowhere On The Page", day="friday", start_time="20:00"),
+        ]
+    )
+    assert choose_venues(LINES, parsed, _title_model()) == parsed
+    assert choose_venues([], parsed, _title_model()) == parsed
+    assert choose_venues(LINES, ParsedSchedule(), _title_model()) == ParsedSchedule()
+
+
+def test_no_replacement_far_from_the_rejected_line() -> None:
+    lines = [OcrLine("The Tipsy Crow", 20, 20, 260, 52), OcrLine("Midtown", 20, 900, 90, 914)]
+    lines += [OcrLine("Wed 9PM-1AM", 20, 920, 200, 934)]
+    parsed = ParsedSchedule(shows=[Show(venue_name="Midtown", day="wednesday", start_time="21:00")])
+    assert choose_venues(lines, parsed, _title_model()) == parsed
+
+
+def test_the_committed_model_keeps_a_card_title_as_its_venue() -> None:
+    parsed = ParsedSchedule(shows=[Show(venue_name="The Tipsy Crow", day="wednesday", start_time="21:00")])
+    assert choose_venues(LINES, parsed, load_model()) == parsed
