@@ -24,6 +24,7 @@ from pipeline.backends.base import OPTIONS_BY_KIND
 from pipeline.console import BatchProgressLog, shows_table
 from pipeline.errors import ConfigError
 from pipeline.evaluate import add_eval_command, run_eval
+from pipeline.evaluate_lofo import add_lofo_option, run_lofo
 from pipeline.local_files import SkippedFiles
 from pipeline.parse_files import parse_paths
 from pipeline.runner import MAX_WORKERS, MIN_WORKERS
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("status", help="what `up` runs, if anything")
     batch.add_argument("--reference-date", type=_iso_date, metavar="YYYY-MM-DD", help=REFERENCE_HELP)
     add_eval_command(commands)
+    add_lofo_option(commands.choices["eval"])
     add_serve_command(commands)
     fake = commands.add_parser("fake-gemini", help="a local stand-in of the Gemini REST API")
     add_fake_gemini_arguments(fake)
@@ -167,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return fake_gemini_command(args)
         if args.command == "eval":
-            return run_eval(args)
+            return run_lofo(args) if args.leave_one_family_out else run_eval(args)
         if args.command == "serve":
             from serve.cli import run_serve
 
