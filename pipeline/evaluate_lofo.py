@@ -85,7 +85,8 @@ class LofoReport(WireModel):
 
 def read_schedule(lines: Sequence[Box], today: dt.date, model: RoleModel | None) -> ParsedSchedule:
     """What the local backend makes of ``lines``: the parser, the venue stage with ``model``, cleaning."""
-    from pipeline.backends.schedule_parser import OcrLine, parse_schedule
+    from pipeline.backends.local.lines import OcrLine
+    from pipeline.backends.local.parser import parse_schedule
     from pipeline.clean import clean_schedule
     from pipeline.line_roles.venues import choose_venues
 
@@ -163,7 +164,7 @@ def scored_from_folder(folder: Path, truth_file: Path, *, log: Callable[[str], N
     from PIL import Image as PilImage
 
     from pipeline.backends.base import LocalOptions
-    from pipeline.backends.local import LocalBackend
+    from pipeline.backends.local.engine import LocalBackend
     from pipeline.capture import capture_date
 
     truth, families = read_truth(truth_file), read_families(truth_file)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.backends.layouts import OcrLine
+from pipeline.backends.local.lines import OcrLine
 from pipeline.line_roles.dataset import align, knowledge_of
 from pipeline.line_roles.features import FEATURES, line_features
 from pipeline.line_roles.labels import ROLES, Knowledge, role_of

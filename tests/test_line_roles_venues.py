@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.backends.layouts import OcrLine
+from pipeline.backends.local.lines import OcrLine
 from pipeline.line_roles.features import FEATURES
 from pipeline.line_roles.labels import ROLES
 from pipeline.line_roles.model import RoleModel, Tree, load_model

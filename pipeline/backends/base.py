@@ -41,6 +41,11 @@ class LocalOptions(BackendOptionsBase):
     max_side: int = Field(
         default=2000, ge=320, description="longest image side fed to the text detector, in pixels"
     )
+    line_roles: bool = Field(
+        default=False,
+        description="let the line-role model vet each show's venue line (pipeline/line_roles; off: it "
+        "lowers the frozen split's F1 today, see docs/quality.md)",
+    )
 
     def sized_for(self, workers: int) -> LocalOptions:
         """These options with this machine's cores split evenly between ``workers`` OCR workers.

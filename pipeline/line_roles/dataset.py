@@ -93,7 +93,7 @@ def build_images(
     from PIL import Image as PilImage
 
     from pipeline.backends.base import LocalOptions
-    from pipeline.backends.local import LocalBackend
+    from pipeline.backends.local.engine import LocalBackend
     from pipeline.testing.realworld.browser import open_box_renderer
 
     backend = LocalBackend(LocalOptions())

@@ -18,17 +18,19 @@ Everything else the rules read (days, times, dates, hosts, addresses) stays.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
 import numpy as np
 
 from pipeline.clean import normalize_time_range
+from pipeline.dates import find_day_phrases
 from pipeline.line_roles.features import Box
-from pipeline.line_roles.model import RoleModel
+from pipeline.line_roles.model import RoleModel, load_model
 from pipeline.schema import ParsedSchedule, Show, Venue
 
-__all__ = ["KEEP", "REACH", "TAKE", "choose_venues"]
+__all__ = ["KEEP", "REACH", "TAKE", "choose_venues", "committed_model"]
 
 KEEP = 0.2
 """A venue line the model gives at least this probability of being a venue is kept."""
@@ -38,6 +40,12 @@ REACH = 12.0
 """How far above the rejected line (in median line heights) a replacement may sit."""
 _SMALLER = 0.9  # a joined line this much smaller than the venue lines is in other type
 _FOLD = re.compile(r"[^a-z0-9]+")
+
+
+@functools.cache
+def committed_model() -> RoleModel:
+    """The committed model (``data/line_roles/model.json``), read once per process."""
+    return load_model()
 
 
 def _key(text: str) -> str:
@@ -127,6 +135,8 @@ def _renamed(show: Show, lines: Sequence[Box], roles: np.ndarray, venue: int, he
     source = _source_of(show, sources, lines)
     if roles[source, venue] >= KEEP or roles[source].argmax() == venue or _in_a_table_row(source, lines):
         return None
+    if normalize_time_range(lines[source].text) or find_day_phrases(lines[source].text):
+        return None  # the rules cut the name out of a show's own line: the line's role says nothing of it
     better = _replacement(source, lines, roles, venue, height)
     return lines[better].text.strip(" |,.-:") if better is not None else None
 

@@ -156,5 +156,10 @@ class LocalBackend:
         """
         pixels = pixels_of(image)
         reference = (context.reference_date if context else None) or capture_date(pixels) or dt.date.today()
-        schedule = clean_schedule(parse_schedule(self.read_text(pixels), today=reference))
-        return Extraction(schedule=_with_context_vendor(schedule, context))
+        lines = self.read_text(pixels)
+        parsed = parse_schedule(lines, today=reference)
+        if self.options.line_roles:
+            from pipeline.line_roles.venues import choose_venues, committed_model
+
+            parsed = choose_venues(lines, parsed, committed_model())
+        return Extraction(schedule=_with_context_vendor(clean_schedule(parsed), context))
