@@ -82,3 +82,39 @@ def test_no_replacement_far_from_the_rejected_line() -> None:
 def test_the_committed_model_keeps_a_card_title_as_its_venue() -> None:
     parsed = ParsedSchedule(shows=[Show(venue_name="The Tipsy Crow", day="wednesday", start_time="21:00")])
     assert choose_venues(LINES, parsed, load_model()) == parsed
+
+
+def test_a_venue_cut_out_of_a_show_line_or_a_table_cell_is_left_to_the_rules() -> None:
+    model = _title_model()
+    lines = [
+        OcrLine("Karaoke this week", 20, 20, 400, 60),  # the block's largest: 'venue' to this model
+        OcrLine("SAT - Harbor House 9PM-1AM", 20, 70, 300, 86),
+        OcrLine("Main Street Tap", 20, 110, 160, 126),  # a table's venue cell, its time beside it
+        OcrLine("10pm-2am", 200, 110, 280, 126),
+    ]
+    parsed = ParsedSchedule(
+        shows=[
+            Show(venue_name="Harbor House", day="saturday", start_time="21:00"),
+            Show(venue_name="Main Street Tap", day="saturday", start_time="22:00"),
+        ]
+    )
+    assert choose_venues(lines, parsed, model) == parsed
+
+
+def test_a_name_joined_with_the_smaller_line_under_it_keeps_the_venue_part() -> None:
+    lines = [
+        OcrLine("Mulligan's Irish Pub", 20, 20, 260, 50),
+        OcrLine("East Village", 20, 56, 120, 70),
+        OcrLine("Mon 9PM-1AM", 20, 76, 160, 90),
+    ]
+    parsed = ParsedSchedule(
+        shows=[Show(venue_name="Mulligan's Irish Pub East Village", day="monday", start_time="21:00")]
+    )
+    chosen = choose_venues(lines, parsed, _title_model())
+    assert [show.venue_name for show in chosen.shows] == ["Mulligan's Irish Pub"]
+    wrapped = [
+        OcrLine("Liberty Ale", 20, 20, 130, 36),
+        OcrLine("House", 20, 40, 80, 56),
+    ]  # same type: one name
+    parsed = ParsedSchedule(shows=[Show(venue_name="Liberty Ale House", day="monday", start_time="21:00")])
+    assert choose_venues(wrapped, parsed, _title_model()) == parsed
