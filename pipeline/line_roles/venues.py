@@ -10,8 +10,9 @@ the name came from:
   venue ('Mulligan's Irish Pub' + 'East Village' -> 'Mulligan's Irish Pub');
 - a name from a line the model is sure is not a venue (under ``KEEP``) is
   replaced by the nearest line above it in its column that the model calls a
-  venue (at least ``TAKE``), within ``REACH`` line heights; never a table's
-  cell (a time beside it on its row), which the rules read by its column.
+  venue (at least ``TAKE``), within ``REACH`` line heights, unless that names
+  another show already; never a table's cell (a time beside it on its row)
+  nor a name the rules cut out of a longer line.
 
 Everything else the rules read (days, times, dates, hosts, addresses) stays.
 """
@@ -38,6 +39,8 @@ TAKE = 0.3
 """A line replaces it only when the model gives it at least this, and more than any other role."""
 REACH = 12.0
 """How far above the rejected line (in median line heights) a replacement may sit."""
+_UNDER_A_TITLE = ("area", "tag", "host", "address")  # what sits under a card's title, in its own line
+_MOST_PARTS = 4  # lines one venue name may be joined from
 _SMALLER = 0.9  # a joined line this much smaller than the venue lines is in other type
 _FOLD = re.compile(r"[^a-z0-9]+")
 
@@ -64,11 +67,26 @@ def _holding(name: str, lines: Sequence[Box]) -> list[int]:
 
 
 def _parts(name: str, lines: Sequence[Box]) -> list[int]:
-    """Lines the name was joined from: each held in the name, together making up all of it."""
+    """Lines stacked in one column, each right under the last, whose texts joined are the name."""
     key = _key(name)
-    found = [i for i, line in enumerate(lines) if len(_key(line.text)) >= 3 and _key(line.text) in key]
-    covered = sum(len(_key(lines[i].text)) + 1 for i in found)
-    return found if len(found) >= 2 and covered >= len(key) else []
+    for first, line in enumerate(lines):
+        chain, joined = [first], _key(line.text)
+        while joined and key.startswith(joined) and len(chain) < _MOST_PARTS:
+            if joined == key:
+                return chain if len(chain) >= 2 else []
+            last = lines[chain[-1]]
+            gap = 1.5 * max(last.y1 - last.y0, 1.0)
+            under = [
+                j
+                for j, other in enumerate(lines)
+                if j not in chain and _column(last, other) and 0 <= other.y0 - last.y1 + 0.3 * gap <= gap
+            ]
+            if not under:
+                break
+            nearest = min(under, key=lambda j: lines[j].y0)
+            chain.append(nearest)
+            joined = f"{joined} {_key(lines[nearest].text)}"
+    return []
 
 
 def _source_of(show: Show, sources: list[int], lines: Sequence[Box]) -> int:
@@ -97,6 +115,7 @@ def _replacement(
         if j != source
         and roles[j].argmax() == venue
         and roles[j, venue] >= TAKE
+        and not (normalize_time_range(other.text) or find_day_phrases(other.text))
         and _column(line, other)
         and other.y1 <= line.y0 + 0.3 * height
         and line.y0 - other.y0 <= REACH * height
@@ -116,15 +135,30 @@ def _in_a_table_row(index: int, lines: Sequence[Box]) -> bool:
     )
 
 
-def _renamed(show: Show, lines: Sequence[Box], roles: np.ndarray, venue: int, height: float) -> str | None:
+def _renamed(
+    show: Show,
+    lines: Sequence[Box],
+    roles: np.ndarray,
+    model_roles: tuple[str, ...],
+    height: float,
+    taken: set[str],
+) -> str | None:
     """The show's better venue name, or None to keep what the rules read."""
+    venue = model_roles.index("venue")
     parts = _parts(show.venue_name, lines) if not _holding(show.venue_name, lines) else []
     if parts:
+        fields = {model_roles.index(role) for role in _UNDER_A_TITLE}
         kept = [i for i in parts if roles[i].argmax() == venue]
         size = max((lines[i].y1 - lines[i].y0 for i in kept), default=0.0)
         dropped = [i for i in parts if i not in kept]
-        # only a line in smaller type goes (a neighbourhood under the title), not a wrapped name's half
-        if kept and dropped and all(lines[i].y1 - lines[i].y0 < _SMALLER * size for i in dropped):
+        # only a line the model names as another field, in smaller type, goes (a neighbourhood
+        # under the title), never a wrapped name's second half
+        if (
+            kept
+            and dropped
+            and all(roles[i].argmax() in fields for i in dropped)
+            and all(lines[i].y1 - lines[i].y0 < _SMALLER * size for i in dropped)
+        ):
             return " ".join(
                 lines[i].text.strip() for i in sorted(kept, key=lambda i: (lines[i].y0, lines[i].x0))
             )
@@ -135,10 +169,12 @@ def _renamed(show: Show, lines: Sequence[Box], roles: np.ndarray, venue: int, he
     source = _source_of(show, sources, lines)
     if roles[source, venue] >= KEEP or roles[source].argmax() == venue or _in_a_table_row(source, lines):
         return None
-    if normalize_time_range(lines[source].text) or find_day_phrases(lines[source].text):
-        return None  # the rules cut the name out of a show's own line: the line's role says nothing of it
+    if len(_key(lines[source].text)) > len(_key(show.venue_name)) + 3:
+        return None  # the rules cut the name out of a longer line: the line's role says nothing of it
     better = _replacement(source, lines, roles, venue, height)
-    return lines[better].text.strip(" |,.-:") if better is not None else None
+    if better is None or _key(lines[better].text) in taken:
+        return None  # another show's venue: the line above belongs to the card above
+    return lines[better].text.strip(" |,.-:")
 
 
 def choose_venues(lines: Sequence[Box], schedule: ParsedSchedule, model: RoleModel) -> ParsedSchedule:
@@ -146,12 +182,12 @@ def choose_venues(lines: Sequence[Box], schedule: ParsedSchedule, model: RoleMod
     if not schedule.shows or not lines:
         return schedule
     roles = model.probabilities(lines)
-    venue = model.column("venue")
     height = float(np.median([max(line.y1 - line.y0, 1.0) for line in lines]))
     shows: list[Show] = []
     renamed: dict[str, str] = {}
+    taken = {_key(show.venue_name) for show in schedule.shows}
     for show in schedule.shows:
-        name = _renamed(show, lines, roles, venue, height)
+        name = _renamed(show, lines, roles, model.roles, height, taken)
         if name is None or name == show.venue_name:
             shows.append(show)
             continue
