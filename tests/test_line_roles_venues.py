@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from pipeline.backends.local.lines import OcrLine
 from pipeline.line_roles.features import FEATURES
@@ -10,6 +13,8 @@ from pipeline.line_roles.labels import ROLES
 from pipeline.line_roles.model import RoleModel, Tree, load_model
 from pipeline.line_roles.venues import choose_venues
 from pipeline.schema import ParsedSchedule, Show, Venue
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "screenshots" / "010-table.png"
 
 
 def _title_model() -> RoleModel:
@@ -118,3 +123,24 @@ def test_a_name_joined_with_the_smaller_line_under_it_keeps_the_venue_part() -> 
     ]  # same type: one name
     parsed = ParsedSchedule(shows=[Show(venue_name="Liberty Ale House", day="monday", start_time="21:00")])
     assert choose_venues(wrapped, parsed, _title_model()) == parsed
+
+
+def test_the_local_backend_asks_the_stage_only_when_line_roles_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image as PilImage
+
+    from pipeline.backends.base import LocalOptions
+    from pipeline.backends.local.engine import LocalBackend
+    from pipeline.line_roles import venues
+
+    asked: list[int] = []
+
+    def counting_model() -> RoleModel:
+        asked.append(1)
+        return load_model()
+
+    monkeypatch.setattr(venues, "committed_model", counting_model)
+    image = PilImage.open(EXAMPLE)
+    off = LocalBackend(LocalOptions()).extract(image)
+    assert asked == [] and off.shows
+    on = LocalBackend(LocalOptions(line_roles=True)).extract(image)
+    assert asked == [1] and [s.start_time for s in on.shows] == [s.start_time for s in off.shows]
