@@ -244,3 +244,11 @@ def test_box_capture_gives_each_text_line_its_box_in_the_screenshots_pixels() ->
                 y1 - y0 for text, _, y0, _, y1 in boxes if text == sample.truth.shows[0].venue_name
             ]
             assert min(venue_heights) > (30 if sample.viewport.phone else 10)
+
+
+def test_families_outside_the_rotation_are_drawn_when_asked_for_by_name() -> None:
+    drawn = list(iter_split("dev", 5, 3, ("search-results", "flyer")))
+    assert [(index, sample.family) for index, sample in drawn] == [
+        (1, "search-results"), (2, "flyer"), (2, "search-results"), (3, "search-results")
+    ]  # fmt: skip
+    assert all(s.family in ROTATION for _, s in iter_split("dev", 5, 30))

@@ -137,11 +137,17 @@ def _renderer_for(needs_browser: bool) -> AbstractContextManager[Callable[..., b
 def iter_split(
     split: str, seed: int, count: int, families: tuple[str, ...] = ()
 ) -> Iterator[tuple[int, Sample]]:
-    """(index, sample) for images 1..count; with ``families``, only images of those families."""
+    """(index, sample) for images 1..count; with ``families``, only images of those families.
+
+    A family outside the rotation (``EXTRA_FAMILIES``) gives an image of its own at every index.
+    """
+    extra = [family for family in families if family in EXTRA_FAMILIES]
     for index in range(1, count + 1):
         sample = draw_sample(split, seed, index)
         if not families or sample.family in families:
             yield index, sample
+        for family in extra:
+            yield index, draw_sample(split, seed, index, family)
 
 
 def generate_split(
