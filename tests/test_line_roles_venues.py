@@ -140,7 +140,7 @@ def test_the_local_backend_asks_the_stage_only_when_line_roles_is_on(monkeypatch
 
     monkeypatch.setattr(venues, "committed_model", counting_model)
     image = PilImage.open(EXAMPLE)
-    off = LocalBackend(LocalOptions()).extract(image)
+    off = LocalBackend(LocalOptions()).extract(image).schedule
     assert asked == [] and off.shows
-    on = LocalBackend(LocalOptions(line_roles=True)).extract(image)
+    on = LocalBackend(LocalOptions(line_roles=True)).extract(image).schedule
     assert asked == [1] and [s.start_time for s in on.shows] == [s.start_time for s in off.shows]
