@@ -43,8 +43,8 @@ class LocalOptions(BackendOptionsBase):
     )
     line_roles: bool = Field(
         default=False,
-        description="let the line-role model vet each show's venue line (pipeline/line_roles; off: it "
-        "lowers the frozen split's F1 today, see docs/quality.md)",
+        description="let the line-role model vet each show's venue line (pipeline/line_roles; off until "
+        "it gains beyond one family, see docs/quality.md)",
     )
 
     def sized_for(self, workers: int) -> LocalOptions:
