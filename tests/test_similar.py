@@ -1,9 +1,9 @@
 """The similar-image cache on held-out image pairs: near-copies hit, same-template look-alikes never do.
 
 Thresholds in ``pipeline.similar`` were chosen on the tuning sets
-(``python -m pipeline.testing.near_copies --seed 1``, and ``--seed 2`` once its
-misses had been looked at); the pairs here come from seed 3, never looked at
-while tuning. Images are generated once per module.
+(``python -m pipeline.testing.near_copies --seed 1``, ``--seed 2`` and ``--seed 3``,
+each once its misses and false hits had been looked at); the pairs here come from
+seed 4, never looked at while tuning. Images are generated once per module.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.cache import ResultCache, cache_key
 from pipeline.schema import ParsedSchedule, Show
 from pipeline.similar import fingerprint, same_picture
-from pipeline.testing.near_copies import ImagePair, build_pairs
+from pipeline.testing.near_copies import ImagePair, build_pairs, encode
 
 ROOT = Path(__file__).resolve().parents[1]
-HELD_OUT_SEED = 3
+HELD_OUT_SEED = 4
 # The issue asks for 95%; the held-out set reaches 92.9% today (the misses: a border or a status
 # bar over a crop). The floor keeps that from getting worse; docs/caching.md has the figures.
 HIT_FLOOR = 0.88
@@ -125,3 +126,25 @@ def test_a_pair_confirms_symmetrically(pairs: list[ImagePair]) -> None:
     a, b = fingerprint(pair.first), fingerprint(pair.second)
     assert a is not None and b is not None
     assert same_picture(a, b) and same_picture(b, a)
+
+
+def _card(time: str) -> Image.Image:
+    """A plain listing whose only difference between two renders can be one glyph of its time."""
+    image = Image.new("RGB", (500, 500), (250, 250, 250))
+    draw, font = ImageDraw.Draw(image), ImageFont.load_default(16)
+    lines = ["Tuesday Night Karaoke", "The Rusty Anchor Tavern", f"KARAOKE {time}", "Hosted by DJ Marla"]
+    for row, text in enumerate(lines * 4):
+        draw.text((30, 20 + row * 26), text, font=font, fill=(30, 30, 30))
+    return image
+
+
+def test_one_changed_glyph_in_an_identical_render_never_confirms() -> None:
+    """8pm -> 9pm changes a few pixels of one glyph: its block alone scores under the block limit
+    (0.45 here), which served another show's time before the lone-block rule; a re-compressed,
+    resized copy of the same card still confirms."""
+    first = fingerprint(encode(_card("8pm")))
+    other = fingerprint(encode(_card("9pm")))
+    copy = fingerprint(encode(_card("8pm").resize((400, 400), Image.Resampling.LANCZOS), "jpeg", 60))
+    assert first is not None and other is not None and copy is not None
+    assert not same_picture(other, first) and not same_picture(first, other)
+    assert same_picture(copy, first)
