@@ -10,7 +10,7 @@ job id, a source or a client.
 |---|---|---|---|
 | karaoke_images | counter | status, error_code | images finished |
 | karaoke_image_latency_ms | histogram | status | one image's processing time |
-| karaoke_workers | gauge | state (total, leased, busy) | worker actors of this process's fleets |
+| karaoke_workers | gauge | state (total, leased, busy, max) | worker actors now; max: fleets' bound |
 | karaoke_quota_wait_seconds | counter | priority (interactive, bulk) | time images waited for a slot |
 | karaoke_rate_limited | counter | quota | 429s, by the quota that ran out |
 | karaoke_tokens | counter | kind (prompt, output, thinking) | tokens billed |
@@ -61,7 +61,9 @@ class PipelineMetrics:
             tag_keys=("status",),
         )
         self.workers = metrics.Gauge(
-            "karaoke_workers", description="worker actors: total, leased to runs, busy", tag_keys=("state",)
+            "karaoke_workers",
+            description="worker actors: total (now), leased to runs, busy, max (the fleets' bounds)",
+            tag_keys=("state",),
         )
         self.quota_wait = metrics.Counter(
             "karaoke_quota_wait_seconds",
@@ -81,7 +83,7 @@ class PipelineMetrics:
             "karaoke_jobs", description="asynchronous jobs by status", tag_keys=("status",)
         )
         self._lock = threading.Lock()
-        self._workers = {"total": 0, "leased": 0, "busy": 0}
+        self._workers = {"total": 0, "leased": 0, "busy": 0, "max": 0}
         self._jobs = {"queued": 0, "running": 0}
 
     def worker_count(self, state: str, delta: int) -> None:
