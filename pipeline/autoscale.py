@@ -74,13 +74,16 @@ class ScalingPolicy:
         """The size the fleet should have now, within its bounds.
 
         Demand is every leased worker plus every image waiting for one; a metered
-        budget caps it at its useful size; growth stops at the CPUs Ray has left.
+        budget caps it at its useful size (and, until a request was timed, at the
+        fleet's size: it grows once it knows); growth stops at the CPUs Ray has left.
         """
         lo, hi = self.scaling.min_workers, self.scaling.max_workers
         wanted = load.leased + load.queued
         useful = self.useful_size(load)
         if useful is not None:
             wanted = min(wanted, useful)
+        elif load.requests_per_s is not None:  # metered, nothing timed yet
+            wanted = min(wanted, load.workers)
         target = min(max(wanted, lo), hi)
         if target > load.workers and load.cpu_room is not None:  # an actor Ray cannot place waits forever
             target = load.workers + min(target - load.workers, max(load.cpu_room, 0))

@@ -107,6 +107,11 @@ class Dispatch:
         else:
             self.pending.append(actor)
 
+    def give_back(self, actors: list[ActorHandle]) -> None:
+        """Return actors this run took out of its idle set (or pending list) to the fleet."""
+        self.size -= len(actors)
+        self.fleet.release(actors)
+
     def _admit_ready(self) -> None:
         """Move actors that have come up into the idle set.
 

@@ -31,6 +31,7 @@ class ScaledFleet(Protocol):
     worker_options: WorkerOptions
     limiter: Any  # the budget actor's handle, or None
     size: int
+    target: int
 
     def load(self) -> tuple[FleetLoad, list[float]]: ...
     def starting(self) -> int: ...
@@ -47,6 +48,7 @@ class FleetScaler:
         self.rate_window_s = rate_window_s
         self.history: list[tuple[float, int]] = []  # (monotonic time, size) at each change
         self._rate: float | None = None
+        self._budget_read = False  # until the budget answered once, the fleet does not grow
         self._rate_read_at = -math.inf
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="karaoke-fleet-scale", daemon=True)
@@ -60,6 +62,9 @@ class FleetScaler:
         load, idle_for = self.fleet.load()
         load = dataclasses.replace(load, requests_per_s=self._requests_per_s(), cpu_room=self._cpu_room())
         target = self.policy.target(load)
+        if self.fleet.limiter is not None and not self._budget_read:  # metered or not: unknown yet
+            target = min(target, load.workers)
+        self.fleet.target = target
         if target > load.workers:
             self.fleet.grow(target - load.workers)
         elif (count := self.policy.to_release(load, idle_for)) > 0:
@@ -87,12 +92,12 @@ class FleetScaler:
         if now - self._rate_read_at >= BUDGET_READ_EVERY_S:
             import ray
 
-            self._rate_read_at = now
             try:
                 rpm = ray.get(limiter.snapshot.remote(), timeout=2.0).rpm
-            except Exception as exc:  # a restarting budget: keep the last known limit
+            except Exception as exc:  # a starting or restarting budget: keep the last known limit
                 log.debug("budget limit not read: %s", exc)
             else:
+                self._rate_read_at, self._budget_read = now, True
                 self._rate = rpm / self.rate_window_s if rpm else None
         return self._rate
 

@@ -41,6 +41,7 @@ class FleetWatch:
     _ready: set[ActorHandle]
     _failed: dict[ActorHandle, str]
     _free: list[ActorHandle]
+    _idle_since: dict[ActorHandle, float]
     _draining: dict[ObjectRef[ImageResult], DrainingActor]
 
     def release(self, actors: Iterable[ActorHandle]) -> None:
@@ -145,6 +146,8 @@ class FleetWatch:
         with self._changed:
             if actor in self._worker_ids:
                 self._ready.add(actor)
+                if actor in self._idle_since:  # loading its backend was not idleness
+                    self._idle_since[actor] = time.monotonic()
             self._changed.notify_all()
 
     def _drained(self, ref: ObjectRef[ImageResult], *, timed_out: bool) -> None:

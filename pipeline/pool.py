@@ -143,17 +143,23 @@ def follow_load(run: Dispatch, priority: Priority) -> None:
     """Between two passes of a run: its share of a fleet that follows the load.
 
     Images that wait for a worker the run lacks (up to its own limit, ``PoolOptions.workers``)
-    are the fleet's load: the run says how many, and takes any free worker the fleet has.
+    are the fleet's load: the run says how many, and takes any free worker the fleet has
+    (none while it holds a slot yet to open: then the budget, not workers, is what it lacks).
     Once nothing is left to send, the run gives back its idle workers at once (others may use
-    them, the fleet may release them); the busy ones finish their image first.
+    them, the fleet may release them); so does a run with more workers than the budget keeps
+    busy, when the fleet is over its target. Busy workers finish their image first.
     """
     fleet, now = run.fleet, time.monotonic()
     waiting = len(run.queue) + sum(1 for item in run.due if item.at <= now)
+    budget_bound = any(item.at > now for item in run.due)  # a slot yet to open: workers are not short
     if run.source is None and not (waiting or run.due or run.later or run.asking):
-        idle = _idle_actors(run)
-        run.size -= len(idle)
-        fleet.release(idle)
+        run.give_back(_idle_actors(run))
+    elif budget_bound and (surplus := fleet.surplus()):  # more workers than the budget keeps busy
+        spare = run.size - len(run.in_flight) - len(run.pending) - len(run.due)
+        spares = [run.actors.pop_idle() for _ in range(min(surplus, spare))]
+        run.give_back([actor for actor in spares if actor is not None])
     lacking = max(0, min(waiting - (run.size - len(run.in_flight)), run.options.workers - run.size))
+    lacking = 0 if budget_bound else lacking
     fleet.want(run, lacking)
     for actor in fleet.lease_more(lacking, priority) if lacking else []:
         run.size += 1

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import statistics
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
@@ -39,6 +41,9 @@ if TYPE_CHECKING:
 __all__ = ["LEASE_STOP", "MAX_BATCH_WORKERS", "MAX_WORKERS", "MIN_WORKERS", "FleetReadiness", "PoolOptions"]
 __all__ += ["WorkerFleet"]
 log = logging.getLogger(__name__)
+LATENCY_SAMPLES = (
+    16  # the median of the last requests' times sizes a budgeted fleet (a slow first one is noise)
+)
 
 # A leased run waits for free workers through this check (set per thread by the job runner),
 # so a cancelled job that is still waiting for workers ends at once instead of when they free up.
@@ -98,8 +103,9 @@ class WorkerFleet(FleetWatch):
         self._free: list[ActorHandle] = []
         self._idle_since: dict[ActorHandle, float] = {}  # free actors: since when
         self._wants: dict[object, int] = {}  # runs (and waiting leases): images waiting for a worker
-        self._latency_s: float | None = None  # moving average of one request's time
+        self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)  # the last requests' times
         self._floor = size  # ready once these have started; then once min_workers have
+        self.target = size  # the size the scaler last aimed at
         self._changed = threading.Condition()
         self._closed = False
         metrics().worker_count("max", self.scaling.max_workers)
@@ -141,9 +147,11 @@ class WorkerFleet(FleetWatch):
             return leased
 
     def lease_more(self, wanted: int, priority: Priority = "interactive") -> list[ActorHandle]:
-        """Up to ``wanted`` more free actors for a run under way, without waiting (maybe none)."""
+        """Up to ``wanted`` more free actors for a run under way, without waiting (maybe none), while
+        the fleet's leased actors stay within the scaler's target (surplus ones are left to go)."""
         with self._changed:
-            return self._take(wanted, priority)
+            room = self.target - (len(self._worker_ids) - len(self._free))
+            return self._take(min(wanted, room), priority) if room > 0 else []
 
     def want(self, run: object, images: int) -> None:
         """How many of ``run``'s images wait for a worker it does not have (0: none): the load."""
@@ -154,18 +162,26 @@ class WorkerFleet(FleetWatch):
                 self._wants.pop(run, None)
 
     def observe_latency(self, seconds: float) -> None:
-        """Time one request took; its moving average sizes a fleet that draws on a budget."""
+        """Time one request took; the median of the last ones sizes a fleet that draws on a budget."""
         with self._changed:
-            previous = self._latency_s
-            self._latency_s = seconds if previous is None else 0.8 * previous + 0.2 * seconds
+            self._latencies.append(seconds)
 
     def load(self) -> tuple[FleetLoad, list[float]]:
         """The fleet's load now, and how long each free actor has been idle (seconds)."""
         now = time.monotonic()
         with self._changed:
             workers = len(self._worker_ids)
-            load = FleetLoad(workers, workers - len(self._free), sum(self._wants.values()), self._latency_s)
-            return load, [now - self._idle_since.get(actor, now) for actor in self._free]
+            latency = statistics.median(self._latencies) if self._latencies else None
+            load = FleetLoad(workers, workers - len(self._free), sum(self._wants.values()), latency)
+            idle = [
+                now - self._idle_since.get(actor, now) if actor in self._ready else 0.0
+                for actor in self._free
+            ]
+            return load, idle
+
+    def surplus(self) -> int:
+        """Workers beyond the scaler's last target: runs hand idle ones back (then they may go)."""
+        return max(0, len(self._worker_ids) - self.target)
 
     def starting(self) -> int:
         """Actors started and not yet up (nor failed)."""
@@ -193,6 +209,7 @@ class WorkerFleet(FleetWatch):
             count = min(count, len(self._worker_ids) - self.scaling.min_workers)
             idle = sorted(self._free, key=lambda actor: self._idle_since.get(actor, now))
             idle = [actor for actor in idle if now - self._idle_since.get(actor, now) >= self.scaling.idle_s]
+            idle = [actor for actor in idle if actor in self._ready]  # a starting one is not idle
             retired = idle[: max(count, 0)]
             for actor in retired:
                 self._forget(actor)

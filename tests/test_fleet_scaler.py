@@ -16,11 +16,14 @@ import pytest
 
 from pipeline.autoscale import FleetScaling, ScalingPolicy
 from pipeline.backends.base import ScriptedOptions
+from pipeline.backends.gemini import GeminiOptions
 from pipeline.images import read_bytes
-from pipeline.pool import SupervisedPool
+from pipeline.pool import SupervisedPool, start_fleet
 from pipeline.progress import ProgressTracker
+from pipeline.ratelimit import RateLimitOptions
 from pipeline.runner import PoolOptions, WorkerFleet
 from pipeline.schema import ImageResult
+from pipeline.testing.fake_gemini import FakeGeminiOptions, FakeGeminiServer
 from pipeline.testing.scripted import make_scripted_png
 from pipeline.worker import ImageTask, WorkerOptions
 
@@ -129,5 +132,43 @@ def test_a_pinned_fleet_keeps_its_size_when_idle() -> None:
         assert [result.status for result in results] == ["ok"] * 3
         assert fleet.retire(2) == 0, "never below its pinned size"
         assert len(fleet.actors) == 2
+    finally:
+        fleet.close()
+
+
+def test_a_budgeted_fleet_grows_to_rate_times_latency_not_to_the_runs_limit(server: FakeGeminiServer) -> None:
+    """One request a second, 1.2 s a request: two workers keep the budget busy (a request may take
+    up to 2 s on a loaded machine and two still do). A run that may use five grows the fleet from
+    one to two (an unmetered one would take five, see above), and idleness takes it back to one."""
+    server.configure(FakeGeminiOptions(extract="echo", latency_median_ms=1200))
+    backend = GeminiOptions(
+        api_key="test-key-fleet-scaler-0123456789", base_url=server.base_url, model="scaler"
+    )
+    limits = RateLimitOptions(
+        model="scaler", key_fingerprint="scaler-test", rpm=1, window_s=1.0, margin_s=0.05
+    )
+    scaling = FleetScaling(min_workers=1, max_workers=5, idle_s=0.3, interval_s=0.1)
+    fleet = start_fleet(backend, WorkerOptions(num_cpus=0.1), 1, limits, scaling=scaling)
+    try:
+        fleet.wait_ready(fleet.actors, DEADLINE_S)
+        stamp = time.time()
+        batch = [
+            read_bytes(make_scripted_png(venue=f"Budgeted {stamp} {n}"), n, max_bytes=10**6)
+            for n in range(12)
+        ]
+        tracker = ProgressTracker("budgeted", 12)
+        pool = SupervisedPool(fleet, PoolOptions(workers=5, image_timeout_s=60))
+        job = [ImageTask(job_id="budgeted", payload=payload) for payload in batch]
+        thread, results = run_in_thread(pool, job, tracker)
+        wait_for(lambda: fleet.size == 2, "the fleet grown to its useful size of two")
+        load, _ = fleet.load()
+        assert load.latency_s is not None and 1.2 <= load.latency_s < 2.0
+        assert tracker.snapshot().remaining_images > 0, "it grew under load"
+        thread.join(DEADLINE_S)
+        assert sorted(result.image_index for result in results) == list(range(12))
+        assert all(result.status == "ok" for result in results), [r.error for r in results if r.error]
+        assert fleet.scaler is not None
+        assert max(size for _, size in fleet.scaler.history) == 2, "never the run's five"
+        wait_for(lambda: fleet.size == 1, "back to one worker once idle")
     finally:
         fleet.close()
