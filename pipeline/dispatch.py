@@ -275,8 +275,8 @@ class Dispatch:
                 raise
             result = failed_result(item.task.payload, "internal_error", str(exc.cause), item.task.attempt)
         self._recycle(item)
-        if result.attempts and result.processing_time > 0:
-            self.fleet.observe_latency(result.processing_time / 1000)
+        # how long the worker was held, as seen from here (the request plus Ray's way there and back)
+        self.fleet.observe_latency(time.monotonic() - (item.deadline - self.options.image_timeout_s))
         if self.budget is not None:
             self.budget.settle(result, item.task)
         if result.error is not None and self._try_again(result, item):

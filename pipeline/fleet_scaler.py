@@ -22,6 +22,7 @@ from pipeline.worker import WorkerOptions
 log = logging.getLogger(__name__)
 
 BUDGET_READ_EVERY_S = 5.0  # the budget's limit in force (set or learned) changes rarely
+MAX_FAILED_STEPS = 40  # ten seconds of failed samples at the default pace: Ray is gone
 
 
 class ScaledFleet(Protocol):
@@ -76,12 +77,17 @@ class FleetScaler:
         return load
 
     def _run(self) -> None:
+        failures = 0
         while not self._stop.wait(self.fleet.scaling.interval_s):
             try:
                 self.step()
-            except Exception as exc:  # Ray going away under the thread: stop scaling, keep the fleet
-                log.debug("fleet scaler stops: %s", exc)
-                return
+                failures = 0
+            except Exception as exc:  # a hiccup of the GCS is skipped; Ray gone for good stops it
+                failures += 1
+                log.debug("fleet scaler step failed (%d in a row): %s", failures, exc)
+                if failures >= MAX_FAILED_STEPS:
+                    log.warning("fleet scaler stops after %d failed steps: %s", failures, exc)
+                    return
 
     def _requests_per_s(self) -> float | None:
         """The budget's request limit in force, per second (None: not metered, or no budget)."""

@@ -41,9 +41,8 @@ if TYPE_CHECKING:
 __all__ = ["LEASE_STOP", "MAX_BATCH_WORKERS", "MAX_WORKERS", "MIN_WORKERS", "FleetReadiness", "PoolOptions"]
 __all__ += ["WorkerFleet"]
 log = logging.getLogger(__name__)
-LATENCY_SAMPLES = (
-    16  # the median of the last requests' times sizes a budgeted fleet (a slow first one is noise)
-)
+LATENCY_SAMPLES = 16  # the median of the last requests' times sizes a budgeted fleet
+LATENCY_MIN_SAMPLES = 3  # a worker's first request is slow (connection set-up): never trust one alone
 
 # A leased run waits for free workers through this check (set per thread by the job runner),
 # so a cancelled job that is still waiting for workers ends at once instead of when they free up.
@@ -171,7 +170,8 @@ class WorkerFleet(FleetWatch):
         now = time.monotonic()
         with self._changed:
             workers = len(self._worker_ids)
-            latency = statistics.median(self._latencies) if self._latencies else None
+            timed = len(self._latencies) >= LATENCY_MIN_SAMPLES
+            latency = statistics.median(self._latencies) if timed else None
             load = FleetLoad(workers, workers - len(self._free), sum(self._wants.values()), latency)
             idle = [
                 now - self._idle_since.get(actor, now) if actor in self._ready else 0.0
@@ -308,10 +308,11 @@ class WorkerFleet(FleetWatch):
     def _take(self, wanted: int, priority: Priority) -> list[ActorHandle]:
         """Lease up to ``wanted`` free actors a lease may take now; bulk work leaves the last
         ``interactive_workers`` (never all of a fleet). The lock is held."""
+        # the most recently freed first: a hot set stays busy, the long idle ones can go
         if self.ready_only:
-            leasable = [actor for actor in self._free if actor in self._ready]
+            leasable = [actor for actor in reversed(self._free) if actor in self._ready]
         else:
-            leasable = [actor for actor in self._free if actor not in self._failed]
+            leasable = [actor for actor in reversed(self._free) if actor not in self._failed]
         if priority == "bulk":
             kept = min(self.interactive_workers, len(self._worker_ids) - 1)
             leasable = leasable[: max(0, len(leasable) - kept)]
