@@ -1,13 +1,14 @@
 """A fleet that follows the load, over time (issue 22): idle, a burst of images, idle again.
 
-``python -m bench.autoscale [--burst 40] [--rps 4] [--latency-ms 500] [--idle-s 3]``: one fake
-Gemini in a process of its own (``--latency-ms`` a request; it refuses more than
-``--rps`` + 1 requests a second), one budget of ``--rps`` requests per 1 s window, and one
-fleet bounded 1..5 that starts at one worker. After 2 s idle, one run of ``--burst`` images
-(up to 5 workers, the compatible endpoints' per-request limit) is sent; then the fleet is left
-idle until it is back at one worker. Prints the fleet's size, leased workers, images waiting
-for a worker and images done whenever one changes, and the useful size the policy computed
-(requests per second x a request's observed latency). Run under ``loopback-only``.
+``python -m bench.autoscale [--burst 40] [--rps 4] [--latency-ms 500] [--idle-s 3] [--pinned]``:
+one fake Gemini in a process of its own (``--latency-ms`` a request; it refuses more than
+2 x ``--rps`` requests a second: room for the clocks' skew), one budget of ``--rps`` requests
+per 1 s window, and one fleet bounded 1..5 that starts at one worker. After 2 s idle, one run
+of ``--burst`` images (up to 5 workers, the compatible endpoints' per-request limit) is sent;
+then the fleet is left idle until it is back at one worker. ``--pinned``: the same on a fleet
+pinned at 5. Prints the fleet's size, leased workers, images waiting for a worker and images
+done whenever one changes, and the useful size the policy computed (requests per second x
+the observed time a worker is held per request). Run under ``loopback-only``.
 """
 
 from __future__ import annotations
@@ -82,9 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rps", type=int, default=4, help="the budget's requests per second (default 4)")
     parser.add_argument("--latency-ms", type=float, default=500, help="the fake's median latency (500)")
     parser.add_argument("--idle-s", type=float, default=3.0, help="a worker idle this long goes (3 s)")
+    parser.add_argument("--pinned", action="store_true", help="a pinned fleet of 5, to compare")
     args = parser.parse_args(argv)
     server_options = FakeGeminiOptions(
-        extract="echo", latency_median_ms=args.latency_ms, rpm=args.rps + 1, rate_window_s=WINDOW_S
+        extract="echo", latency_median_ms=args.latency_ms, rpm=2 * args.rps, rate_window_s=WINDOW_S
     )
     with ServerProcess(server_options) as server, ray_runtime():
         backend = GeminiOptions(api_key=BENCH_KEY, base_url=server.base_url, model="autoscale-bench")
@@ -92,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
             model="autoscale-bench", key_fingerprint="bench", rpm=args.rps, window_s=WINDOW_S
         )
         scaling = FleetScaling(min_workers=1, max_workers=MAX_WORKERS, idle_s=args.idle_s)
-        fleet = start_fleet(backend, WorkerOptions(num_cpus=0.1), 1, limits, scaling=scaling)
+        if args.pinned:
+            scaling = FleetScaling.pinned(MAX_WORKERS)
+        fleet = start_fleet(
+            backend, WorkerOptions(num_cpus=0.1), scaling.min_workers, limits, scaling=scaling
+        )
         try:
             fleet.wait_ready(fleet.actors, 120)
             _burst(fleet, args)
@@ -116,9 +122,10 @@ def _burst(fleet: WorkerFleet, args: argparse.Namespace) -> None:
         fleet, _images(args.burst), PoolOptions(workers=MAX_WORKERS, image_timeout_s=30), on_progress=progress
     )
     burst_s = time.monotonic() - started
+    rate = args.burst / (burst_s - 2.0)
     load, _ = fleet.load()
     print(f"t={burst_s:5.1f}s  burst done; idle until the fleet is back at its minimum", flush=True)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + (120 if not fleet.scaling.is_pinned else args.idle_s + 1)
     while fleet.size > fleet.scaling.min_workers and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(0.3)
@@ -128,7 +135,8 @@ def _burst(fleet: WorkerFleet, args: argparse.Namespace) -> None:
     useful = ScalingPolicy(fleet.scaling).useful_size(timed)
     stats = response.stats
     print(
-        f"summary: {stats.total_images} images, {stats.failed_images} failed, {stats.retries} retries, "
+        f"summary: {stats.total_images} images in {burst_s - 2.0:.1f} s ({rate:.1f}/s, budget {args.rps}/s), "
+        f"{stats.failed_images} failed, {stats.retries} retries, "
         f"maxConcurrentWorkers {stats.max_concurrent_workers}; peak fleet {max(r.size for r in rows)} of "
         f"{fleet.scaling.max_workers}; useful size {useful} = {args.rps} requests/s x "
         f"{load.latency_s or 0:.2f} s observed latency; back to {rows[-1].size} worker(s) at "
