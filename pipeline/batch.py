@@ -284,7 +284,7 @@ def run_batch(
                 "similar_cache": options.similar_cache,
             }
         )
-        fleet = start_fleet(plan.backend, worker, plan.pool.workers, plan.rate_limit)
+        fleet = start_fleet(plan.backend, worker, plan.pool.workers, plan.rate_limit, scaling=plan.scaling)
 
     context = ExtractContext(reference_date=options.reference_date) if options.reference_date else None
 

@@ -80,7 +80,7 @@ class Dispatch:
         self.options = options
         self.actors = ActorPool([])  # the idle actors that are up; the busy ones are in in_flight
         self.pending: list[ActorHandle] = []  # leased, still loading their backend
-        self.size = len(leased)  # actors leased; replacements keep it constant
+        self.size = len(leased)  # actors leased; replacements keep it (pool.follow_load changes it)
         self.source: Iterator[ImageTask] | None = source
         self.queue: deque[ImageTask] = deque()  # read ahead of the source, retries first
         self.read_ahead = self.size
@@ -98,14 +98,19 @@ class Dispatch:
         self.denial: QuotaDenial | None = None
         self._quota_wait_shown: float | None = None
         for actor in leased:
-            self._add(actor)
+            self.add(actor)
 
-    def _add(self, actor: ActorHandle) -> None:
+    def add(self, actor: ActorHandle) -> None:
         """An actor joins the idle set once it is up: only then does its image take a slot."""
         if self.fleet.is_ready(actor):
             self.actors.push(actor)
         else:
             self.pending.append(actor)
+
+    def give_back(self, actors: list[ActorHandle]) -> None:
+        """Return actors this run took out of its idle set (or pending list) to the fleet."""
+        self.size -= len(actors)
+        self.fleet.release(actors)
 
     def _admit_ready(self) -> None:
         """Move actors that have come up into the idle set.
@@ -120,11 +125,16 @@ class Dispatch:
             elif (cause := self.fleet.start_failure(actor)) is not None:
                 raise ConfigError(f"a worker could not start: {cause}")
 
-    def until_done(self, on_tick: Callable[[], None] | None) -> None:
+    def until_done(
+        self, on_tick: Callable[[], None] | None, on_pass: Callable[[], None] | None = None
+    ) -> None:
+        """Run until every task is done; ``on_pass`` before each pass (the fleet's share of the run)."""
         import ray
 
         next_tick = 0.0
         while self._work_left():
+            if on_pass is not None:
+                on_pass()
             self._admit_ready()
             self._take_slots()
             self._send_due()
@@ -149,13 +159,6 @@ class Dispatch:
                 next_tick = time.monotonic() + self.options.poll_interval_s
         if self.budget is not None:
             self.budget.flush()
-
-    def leased_actors(self) -> list[ActorHandle]:
-        """Every actor this run holds: the idle ones, and the busy ones if it stopped early."""
-        held = [item.actor for item in self.in_flight.values()] + self.pending
-        while (actor := self.actors.pop_idle()) is not None:
-            held.append(actor)
-        return held
 
     # --- the queue and the slots --------------------------------------------------------
 
@@ -272,15 +275,17 @@ class Dispatch:
                 raise
             result = failed_result(item.task.payload, "internal_error", str(exc.cause), item.task.attempt)
         self._recycle(item)
+        # how long the worker was held, as seen from here (the request plus Ray's way there and back)
+        self.fleet.observe_latency(time.monotonic() - (item.deadline - self.options.image_timeout_s))
         if self.budget is not None:
             self.budget.settle(result, item.task)
         if result.error is not None and self._try_again(result, item):
             return
-        self._finish(result, item)
+        self._deliver(result, item.worker_id)
 
     def _recycle(self, item: InFlight) -> None:
         if self.fleet.due_for_recycling(item.actor):
-            self._add(self.fleet.replace(item.actor, item.task.job_id))
+            self.add(self.fleet.replace(item.actor, item.task.job_id))
         else:
             self.actors.push(item.actor)
 
@@ -330,12 +335,9 @@ class Dispatch:
             self._deny(self.due.popleft().task)
         while self.later:
             self._deny(heapq.heappop(self.later)[2])
-        while self.source is not None:
-            task = next(self.source, None)
-            if task is None:
-                self.source = None
-            else:
-                self._deny(task)
+        for task in self.source or ():
+            self._deny(task)
+        self.source = None
 
     def _deny(self, task: ImageTask) -> None:
         assert self.denial is not None
@@ -353,7 +355,7 @@ class Dispatch:
             raise ConfigError(f"a worker could not start: {cause}") from exc
         task = item.task
         log.warning("%s died on %s (attempt %d): %s", item.worker_id, task.payload.source, task.attempt, exc)
-        self._add(self.fleet.replace(item.actor, task.job_id))
+        self.add(self.fleet.replace(item.actor, task.job_id))
         if task.failures + 1 < self.options.max_attempts:
             self.queue.appendleft(task.again(quota_wait=False))
             if self.tracker is not None:
@@ -361,7 +363,7 @@ class Dispatch:
                 self.tracker.worker_gone(item.worker_id)
             return
         message = f"worker died on each of {task.attempt} attempts; last: {type(exc).__name__}"
-        self._finish(failed_result(task.payload, "worker_crashed", message, task.attempt), item)
+        self._deliver(failed_result(task.payload, "worker_crashed", message, task.attempt), item.worker_id)
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -375,11 +377,8 @@ class Dispatch:
                 result.processing_time = timeout * 1000
                 if self.budget is not None:
                     self.budget.estimates.pop(result.image_index, None)
-                self._finish(result, item)
-                self._add(self.fleet.replace(item.actor, item.task.job_id))
-
-    def _finish(self, result: ImageResult, item: InFlight) -> None:
-        self._deliver(result, item.worker_id)
+                self._deliver(result, item.worker_id)
+                self.add(self.fleet.replace(item.actor, item.task.job_id))
 
     def _deliver(self, result: ImageResult, worker_id: str | None) -> None:
         self.delivered += 1

@@ -10,7 +10,7 @@ job id, a source or a client.
 |---|---|---|---|
 | karaoke_images | counter | status, error_code | images finished |
 | karaoke_image_latency_ms | histogram | status | one image's processing time |
-| karaoke_workers | gauge | state (total, leased, busy) | worker actors of this process's fleets |
+| karaoke_workers | gauge | state (total, leased, busy, max) | worker actors now; max: fleets' bound |
 | karaoke_quota_wait_seconds | counter | priority (interactive, bulk) | time images waited for a slot |
 | karaoke_rate_limited | counter | quota | 429s, by the quota that ran out |
 | karaoke_tokens | counter | kind (prompt, output, thinking) | tokens billed |
@@ -65,7 +65,9 @@ class PipelineMetrics:
             tag_keys=("status",),
         )
         self.workers = metrics.Gauge(
-            "karaoke_workers", description="worker actors: total, leased to runs, busy", tag_keys=("state",)
+            "karaoke_workers",
+            description="worker actors: total (now), leased to runs, busy, max (the fleets' bounds)",
+            tag_keys=("state",),
         )
         self.quota_wait = metrics.Counter(
             "karaoke_quota_wait_seconds",
@@ -91,7 +93,7 @@ class PipelineMetrics:
             "karaoke_batch_api_images", description="images in those jobs, by job state", tag_keys=("state",)
         )
         self._lock = threading.Lock()
-        self._workers = {"total": 0, "leased": 0, "busy": 0}
+        self._workers = {"total": 0, "leased": 0, "busy": 0, "max": 0}
         self._jobs = {"queued": 0, "running": 0}
         self._batch_api: dict[str, tuple[dict[str, int], dict[str, int]]] = {}  # run -> (jobs, images)
         self._batch_api_states: set[str] = set()

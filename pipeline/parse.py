@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.autoscale import FleetScaling
 from pipeline.backends.base import BackendOptions
 from pipeline.cache import ResultCache, cache_key
 from pipeline.errors import ImageRejected, JobCancelled
@@ -85,12 +86,14 @@ def run_parse(
     rate_limit: RateLimitOptions | None = None,
     warm: tuple[str, int] | None = None,
     priority: Priority = "interactive",
+    scaling: FleetScaling | None = None,
 ) -> ParseResponse:
     """Process intake items into one ParseResponse (results in input order), on a fleet of its own.
 
     Images found in ``cache`` cost no backend call; ``rate_limit`` bounds the
     API calls of every worker of the cluster together; ``warm`` (name, size)
-    leases the warm fleet of ``karaoke-pipeline up`` instead of starting one.
+    leases the warm fleet of ``karaoke-pipeline up`` instead of starting one; ``scaling``: the
+    bounds the fleet follows the load within (None: pinned).
     Without Ray the same work runs in this process, one image at a time.
     """
     if not use_ray:
@@ -105,7 +108,7 @@ def run_parse(
         name, size = warm
         fleet = start_fleet(backend_options, worker_options, size, rate_limit, named=name)
     else:
-        fleet = start_fleet(backend_options, worker_options, size, rate_limit)
+        fleet = start_fleet(backend_options, worker_options, size, rate_limit, scaling=scaling)
     try:
         return run_on_fleet(
             fleet,

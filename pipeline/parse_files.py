@@ -83,6 +83,7 @@ def parse_paths(
             on_progress=on_progress,
             cache=cache,
             rate_limit=plan.rate_limit,
+            scaling=plan.scaling,
             warm=(warm_name, state.workers) if warm_name is not None and state is not None else None,
             context=ExtractContext(reference_date=reference_date) if reference_date else None,
         )

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from pipeline.autoscale import FleetScaling
 from pipeline.backends.base import BackendOptions, options_for
+from pipeline.pool_options import PoolOptions
 from pipeline.ratelimit import RateLimitOptions
-from pipeline.runner import PoolOptions
 from pipeline.settings import Settings
 from pipeline.worker import WorkerOptions
 
@@ -25,6 +26,7 @@ class JobPlan:
     pool: PoolOptions
     worker: WorkerOptions
     rate_limit: RateLimitOptions | None = None
+    scaling: FleetScaling | None = None  # None: the fleet is pinned at the pool's size
 
     def fingerprint(self) -> str:
         """The parts a warm worker is built from, as stable JSON: the same plan, the same actors."""
@@ -62,4 +64,15 @@ def plan_job(
     pool = PoolOptions(
         workers=workers, image_timeout_s=backend.pool_deadline_s(timeout_s), large_pool=large_pool
     )
-    return JobPlan(backend, pool, worker, backend.rate_limit(settings))
+    return JobPlan(backend, pool, worker, backend.rate_limit(settings), fleet_scaling(workers, settings))
+
+
+def fleet_scaling(workers: int, settings: Settings) -> FleetScaling:
+    """A fleet of up to ``workers`` that follows the load (from one worker, releasing the ones idle
+    for ``KARAOKE_FLEET_IDLE_S``); with ``KARAOKE_AUTOSCALE=0``, pinned at ``workers``.
+
+    ``workers`` stays each run's own limit too (the 1-5 of a request); how many of them are
+    useful is the fleet's business (``pipeline.autoscale``)."""
+    if not settings.autoscale:
+        return FleetScaling.pinned(workers)
+    return FleetScaling(min_workers=1, max_workers=workers, idle_s=settings.fleet_idle_s)

@@ -49,6 +49,11 @@ class ProgressTracker:
     _started_at: dt.datetime | None = None
     _ended: float | None = None
     _next_slot_at: dt.datetime | None = None
+    _fleet: tuple[int, int] = (0, 0)  # the fleet's size now, and its max
+
+    def fleet_size(self, workers: int, max_workers: int) -> None:
+        """The fleet the job runs on has ``workers`` actors now, and may grow to ``max_workers``."""
+        self._fleet = (workers, max_workers)
 
     def waiting_for_quota(self, next_slot_at: dt.datetime | None) -> None:
         """Images wait for a rate-limit slot until ``next_slot_at`` (None: none waits)."""
@@ -107,6 +112,8 @@ class ProgressTracker:
             estimated_time_remaining=self._eta_ms(processed, remaining),
             retries=self.retries,
             active_workers=len(self._active),
+            fleet_workers=self._fleet[0],
+            max_workers=self._fleet[1],
             waiting_for_quota=self._next_slot_at is not None and self.status == "running",
             next_slot_at=self._next_slot_at if self.status == "running" else None,
             started_at=self._started_at,

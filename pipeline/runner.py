@@ -6,25 +6,29 @@ A run over leased actors is ``pipeline.pool.SupervisedPool`` (its state is a
 ``pipeline.dispatch.Dispatch``, which keeps its own table of every item in
 flight, because a ``ray.util.ActorPool`` loses the item a dying actor held and
 can drop queued items silently). ``PoolOptions`` says how one run is sized and
-supervised.
+supervised. A fleet that is not pinned follows the load: ``pipeline.fleet_scaler``
+adds workers while runs have images waiting and releases the ones idle for a while.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import statistics
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
+from pipeline.autoscale import FleetLoad, FleetScaling
 from pipeline.backends.base import BackendOptions
 from pipeline.errors import ConfigError, JobCancelled
+from pipeline.fleet_scaler import FleetScaler
+from pipeline.fleet_watch import DrainingActor, FleetWatch
 from pipeline.metrics import metrics
+from pipeline.pool_options import MAX_BATCH_WORKERS, MAX_WORKERS, MIN_WORKERS, FleetReadiness, PoolOptions
 from pipeline.ratelimit import Priority
 from pipeline.schema import ImageResult
 from pipeline.worker import WorkerOptions, worker_actor_class
@@ -34,58 +38,18 @@ if TYPE_CHECKING:
     from ray.actor import ActorHandle
 
 
+__all__ = ["LEASE_STOP", "MAX_BATCH_WORKERS", "MAX_WORKERS", "MIN_WORKERS", "FleetReadiness", "PoolOptions"]
+__all__ += ["WorkerFleet"]
 log = logging.getLogger(__name__)
-
-MIN_WORKERS, MAX_WORKERS = 1, 5
-MAX_BATCH_WORKERS = 256
-
-
-class PoolOptions(BaseModel):
-    """How many workers one run uses and how each image is supervised."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    workers: int = Field(default=3, ge=MIN_WORKERS, strict=True, description="worker actors in the pool, 1-5")
-    large_pool: bool = Field(
-        default=False,
-        description=f"allow more than {MAX_WORKERS} workers (batch jobs of a CPU-bound backend on a cluster)",
-    )
-    image_timeout_s: float = Field(default=30.0, gt=0, description="per-image deadline, seconds")
-    max_attempts: int = Field(default=3, ge=1, le=10, description="tries per image when its worker crashes")
-    poll_interval_s: float = Field(default=0.25, gt=0, description="how often progress is read")
-    startup_timeout_s: float = Field(
-        default=60.0, gt=0, description="time a worker may take to load its backend, on top of an image's"
-    )
-
-    @model_validator(mode="after")
-    def _within_bounds(self) -> PoolOptions:
-        limit = MAX_BATCH_WORKERS if self.large_pool else MAX_WORKERS
-        if self.workers > limit:
-            raise ValueError(f"workers must be from {MIN_WORKERS} to {limit}, got {self.workers}")
-        return self
-
-
-class FleetReadiness(BaseModel):
-    """How much of a fleet can take work now: what ``/readyz`` reports."""
-
-    model_config = ConfigDict(frozen=True)
-    ready: bool = Field(description="every worker the fleet wants has started")
-    workers: int = Field(description="workers that have started and can be leased")
-    wanted: int = Field(description="workers the fleet was sized for")
-    waiting_for: str | None = Field(default=None, description="what the rest are waiting for, if any")
-
-    def to_wire(self) -> dict[str, object]:
-        body: dict[str, object] = {"ready": self.ready, "workers": self.workers, "wanted": self.wanted}
-        if self.waiting_for is not None:
-            body["waitingFor"] = self.waiting_for
-        return body
-
+LATENCY_SAMPLES = 16  # the median of the last requests' times sizes a budgeted fleet
+LATENCY_MIN_SAMPLES = 3  # a worker's first request is slow (connection set-up): never trust one alone
 
 # A leased run waits for free workers through this check (set per thread by the job runner),
 # so a cancelled job that is still waiting for workers ends at once instead of when they free up.
 LEASE_STOP: ContextVar[Callable[[], bool] | None] = ContextVar("karaoke_lease_stop", default=None)
 
 
-class WorkerFleet:
+class WorkerFleet(FleetWatch):
     """Long-lived worker actors, lent out exclusively to one run at a time.
 
     Thread-safe: concurrent runs lease disjoint actors and wait when none is free.
@@ -108,9 +72,15 @@ class WorkerFleet:
         ready_only: bool = False,
         named: str | None = None,
         interactive_workers: int = 0,
+        scaling: FleetScaling | None = None,
+        rate_window_s: float = 60.0,
     ) -> None:
         """``named``: the actors are the detached, named ones ``<named>-<n>`` (a warm fleet that
-        outlives this fleet object, see ``pipeline.runtime``): found when they exist, else made."""
+        outlives this fleet object, see ``pipeline.runtime``): found when they exist, else made.
+        ``scaling``: the bounds the fleet follows the load within (None: pinned at ``size``);
+        ``size`` is then where it starts. ``rate_window_s``: the window of the budget's limits."""
+        self.scaling = scaling or FleetScaling.pinned(size)
+        size = min(max(size, self.scaling.min_workers), self.scaling.max_workers)
         self.backend_options = backend_options
         self.worker_options = worker_options
         self.progress = progress
@@ -128,14 +98,20 @@ class WorkerFleet:
         self._started: dict[ActorHandle, ObjectRef[str]] = {}
         self._ready: set[ActorHandle] = set()
         self._failed: dict[ActorHandle, str] = {}
-        self._draining: dict[ObjectRef[ImageResult], _Draining] = {}
+        self._draining: dict[ObjectRef[ImageResult], DrainingActor] = {}
         self._free: list[ActorHandle] = []
+        self._idle_since: dict[ActorHandle, float] = {}  # free actors: since when
+        self._wants: dict[object, int] = {}  # runs (and waiting leases): images waiting for a worker
+        self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)  # the last requests' times
+        self._floor = size  # ready once these have started; then once min_workers have
+        self.target = size  # the size the scaler last aimed at
         self._changed = threading.Condition()
         self._closed = False
-        for _ in range(size):
-            self._free.append(self._start_actor())
+        metrics().worker_count("max", self.scaling.max_workers)
+        self._make_free([self._start_actor() for _ in range(size)])
         self._watcher = threading.Thread(target=self._watch, name="karaoke-fleet-watch", daemon=True)
         self._watcher.start()
+        self.scaler = None if self.scaling.is_pinned else FleetScaler(self, rate_window_s)
 
     @property
     def actors(self) -> list[ActorHandle]:
@@ -154,62 +130,102 @@ class WorkerFleet:
             ConfigError: no worker of the fleet could start (its backend cannot be built).
             JobCancelled: the thread's ``LEASE_STOP`` check said stop while waiting.
         """
-        should_stop = LEASE_STOP.get()
+        should_stop, waiting = LEASE_STOP.get(), object()
         with self._changed:
-            while True:
-                leasable = self._leasable()
-                if priority == "bulk":
-                    kept = min(self.interactive_workers, len(self._worker_ids) - 1)
-                    leasable = leasable[: max(0, len(leasable) - kept)]
-                if leasable:
-                    leased = leasable[:wanted]
-                    self._free = [actor for actor in self._free if actor not in leased]
-                    metrics().worker_count("leased", len(leased))
-                    return leased
-                if self._failed and len(self._failed) == len(self._worker_ids):
-                    cause = next(iter(self._failed.values()))
-                    raise ConfigError(f"no worker could start: {cause}")
-                if should_stop is not None and should_stop():
-                    raise JobCancelled("cancelled while waiting for a free worker")
-                self._changed.wait(timeout=0.1 if should_stop is not None else 1.0)
+            try:
+                while not (leased := self._take(wanted, priority)):
+                    if self._failed and len(self._failed) == len(self._worker_ids):
+                        cause = next(iter(self._failed.values()))
+                        raise ConfigError(f"no worker could start: {cause}")
+                    if should_stop is not None and should_stop():
+                        raise JobCancelled("cancelled while waiting for a free worker")
+                    self._wants[waiting] = wanted  # a waiting run is load too: the fleet may grow for it
+                    self._changed.wait(timeout=0.1 if should_stop is not None else 1.0)
+            finally:
+                self._wants.pop(waiting, None)
+            return leased
+
+    def lease_more(self, wanted: int, priority: Priority = "interactive") -> list[ActorHandle]:
+        """Up to ``wanted`` more free actors for a run under way, without waiting (maybe none), while
+        the fleet's leased actors stay within the scaler's target (surplus ones are left to go)."""
+        with self._changed:
+            room = self.target - (len(self._worker_ids) - len(self._free))
+            return self._take(min(wanted, room), priority) if room > 0 else []
+
+    def want(self, run: object, images: int) -> None:
+        """How many of ``run``'s images wait for a worker it does not have (0: none): the load."""
+        with self._changed:
+            if images > 0:
+                self._wants[run] = images
+            else:
+                self._wants.pop(run, None)
+
+    def observe_latency(self, seconds: float) -> None:
+        """Time one request took; the median of the last ones sizes a fleet that draws on a budget."""
+        with self._changed:
+            self._latencies.append(seconds)
+
+    def load(self) -> tuple[FleetLoad, list[float]]:
+        """The fleet's load now, and how long each free actor has been idle (seconds)."""
+        now = time.monotonic()
+        with self._changed:
+            workers = len(self._worker_ids)
+            timed = len(self._latencies) >= LATENCY_MIN_SAMPLES
+            latency = statistics.median(self._latencies) if timed else None
+            load = FleetLoad(workers, workers - len(self._free), sum(self._wants.values()), latency)
+            idle = [
+                now - self._idle_since.get(actor, now) if actor in self._ready else 0.0
+                for actor in self._free
+            ]
+            return load, idle
+
+    def surplus(self) -> int:
+        """Workers beyond the scaler's last target: runs hand idle ones back (then they may go)."""
+        return max(0, len(self._worker_ids) - self.target)
+
+    def starting(self) -> int:
+        """Actors started and not yet up (nor failed)."""
+        with self._changed:
+            return len(self._worker_ids) - len(self._ready) - len(self._failed)
+
+    def grow(self, count: int) -> None:
+        """Start ``count`` more actors (free once started); none while a worker fails to start."""
+        with self._changed:
+            if self._closed or self._failed:
+                return
+            self._make_free([self._start_actor() for _ in range(count)])
+            self.size = len(self._worker_ids)
+            self._changed.notify_all()
+
+    def retire(self, count: int) -> int:
+        """Stop up to ``count`` free actors idle for ``scaling.idle_s`` or longer, the longest idle
+        first, never below ``scaling.min_workers``; a leased or busy actor is never touched."""
+        import ray
+
+        now = time.monotonic()
+        with self._changed:
+            if self._closed:
+                return 0
+            count = min(count, len(self._worker_ids) - self.scaling.min_workers)
+            idle = sorted(self._free, key=lambda actor: self._idle_since.get(actor, now))
+            idle = [actor for actor in idle if now - self._idle_since.get(actor, now) >= self.scaling.idle_s]
+            idle = [actor for actor in idle if actor in self._ready]  # a starting one is not idle
+            retired = idle[: max(count, 0)]
+            for actor in retired:
+                self._forget(actor)
+            self.size = len(self._worker_ids)
+        for actor in retired:
+            metrics().worker_count("total", -1)
+            ray.kill(actor, no_restart=True)
+        return len(retired)
 
     def release(self, actors: Iterable[ActorHandle]) -> None:
         """Give leased actors back (dead ones must have gone through ``replace``)."""
         actors = list(actors)
         metrics().worker_count("leased", -len(actors))
         with self._changed:
-            self._free.extend(actor for actor in actors if actor in self._worker_ids)
+            self._make_free([actor for actor in actors if actor in self._worker_ids])
             self._changed.notify_all()
-
-    def release_when_done(self, actor: ActorHandle, ref: ObjectRef[ImageResult], deadline: float) -> None:
-        """Give back a busy actor once its image ``ref`` is done (its result is dropped).
-
-        Past ``deadline`` (monotonic) the actor is replaced instead, and its successor freed.
-        """
-        with self._changed:
-            if actor in self._worker_ids:
-                self._draining[ref] = _Draining(actor, deadline)
-                self._changed.notify_all()
-
-    def readiness(self) -> FleetReadiness:
-        """Ready when every wanted worker has started; otherwise what the rest wait for."""
-        with self._changed:
-            ready = len(self._ready)
-            starting = len(self._worker_ids) - ready - len(self._failed)
-            failed = list(self._failed.values())
-        waiting: list[str] = []
-        if starting:
-            waiting.append(
-                f"{starting} worker(s) starting (loading the backend, or waiting for {self._resource_note()})"
-            )
-        if failed:
-            waiting.append(f"{len(failed)} worker(s) failed to start: {failed[0]}")
-        return FleetReadiness(
-            ready=ready >= self.size,
-            workers=ready,
-            wanted=self.size,
-            waiting_for="; ".join(waiting) or None,
-        )
 
     def replace(self, actor: ActorHandle, job_id: str) -> ActorHandle:
         """Kill a dead, stuck or worn actor; its fresh successor stays leased to the caller."""
@@ -235,14 +251,19 @@ class WorkerFleet:
         """Kill every actor of the fleet, except the warm ones of a named fleet (they stay for others)."""
         import ray
 
+        if self.scaler is not None:
+            self.scaler.stop()
         with self._changed:
             self._closed = True
             actors, self._free = list(self._worker_ids), []
+            self._idle_since.clear()
+            self._wants.clear()
             self._worker_ids.clear()
             self._started.clear()
             self._ready.clear()
             self._draining.clear()
             self._changed.notify_all()
+        metrics().worker_count("max", -self.scaling.max_workers)
         for actor in actors:
             metrics().worker_count("total", -1)
             if actor not in self._warm:
@@ -273,145 +294,32 @@ class WorkerFleet:
         self._ready.discard(actor)
         self._warm.discard(actor)
         self._failed.pop(actor, None)
+        self._idle_since.pop(actor, None)
         if actor in self._free:
             self._free.remove(actor)
         return self._worker_ids.pop(actor, "?")
 
-    def _leasable(self) -> list[ActorHandle]:
-        """Free actors a lease may take now (the lock is held)."""
+    def _make_free(self, actors: list[ActorHandle]) -> None:
+        """Put actors in the free set, idle from now (the lock is held, or not shared yet)."""
+        now = time.monotonic()
+        self._free.extend(actors)
+        self._idle_since.update((actor, now) for actor in actors)
+
+    def _take(self, wanted: int, priority: Priority) -> list[ActorHandle]:
+        """Lease up to ``wanted`` free actors a lease may take now; bulk work leaves the last
+        ``interactive_workers`` (never all of a fleet). The lock is held."""
+        # the most recently freed first: a hot set stays busy, the long idle ones can go
         if self.ready_only:
-            return [actor for actor in self._free if actor in self._ready]
-        return [actor for actor in self._free if actor not in self._failed]
-
-    def _resource_note(self) -> str:
-        import ray
-
-        try:
-            free_cpus = ray.available_resources().get("CPU", 0.0)
-        except Exception:  # a lost GCS: readiness still answers
-            return f"{self.worker_options.num_cpus:g} CPU each"
-        return f"{self.worker_options.num_cpus:g} CPU each; Ray reports {free_cpus:g} CPU free"
-
-    def _watch(self) -> None:
-        """Mark workers ready as they start, and free (or replace) busy actors given back early."""
-        import ray
-
-        while True:
-            with self._changed:
-                if self._closed:
-                    return
-                starting = {ref: actor for actor, ref in self._started.items() if actor not in self._ready}
-                starting = {ref: actor for ref, actor in starting.items() if actor not in self._failed}
-                refs = [*starting, *self._draining]
-                if not refs:
-                    self._changed.wait(timeout=0.5)
-                    continue
-            try:
-                done, rest = ray.wait(refs, num_returns=1, timeout=0.25)
-                if done and rest:
-                    done += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
-            except Exception as exc:  # Ray going away under the thread: stop watching
-                log.debug("fleet watcher stops: %s", exc)
-                return
-            for ref in done:
-                if ref in starting:
-                    self._started_one(starting[ref], ref)
-                else:
-                    self._drained(ref, timed_out=False)
-            now = time.monotonic()
-            with self._changed:
-                overdue = [ref for ref, item in self._draining.items() if item.deadline <= now]
-            for ref in overdue:
-                self._drained(ref, timed_out=True)
-
-    def _started_one(self, actor: ActorHandle, ref: ObjectRef[str]) -> None:
-        import ray
-        from ray.exceptions import RayActorError
-
-        try:
-            ray.get(ref, timeout=0)
-        except RayActorError as exc:
-            cause = str(exc).strip().splitlines()[-1] if exc.actor_init_failed else "the actor died"
-            idle = False
-            with self._changed:
-                if actor in self._worker_ids:
-                    self._failed[actor] = cause
-                    idle = actor in self._free
-                self._changed.notify_all()
-            if not exc.actor_init_failed and idle and not self._closed:
-                self.release([self.replace(actor, "")])  # a free actor that died: a fresh one instead
-            return
-        except Exception:  # any other answer still means the actor runs
-            pass
-        with self._changed:
-            if actor in self._worker_ids:
-                self._ready.add(actor)
-            self._changed.notify_all()
-
-    def _drained(self, ref: ObjectRef[ImageResult], *, timed_out: bool) -> None:
-        import ray
-        from ray.exceptions import RayActorError
-
-        with self._changed:
-            item = self._draining.pop(ref, None)
-        if item is None or self._closed:
-            return
-        died = False
-        if not timed_out:
-            try:
-                ray.get(ref, timeout=0)
-            except RayActorError:
-                died = True
-            except Exception:  # the image failed; the actor is fine
-                pass
-        if timed_out or died:
-            self.release([self.replace(item.actor, "")])
+            leasable = [actor for actor in reversed(self._free) if actor in self._ready]
         else:
-            self.release([item.actor])
-
-    def start_failure(self, actor: ActorHandle) -> str | None:
-        """Why this actor could not start (its backend cannot be built), or None."""
-        with self._changed:
-            return self._failed.get(actor)
-
-    def is_ready(self, actor: ActorHandle) -> bool:
-        """Whether the actor has finished starting (its backend is loaded)."""
-        import ray
-
-        if actor in self._ready:
-            return True
-        started = self._started.get(actor)
-        return started is None or bool(ray.wait([started], timeout=0)[0])
-
-    def wait_ready(self, actors: list[ActorHandle], timeout_s: float) -> None:
-        """Block until these actors have started; a backend that cannot be built is a clear error.
-
-        An actor that died while starting for another reason (killed, its node
-        lost) is left to the run, which replaces it when its first image fails.
-
-        Raises:
-            ConfigError: a worker's constructor failed (bad options, a missing extra).
-        """
-        import ray
-        from ray.exceptions import GetTimeoutError, RayActorError
-
-        deadline = time.monotonic() + timeout_s
-        for actor in actors:
-            started = self._started.get(actor)
-            if started is None:
-                continue
-            try:
-                ray.get(started, timeout=max(0.0, deadline - time.monotonic()))
-            except GetTimeoutError:
-                log.warning("workers still starting after %g s; their images wait for them", timeout_s)
-                return
-            except RayActorError as exc:
-                if exc.actor_init_failed:  # the last line of Ray's report names the cause
-                    cause = str(exc).strip().splitlines()[-1]
-                    raise ConfigError(f"a worker could not start: {cause}") from exc
-
-
-@dataclass
-class _Draining:
-    actor: ActorHandle
-    deadline: float
+            leasable = [actor for actor in reversed(self._free) if actor not in self._failed]
+        if priority == "bulk":
+            kept = min(self.interactive_workers, len(self._worker_ids) - 1)
+            leasable = leasable[: max(0, len(leasable) - kept)]
+        leased = leasable[:wanted]
+        if leased:
+            self._free = [actor for actor in self._free if actor not in leased]
+            for actor in leased:
+                self._idle_since.pop(actor, None)
+            metrics().worker_count("leased", len(leased))
+        return leased

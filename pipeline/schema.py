@@ -229,6 +229,8 @@ class BatchProgress(WireModel):
     succeeded_images: int = 0
     retries: int = 0
     active_workers: int = 0
+    fleet_workers: int = Field(default=0, description="worker actors of the fleet now (it follows the load)")
+    max_workers: int = Field(default=0, description="the most workers the fleet may grow to")
     waiting_for_quota: bool = Field(default=False, description="images wait for a rate-limit slot")
     next_slot_at: dt.datetime | None = Field(default=None, description="when the next slot opens")
     started_at: dt.datetime | None = None

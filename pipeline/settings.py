@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     max_queued_images: int = Field(
         default=200, ge=1, description="images one Serve replica holds (running or waiting) before 503"
     )
+    autoscale: bool = Field(
+        default=True,
+        description="worker fleets follow the load, from 1 up to their --workers; false: pinned at --workers",
+    )
+    fleet_idle_s: float = Field(
+        default=30.0, ge=0, description="a worker of an autoscaled fleet idle this long is released"
+    )
 
     def default_backend(self) -> str:
         """The backend to use when none is asked for."""

@@ -14,10 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from pipeline.autoscale import FleetScaling
 from pipeline.backends.base import BackendOptions, LocalOptions, options_for
 from pipeline.plan import JobPlan
+from pipeline.pool_options import PoolOptions
 from pipeline.ratelimit import RateLimitOptions
-from pipeline.runner import PoolOptions
 from pipeline.settings import get_settings
 from pipeline.worker import WorkerOptions
 
@@ -97,6 +98,14 @@ class ServeOptions(BaseModel):
     similar_cache: bool = Field(
         default=True, description="the result cache answers near-copies too (KARAOKE_SIMILAR_CACHE)"
     )
+    autoscale: bool = Field(
+        default=True,
+        description="each replica's fleet follows the load, 1 to fleet_size workers (KARAOKE_AUTOSCALE); "
+        "false: pinned at fleet_size",
+    )
+    fleet_idle_s: float = Field(
+        default=30.0, ge=0, description="a worker idle this long is released (KARAOKE_FLEET_IDLE_S)"
+    )
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ServeOptions:
@@ -117,6 +126,8 @@ class ServeOptions(BaseModel):
             "jobs_uri": settings.jobs_uri,
             "rate_limit_per_minute": settings.rate_limit_per_minute,
             "similar_cache": settings.similar_cache,
+            "autoscale": settings.autoscale,
+            "fleet_idle_s": settings.fleet_idle_s,
         }
         values.update(overrides)
         values.setdefault("budget", values["backend"].rate_limit(settings))
@@ -155,7 +166,9 @@ class ServeOptions(BaseModel):
             num_cpus=sized.worker_num_cpus, max_pixels=sized.max_image_pixels, max_bytes=sized.max_image_bytes
         )
         pool = PoolOptions(workers=sized.fleet_size, image_timeout_s=sized.backend.pool_deadline_s(deadline))
-        return JobPlan(sized.backend, pool, worker, sized.budget)
+        scaling = FleetScaling(min_workers=1, max_workers=sized.fleet_size, idle_s=sized.fleet_idle_s)
+        pinned = FleetScaling.pinned(sized.fleet_size)
+        return JobPlan(sized.backend, pool, worker, sized.budget, scaling if sized.autoscale else pinned)
 
     def jobs_location(self) -> str:
         """The jobs location every replica shares (one registry actor per location)."""

@@ -55,6 +55,7 @@ class ParserService:
             plan.rate_limit,
             ready_only=True,
             interactive_workers=1,
+            scaling=plan.scaling,
         )
         store = JobStore.shared(options.jobs_location(), options.job_ttl_s, options.orphan_after_s)
         self.admission = Admission(options.max_queued_images, options.fleet_size)

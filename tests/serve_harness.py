@@ -35,6 +35,7 @@ TEST_LIMITS: dict[str, Any] = {
     "max_image_bytes": 1024 * 1024,
     "max_images": 20,
     "replica_num_cpus": 0.1,
+    "autoscale": False,  # these apps test a warm fleet of a known size; tests/test_fleet_scaler.py scales
 }
 
 

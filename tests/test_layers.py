@@ -16,7 +16,6 @@ MAX_LINES = 400
 # Splitting them is issue 19's work (the local parser's stages, the fake server, eval).
 GRANDFATHERED = {
     "pipeline/evaluate.py": 430,
-    "pipeline/runner.py": 417,
 }
 
 

@@ -98,11 +98,12 @@ def test_a_scrape_finds_each_metric_with_the_values_the_jobs_imply() -> None:
         latency = samples(text, "karaoke_image_latency_ms_count")
         assert latency.get('status="ok"') == 6.0, latency
         workers = samples(text, "karaoke_workers")
-        assert set(workers) >= {'state="total"', 'state="leased"', 'state="busy"'}
+        assert set(workers) >= {'state="total"', 'state="leased"', 'state="busy"', 'state="max"'}
         assert workers['state="busy"'] == 0.0, "every run gave its workers back"
         batch_api = samples(text, "karaoke_batch_api_jobs")
         assert set(batch_api) >= {'state="pending"', 'state="succeeded"'}, batch_api
         assert set(batch_api.values()) == {0.0}, "the ended Batch API run left the gauges"
+        assert workers['state="total"'] == workers['state="max"'] == 0.0, "closed fleets count for nothing"
     finally:
         if driver.stdin is not None:
             driver.stdin.close()

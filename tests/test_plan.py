@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
+from pipeline.autoscale import FleetScaling
 from pipeline.backends.gemini.backend import DEADLINE_GRACE_S, GeminiOptions
 from pipeline.plan import plan_job
 from pipeline.settings import Settings, get_settings
@@ -55,3 +56,35 @@ def test_a_warm_fleet_is_named_by_its_plan() -> None:
     )
     assert one.warm_fleet_name() == same.warm_fleet_name(), "worker counts do not make other actors"
     assert one.warm_fleet_name() != other.warm_fleet_name()
+
+
+def test_serve_and_the_cli_scale_their_fleets_alike_and_one_setting_pins_both() -> None:
+    settings = Settings(gemini_api_key=KEY, fleet_idle_s=12)
+    backend = GeminiOptions(api_key=KEY)
+    cli = plan_job("gemini", workers=4, timeout_s=None, settings=settings, backend=backend)
+    serve = ServeOptions(backend=backend, fleet_size=4, fleet_idle_s=12).plan()
+    assert cli.scaling == serve.scaling == FleetScaling(min_workers=1, max_workers=4, idle_s=12)
+    assert cli.pool.workers == 4, "the per-run limit stays what was asked"
+    pinned = plan_job(
+        "gemini", workers=4, timeout_s=None, settings=Settings(autoscale=False), backend=backend
+    )
+    assert pinned.scaling == ServeOptions(backend=backend, fleet_size=4, autoscale=False).plan().scaling
+    assert pinned.scaling == FleetScaling.pinned(4)
+
+
+def test_serve_config_autoscales_replicas_with_rays_own_config() -> None:
+    """serve/config.yaml's autoscaling_config is valid for Ray Serve 2.60, and its max_replicas is
+    the replicas the app shares the CPUs by (a replica added under load still fits)."""
+    from pathlib import Path
+
+    import yaml
+    from ray.serve.config import AutoscalingConfig
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "serve" / "config.yaml").read_text())
+    app = config["applications"][0]
+    deployment = app["deployments"][0]
+    autoscaling = AutoscalingConfig(**deployment["autoscaling_config"])
+    assert autoscaling.min_replicas >= 1 and autoscaling.max_replicas == app["args"]["replicas"]
+    assert autoscaling.target_ongoing_requests is not None
+    assert autoscaling.target_ongoing_requests <= deployment["max_ongoing_requests"]
+    assert "num_replicas" not in deployment, "replicas come from the autoscaler"

@@ -34,6 +34,10 @@ class ScriptedBackend:
         action, _, argument = script.partition(":")
         if action == "sleep":
             time.sleep(float(argument))
+        elif action == "wait":  # hold the image until a test creates the file (at most 10 min)
+            deadline = time.monotonic() + 600
+            while not os.path.exists(argument) and time.monotonic() < deadline:
+                time.sleep(0.05)
         elif action == "crash":
             os._exit(17)  # the whole worker process dies, as with a segfault or OOM kill
         elif action == "bug":
