@@ -22,9 +22,10 @@ from pipeline.testing.near_copies import ImagePair, build_pairs, encode
 
 ROOT = Path(__file__).resolve().parents[1]
 HELD_OUT_SEED = 4
-# The issue asks for 95%; the held-out set reaches 92.9% today (the misses: a border or a status
-# bar over a crop). The floor keeps that from getting worse; docs/caching.md has the figures.
-HIT_FLOOR = 0.88
+# The issue asks for 95%; the held-out set reaches 88.6% (62/70, measured 2026-12-05; the tuning
+# seeds 92.9-95.7%). The misses are a border or a status bar over a crop. The floor keeps that
+# from getting worse; docs/caching.md has the figures.
+HIT_FLOOR = 0.85
 IDENTITY = "gemini:test-identity"
 
 
