@@ -3,9 +3,9 @@
 ``ScheduleReducer`` is pure (no Ray, no I/O): schedules stream in with ``add`` and
 ``result`` returns the combined schedule. Every merged item is a join of its
 inputs, field by field, so the result is the same whatever order the inputs
-arrive in, and adding an input twice changes nothing. ``make_reducer_actor``
-wraps it in a Ray actor; Ray is imported only there, so importing this module
-stays fast.
+arrive in, and adding an input twice changes nothing. The driver merges the
+answers there as they arrive (no reducer actor: the answers are small and the
+driver has them already); this module never imports Ray.
 
 Identity rules (the old app's fault 7 was getting these wrong):
 
@@ -39,7 +39,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar
 
 from pipeline.clean import dj_key, venue_key
 from pipeline.clusters import (
@@ -58,7 +58,7 @@ from pipeline.matching import street_key, venue_keys_match
 from pipeline.schema import WEEKDAYS, Dj, ParsedSchedule, Show, Vendor, Venue
 
 if TYPE_CHECKING:
-    from ray.actor import ActorHandle
+    pass
 
 Item = Show | Venue | Dj | Vendor
 M = TypeVar("M", Show, Venue, Dj, Vendor)
@@ -67,7 +67,7 @@ K = TypeVar("K", str, "ShowKey", VenueKey)  # the key types; all hash and sort
 VenueMatcher = Callable[[str, str], bool]
 """Decides whether two venue keys name the same venue (``None`` means exact equality)."""
 
-__all__ = ["ScheduleReducer", "ShowKey", "VenueMatcher", "cluster_keys", "make_reducer_actor", "show_key"]
+__all__ = ["ScheduleReducer", "ShowKey", "VenueMatcher", "cluster_keys", "show_key"]
 
 DISPLAY_NAME_FIELDS = frozenset({"name", "venue_name"})
 UNION_FIELDS = frozenset({"sources", "aliases", "social_handles", "seen_on_dates"})
@@ -307,33 +307,3 @@ def _build_dj(merged: MergedItem) -> Dj:
     """A DJ whose aliases are every other spelling seen, never its own name."""
     dj = merged.build(Dj)
     return dj.model_copy(update={"aliases": [a for a in dj.aliases if a != dj.name]})
-
-
-class ReducerActor:
-    """Body of the reducer actor: one ``ScheduleReducer`` behind Ray method calls."""
-
-    def __init__(self) -> None:
-        self._reducer = ScheduleReducer()
-
-    def add(self, schedule: ParsedSchedule, source: str) -> None:
-        """Stream in one image's schedule."""
-        self._reducer.add(schedule, source)
-
-    def result(self) -> ParsedSchedule:
-        """The merged schedule so far."""
-        return self._reducer.result()
-
-
-def make_reducer_actor(name: str | None = None) -> ActorHandle[ReducerActor]:
-    """Start a reducer actor (no CPU reserved: it only merges small models).
-
-    Ray is imported here, not at module top, so ``pipeline.reduce`` imports
-    without Ray. ``name`` makes it a named actor other drivers can look up.
-    """
-    import ray
-
-    remote_class = ray.remote(num_cpus=0)(ReducerActor)
-    if name is not None:
-        remote_class = remote_class.options(name=name)
-    # Ray's stubs type ``.remote()`` as "handle or class"; at run time it is a handle.
-    return cast("ActorHandle[ReducerActor]", remote_class.remote())

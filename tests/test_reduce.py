@@ -12,7 +12,6 @@ import random
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import cast
 
 import pytest
 from hypothesis import given, settings
@@ -20,7 +19,7 @@ from hypothesis import strategies as st
 
 from pipeline.clusters import is_weekly_series
 from pipeline.matching import venue_keys_match
-from pipeline.reduce import ReducerActor, ScheduleReducer, ShowKey, show_key
+from pipeline.reduce import ScheduleReducer, ShowKey, show_key
 from pipeline.schema import WEEKDAYS, Dj, ParsedSchedule, Show, Vendor, Venue
 
 
@@ -310,14 +309,6 @@ def test_result_leaves_reducer_usable() -> None:
     assert reducer.result().shows[0].sources == ["a.png", "b.png"]
 
 
-def test_actor_body_matches_pure_reducer_without_ray() -> None:
-    pairs = [("a.png", ParsedSchedule(shows=[friday_bar()])), ("b.png", ParsedSchedule(djs=[Dj(name="Max")]))]
-    body = ReducerActor()
-    for source, schedule in pairs:
-        body.add(schedule, source)
-    assert body.result() == ScheduleReducer.merge(pairs)
-
-
 def test_import_does_not_import_ray() -> None:
     code = "import sys, pipeline.reduce; sys.exit('ray' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
@@ -424,30 +415,6 @@ def test_one_show_per_key_and_every_key_kept(pairs: list[tuple[str, ParsedSchedu
     for key, show in zip(output_keys, shows, strict=True):
         if key not in input_keys:
             assert show.day is not None and show.date is None and len(show.seen_on_dates) >= 2
-
-
-# --- Ray --------------------------------------------------------------------
-
-
-@pytest.mark.ray
-def test_actor_matches_pure_reducer(ray_session: None) -> None:
-    import ray
-
-    from pipeline.reduce import make_reducer_actor
-
-    pairs = [
-        ("a.png", ParsedSchedule(shows=[friday_bar(dj_name="Max")], djs=[Dj(name="DJ Max")])),
-        ("b.png", ParsedSchedule(shows=[friday_bar(confidence=0.9)], djs=[Dj(name="Max")])),
-        ("c.png", ParsedSchedule(venues=[Venue(name="Bar", city="Columbus")])),
-    ]
-    actor = make_reducer_actor()
-    try:
-        ray.get([actor.add.remote(schedule, source) for source, schedule in pairs])
-        # Ray's stubs type this ray.get as a list; the actor returns one ParsedSchedule.
-        from_actor = cast(ParsedSchedule, ray.get(actor.result.remote()))
-    finally:
-        ray.kill(actor)
-    assert from_actor.to_wire() == ScheduleReducer.merge(pairs).to_wire()
 
 
 @pytest.mark.parametrize("order", [0, 1])
