@@ -20,25 +20,32 @@ import statistics
 import sys
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 from bench.baselines import AsyncioGather
 from bench.config import BenchConfig, LatencyModel
-from bench.ours import WarmPipeline, pool_options
+from bench.ours import WarmPipeline, bench_plan, pool_options
 from bench.scenarios import gemini_options, make_payloads, server_options
 from bench.server import ServerProcess
 from pipeline.backends.gemini.backend import GeminiOptions
 from pipeline.images import ImagePayload
+from pipeline.plan import JobPlan
 from pipeline.pool import SupervisedPool
 from pipeline.runner import WorkerFleet
-from pipeline.worker import ImageTask, WorkerOptions
+from pipeline.worker import ImageTask
 
 IMAGES, REPEATS, KS = 60, 5, (1, 5)
-SMALL_WORKERS = WorkerOptions(num_cpus=0.1)  # three fleets of five on two cores
 Variant = Callable[[int], tuple[float, float]]  # k -> (wall s, median in-worker ms)
 
 
-def _runner_only(options: GeminiOptions, payloads: list[ImagePayload]) -> tuple[WorkerFleet, Variant]:
-    fleet = WorkerFleet(options, SMALL_WORKERS, 5)  # no progress actor, no limiter
+def small_plan(options: GeminiOptions) -> JobPlan:
+    """The CLI's plan for five workers, each with a smaller CPU share: three fleets of five on two cores."""
+    plan = bench_plan(options, 5)
+    return replace(plan, worker=plan.worker.model_copy(update={"num_cpus": 0.1}))
+
+
+def _runner_only(plan: JobPlan, payloads: list[ImagePayload]) -> tuple[WorkerFleet, Variant]:
+    fleet = WorkerFleet(plan.backend, plan.worker, 5)  # no progress actor, no limiter
     fleet.wait_ready(fleet.actors, 180)
 
     def run(k: int) -> tuple[float, float]:
@@ -47,7 +54,7 @@ def _runner_only(options: GeminiOptions, payloads: list[ImagePayload]) -> tuple[
         job_id = uuid.uuid4().hex[:12]
         tasks = [ImageTask(job_id=job_id, payload=payload) for payload in payloads]
         started = time.perf_counter()
-        results = SupervisedPool(fleet, pool_options(k)).run(tasks)
+        results = SupervisedPool(fleet, pool_options(plan, k)).run(tasks)
         wall = time.perf_counter() - started
         return wall, statistics.median(r.processing_time for r in results)
 
@@ -89,9 +96,10 @@ def main() -> int:
     with ServerProcess(server_options(config)) as server, ray_runtime():
         options = gemini_options(server.base_url)
         gather = AsyncioGather(options)
-        reading = WarmPipeline(options, SMALL_WORKERS, 5)
-        quiet = WarmPipeline(options, SMALL_WORKERS, 5, read_progress=False)
-        bare_fleet, runner_only = _runner_only(options, payloads)
+        plan = small_plan(options)
+        reading = WarmPipeline(plan, 5)
+        quiet = WarmPipeline(plan, 5, read_progress=False)
+        bare_fleet, runner_only = _runner_only(plan, payloads)
         variants: dict[str, Variant] = {
             "asyncio": _asyncio(gather, [p.data for p in payloads]),
             "runner only": runner_only,

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from bench.baselines import AsyncioGather, Outcome, batch_barrier
 from bench.config import BENCH_KEY, SAMPLES_DIR, BenchConfig, RateLimitScenario
-from bench.ours import WarmPipeline, outcome_of, run_parse_cold
+from bench.ours import WarmPipeline, bench_plan, outcome_of, run_parse_cold
 from bench.records import Contender, RunRecord, make_record
 from bench.server import ServerProcess
 from pipeline.backends.base import LocalOptions
@@ -24,12 +24,8 @@ from pipeline.images import ImagePayload, find_images, read_bytes, read_path
 from pipeline.ratelimit import RateLimitOptions
 from pipeline.testing.fake_gemini import FakeGeminiOptions
 from pipeline.testing.scripted import make_scripted_png
-from pipeline.worker import WorkerOptions
 
-# I/O-bound Gemini workers: a small CPU share, so a warm fleet of five and a
-# cold run_parse of five fit on two cores side by side.
-GEMINI_WORKERS = WorkerOptions(num_cpus=0.2)
-FLEET_SIZE = 5
+FLEET_SIZE = 5  # Gemini workers take the plan's small CPU share: a warm five and a cold five fit
 Run = Callable[[], Outcome]
 
 
@@ -77,7 +73,7 @@ class ThroughputBench:
 
     def run(self) -> tuple[list[RunRecord], float]:
         """Every repetition; returns the records and the warm fleet's start-up time."""
-        pipeline = WarmPipeline(self.options, GEMINI_WORKERS, FLEET_SIZE)
+        pipeline = WarmPipeline(bench_plan(self.options, FLEET_SIZE), FLEET_SIZE)
         log(f"warm fleet of {FLEET_SIZE} started in {pipeline.startup_s:.2f} s (not part of any run)")
         asyncio_gather = AsyncioGather(self.options)
         try:
@@ -122,7 +118,7 @@ class ThroughputBench:
             "pipeline-cold",
             k,
             repeat,
-            lambda: outcome_of(run_parse_cold(payloads, self.options, GEMINI_WORKERS, k)),
+            lambda: outcome_of(run_parse_cold(payloads, bench_plan(self.options, k), k)),
         )
 
     def _measure(self, contender: Contender, k: int, repeat: int, run: Run) -> None:
@@ -191,7 +187,7 @@ def _limited_pipeline_run(
     the slots of the previous run leave it, as they have left the server's.
     """
     time.sleep(limits.window_s + limits.spacing_s)
-    return outcome_of(run_parse_cold(payloads, options, GEMINI_WORKERS, k, rate_limit=limits))
+    return outcome_of(run_parse_cold(payloads, bench_plan(options, k, limits), k))
 
 
 # --- scenario 3: local OCR -------------------------------------------------------------------
@@ -221,8 +217,10 @@ def run_ocr(config: BenchConfig) -> list[RunRecord]:
 @contextmanager
 def _ocr_fleet(k: int) -> Iterator[WarmPipeline]:
     """k OCR workers that split this machine's cores, as ``plan_job`` sizes them."""
-    backend = LocalOptions().sized_for(k)
-    pipeline = WarmPipeline(backend, WorkerOptions(), k)
+    plan = bench_plan(LocalOptions(), k)
+    backend = plan.backend
+    assert isinstance(backend, LocalOptions)
+    pipeline = WarmPipeline(plan, k)
     log(f"ocr fleet of {k} ({backend.ocr_threads} threads each) started in {pipeline.startup_s:.2f} s")
     try:
         yield pipeline

@@ -1,11 +1,13 @@
-"""One plan for every entry point: the CLI, batch and `up` (plan_job) and Serve agree."""
+"""One plan for every entry point: the CLI, batch and `up` (plan_job), Serve and the bench agree."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import SecretStr
 
+from bench.ours import STARTUP_TIMEOUT_S, bench_plan
 from pipeline.autoscale import FleetScaling
+from pipeline.backends.base import LocalOptions
 from pipeline.backends.gemini.backend import DEADLINE_GRACE_S, GeminiOptions
 from pipeline.plan import plan_job
 from pipeline.settings import Settings, get_settings
@@ -30,6 +32,24 @@ def test_serve_plans_a_gemini_job_as_the_cli_does(timeout_s: float) -> None:
     assert serve.worker.num_cpus == cli.worker.num_cpus == GeminiOptions.io_bound_cpu_share
     assert serve.rate_limit == cli.rate_limit
     assert serve.worker.max_pixels == cli.worker.max_pixels
+
+
+@pytest.mark.parametrize("workers", [1, 3, 5])
+def test_the_bench_runs_on_the_plan_the_cli_gets(workers: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench differs only where it says so: its start-up allowance, no budget, a pinned fleet."""
+    monkeypatch.setenv("GEMINI_API_KEY", KEY.get_secret_value())
+    get_settings.cache_clear()
+    try:
+        for backend in (GeminiOptions(api_key=KEY), LocalOptions()):
+            cli = plan_job(
+                backend.kind, workers=workers, timeout_s=60.0, settings=get_settings(), backend=backend
+            )
+            bench = bench_plan(backend, workers)
+            assert (bench.backend, bench.worker) == (cli.backend, cli.worker)
+            assert bench.pool == cli.pool.model_copy(update={"startup_timeout_s": STARTUP_TIMEOUT_S})
+            assert bench.rate_limit is None and bench.scaling is None
+    finally:
+        get_settings.cache_clear()
 
 
 def test_a_served_deadline_override_moves_the_backends_deadline_too(monkeypatch: pytest.MonkeyPatch) -> None:
