@@ -56,6 +56,9 @@ __all__ = ["WORKER", "BatchApiOptions", "BatchApiRun", "run_batch_api"]
 JOB_FILE_BYTES = 200_000_000  # Google takes 2 GB files; smaller ones upload (and upload again) sooner
 
 
+LATE = "found after the deadline's Batch API share had passed, so never put in a job"
+
+
 class BatchApiOptions(BaseModel):
     """How the Batch API path groups, polls and falls back."""
 
@@ -122,6 +125,9 @@ class BatchApiRun:
         # Entries without a final answer: no answer at all, or a transient error (as online, worth
         # another attempt); with a deadline they go online, else they end failed.
         self.unanswered: list[tuple[ManifestEntry, ManifestJob, BackendError | None]] = []
+        # Images found after the deadline's Batch API share had passed: no job (it would only be
+        # cancelled at its first poll); they go straight to the online path.
+        self.late: list[ManifestEntry] = []
 
     def run(self, online: Callable[[dt.datetime, frozenset[str]], None] | None = None) -> BatchSummary:
         """Submit what needs an answer, poll every job to its end, collect, fall back, summarise.
@@ -138,9 +144,13 @@ class BatchApiRun:
             if online is None or deadline is None:
                 for entry, job, error in self.unanswered:
                     self.results.unanswered(entry, job, error)
+                for entry in self.late:
+                    self.results.write(
+                        failed_result(entry.index, entry.source, entry.sha256, "timeout", LATE, 0)
+                    )
         finally:
             self.results.close()
-        if self.unanswered and online is not None and deadline is not None:
+        if (self.unanswered or self.late) and online is not None and deadline is not None:
             self._fall_back(online, deadline)
         summary = write_combined(self.options.output, self.backend, self.results.cost_of)
         self.progress.status = "done"
@@ -151,26 +161,28 @@ class BatchApiRun:
         self, online: Callable[[dt.datetime, frozenset[str]], None], deadline: dt.datetime
     ) -> None:
         """The unanswered images online until the deadline; those it did not reach end ``timeout``."""
-        self.progress.online = len({entry.source for entry, _, _ in self.unanswered})
+        left = [(entry, job) for entry, job, _ in self.unanswered] + [(entry, None) for entry in self.late]
+        self.progress.online = len({entry.source for entry, _ in left})
         self._report()
         before = self.results.count
         if dt.datetime.now(dt.UTC) < deadline:
-            online(deadline, frozenset(entry.source for entry, _, _ in self.unanswered))
+            online(deadline, frozenset(entry.source for entry, _ in left))
         after = BatchApiResults(
             self.options, self.backend, self.identity, self.cache, self.progress, self.max_bytes
         )
         try:
-            for entry, job, _ in self.unanswered:
+            for entry, job in left:
                 if entry.source in after.succeeded or after.count[entry.source] > before[entry.source]:
                     self.progress.answered += entry.source in after.succeeded  # online: in the shards
                     self.progress.failed += entry.source not in after.succeeded
                     continue
+                why = LATE if job is None else f"its Batch API job {job.name} ended {job.state.upper()}"
                 message = (
-                    f"no answer by the deadline {deadline:%Y-%m-%d %H:%M:%S} UTC: its Batch API job "
-                    f"{job.name} ended {job.state.upper()} and the online path did not reach it in time"
+                    f"no answer by the deadline {deadline:%Y-%m-%d %H:%M:%S} UTC: {why} "
+                    "and the online path did not reach it in time"
                 )
                 result = failed_result(entry.index, entry.source, entry.sha256, "timeout", message, 0)
-                after.write(result.model_copy(update={"worker": worker_of(job)}))
+                after.write(result if job is None else result.model_copy(update={"worker": worker_of(job)}))
         finally:
             after.close()
             self.progress.online = 0
@@ -215,6 +227,7 @@ class BatchApiRun:
         prior = PriorOutcomes.read(self.options.output)
         spool = JobSpool(self.client, self.api.inline_limit_bytes)  # the job being built
         entries: list[ManifestEntry] = []
+        too_late = self._batch_time_left_s() <= 0
         try:
             for index, source in enumerate(list_inputs(self.options.input)):
                 if source in in_jobs or prior.skips(source, self.options.retry_failed):
@@ -223,6 +236,9 @@ class BatchApiRun:
                 if request is None:
                     continue
                 entry = ManifestEntry(index=index, source=source, sha256=request.key)
+                if too_late:
+                    self.late.append(entry)
+                    continue
                 if request.key in key_job:  # the same content already asked: one answer for both
                     job = key_job[request.key]
                     job.entries.append(entry)

@@ -172,6 +172,30 @@ def test_a_rerun_counts_the_deadline_from_the_first_run(fake: FakeGeminiServer, 
     assert again["summary"].successful_images == len(paths)  # type: ignore[attr-defined]
 
 
+def test_images_found_after_the_batch_share_go_online_without_a_job(
+    fake: FakeGeminiServer, tmp_path: Path
+) -> None:
+    """A re-run after the Batch API's share of the deadline: a job for the new image would only be
+    cancelled at its first poll, so none is created; the image is answered online in time."""
+    _images(tmp_path / "in", 3)
+    fake.batches.configure(FakeBatchOptions())
+    assert _run(fake, tmp_path, deadline_s=120)["summary"].successful_images == 3  # type: ignore[attr-defined]
+    manifest = BatchManifest.read(str(tmp_path / "out"))
+    assert manifest.started_at is not None
+    started = manifest.started_at - dt.timedelta(seconds=70)  # past the half for the jobs, 50 s left
+    manifest.model_copy(update={"started_at": started}).write(str(tmp_path / "out"))
+    more = tmp_path / "in" / "shot-late.png"
+    more.write_bytes(make_scripted_png(venue="Late Bar"))
+    fake.batches.configure(FakeBatchOptions())
+    fake.clear_requests()
+    again = _run(fake, tmp_path, deadline_s=120)
+    assert fake.batches.create_requests == 0, "no job created after the Batch API's share"
+    late = [r for r in again["results"] if r.source == str(more)]  # type: ignore[attr-defined]
+    assert [r.success for r in late] == [True]
+    assert len([r for r in fake.requests if r.path.endswith(":generateContent")]) == 1
+    assert again["summary"].successful_images == 4  # type: ignore[attr-defined]
+
+
 def test_a_retry_rounds_leftovers_go_online_though_an_earlier_round_failed_them(
     fake: FakeGeminiServer, tmp_path: Path
 ) -> None:
