@@ -105,6 +105,13 @@ class Served:
         self.deployed.discard(app)
         return self.url(app)
 
+    def remove(self, app: str) -> None:
+        """Delete a test's own application: its replicas and fleets free the CPUs they hold."""
+        from ray import serve
+
+        serve.delete(app)
+        self.deployed.discard(app)
+
     def _deploy(self, app: str) -> None:
         from ray import serve
 
@@ -188,3 +195,13 @@ def served(ray_session: None) -> Iterator[Served]:
         if _state["users"] == 0:
             serve.shutdown()
             _state["served"] = None
+
+
+@pytest.fixture
+def own_apps(served: Served) -> Iterator[Served]:
+    """The shared Serve; the apps a test deploys here are deleted after it: the session's Ray
+    has 4 CPUs, and the shared apps' fleets with these replicas' would not fit."""
+    before = set(served.deployed)
+    yield served
+    for app in set(served.deployed) - before:
+        served.remove(app)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from pydantic import SecretStr
-from serve_harness import Served, ready_body, served, wait_for  # noqa: F401 - the fixture is used by name
+from serve_harness import Served, own_apps, ready_body, served, wait_for  # noqa: F401 - fixtures used by name
 from test_serve_api import data_url, shots
 
 from bench.health_load import upload_forever
@@ -221,13 +221,13 @@ def test_healthz_answers_while_20_mb_uploads_are_in_flight(served: Served) -> No
 
 
 def test_a_client_that_disconnects_stops_the_upstream_calls(
-    served: Served,  # noqa: F811
+    own_apps: Served,  # noqa: F811
     slow_gemini: FakeGeminiServer,
 ) -> None:
     from pipeline.backends.gemini.backend import GeminiOptions
 
     gemini = GeminiOptions(api_key=SecretStr("k"), base_url=slow_gemini.base_url, backoff_base_s=0.05)
-    url = served.deploy(
+    url = own_apps.deploy(
         "gemini", backend=gemini, fleet_size=1, worker_num_cpus=0.1, use_cache=False, rate_limit_per_minute=0
     )
     ready_body(url)
@@ -258,7 +258,7 @@ RAY_INTERNALS = ("ActorID", "ActorDiedError", "RayActorError", "pid=", "ip=", "T
 
 
 def test_a_dead_helper_actor_shows_in_health_and_requests_answer_cleanly(
-    served: Served,  # noqa: F811
+    own_apps: Served,  # noqa: F811
     slow_gemini: FakeGeminiServer,
 ) -> None:
     import ray
@@ -269,7 +269,7 @@ def test_a_dead_helper_actor_shows_in_health_and_requests_answer_cleanly(
 
     gemini = GeminiOptions(api_key=SecretStr("k"), base_url=slow_gemini.base_url, backoff_base_s=0.05)
     budget = RateLimitOptions(model="dead-helper", rpm=4321)  # a rate-limiter actor no other test shares
-    url = served.deploy(
+    url = own_apps.deploy(
         "budget", backend=gemini, fleet_size=1, worker_num_cpus=0.1, use_cache=False, budget=budget
     )
     ready_body(url)

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from serve_harness import Served, served, wait_for  # noqa: F401 - the fixture is used by name
+from serve_harness import Served, own_apps, served, wait_for  # noqa: F401 - the fixtures are used by name
 from test_serve_api import shots
 
 from pipeline.backends.base import ScriptedOptions
@@ -100,8 +100,8 @@ def assert_json(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def test_a_request_whose_replica_dies_is_answered_by_the_other_replica(served: Served) -> None:  # noqa: F811
-    url = deploy(served, "failover", replicas=2)
+def test_a_request_whose_replica_dies_is_answered_by_the_other_replica(own_apps: Served) -> None:  # noqa: F811
+    url = deploy(own_apps, "failover", replicas=2)
     # one request per replica (Serve routes the second to the idler one): whichever replica
     # /readyz then finds holding images has a request in flight
     requests = [InFlight(url), InFlight(url)]
@@ -142,10 +142,8 @@ class HealthProbes:
         return self.answers
 
 
-def test_with_no_replica_left_every_answer_is_json_and_health_answers_at_once(
-    served: Served,  # noqa: F811
-) -> None:
-    url = deploy(served, "lonely", replicas=1)
+def test_with_no_replica_left_every_answer_is_json_and_health_answers_at_once(own_apps: Served) -> None:  # noqa: F811
+    url = deploy(own_apps, "lonely", replicas=1)
     request = InFlight(url)
     victim = running_replica(url, [request])
     killed = kill("lonely", victim)
