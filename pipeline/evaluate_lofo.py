@@ -84,18 +84,14 @@ class LofoReport(WireModel):
 
 
 def read_schedule(lines: Sequence[Box], today: dt.date, model: RoleModel | None) -> ParsedSchedule:
-    """What the local backend makes of ``lines``: the parser, the venue stage with ``model``, cleaning."""
+    """What the local backend makes of ``lines`` (``read_lines``): the parser, the venue stage with
+    ``model``, cleaning."""
+    from pipeline.backends.local.engine import read_lines
     from pipeline.backends.local.lines import OcrLine
-    from pipeline.backends.local.parser import parse_schedule
-    from pipeline.clean import clean_schedule
-    from pipeline.line_roles.venues import choose_venues
 
     ocr = [line if isinstance(line, OcrLine) else OcrLine(line.text, line.x0, line.y0, line.x1, line.y1)
            for line in lines]  # fmt: skip
-    parsed = parse_schedule(ocr, today=today)
-    if model is not None:
-        parsed = choose_venues(ocr, parsed, model)
-    return clean_schedule(parsed)
+    return read_lines(ocr, today, model)
 
 
 def _average(values: list[float]) -> float:

@@ -28,6 +28,8 @@ from pipeline.schema import ExtractContext, ParsedSchedule, Vendor
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+    from pipeline.line_roles.model import RoleModel
+
 INSTALL_HINT = "pip install 'karaoke-pipeline[local]'"
 OCR_VERSION = 3
 """Bumped when what OCR returns for an image changes (preprocessing, engine settings)."""
@@ -106,6 +108,17 @@ def _with_context_vendor(schedule: ParsedSchedule, context: ExtractContext | Non
     return schedule.model_copy(update={"shows": shows, "vendors": vendors})
 
 
+def read_lines(lines: Sequence[OcrLine], today: dt.date, model: RoleModel | None = None) -> ParsedSchedule:
+    """What the backend makes of OCR lines: the parser, the venue stage when given a line-role
+    model, then cleaning (``eval --leave-one-family-out`` scores its models through this too)."""
+    parsed = parse_schedule(lines, today=today)
+    if model is not None:
+        from pipeline.line_roles.venues import choose_venues
+
+        parsed = choose_venues(lines, parsed, model)
+    return clean_schedule(parsed)
+
+
 class LocalBackend:
     """OCR + rules, offline and free; roughly a second or two per image on one core."""
 
@@ -156,10 +169,10 @@ class LocalBackend:
         """
         pixels = pixels_of(image)
         reference = (context.reference_date if context else None) or capture_date(pixels) or dt.date.today()
-        lines = self.read_text(pixels)
-        parsed = parse_schedule(lines, today=reference)
+        model = None
         if self.options.line_roles:
-            from pipeline.line_roles.venues import choose_venues, committed_model
+            from pipeline.line_roles.venues import committed_model
 
-            parsed = choose_venues(lines, parsed, committed_model())
-        return Extraction(schedule=_with_context_vendor(clean_schedule(parsed), context))
+            model = committed_model()
+        schedule = read_lines(self.read_text(pixels), reference, model)
+        return Extraction(schedule=_with_context_vendor(schedule, context))
