@@ -190,8 +190,8 @@ _BAR_FOR_SLASH = re.compile(
 _GLUED_KARAOKE = re.compile(r"\b(KARAOKE)(?=(?:NIGHTS?|TONIGHT|SCHEDULE|PARTY|WITH)\b)", re.IGNORECASE)
 _FRI_WITH_A_ONE = re.compile(r"\bFR[1l](?=\s+\d{1,2}/\d{1,2}\b)")
 _GLUED_CREDIT = re.compile(
-    r"(\b(?:HOSTED|PRESENTED)\s+BY|\d\s*[AP]M)(?=[A-Z]{2}|W/)"
-)  # 'BYMIKED', '12:30AMW/'
+    r"(\b(?:HOSTED|PRESENTED)\s+BY|\d\s*[AP]M)(?=[A-Z]{2}|W/|[a-z]{2})"
+)  # 'BYMIKED', '12:30AMW/', '11:30 PMwith': a meridiem in capitals ends where the case changes
 _GLUED_TILL = re.compile(r"\b(till?|until)(close|late)\b", re.IGNORECASE)
 _TILL_LOSE = re.compile(r"\b(till?|until|to)\s+lose\b", re.IGNORECASE)  # OCR dropped the 'c' of 'close'
 _GLUED_EVERY = re.compile(r"\b(EVERY)(?=(?:MON|TUES|WEDNES|THURS|FRI|SATUR|SUN)DAY)", re.IGNORECASE)

@@ -139,3 +139,16 @@ def test_karaoke_glued_to_the_word_after_it_is_spaced_again() -> None:
 )
 def test_credits_and_open_ends_ocr_glued_are_spaced_again(text: str, expected: str) -> None:
     assert unglue_days(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("7:30 PM-11:30 PMwith DJ Marco", "7:30 PM-11:30 PM with DJ Marco"),
+        ("9PM - 1AMwith KJ Tina", "9PM - 1AM with KJ Tina"),
+        ("9pm-1am with KJ Tina", "9pm-1am with KJ Tina"),
+        ("PMwith", "PMwith"),  # no clock before it: not a meridiem
+    ],
+)
+def test_a_meridiem_in_capitals_glued_to_a_lower_case_word_is_spaced(text: str, expected: str) -> None:
+    assert unglue_days(text) == expected
