@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from pipeline.backends.local.layout.rows import Row
 from pipeline.backends.local.readers.drafts import Page, Reading
-from pipeline.backends.local.tagging.fields import LineFields, is_title, vendor_name
+from pipeline.backends.local.tagging.fields import LineFields, is_sentence, is_title, vendor_name
 from pipeline.backends.local.tagging.words import mentions_karaoke, mentions_other_event
 
 __all__ = ["is_heading", "read_page", "venue_heading"]
@@ -31,7 +31,12 @@ def venue_heading(rows: Sequence[Row], ref: Reading) -> LineFields:
     """
     candidates: list[tuple[Row, LineFields]] = []
     for row in rows:
-        if is_heading(row) or row.text.rstrip().endswith((":", "!")) or mentions_karaoke(row.text):
+        if (
+            is_heading(row)
+            or row.text.rstrip().endswith((":", "!"))
+            or mentions_karaoke(row.text)
+            or _in_paragraph(row)
+        ):
             continue
         fields = ref.fields(row.text)
         if fields.has_days or mentions_other_event(row.text):
@@ -47,18 +52,11 @@ def venue_heading(rows: Sequence[Row], ref: Reading) -> LineFields:
         and not fields.address
         and any(f.address or f.phone for _, f in candidates[index + 1 : index + 3])
     ]
-    if anchored:  # right above the street unless in much smaller type ('Food' under the title)
-        tallest = max(candidates[index][0].height for index in anchored)
-        chosen = next(
-            (
-                index
-                for index in reversed(anchored)
-                if candidates[index][0].height >= _NEAR_TITLE_SIZE * tallest
-            ),
-            anchored[0],
-        )
-    else:
-        tallest = max(row.height for row, fields in candidates if fields.venue)
+    tallest = max(row.height for row, fields in named)
+    near = [index for index in anchored if candidates[index][0].height >= _NEAR_TITLE_SIZE * tallest]
+    if near:  # right above the street unless in much smaller type ('Food' under the title)
+        chosen = near[-1]
+    else:  # else the first in the largest type: a title over its 'About' box
         chosen = next(
             index
             for index, (row, fields) in enumerate(candidates)
@@ -70,6 +68,13 @@ def venue_heading(rows: Sequence[Row], ref: Reading) -> LineFields:
             heading, address=heading.address or fields.address, phone=heading.phone or fields.phone
         )
     return replace(heading, notes=())
+
+
+def _in_paragraph(row: Row) -> bool:
+    """A line of running text ('A neighbourhood bar with cold beer, ...') or its wrapped tail
+    ('systems in town.'): a description, never a name. Names start in capitals."""
+    text = row.text.lstrip(" \u2022\u00b7-*\"'(")
+    return is_sentence(text) or text[:1].islower()
 
 
 def read_page(rows: Sequence[Row], ref: Reading, *, karaoke: bool) -> Page:
