@@ -54,6 +54,23 @@ def test_a_wide_gap_starts_a_block() -> None:
     ]
 
 
+def test_chrome_left_out_of_the_rows_still_fills_its_gap() -> None:
+    """A card's row of tag chips is dropped as chrome; the card stays one block, the next apart."""
+    rows = group_rows(
+        [box("The Office Lounge", 40, 40), box("Downtown", 40, 90), box("Wed 10pm-2am", 40, 185)]
+    )
+    chips = [box("Pub", 40, 135), box("Dedicated", 120, 135)]
+    assert [texts(block) for block in split_blocks(rows)] == [
+        ["The Office Lounge", "Downtown"],
+        ["Wed 10pm-2am"],
+    ]
+    assert [texts(block) for block in split_blocks(rows, chips)] == [
+        ["The Office Lounge", "Downtown", "Wed 10pm-2am"]
+    ]
+    far = [box("Pub", 40, 135)]  # a chip row with a card-sized gap under it still parts two cards
+    assert len(split_blocks([*rows[:2], *group_rows([box("Wed 10pm-2am", 40, 260)])], far)) == 2
+
+
 TABLE = [
     box("Day", 40, 40),
     box("Venue", 300, 40),

@@ -70,7 +70,13 @@ def _rows(columns: Region, keep: Callable[[OcrLine], bool] = lambda box: True) -
 
 
 def _region_drafts(
-    rows: list[Row], page: Page, ref: Reading, *, whole_page: bool, above: Sequence[Draft]
+    rows: list[Row],
+    page: Page,
+    ref: Reading,
+    *,
+    whole_page: bool,
+    above: Sequence[Draft],
+    spacers: Sequence[OcrLine] = (),
 ) -> list[Draft]:
     """Shows of one region (a card, a pane, a column); its own heading names its venue.
 
@@ -82,7 +88,7 @@ def _region_drafts(
         page = replace(page, venue=heading.venue, heading=heading)
     if pane is not None:
         return pane_drafts(rows, pane, page, ref)
-    return flow_drafts(rows, page, ref, above)
+    return flow_drafts(rows, page, ref, above, spacers)
 
 
 def _all_region_drafts(
@@ -112,7 +118,8 @@ def _all_region_drafts(
         if header is not None:
             above = [Draft(header, 1.0, karaoke_line=page.karaoke)]
         rows = _rows(region, content)
-        found = _region_drafts(rows, page, ref, whole_page=len(regions) == 1, above=above)
+        spacers = [box for box in boxes if not content(box)]
+        found = _region_drafts(rows, page, ref, whole_page=len(regions) == 1, above=above, spacers=spacers)
         read.append(((x0, x1, y0), found))
     return [draft for _, found in read for draft in found]
 

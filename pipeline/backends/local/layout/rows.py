@@ -225,14 +225,36 @@ def group_rows(lines: Sequence[OcrLine]) -> list[Row]:
     return joined
 
 
-def split_blocks(rows: Sequence[Row]) -> list[list[Row]]:
-    """Rows cut into blocks wherever the gap exceeds a median line height."""
+def split_blocks(rows: Sequence[Row], spacers: Sequence[OcrLine] = ()) -> list[list[Row]]:
+    """Rows cut into blocks wherever the gap exceeds a median line height.
+
+    ``spacers`` are boxes left out of the rows (a card's row of tag chips, a button): a gap
+    they fill is not empty, so a card whose chips were dropped still holds together.
+    """
     if not rows:
         return []
     line_height = statistics.median(row.height for row in rows)
     blocks: list[list[Row]] = [[rows[0]]]
     for above, below in itertools.pairwise(rows):
-        if below.y0 - above.y1 > _BLOCK_GAP * line_height:
+        if _empty_gap(above, below, spacers) > _BLOCK_GAP * line_height:
             blocks.append([])
         blocks[-1].append(below)
     return blocks
+
+
+def _empty_gap(above: Row, below: Row, spacers: Sequence[OcrLine]) -> float:
+    """The widest empty stretch between two rows, once the spacers between them are in place."""
+    x0 = min(box.x0 for box in (*above.boxes, *below.boxes))
+    x1 = max(box.x1 for box in (*above.boxes, *below.boxes))
+    between = sorted(
+        (
+            box
+            for box in spacers
+            if box.y0 >= above.y1 - 1 and box.y1 <= below.y0 + 1 and box.x0 < x1 and x0 < box.x1
+        ),
+        key=lambda box: box.y0,
+    )
+    widest, edge = 0.0, above.y1
+    for box in between:
+        widest, edge = max(widest, box.y0 - edge), max(edge, box.y1)
+    return max(widest, below.y0 - edge)

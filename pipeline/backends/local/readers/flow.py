@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from pipeline.backends.local.layout.rows import Row, split_blocks
+from pipeline.backends.local.lines import OcrLine
 from pipeline.backends.local.readers.drafts import Draft, Page, Reading, merge, merge_all
 from pipeline.backends.local.readers.page import is_heading
 from pipeline.backends.local.tagging.fields import LineFields, is_sentence
@@ -244,13 +245,20 @@ def _with_venue(draft: Draft, heading: LineFields) -> Draft:
     return replace(draft, fields=fields)
 
 
-def flow_drafts(rows: Sequence[Row], page: Page, ref: Reading, above: Sequence[Draft] = ()) -> list[Draft]:
-    """Shows of rows read as a flow; ``above`` is the last show of the region right above."""
+def flow_drafts(
+    rows: Sequence[Row],
+    page: Page,
+    ref: Reading,
+    above: Sequence[Draft] = (),
+    spacers: Sequence[OcrLine] = (),
+) -> list[Draft]:
+    """Shows of rows read as a flow; ``above`` is the last show of the region right above,
+    ``spacers`` the chrome between its rows (a card's tag chips: they keep the card one block)."""
     content = [row for row in rows if not is_heading(row) and not _is_hint(row, ref)]
     drafts: list[Draft] = []
     day: list[Draft] = list(above[-1:])  # what a card without a day under it takes its day from
     pending: list[Row] = []  # a block that only names a venue, over the next show ('Harbor House')
-    for block in split_blocks(content):
+    for block in split_blocks(content, spacers):
         found = (
             block_drafts(block, ref)
             or _under_day_header(day, block, ref)

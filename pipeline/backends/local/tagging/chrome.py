@@ -200,6 +200,7 @@ _TAGS = frozenset(
 _CHIP_TEXT = re.compile(r"^[A-Za-z][A-Za-z&'-]*(?:\s+[A-Za-z&'-]+)?$")  # a word or two, no digits
 _CHIP_GAP = 1.0  # chips of one row sit at most this many text heights apart
 _CHIP_MAX_CHARS = 14
+_HOST_CHIP = re.compile(r"^(?:dj|kj|vj|mc|host:?)\s+\S", re.IGNORECASE)  # a host credit set as a chip
 _SUITE = re.compile(
     r"^(?:ste|suite|unit|apt|bldg|floor|fl)(?:\.\s*|\s+)#?\s*\d\w{0,4}$|^#\s*\d{1,5}$", re.IGNORECASE
 )
@@ -348,7 +349,8 @@ def tag_row_mates(lines: Sequence[OcrLine]) -> set[OcrLine]:
 
     Tags come in rows of chips; a chip whose word is not a known category ('Food',
     'Darts') would otherwise be read as a name, and the nearest one to a street at that.
-    Only a known tag's own neighbours count: a chain of them could run into a name.
+    Only a known tag's own neighbours count: a chain of them could run into a name. A host's
+    chip ('KJ Dana', 'Host: Juice') beside the tags is the show's host, not a tag.
     """
     tags = [line for line in lines if _is_tag(line.text)]
     return {
@@ -357,6 +359,7 @@ def tag_row_mates(lines: Sequence[OcrLine]) -> set[OcrLine]:
         if not _is_tag(box.text)
         and len(box.text.strip()) <= _CHIP_MAX_CHARS
         and _CHIP_TEXT.match(box.text.strip())
+        and not _HOST_CHIP.match(box.text.strip())
         and any(_chip_beside(tag, box) for tag in tags)
     }
 
