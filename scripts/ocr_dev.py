@@ -22,11 +22,10 @@ from pathlib import Path
 from PIL import Image
 
 from pipeline.backends.base import LocalOptions
-from pipeline.backends.local.engine import OCR_VERSION, LocalBackend, capture_date
+from pipeline.backends.local.engine import OCR_VERSION, LocalBackend, capture_date, read_lines
 from pipeline.backends.local.lines import OcrLine
-from pipeline.backends.local.parser import parse_schedule
-from pipeline.clean import clean_schedule
 from pipeline.evaluate import Counts, score_image
+from pipeline.line_roles.venues import committed_model
 from pipeline.scores import read_truth
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
@@ -58,7 +57,9 @@ def main() -> int:
     parser.add_argument("--only", default="")
     parser.add_argument("--reference-date", type=dt.date.fromisoformat)
     parser.add_argument("--cached-only", action="store_true", help="score only images already OCR'd")
+    parser.add_argument("--line-roles", action="store_true", help="with the line-role model's venue stage")
     args = parser.parse_args()
+    model = committed_model() if args.line_roles else None
     args.cache.mkdir(parents=True, exist_ok=True)
     backend = None if args.cached_only else LocalBackend(LocalOptions(ocr_threads=1))
     by_family: dict[str, Counts] = defaultdict(Counts)
@@ -80,7 +81,7 @@ def main() -> int:
             started = time.perf_counter()
             with Image.open(path) as image:
                 today = args.reference_date or capture_date(image) or dt.date.today()
-            predicted = clean_schedule(parse_schedule(lines, today=today))
+            predicted = read_lines(lines, today, model)
             total_parse += time.perf_counter() - started
             if path.name not in truth:
                 print(path.name, [s.model_dump(exclude_defaults=True) for s in predicted.shows])
