@@ -57,12 +57,13 @@ def gemini(fake: FakeGeminiServer, model: str) -> GeminiOptions:
 def unconfigured(backend: GeminiOptions, data_dir: Path) -> RateLimitOptions:
     """The budget a user gets with no tier and no limits set, as every entry point plans it.
 
-    The 0.5 s spacing between windows covers a request's way from its slot to the server on a
-    loaded machine (the default, 2% of a real minute, is sized for the real window)."""
+    The 1 s spacing between windows covers a request's way from its slot to the server on a
+    loaded machine (the default, 2% of a real minute, is sized for the real window; 0.5 s let a
+    request reach the server in the next window now and then at load 20)."""
     settings = Settings(gemini_rate_window_s=WINDOW_S, data_dir=data_dir)
     limits = backend.rate_limit(settings)
     assert limits.learn and limits.rpm is None, "nothing assumed when nothing is configured"
-    return limits.model_copy(update={"margin_s": 0.5})
+    return limits.model_copy(update={"margin_s": 1.0})
 
 
 def images(count: int, tag: str) -> list[ImagePayload]:
