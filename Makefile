@@ -41,7 +41,7 @@ realworld-deps:  ## Chromium and fonts for python -m pipeline.testing.realworld 
 	dpkg -s chromium $(REALWORLD_FONTS) >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium $(REALWORLD_FONTS))
 
-line-roles: install  ## refit data/line_roles/model.json from the committed table; LINE_ROLES_ARGS=--build renders + OCRs it anew
+line-roles: install  ## refit pipeline/line_roles/model.json from the committed table; LINE_ROLES_ARGS=--build renders + OCRs it anew
 	$(RUN) $(BIN)/python -m pipeline.line_roles.train $(LINE_ROLES_ARGS)
 
 clean:

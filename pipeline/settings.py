@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     max_queued_images: int = Field(
         default=200, ge=1, description="images one Serve replica holds (running or waiting) before 503"
     )
+    line_roles: bool = Field(
+        default=True, description="local backend: the line-role model vets each show's venue line"
+    )
     autoscale: bool = Field(
         default=True,
         description="worker fleets follow the load, from 1 up to their --workers; false: pinned at --workers",

@@ -140,7 +140,28 @@ def test_the_local_backend_asks_the_stage_only_when_line_roles_is_on(monkeypatch
 
     monkeypatch.setattr(venues, "committed_model", counting_model)
     image = PilImage.open(EXAMPLE)
-    off = LocalBackend(LocalOptions()).extract(image).schedule
+    off = LocalBackend(LocalOptions(line_roles=False)).extract(image).schedule
     assert asked == [] and off.shows
-    on = LocalBackend(LocalOptions(line_roles=True)).extract(image).schedule
+    on = LocalBackend(LocalOptions()).extract(image).schedule
     assert asked == [1] and [s.start_time for s in on.shows] == [s.start_time for s in off.shows]
+
+
+def test_line_roles_are_on_by_default_and_one_setting_turns_them_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.backends.base import options_for
+    from pipeline.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        assert options_for("local").line_roles is True
+        monkeypatch.setenv("KARAOKE_LINE_ROLES", "0")
+        get_settings.cache_clear()
+        assert options_for("local").line_roles is False
+    finally:
+        get_settings.cache_clear()
+
+
+def test_the_model_ships_inside_the_package() -> None:
+    """An installed wheel has no data/ folder: the backend's model lives beside its code."""
+    from pipeline.line_roles import model
+
+    assert model.MODEL_FILE.parent == Path(model.__file__).parent and model.MODEL_FILE.is_file()

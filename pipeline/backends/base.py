@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
     from pipeline.images import SourceImage
+    from pipeline.settings import Settings
 
 
 class LocalOptions(BackendOptionsBase):
@@ -42,10 +43,14 @@ class LocalOptions(BackendOptionsBase):
         default=2000, ge=320, description="longest image side fed to the text detector, in pixels"
     )
     line_roles: bool = Field(
-        default=False,
-        description="let the line-role model vet each show's venue line (pipeline/line_roles; off until "
-        "it gains beyond one family, see docs/quality.md)",
+        default=True,
+        description="let the line-role model vet each show's venue line (pipeline/line_roles, "
+        "docs/quality.md); KARAOKE_LINE_ROLES=0 leaves the venues to the rules",
     )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalOptions:
+        return cls(line_roles=settings.line_roles)
 
     def sized_for(self, workers: int) -> LocalOptions:
         """These options with this machine's cores split evenly between ``workers`` OCR workers.

@@ -21,11 +21,11 @@ import numpy as np
 
 from pipeline.line_roles.features import FEATURES, Box, line_features
 from pipeline.line_roles.labels import ROLES
-from pipeline.line_roles.table import DATA_DIR, Image
+from pipeline.line_roles.table import Image
 
 __all__ = ["MODEL_FILE", "RoleModel", "Tree", "fit", "load_model", "save_model", "training_matrix"]
 
-MODEL_FILE = DATA_DIR / "model.json"
+MODEL_FILE = Path(__file__).with_name("model.json")  # shipped in the package: the backend loads it
 TREES = 40
 DEPTH = 8
 _SEED = 0

@@ -4,7 +4,7 @@
 real OCR on them and rewrites ``data/line_roles/lines.csv.gz`` and
 ``truth.json.gz`` (minutes: Chromium and OCR). Without it, only the model is
 fitted again from the committed table (seconds) and written to
-``data/line_roles/model.json``; the same table always gives the same model.
+``pipeline/line_roles/model.json``; the same table always gives the same model.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ _FOLD = re.compile(r"[^a-z0-9]+")
 
 @functools.cache
 def committed_model() -> RoleModel:
-    """The committed model (``data/line_roles/model.json``), read once per process."""
+    """The committed model (``pipeline/line_roles/model.json``), read once per process."""
     return load_model()
 
 
