@@ -319,17 +319,36 @@ def test_a_logo_stacked_between_the_halves_of_a_name_is_read_apart_from_it() -> 
 
 
 def test_a_venue_name_wrapped_in_a_narrow_column_is_one_name_though_ocr_boxes_overlap() -> None:
+    """A week view's day column 170 px wide: 'Sand Bar Station' (176 px) does not fit, so it wraps."""
     lines = [
-        box("THURSDAY THU 7/16", 40, 215),
+        box("THU 7/16", 40, 250),
         box("Sand Bar", 40, 283, height=24),
         box("Station", 40, 304, height=26),  # 3 px into the line above
         box("9pm-2am", 40, 328, height=24),
-        box("Presented by DJ Chris B", 40, 350, height=24),
+        box("DJ Chris B", 40, 350, height=24),
         box("Mesa", 40, 390),
+        *(box("FRI 7/17", 210, 250), box("Tiki Hut", 210, 283, height=24), box("8pm-12am", 210, 328)),
+        *(box("DJ Kat", 210, 350, height=24), box("Tampa", 210, 390)),
     ]
     schedule = parse_schedule(lines, today=dt.date(2026, 7, 1))
     assert [(s.venue_name, s.date, s.start_time) for s in schedule.shows] == [
-        ("Sand Bar Station", dt.date(2026, 7, 16), "21:00")
+        ("Sand Bar Station", dt.date(2026, 7, 16), "21:00"),
+        ("Tiki Hut", dt.date(2026, 7, 17), "20:00"),
+    ]
+
+
+def test_a_title_over_a_shorter_line_in_a_wide_card_is_not_a_wrapped_name() -> None:
+    """Cards 480 px apart: 'Mulligan's Irish Pub' had room for 'East', so that line is its own."""
+    lines = [
+        *(box("Mulligan's Irish Pub", 40, 100, height=27), box("East Village", 40, 128, height=25)),
+        *(box("Mon 9:00PM - 1:00AM", 40, 190),),
+        *(box("The Velvet Room", 520, 100, height=27), box("Riverside", 520, 128, height=25)),
+        *(box("Wed 10PM - 1AM", 520, 190),),
+    ]
+    schedule = parse_schedule(lines, today=dt.date(2026, 7, 1))
+    assert sorted((s.venue_name, s.day) for s in schedule.shows) == [
+        ("Mulligan's Irish Pub", "monday"),
+        ("The Velvet Room", "wednesday"),
     ]
 
 

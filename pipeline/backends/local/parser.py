@@ -64,9 +64,36 @@ def _side_kind(boxes: Sequence[OcrLine]) -> str:
     return "part" if day or any(timed) else "none"
 
 
-def _rows(columns: Region, keep: Callable[[OcrLine], bool] = lambda box: True) -> list[Row]:
-    """A region's rows, column after column."""
-    return [row for column in columns for row in group_rows([box for box in column if keep(box)])]
+def _rows(columns: Region, keep: Callable[[OcrLine], bool], right: float) -> list[Row]:
+    """A region's rows, column after column; a column has room up to the next one, the last up
+    to ``right`` (the next region beside it, else the page's right edge)."""
+    lefts = [min(box.x0 for box in column) for column in columns]
+    rows: list[Row] = []
+    for column, left in zip(columns, lefts, strict=True):
+        edge = min((x for x in lefts if x > left), default=right)
+        rows += group_rows([box for box in column if keep(box)], room=edge - left)
+    return rows
+
+
+def _right_edge(region: Region, regions: Sequence[Region], page_right: float) -> float:
+    """Where the region's room ends: the left edge of the nearest region to its right that
+    shares some of its height (the next card of a grid row); the last card of a row has the
+    row's pitch (the distance from the card left of it); else the page's right edge."""
+    x0, x1, y0, y1 = _extent(region)
+    others = [_extent(other) for other in regions if other is not region]
+    level = [(ox0, ox1) for ox0, ox1, oy0, oy1 in others if oy0 < y1 and y0 < oy1]  # beside it
+    right = [ox0 for ox0, _ in level if ox0 >= x1]
+    if right:
+        return min(right)
+    left = [ox0 for ox0, ox1 in level if ox1 <= x0]
+    return x0 + (x0 - max(left)) if left else page_right
+
+
+def _extent(region: Region) -> tuple[float, float, float, float]:
+    """x0, x1, y0, y1 of a region's boxes."""
+    boxes = [box for column in region for box in column]
+    return (min(b.x0 for b in boxes), max(b.x1 for b in boxes),
+            min(b.y0 for b in boxes), max(b.y1 for b in boxes))  # fmt: skip
 
 
 def _region_drafts(
@@ -103,6 +130,7 @@ def _all_region_drafts(
     That column is the region right above it that found shows, else the day header above it.
     """
     read: list[tuple[tuple[float, float, float], list[Draft]]] = []
+    page_right = max((box.x1 for region in regions for column in region for box in column), default=0.0)
     for region in regions:
         boxes = [box for column in region for box in column]
         x0, x1, y0 = min(b.x0 for b in boxes), max(b.x1 for b in boxes), min(b.y0 for b in boxes)
@@ -117,7 +145,7 @@ def _all_region_drafts(
         header = mark_above(marks, x0, x1, y0) if not above else None
         if header is not None:
             above = [Draft(header, 1.0, karaoke_line=page.karaoke)]
-        rows = _rows(region, content)
+        rows = _rows(region, content, _right_edge(region, regions, page_right))
         spacers = [box for box in boxes if not content(box)]
         found = _region_drafts(rows, page, ref, whole_page=len(regions) == 1, above=above, spacers=spacers)
         read.append(((x0, x1, y0), found))

@@ -32,6 +32,7 @@ _WRAP_GAP = 0.25  # gap / line height below which a row continues the one above
 _WRAP_OVERLAP = 0.2  # ... and the most two left-aligned wrapped lines' boxes overlap (0.1 otherwise)
 _WORD_GAP = 0.5  # gap / text height below which two boxes of a row are one phrase
 _BLOCK_GAP = 1.0  # gap / median line height above which a new block starts
+_ROOM_SHARE = 0.9  # a line and the next word within this share of its column's room had room
 _STACKED_SHARE = 0.3  # boxes sharing more than this share of the narrower one's width are stacked
 
 
@@ -172,12 +173,15 @@ def _stacked(upper: OcrLine, lower: OcrLine) -> bool:
     return shared > _STACKED_SHARE * min(upper.x1 - upper.x0, lower.x1 - lower.x0) and lower.y0 > upper.y0
 
 
-def _continues(above: Row, below: Row) -> bool:
+def _continues(above: Row, below: Row, room: float | None = None) -> bool:
     """A wrapped line: the row above ends mid-phrase, or the rows nearly touch.
 
     Rows that nearly touch are kept apart when the upper one ends with a whole field
-    (a time, a host credit, an address) or the lower one holds a field of its own
-    ('with KJ Mike D' over the city line of a card, a name over its time).
+    (a time, a host credit, an address), the lower one holds a field of its own
+    ('with KJ Mike D' over the city line of a card, a name over its time), or the lower
+    one's first word would have fit on the upper line in the ``room`` its column has: text
+    wraps only when the next word does not fit, so 'Mulligan's Irish Pub' over 'East
+    Village' in a card twice as wide is a title over its neighbourhood.
     """
     text, next_text = above.text.strip(), below.text.strip()
     if wraps_by_text(text, next_text):
@@ -189,7 +193,18 @@ def _continues(above: Row, below: Row) -> bool:
     near = -overlap <= gap < _WRAP_GAP * min(above.height, below.height)
     if not (same_font and near) or names_day(next_text) or starts_a_sentence(next_text):
         return False
-    return not ends_with_field(text) and not has_field(next_text)
+    return not ends_with_field(text) and not has_field(next_text) and not _had_room(above, below, room)
+
+
+def _had_room(above: Row, below: Row, room: float | None) -> bool:
+    """``below``'s first word would have fit after ``above`` in a column ``room`` wide."""
+    words = below.text.split()
+    if room is None or not words:
+        return False
+    width = max(box.x1 for box in below.boxes) - min(box.x0 for box in below.boxes)
+    letter = width / max(len(below.text.strip()), 1)
+    used = max(box.x1 for box in above.boxes) - min(box.x0 for box in above.boxes)
+    return used + letter * (len(words[0]) + 1) <= _ROOM_SHARE * room
 
 
 def _one_cell(row: Row) -> bool:
@@ -197,8 +212,11 @@ def _one_cell(row: Row) -> bool:
     return len(row.boxes) == 1 or " | " not in row.text
 
 
-def group_rows(lines: Sequence[OcrLine]) -> list[Row]:
-    """Boxes grouped into visual rows (top to bottom), wrapped lines joined."""
+def group_rows(lines: Sequence[OcrLine], room: float | None = None) -> list[Row]:
+    """Boxes grouped into visual rows (top to bottom), wrapped lines joined.
+
+    ``room`` is the width the lines' column has (up to the next column of the page), when known.
+    """
     rows: list[list[OcrLine]] = []
     for box in sorted(lines, key=lambda b: (b.y0 + b.y1) / 2):
         if rows and _overlaps(rows[-1], box):
@@ -218,7 +236,8 @@ def group_rows(lines: Sequence[OcrLine]) -> list[Row]:
         one_phrase = _one_cell(above) and _one_cell(row)  # never join table rows
         dangling = _one_cell(row) and ends_with_connector_word(above.text)
         logo_edge = (above.boxes[0] in logos) != (row.boxes[0] in logos)  # a logo never wraps into a name
-        if (one_phrase or dangling) and not logo_edge and _continues(Row(above.boxes, joined[-1].text), row):
+        upper = Row(above.boxes, joined[-1].text)
+        if (one_phrase or dangling) and not logo_edge and _continues(upper, row, room):
             joined[-1] = joined[-1].joined(row, " - " if lost_dash(joined[-1].text, row.text) else " ")
         else:
             joined.append(row)
