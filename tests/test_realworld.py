@@ -18,12 +18,15 @@ from pipeline.testing.realworld.corpus import (
     FAMILIES,
     ROTATION,
     TEST_COUNT,
+    TEST_EXTRA_COUNT,
+    TEST_EXTRAS,
     TEST_SEED,
     TRUTH_FILE,
     draw_sample,
     encode_sample,
     generate_split,
     iter_split,
+    sample_name,
 )
 from pipeline.testing.realworld.sample import Sample
 from pipeline.testing.realworld.world import pool_for
@@ -166,9 +169,14 @@ FROZEN = Path(__file__).resolve().parents[1] / "corpus" / "realworld-test"
 @pytest.mark.slow  # draws every image (flyers take about a second each)
 def test_the_frozen_test_split_is_what_the_generator_says() -> None:
     truth = json.loads((FROZEN / TRUTH_FILE).read_text())
-    assert len(truth) == TEST_COUNT
+    assert len(truth) == TEST_COUNT + len(TEST_EXTRAS) * TEST_EXTRA_COUNT
+    rotation = {n: entry for n, entry in truth.items() if entry["family"] not in TEST_EXTRAS}
     for index, sample in iter_split("test", TEST_SEED, TEST_COUNT):
-        (name,) = [n for n in truth if n.startswith(f"{index:03d}-")]
+        (name,) = [n for n in rotation if n.startswith(f"{index:03d}-")]
+        assert truth[name] == {"family": sample.family, **sample.truth.to_wire()}
+        assert (FROZEN / name).is_file()
+    for index, sample in iter_split("test", TEST_SEED, TEST_EXTRA_COUNT, TEST_EXTRAS):
+        name = sample_name(index, sample)  # the extension, drawn once by name
         assert truth[name] == {"family": sample.family, **sample.truth.to_wire()}
         assert (FROZEN / name).is_file()
     total = sum(path.stat().st_size for path in FROZEN.iterdir())

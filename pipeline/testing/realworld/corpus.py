@@ -38,6 +38,8 @@ __all__ = [
     "FAMILIES",
     "ROTATION",
     "TEST_COUNT",
+    "TEST_EXTRAS",
+    "TEST_EXTRA_COUNT",
     "TEST_SEED",
     "TRUTH_FILE",
     "draw_sample",
@@ -74,6 +76,10 @@ ROTATION: tuple[str, ...] = (
 
 TEST_SEED = 20261201
 TEST_COUNT = 48
+TEST_EXTRAS: tuple[str, ...] = ("search-results", "venue-page")
+"""Families outside the rotation the frozen split was extended with once (2026-12-05) ..."""
+TEST_EXTRA_COUNT = 4
+"""... with this many images each (indices 1-4 of the test seed)."""
 TRUTH_FILE = "truth.json"
 
 
