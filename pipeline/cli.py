@@ -169,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return fake_gemini_command(args)
         if args.command == "eval":
-            return run_lofo(args) if args.leave_one_family_out else run_eval(args)
+            lofo = args.leave_one_family_out or args.leave_one_theme_out
+            return run_lofo(args) if lofo else run_eval(args)
         if args.command == "serve":
             from serve.cli import run_serve
 

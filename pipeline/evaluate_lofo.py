@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import gzip
 import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -61,10 +62,14 @@ class Scored:
     today: dt.date
 
 
-class FamilyLofo(WireModel):
-    """One family's images, scored by the rules and by the model fitted without that family."""
+Grouping = Callable[[str, str], str]
+"""(image name, family) -> the group left out: the family itself, or the image's visual theme."""
 
-    family: str
+
+class FamilyLofo(WireModel):
+    """One family's (or theme's) images, scored by the rules and by the model fitted without them."""
+
+    family: str = Field(description="the family left out, or the theme with ``by: theme``")
     images: int
     training_lines: int = Field(description="lines the family's model was fitted on")
     rules: Counts
@@ -72,6 +77,7 @@ class FamilyLofo(WireModel):
 
 
 class LofoReport(WireModel):
+    by: Literal["family", "theme"] = "family"
     families: list[FamilyLofo]
     rules_f1: float = Field(description="show F1 of the rules, averaged over families with shows")
     model_f1: float = Field(description="the same with the model's venue stage")
@@ -102,26 +108,36 @@ def _venue_accuracy(counts: Counts) -> float:
     return counts.venue_right / counts.venue_checked if counts.venue_checked else 0.0
 
 
+def _by_family(name: str, family: str) -> str:
+    return family
+
+
 def leave_one_family_out(
-    scored: Sequence[Scored], table: Sequence[Image], *, log: Callable[[str], None] = lambda _: None
+    scored: Sequence[Scored],
+    table: Sequence[Image],
+    *,
+    log: Callable[[str], None] = lambda _: None,
+    group: Grouping = _by_family,
 ) -> LofoReport:
-    """Per family of ``scored``: fit without it on ``table``, parse its images with rules and model."""
+    """Per family of ``scored`` (or per ``group``, a theme): fit without it on ``table``, parse its
+    images with rules and model."""
     from pipeline.line_roles.model import fit
 
     families: list[FamilyLofo] = []
     timing = {"rules": 0.0, "model": 0.0}
-    for family in sorted({item.family for item in scored}):
-        training = [image for image in table if image.family != family]
+    groups = {item.name: group(item.name, item.family) for item in scored}
+    for family in sorted(set(groups.values())):
+        training = [image for image in table if group(image.name, image.family) != family]
         model = fit(training)
         counts = {"rules": Counts(), "model": Counts()}
-        mine = [item for item in scored if item.family == family]
+        mine = [item for item in scored if groups[item.name] == family]
         for item in mine:
             for kind, used in (("rules", None), ("model", model)):
                 started = time.perf_counter()
                 predicted = read_schedule(item.lines, item.today, used)
                 timing[kind] += time.perf_counter() - started
                 counts[kind] = counts[kind].plus(
-                    score_image(item.name, item.truth, predicted, family=family).counts
+                    score_image(item.name, item.truth, predicted, family=item.family).counts
                 )
         lines = sum(len(image.lines) for image in training)
         families.append(FamilyLofo(family=family, images=len(mine), training_lines=lines, **counts))
@@ -130,6 +146,7 @@ def leave_one_family_out(
     traps = [f for f in families if not f.rules.true_shows]
     per_image = max(len(scored), 1) / 1000
     return LofoReport(
+        by="family" if group is _by_family else "theme",
         families=families,
         rules_f1=_average([f.rules.f1 for f in shown]),
         model_f1=_average([f.model.f1 for f in shown]),
@@ -183,12 +200,17 @@ def scored_from_folder(folder: Path, truth_file: Path, *, log: Callable[[str], N
 
 
 def add_lofo_option(command: argparse.ArgumentParser) -> None:
-    """Add ``--leave-one-family-out`` to ``eval``."""
+    """Add ``--leave-one-family-out`` and ``--leave-one-theme-out`` to ``eval``."""
     command.add_argument(
         "--leave-one-family-out",
         action="store_true",
         help="per family: fit the line-role model without it, score rules and model on its images "
         "(PATH: labelled images, or the training table data/line_roles/lines.csv.gz)",
+    )
+    command.add_argument(
+        "--leave-one-theme-out",
+        action="store_true",
+        help="the same per visual theme (dark, light or drawn pages; PATH: the training table)",
     )
 
 
@@ -200,6 +222,10 @@ def run_lofo(args: argparse.Namespace) -> int:
 
     err = Console(stderr=True)
     path: Path = args.path
+    by_theme = bool(getattr(args, "leave_one_theme_out", False))
+    if by_theme and not path.name.endswith(".csv.gz"):
+        err.print("[red]error:[/red] themes are known for the training table only (lines.csv.gz)")
+        return 2
     if path.name.endswith(".csv.gz"):
         scored = scored_from_table(path)
     else:
@@ -208,7 +234,13 @@ def run_lofo(args: argparse.Namespace) -> int:
             err.print(f"[red]error:[/red] no truth file at {truth_file}; pass --truth FILE")
             return 2
         scored = scored_from_folder(path, truth_file, log=err.print)
-    report = leave_one_family_out(scored, read_table(LINES_FILE), log=err.print)
+    table = read_table(LINES_FILE)
+    if by_theme:
+        from pipeline.line_roles.dataset import theme_of
+
+        report = leave_one_family_out(scored, table, log=err.print, group=functools.cache(theme_of))
+    else:
+        report = leave_one_family_out(scored, table, log=err.print)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(report.to_wire_json(indent=2) + "\n", encoding="utf-8")
@@ -219,8 +251,8 @@ def run_lofo(args: argparse.Namespace) -> int:
 def lofo_table(report: LofoReport) -> Table:
     from rich.table import Table
 
-    table = Table(title="Leave one family out: rules vs the line-role model fitted without the family")
-    for column in ("family", "images", "true shows", "F1 rules", "F1 model", "venue rules", "venue model"):
+    table = Table(title=f"Leave one {report.by} out: rules vs the line-role model fitted without it")
+    for column in (report.by, "images", "true shows", "F1 rules", "F1 model", "venue rules", "venue model"):
         table.add_column(column)
     for family in report.families:
         table.add_row(

@@ -74,6 +74,23 @@ def test_the_eval_command_reports_leave_one_family_out(small: Path, tmp_path: Pa
 
 def test_a_folder_without_truth_is_a_usage_error(tmp_path: Path) -> None:
     assert main(["eval", str(tmp_path), "--leave-one-family-out"]) == 2
+    assert main(["eval", str(tmp_path), "--leave-one-theme-out"]) == 2  # themes: the table only
+
+
+def test_each_theme_is_scored_by_a_model_fitted_without_it(table: list[Image], small: Path) -> None:
+    from pipeline.line_roles.dataset import theme_of
+
+    themes = {image.name: theme_of(image.name, image.family) for image in table}
+    assert set(themes.values()) == {"dark", "light", "drawn"}  # drawn: flyers and photos
+    assert all(themes[image.name] == "drawn" for image in table if image.family == "flyer")
+    scored = scored_from_table(small)
+    report = leave_one_family_out(scored, table, group=lambda name, family: themes[name])
+    assert report.by == "theme"
+    total = sum(len(image.lines) for image in table)
+    for theme in report.families:
+        held_out = sum(len(image.lines) for image in table if themes[image.name] == theme.family)
+        assert theme.training_lines == total - held_out
+        assert theme.images == sum(themes[item.name] == theme.family for item in scored)
 
 
 def test_scored_items_carry_truth_and_family(small: Path) -> None:

@@ -125,6 +125,18 @@ def test_a_name_joined_with_the_smaller_line_under_it_keeps_the_venue_part() -> 
     assert choose_venues(wrapped, parsed, _title_model()) == parsed
 
 
+def test_a_table_cell_wrapped_in_smaller_type_is_left_to_the_rules() -> None:
+    """A phone table's venue cell 'The Rusty' / 'Anchor' (no descender: a shorter OCR box), a
+    time beside it on its row: the rules read the cell by its column; the model never cuts it."""
+    lines = [
+        OcrLine("The Rusty", 20, 20, 130, 50),
+        OcrLine("Anchor", 20, 54, 100, 76),
+        OcrLine("10PM-2AM", 200, 22, 300, 48),
+    ]
+    parsed = ParsedSchedule(shows=[Show(venue_name="The Rusty Anchor", day="thursday", start_time="22:00")])
+    assert choose_venues(lines, parsed, _title_model()) == parsed
+
+
 def test_the_local_backend_asks_the_stage_only_when_line_roles_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
     from PIL import Image as PilImage
 

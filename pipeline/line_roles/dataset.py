@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
@@ -26,7 +27,15 @@ from pipeline.testing.realworld.pages_lists import DIRECTORY_BRANDS
 from pipeline.testing.realworld.sample import Sample
 from pipeline.testing.realworld.world import pool_for
 
-__all__ = ["EXTRA_COUNT", "TRAIN_SEEDS", "align", "build_images", "knowledge_of", "training_plan"]
+__all__ = [
+    "EXTRA_COUNT",
+    "TRAIN_SEEDS",
+    "align",
+    "build_images",
+    "knowledge_of",
+    "theme_of",
+    "training_plan",
+]
 
 TRAIN_SEEDS: tuple[int, ...] = (101, 102)
 """Dev-split seeds the committed table was rendered from (the rotation once each: 48 images)."""
@@ -135,3 +144,19 @@ def write_truth(truths: dict[str, dict[str, Any]], path: Path) -> None:
     text = json.dumps(truths, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as zipped:
         zipped.write(text.encode("utf-8"))
+
+
+_BODY_BACKGROUND = re.compile(r"body\s*\{[^}]*?background:\s*#([0-9a-fA-F]{6})")
+
+
+def theme_of(name: str, family: str) -> str:
+    """The visual theme of a training image ('101-007-card-grid.png'): ``dark`` or ``light`` by
+    its page's background, ``drawn`` for an image Pillow drew (a flyer, a photo), drawn again
+    from its seed and index (no rendering)."""
+    seed, index = (int(part) for part in name.split("-")[:2])
+    sample = draw_sample("dev", seed, index, family)
+    found = _BODY_BACKGROUND.search(sample.html or "")
+    if found is None:
+        return "drawn"
+    red, green, blue = (int(found[1][i : i + 2], 16) for i in (0, 2, 4))
+    return "dark" if 0.2126 * red + 0.7152 * green + 0.0722 * blue < 128 else "light"

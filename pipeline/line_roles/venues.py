@@ -156,6 +156,7 @@ def _renamed(
         if (
             kept
             and dropped
+            and not any(_in_a_table_row(i, lines) for i in parts)  # a wrapped cell: the rules' column
             and all(roles[i].argmax() in fields for i in dropped)
             and all(lines[i].y1 - lines[i].y0 < _SMALLER * size for i in dropped)
         ):
