@@ -20,6 +20,7 @@ from PIL import Image
 
 from pipeline.schema import ParsedSchedule
 from pipeline.testing.realworld.flyers import render_flyer
+from pipeline.testing.realworld.flyers_logo import render_logo_flyer
 from pipeline.testing.realworld.pages_cards import render_card_grid, render_venue_pane
 from pipeline.testing.realworld.pages_directory import render_search_results, render_venue_page
 from pipeline.testing.realworld.pages_lists import (
@@ -29,6 +30,7 @@ from pipeline.testing.realworld.pages_lists import (
     render_social_post,
     render_week_view,
 )
+from pipeline.testing.realworld.pages_status import render_closed_cards, render_day_tabs, render_ordinal_days
 from pipeline.testing.realworld.sample import Sample
 from pipeline.testing.realworld.traps import TRAPS
 from pipeline.testing.realworld.world import World, pool_for
@@ -60,10 +62,16 @@ FAMILIES: dict[str, Family] = {
     **TRAPS,
     "search-results": render_search_results,
     "venue-page": render_venue_page,
+    "closed-cards": render_closed_cards,
+    "ordinal-days": render_ordinal_days,
+    "logo-flyer": render_logo_flyer,
+    "day-tabs": render_day_tabs,
 }
 """Layout family -> the function that draws one sample of it."""
 
-EXTRA_FAMILIES: tuple[str, ...] = ("search-results", "venue-page")
+EXTRA_FAMILIES: tuple[str, ...] = (
+    "search-results", "venue-page", "closed-cards", "ordinal-days", "logo-flyer", "day-tabs",
+)  # fmt: skip
 """Families the rotation never draws (so existing seeds keep their images): asked for by name."""
 
 ROTATION: tuple[str, ...] = (

@@ -23,7 +23,16 @@ from pipeline.testing.realworld.phrases import address_line, dj_phrase
 from pipeline.testing.realworld.sample import Sample, build_truth
 from pipeline.testing.realworld.world import Night, World, sample_nights, spell_range, weekday_of
 
-__all__ = ["DISPLAY_FONT_FILES", "SMALL_FONT_FILES", "load_font", "render_flyer"]
+__all__ = [
+    "DISPLAY_FONT_FILES",
+    "SMALL_FONT_FILES",
+    "background",
+    "load_font",
+    "paste",
+    "random_colour",
+    "render_flyer",
+    "text_layer",
+]
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 RGB = tuple[int, int, int]
@@ -57,21 +66,22 @@ def load_font(relative: str, size: int) -> Font:
     return ImageFont.load_default(size)
 
 
-def _colour(rng: random.Random) -> RGB:
+def random_colour(rng: random.Random) -> RGB:
+    """Any opaque colour."""
     return (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255))
 
 
-def _background(rng: random.Random, size: tuple[int, int]) -> Image.Image:
+def background(rng: random.Random, size: tuple[int, int]) -> Image.Image:
     """A gradient with shapes, blurred blobs (a photo-like texture) and noise."""
     width, height = size
-    top, bottom = _colour(rng), _colour(rng)
+    top, bottom = random_colour(rng), random_colour(rng)
     gradient = Image.linear_gradient("L").resize(size)
     image = Image.composite(Image.new("RGB", size, bottom), Image.new("RGB", size, top), gradient)
     draw = ImageDraw.Draw(image, "RGBA")
     kind = rng.choice(("rays", "circles", "blobs", "blobs"))
     centre = (rng.randint(0, width), rng.randint(0, height // 2))
     for step in range(rng.randint(14, 40)):
-        colour = (*_colour(rng), rng.randint(40, 140))
+        colour = (*random_colour(rng), rng.randint(40, 140))
         if kind == "rays":
             angle = step * 2 * math.pi / 30
             far = (centre[0] + 3000 * math.cos(angle), centre[1] + 3000 * math.sin(angle))
@@ -86,7 +96,7 @@ def _background(rng: random.Random, size: tuple[int, int]) -> Image.Image:
     return Image.blend(image, noise, rng.uniform(0.05, 0.18))
 
 
-def _text_layer(text: str, font: Font, fill: RGB, stroke: RGB, ribbon: RGB | None = None) -> Image.Image:
+def text_layer(text: str, font: Font, fill: RGB, stroke: RGB, ribbon: RGB | None = None) -> Image.Image:
     """Text (optionally on a ribbon) on a transparent layer, ready to rotate and paste."""
     probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
     left, top, right, bottom = probe.textbbox((0, 0), text, font=font, stroke_width=4)
@@ -101,7 +111,7 @@ def _text_layer(text: str, font: Font, fill: RGB, stroke: RGB, ribbon: RGB | Non
     return layer
 
 
-def _paste(canvas: Image.Image, layer: Image.Image, centre_x: int, y: int, angle: float = 0.0) -> int:
+def paste(canvas: Image.Image, layer: Image.Image, centre_x: int, y: int, angle: float = 0.0) -> int:
     """Paste ``layer`` centred at ``centre_x`` from ``y`` (rotated by ``angle``); returns the next y."""
     if angle:
         layer = layer.rotate(angle, expand=True, resample=Image.Resampling.BICUBIC)
@@ -154,26 +164,24 @@ def render_flyer(rng: random.Random, world: World) -> Sample:
     nights, day_text = _flyer_nights(rng, world)
     night, vendor = nights[0], rng.choice(world.vendors)
     height = rng.choice((1250, 1300, 1400))
-    canvas = _background(rng, (_WIDTH, height + 400)).convert("RGBA")  # cropped to the content below
+    canvas = background(rng, (_WIDTH, height + 400)).convert("RGBA")  # cropped to the content below
     display = rng.choice(DISPLAY_FONT_FILES)
-    white, black, accent = (255, 255, 255), (10, 10, 10), _colour(rng)
+    white, black, accent = (255, 255, 255), (10, 10, 10), random_colour(rng)
     y = rng.randint(30, 80)
     headline = rng.choice(("KARAOKE", "KARAOKE NIGHT", "Karaoke!", "SING!"))
-    y = _paste(
-        canvas, _text_layer(headline, load_font(display, 170), white, black), 500, y, rng.uniform(-8, 8)
-    )
+    y = paste(canvas, text_layer(headline, load_font(display, 170), white, black), 500, y, rng.uniform(-8, 8))
     ribbon = accent if rng.random() < 0.5 else None
-    y = _paste(canvas, _text_layer(day_text, load_font(display, 90), white, black, ribbon), 500, y + 10,
+    y = paste(canvas, text_layer(day_text, load_font(display, 90), white, black, ribbon), 500, y + 10,
                rng.choice((0.0, 0.0, rng.uniform(-6, 6))))  # fmt: skip
-    y = _paste(canvas, _text_layer(night.text or "", load_font(display, 110), white, black), 500, y + 10)
+    y = paste(canvas, text_layer(night.text or "", load_font(display, 110), white, black), 500, y + 10)
     if night.dj:
         dj_font = load_font(rng.choice(SMALL_FONT_FILES), 64)
-        y = _paste(canvas, _text_layer(dj_phrase(rng, night.dj), dj_font, white, black), 500, y + 10)
+        y = paste(canvas, text_layer(dj_phrase(rng, night.dj), dj_font, white, black), 500, y + 10)
     if rng.random() < 0.35:  # the company named in words too: a vendor, not the DJ or the venue
-        presented = _text_layer(
+        presented = text_layer(
             f"Presented by {vendor}", load_font(rng.choice(SMALL_FONT_FILES), 40), white, black
         )
-        y = _paste(canvas, presented, 500, y + 10)
+        y = paste(canvas, presented, 500, y + 10)
     bottom = max(y + 20, height - 330)
     words = night.place.name.split()
     if len(words) >= 2 and rng.random() < 0.3:
@@ -193,7 +201,7 @@ def render_flyer(rng: random.Random, world: World) -> Sample:
 
 def _small_print(rng: random.Random, canvas: Image.Image, night: Night, vendor: str, y: int) -> int:
     """The logo at one side; the venue name and its address in small print beside it; returns the end y."""
-    logo = _logo(vendor, load_font(rng.choice(SMALL_FONT_FILES), 44), _colour(rng))
+    logo = _logo(vendor, load_font(rng.choice(SMALL_FONT_FILES), 44), random_colour(rng))
     logo_left = rng.random() < 0.5
     logo_x = 40 if logo_left else canvas.width - logo.width - 40
     canvas.paste(logo, (logo_x, y), logo)
@@ -218,7 +226,7 @@ def _small_print(rng: random.Random, canvas: Image.Image, night: Night, vendor: 
 
 def _split_name_print(rng: random.Random, canvas: Image.Image, night: Night, vendor: str, y: int) -> int:
     """The venue's name split around the logo ('SAND BAR' [logo] 'STATION'), the address centred below."""
-    logo = _logo(vendor, load_font(rng.choice(SMALL_FONT_FILES), 44), _colour(rng))
+    logo = _logo(vendor, load_font(rng.choice(SMALL_FONT_FILES), 44), random_colour(rng))
     centre = canvas.width // 2
     canvas.paste(logo, (centre - logo.width // 2, y), logo)
     words = night.place.name.upper().split()

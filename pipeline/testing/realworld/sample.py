@@ -85,6 +85,7 @@ def build_truth(
                 time=night.text,
                 dj_name=night.dj,
                 vendor=vendor,
+                description=night.rule,
             )
         )
     for place in extra_venues:

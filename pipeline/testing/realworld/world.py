@@ -49,6 +49,8 @@ class Night:
 
     ``date`` is set for a one-time event (or a dated entry of a week view); then
     ``day`` is that date's weekday. ``cancelled`` nights are drawn but are not shows.
+    A night on some weeks of the month only ('Second and Fourth Friday') keeps its
+    weekday in ``day`` and the rule as written in ``rule``, as the schema does.
     """
 
     place: Place
@@ -59,6 +61,7 @@ class Night:
     date: dt.date | None = None
     cancelled: bool = False
     text: str | None = None  # the time as drawn, e.g. '9PM-1AM'
+    rule: str | None = None  # some weeks of the month, as drawn ('Every 3rd Monday'): the description
 
 
 @dataclass(frozen=True)
