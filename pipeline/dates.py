@@ -40,8 +40,11 @@ _DAY_NAMES: dict[Weekday, str] = {
 _DAY = "(?:" + "|".join(_DAY_NAMES.values()) + r")\b\.?"
 _ALL_WEEK = r"nightly|every\s+night|daily|every\s+day|7\s+nights(?:\s+a\s+week)?"
 _DAY_CHAIN = rf"{_DAY}(?:\s*(?:,|&|\+|/|\band\b|[-\u2013\u2014]|\bthru\b|\bthrough\b|\bto\b)\s*{_DAY})*"
+_NTH = r"(?:first|second|third|fourth|fifth|last|1st|2nd|3rd|4th|5th)"
+# 'Second and Fourth', '1st & 3rd': the weeks of the month a night is on, one rule with its weekday
+_NTH_CHAIN = rf"{_NTH}(?:\s*(?:,|&|\+|/|\band\b)\s*{_NTH})*"
 _DAY_PHRASE = re.compile(
-    rf"\b(?:(?:every|each)\s*|on\s+)?(?:(?P<nth>first|second|third|fourth|last|1st|2nd|3rd|4th)\s+)?"
+    rf"\b(?:(?:every|each)\s*|on\s+)?(?:(?P<nth>{_NTH_CHAIN})\s+)?"
     rf"(?:(?P<chain>{_DAY_CHAIN})|(?P<weekends>weekends?)|(?P<weekdays>weekdays)|(?P<all>{_ALL_WEEK}))"
     r"(?:\s+(?:nights?|evenings?))?(?P<monthly>\s+of\s+(?:the|each|every)?\s*month)?",
     re.IGNORECASE,
@@ -52,7 +55,11 @@ _DAY_RANGE = re.compile(
 
 
 class DayMatch(NamedTuple):
-    """Weekdays named by one phrase ('Thu-Sat', 'Every Monday'); ``monthly`` for 'Last Sat of Month'."""
+    """Weekdays named by one phrase ('Thu-Sat', 'Every Monday').
+
+    ``monthly`` for a rule on some weeks of the month: 'Last Sat of Month', 'Every 3rd
+    Monday', 'Second and Fourth Friday', '1st & 3rd Saturdays'.
+    """
 
     days: list[Weekday]
     text: str
@@ -95,7 +102,7 @@ def find_day_phrases(text: str) -> list[DayMatch]:
             days = list(WEEKDAYS[:5])
         else:
             days = list(WEEKDAYS)
-        monthly = bool(match["nth"] and match["monthly"])
+        monthly = bool(match["nth"] and (match["monthly"] or match["chain"]))  # 'Every 3rd Monday' too
         start = match.start() + len(match.group(0)) - len(match.group(0).lstrip())
         found.append(DayMatch(_week_order(days), match.group(0).strip(), monthly, start))
     return found

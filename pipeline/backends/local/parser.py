@@ -8,7 +8,8 @@
 3. Readers: a page whose header row names a venue column is one table (``readers.table``);
    otherwise each region is read on its own, as a pane when its table has no venue column
    (Day | Time | Host; ``readers.pane``), else as a flow of lines (``readers.flow``), a
-   week view's day headers giving their day to the cards under them (``readers.day_marks``).
+   week view's day headers giving their day to the cards under them (``readers.day_marks``),
+   or a listing's selected day tab to the cards under it (``tagging.day_tabs``).
 4. Assembly (``assembly``): one show per day, each venue, DJ and vendor once; a page about
    trivia, specials or happy hour and not karaoke gives none.
 """
@@ -31,6 +32,8 @@ from pipeline.backends.local.readers.flow import flow_drafts
 from pipeline.backends.local.readers.page import read_page, venue_heading
 from pipeline.backends.local.readers.pane import pane_drafts
 from pipeline.backends.local.readers.table import table_drafts
+from pipeline.backends.local.tagging.day_tabs import DayTabs
+from pipeline.backends.local.tagging.fields import LineFields
 from pipeline.backends.local.tagging.tags import tag_page
 from pipeline.backends.local.tagging.words import mentions_other_event, names_day
 from pipeline.clean import normalize_time_range
@@ -42,14 +45,16 @@ __all__ = ["parse_schedule"]
 _CARD_LINES = 2  # lines of words (a name, a street, a credit) that make a time without a day a card
 
 
-def _side_kind(boxes: Sequence[OcrLine]) -> str:
+def _side_kind(boxes: Sequence[OcrLine], tabs: DayTabs | None = None) -> str:
     """For the XY-cut: 'schedule' (a day and a time), 'none' (neither) or 'part' (a table column).
 
     A time with at least two lines of words beside it but no day is 'card': a card whose
-    day OCR lost, which a gutter still parts from a schedule beside it.
+    day OCR lost, which a gutter still parts from a schedule beside it. Under a selected
+    day tab, every box has that day.
     """
     text = " ".join(box.text for box in boxes)
-    day = names_day(text)
+    under_tab = tabs is not None and tabs.day is not None and all(box.y0 >= tabs.bottom for box in boxes)
+    day = names_day(text) or under_tab
     timed = [normalize_time_range(box.text) is not None for box in boxes]
     if day and any(timed):
         return "schedule"
@@ -124,10 +129,12 @@ def _all_region_drafts(
     ref: Reading,
     marks: Sequence[DayMark],
     content: Callable[[OcrLine], bool],
+    tabs: DayTabs | None = None,
 ) -> list[Draft]:
     """Shows of every region; a region of cards without a day continues the column above it.
 
-    That column is the region right above it that found shows, else the day header above it.
+    That column is the region right above it that found shows, else the day header above
+    it, else the selected day tab above it.
     """
     read: list[tuple[tuple[float, float, float], list[Draft]]] = []
     page_right = max((box.x1 for region in regions for column in region for box in column), default=0.0)
@@ -143,6 +150,8 @@ def _all_region_drafts(
             [],
         )
         header = mark_above(marks, x0, x1, y0) if not above else None
+        if not above and header is None and tabs is not None and tabs.day and y0 >= tabs.bottom:
+            header = LineFields(days=(tabs.day,))
         if header is not None:
             above = [Draft(header, 1.0, karaoke_line=page.karaoke)]
         rows = _rows(region, content, _right_edge(region, regions, page_right))
@@ -168,9 +177,13 @@ def parse_schedule(lines: Sequence[OcrLine], *, today: dt.date | None = None) ->
     if header is not None:  # 3. readers: the whole page is one table ...
         drafts = table_drafts(rows, header[0], header[1], ref)
     else:  # ... or regions, each read as a pane or a flow
-        regions = cut_regions(tagged.geometry, _side_kind, tagged.is_day_label)
+        regions = cut_regions(
+            tagged.geometry, lambda boxes: _side_kind(boxes, tagged.tabs), tagged.is_day_label
+        )
         marks = day_marks(tagged.lines, ref)
-        drafts = _all_region_drafts(regions, page, ref, marks, lambda line: not tagged.is_chrome(line))
+        drafts = _all_region_drafts(
+            regions, page, ref, marks, lambda line: not tagged.is_chrome(line), tagged.tabs
+        )
     if not page.karaoke and any(mentions_other_event(row.text) for row in rows):
         return no_shows(page)
     return assemble(drafts, page)  # 4. one show per day, each venue and DJ once

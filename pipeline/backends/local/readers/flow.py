@@ -6,7 +6,8 @@ in the block (a venue heading) fill what it lacks. Blocks around a show fill it
 too: a name block above it (an A-Z listing's venue), a block of small print far
 below it (a flyer's DJ credit or its venue over the street line), and a card
 under a day header takes that header's day (a week view). Hints, taglines and
-shows marked with a 'CANCELLED' badge never become shows.
+shows marked with a 'CANCELLED' badge never become shows, nor the nights of a card
+whose status over them says it is off ('Closed: private event', 'No karaoke tonight').
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def block_drafts(block: Sequence[Row], ref: Reading) -> list[Draft]:
     if not starts:
         return []
     preamble = merge_all(fields[: starts[0]])
+    if _cancelled(block[: starts[0]]):
+        return []  # a card whose status over its nights says it is off: 'Closed: private event'
     drafts: list[Draft] = []
     spans = [
         (day, listing)
@@ -167,6 +170,26 @@ def _anchored_venue(rows: Sequence[Row], ref: Reading) -> LineFields | None:
     return None
 
 
+def _small_print_venue(drafts: list[Draft], idle: Sequence[Row], ref: Reading) -> list[Draft]:
+    """One venue's shows renamed after the name over a street in a block apart ('LIVE AT' small print).
+
+    A flyer sets its company's brand and slogan large over the night and its venue in
+    small print over the street: the name over the street is the venue, not the large
+    line the night's block read as one. Only when the shows name a single venue without
+    an address of their own, and the small print gave no show of its own.
+    """
+    venues = {draft.fields.venue for draft in drafts}
+    if len(venues) != 1 or any(draft.fields.address for draft in drafts):
+        return drafts
+    anchored = _anchored_venue(idle, ref)
+    if anchored is None or anchored.venue in venues:
+        return drafts
+    return [
+        replace(draft, fields=replace(draft.fields, venue=anchored.venue, address=anchored.address))
+        for draft in drafts
+    ]
+
+
 def _filled_from(drafts: list[Draft], block: Sequence[Row], ref: Reading) -> list[Draft]:
     """Shows of the block above completed by a block without days ('with KJ Kat' far below)."""
     extra = merge_all([ref.fields(row.text) for row in block])
@@ -188,7 +211,7 @@ def _filled_from(drafts: list[Draft], block: Sequence[Row], ref: Reading) -> lis
 
 def _is_hint(row: Row, ref: Reading) -> bool:
     """A tagline or hint ('Call for details', 'Also every day'): a sentence with no time or address."""
-    if not is_sentence(row.text):
+    if not is_sentence(row.text) or _cancelled([row]):
         return False
     found = ref.fields(row.text)
     return not (found.time or found.address or found.phone or found.dj)
@@ -258,6 +281,7 @@ def flow_drafts(
     drafts: list[Draft] = []
     day: list[Draft] = list(above[-1:])  # what a card without a day under it takes its day from
     pending: list[Row] = []  # a block that only names a venue, over the next show ('Harbor House')
+    idle: list[Row] = []  # rows of blocks that gave no show of their own
     for block in split_blocks(content, spacers):
         found = (
             block_drafts(block, ref)
@@ -268,12 +292,15 @@ def flow_drafts(
         if found and name is not None:
             found = [_with_venue(draft, name) for draft in found]
         pending = block if not found and _name_block(block, ref) is not None else []
+        idle += [] if found else block
         drafts = drafts + found if found else drafts[:-1] + _filled_from(drafts[-1:], block, ref)
         day = found[-1:] or _day_only(block, ref, day) or drafts[-1:] or day
     if page.venue is None and any(draft.fields.venue is None for draft in drafts):
         anchored = _anchored_venue(content, ref)
         if anchored is not None:
             page = replace(page, venue=anchored.venue, heading=anchored)
+    elif drafts and page.heading.address is None:  # no heading, or one not over its street
+        drafts = _small_print_venue(drafts, idle, ref)
     if page.venue is None:
         return drafts
     return [

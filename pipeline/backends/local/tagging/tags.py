@@ -6,8 +6,8 @@ overlay (a banner laid over the page), a day or date, a time, a week view's day
 label, karaoke, or another event (trivia, specials). The regexes and word lists
 behind those tags live here, and so do the tests on text the later stages ask
 again of rows they joined ('names a day', 'another event, not karaoke'). Lines
-of noise and chips in a row of category tags are dropped; OCR's usual slips in
-times and days are undone first.
+of noise, chips in a row of category tags and a row of day tabs are dropped (the
+tabs' selected day kept); OCR's usual slips in times and days are undone first.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from pipeline.backends.local.lines import OcrLine
 from pipeline.backends.local.tagging.chrome import is_chrome, is_overlay, tag_row_mates
+from pipeline.backends.local.tagging.day_tabs import DayTabs, find_day_tabs
 from pipeline.backends.local.tagging.words import is_other_event, mentions_karaoke, names_day
 from pipeline.clean import normalize_time_range
 from pipeline.dates import stray_marks_dropped, unglue_days, zeros_in_clocks
@@ -121,6 +122,8 @@ class TaggedPage:
 
     lines: list[OcrLine]
     tags: dict[OcrLine, LineTags]
+    tabs: DayTabs | None = None
+    """A row of day tabs over the page's cards (its lines are gone from ``lines``) and its day."""
 
     @property
     def karaoke(self) -> bool:
@@ -148,5 +151,7 @@ def tag_page(lines: Sequence[OcrLine]) -> TaggedPage:
     """The page's lines without noise, their slips undone, chips of a tag row dropped; then tagged."""
     text_lines = [replace(line, text=ocr_slips_undone(line.text)) for line in lines if is_text(line, lines)]
     chips = tag_row_mates(text_lines)
-    kept = [line for line in text_lines if line not in chips]
-    return TaggedPage(kept, {line: LineTags.of(line.text) for line in kept})
+    tabs = find_day_tabs(text_lines)
+    gone = chips | (tabs.lines if tabs is not None else frozenset())
+    kept = [line for line in text_lines if line not in gone]
+    return TaggedPage(kept, {line: LineTags.of(line.text) for line in kept}, tabs)

@@ -32,7 +32,12 @@ _OTHER_EVENT = re.compile(
     r"|league|tournament|specials?|open\s+mic|poker|comedy|drag\s+show|buckets?|pitchers?)\b|\$\d",
     re.IGNORECASE,
 )
-_CANCEL_BADGE = re.compile(r"cancel+ed|no\s+show|off\s+this\s+week", re.IGNORECASE)
+_CANCEL_BADGE = re.compile(
+    r"(?:cancel+ed|closed|no\s+show|no\s+karaoke)"  # a night that is off, and why or when
+    r"(?:\s*[:,\u2013\u2014-]?\s*(?:for\s+)?(?:an?\s+)?(?:private\s+(?:event|party)|tonight|today"
+    r"|this\s+week|holiday|renovations?))?|off\s+(?:this\s+week|tonight)",
+    re.IGNORECASE,
+)
 _CANCEL_CAPS = re.compile(r"\bCANCELL?ED\b(?![^(]*\))")  # a badge in capitals read into the line, not a note
 HEADER_WORDS: dict[str, str] = {
     "day": "day", "days": "day", "night": "day", "nights": "day", "when": "day", "date": "day",
@@ -67,7 +72,9 @@ def is_other_event(text: str) -> bool:
 
 
 def is_cancel_badge(text: str) -> bool:
-    """A 'CANCELLED' badge of its own ('No Show', 'CANCELLED' read into a line); a note in brackets is not."""
+    """A status of its own saying the night is off ('CANCELLED', 'Closed: private event', 'No karaoke
+    tonight', 'No Show') or 'CANCELLED' read into a line; a note in brackets is not, nor 'Closed now'.
+    """
     return bool(_CANCEL_BADGE.fullmatch(text) or _CANCEL_CAPS.search(text))
 
 
