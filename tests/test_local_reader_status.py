@@ -127,3 +127,11 @@ def test_a_flyers_venue_is_the_small_print_over_its_street_not_the_brand_or_slog
         box("Mesa, AZ 85295", 198, 596, height=20, char=10),
     ]
     assert shows_of(lines) == {("Liberty Ale House", "tuesday", "21:00")}
+
+
+def test_tabs_a_phone_wraps_onto_two_rows_are_one_bar() -> None:
+    labels = [("SATURDAY" if day == "Sat" else day) for day in DAYS]
+    lines = [*tabs(100, labels[:5]), *tabs(140, labels[5:]), *grid(CARDS[:1], top=260)]
+    found = find_day_tabs(lines)
+    assert found is not None and found.day == "saturday" and len(found.lines) == 7
+    assert shows_of(lines) == {("The Velvet Room", "saturday", "21:00")}

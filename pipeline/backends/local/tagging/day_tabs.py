@@ -8,7 +8,7 @@ karaoke · 7 shows'), which then leaves the lines too. A tab marked by colour al
 is not read here: the cards under it then give no show rather than seven.
 
 A week view's column headers name the days too, but spread one per column; tabs sit
-side by side, at most a few text heights apart.
+side by side, at most a few text heights apart (on a phone, wrapped onto two rows).
 """
 
 from __future__ import annotations
@@ -81,22 +81,49 @@ def _form(word: str) -> tuple[bool, str]:
     return len(letters) > 4, case
 
 
-def _tab_bar(row: Sequence[OcrLine]) -> tuple[list[_Word], list[Weekday]] | None:
-    """The row's day words and their days when the row is only tabs naming at least five weekdays."""
-    words = [word for box in row for word in _words(box)]
+def _row_tabs(row: Sequence[OcrLine]) -> tuple[list[_Word], list[Weekday]] | None:
+    """The row's day words and their days when the row is only day tabs set side by side."""
     days: list[Weekday] = []
     tabs: list[_Word] = []
-    for word in words:
+    for word in (word for box in row for word in _words(box)):
         if _DAY_WORD.fullmatch(word.text):
             days.append(weekday_of(word.text))
             tabs.append(word)
         elif word.text.lower().strip(".:") not in _TAB_EXTRAS:
             return None
+    height = max(box.height for box in row)
+    if not tabs or any(b.x0 - a.x1 > _MAX_GAP * height for a, b in itertools.pairwise(tabs)):
+        return None  # a week view's column headers, one per column
+    return tabs, days
+
+
+def _tab_bars(rows: Sequence[Sequence[OcrLine]]) -> list[list[Sequence[OcrLine]]]:
+    """Runs of consecutive rows of day tabs (a phone wraps seven tabs onto two rows)."""
+    runs: list[list[Sequence[OcrLine]]] = []
+    aboves: list[Sequence[OcrLine] | None] = [None, *rows]
+    for row, above in zip(rows, aboves, strict=False):
+        if _row_tabs(row) is None:
+            continue
+        height = max(box.height for box in row)
+        close = above is not None and min(b.y0 for b in row) - max(b.y1 for b in above) <= 2 * height
+        if runs and close and runs[-1][-1] is above:
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    return runs
+
+
+def _tab_bar(run: Sequence[Sequence[OcrLine]]) -> tuple[list[_Word], list[Weekday]] | None:
+    """The run's day words and their days when they name at least five weekdays, each once."""
+    tabs: list[_Word] = []
+    days: list[Weekday] = []
+    for row in run:
+        found = _row_tabs(row)
+        if found is not None:
+            tabs += found[0]
+            days += found[1]
     if len(set(days)) < _MIN_DAYS or len(set(days)) != len(days):
         return None
-    height = max(box.height for box in row)
-    if any(b.x0 - a.x1 > _MAX_GAP * height for a, b in itertools.pairwise(tabs)):
-        return None  # a week view's column headers, one per column
     return tabs, days
 
 
@@ -126,13 +153,14 @@ def _heading_day(lines: Sequence[OcrLine], bottom: float, height: float) -> tupl
 
 def find_day_tabs(lines: Sequence[OcrLine]) -> DayTabs | None:
     """The page's day tabs and the day they select, or None when the page has no tab bar."""
-    for row in _rows(lines):
-        bar = _tab_bar(row)
+    for run in _tab_bars(_rows(lines)):
+        bar = _tab_bar(run)
         if bar is None:
             continue
         tabs, days = bar
-        bottom, height = max(box.y1 for box in row), max(box.height for box in row)
-        used = set(row)
+        boxes = [box for row in run for box in row]
+        bottom, height = max(box.y1 for box in boxes), max(box.height for box in boxes)
+        used = set(boxes)
         day = _written_apart(tabs, days)
         if day is None:
             heading = _heading_day([line for line in lines if line not in used], bottom, height)
