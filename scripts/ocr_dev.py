@@ -24,6 +24,7 @@ from PIL import Image
 from pipeline.backends.base import LocalOptions
 from pipeline.backends.local.engine import OCR_VERSION, LocalBackend, capture_date, read_lines
 from pipeline.backends.local.lines import OcrLine
+from pipeline.backends.local.shades import with_backgrounds
 from pipeline.evaluate import Counts, score_image
 from pipeline.line_roles.venues import committed_model
 from pipeline.scores import read_truth
@@ -81,6 +82,7 @@ def main() -> int:
             started = time.perf_counter()
             with Image.open(path) as image:
                 today = args.reference_date or capture_date(image) or dt.date.today()
+                lines = with_backgrounds(image, lines)  # as the backend does after OCR
             predicted = read_lines(lines, today, model)
             total_parse += time.perf_counter() - started
             if path.name not in truth:

@@ -135,3 +135,21 @@ def test_tabs_a_phone_wraps_onto_two_rows_are_one_bar() -> None:
     found = find_day_tabs(lines)
     assert found is not None and found.day == "saturday" and len(found.lines) == 7
     assert shows_of(lines) == {("The Velvet Room", "saturday", "21:00")}
+
+
+def test_a_tab_on_a_fill_of_its_own_is_selected_when_the_image_gives_the_colours() -> None:
+    from PIL import Image, ImageDraw
+
+    from pipeline.backends.local.shades import with_backgrounds
+
+    page = Image.new("RGB", (900, 500), (18, 19, 23))
+    row = tabs(100, DAYS)
+    wed = row[DAYS.index("Wed")]
+    ImageDraw.Draw(page).rectangle((wed.x0 - 10, wed.y0 - 8, wed.x1 + 10, wed.y1 + 8), fill=(224, 36, 94))
+    lines = with_backgrounds(page, [*row, *grid(CARDS[:2])])
+    assert lines[DAYS.index("Wed")].background == (224, 36, 94)
+    assert lines[0].background == (18, 19, 23)
+    found = find_day_tabs(lines)
+    assert found is not None and found.day == "wednesday"
+    assert {day for _, day, _ in shows_of(lines)} == {"wednesday"}
+    assert find_day_tabs([*row, *grid(CARDS[:2])]) is not None  # without the colours: tabs, no day

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.backends.base import LocalOptions
 from pipeline.backends.local.lines import OcrLine
 from pipeline.backends.local.parser import parse_schedule
+from pipeline.backends.local.shades import with_backgrounds
 from pipeline.backends.local.tiles import merge_tiles, plan_tiles, upscale_factor
 from pipeline.backends.result import Extraction
 from pipeline.capture import capture_date
@@ -174,5 +175,6 @@ class LocalBackend:
             from pipeline.line_roles.venues import committed_model
 
             model = committed_model()
-        schedule = read_lines(self.read_text(pixels), reference, model)
+        lines = with_backgrounds(pixels, self.read_text(pixels))
+        schedule = read_lines(lines, reference, model)
         return Extraction(schedule=_with_context_vendor(schedule, context))

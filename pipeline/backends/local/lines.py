@@ -9,7 +9,11 @@ __all__ = ["OcrLine"]
 
 @dataclass(frozen=True)
 class OcrLine:
-    """One OCR text box: its text, axis-aligned bounds in pixels and recognition score."""
+    """One OCR text box: its text, axis-aligned bounds in pixels and recognition score.
+
+    ``background`` is the colour just around the box (the page, a card, a selected
+    tab's fill), when the image was at hand (``shades.with_backgrounds``).
+    """
 
     text: str
     x0: float
@@ -17,6 +21,7 @@ class OcrLine:
     x1: float
     y1: float
     score: float = 1.0
+    background: tuple[int, int, int] | None = None
 
     @property
     def height(self) -> float:

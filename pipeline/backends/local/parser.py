@@ -141,6 +141,7 @@ def _all_region_drafts(
     for region in regions:
         boxes = [box for column in region for box in column]
         x0, x1, y0 = min(b.x0 for b in boxes), max(b.x1 for b in boxes), min(b.y0 for b in boxes)
+        y1 = max(b.y1 for b in boxes)
         above = next(
             (
                 found
@@ -150,7 +151,7 @@ def _all_region_drafts(
             [],
         )
         header = mark_above(marks, x0, x1, y0) if not above else None
-        if not above and header is None and tabs is not None and tabs.day and y0 >= tabs.bottom:
+        if not above and header is None and tabs is not None and tabs.day and y1 > tabs.bottom:
             header = LineFields(days=(tabs.day,))
         if header is not None:
             above = [Draft(header, 1.0, karaoke_line=page.karaoke)]

@@ -3,9 +3,11 @@
 A listing app puts Mon..Sun tabs over its cards and marks one selected; the cards
 under them carry no day of their own. The tabs are no show: they leave the page's
 lines. In text, the selected tab is the one tab written unlike the others ('THURSDAY'
-among 'Mon', 'Tue'), or the line right under the tabs names that one day ('Thursday
-karaoke · 7 shows'), which then leaves the lines too. A tab marked by colour alone
-is not read here: the cards under it then give no show rather than seven.
+among 'Mon', 'Tue'), or the one tab on a fill unlike the others' (its box's
+``background``, read from the image), or the line right under the tabs names that one
+day ('Thursday karaoke · 7 shows'), which then leaves the lines too. Without the
+image's colours a tab marked by colour alone is not read: the cards under it then give
+no show rather than seven.
 
 A week view's column headers name the days too, but spread one per column; tabs sit
 side by side, at most a few text heights apart (on a phone, wrapped onto two rows).
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pipeline.backends.local.lines import OcrLine
+from pipeline.backends.local.shades import colour_distance
 from pipeline.clean import normalize_time_range
 from pipeline.dates import find_day_phrases, weekday_of
 from pipeline.schema import Weekday
@@ -32,6 +35,8 @@ _TAB_EXTRAS = {"all", "today", "tonight", "week", "any", "day"}  # tabs a day ba
 _MIN_DAYS = 5
 _MAX_GAP = 3.0  # neighbouring tabs sit at most this many text heights apart
 _HEADING_REACH = 6.0  # the selected day's heading is at most this many tab heights under the tabs
+_FILL_APART = 48  # a selected tab's fill differs from every other tab's by more than this (0-255)
+_SAME_FILL = 24  # ... while the other tabs share one background within this
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class _Word:
     text: str
     x0: float
     x1: float
+    box: OcrLine
 
 
 def _words(box: OcrLine) -> list[_Word]:
@@ -57,7 +63,7 @@ def _words(box: OcrLine) -> list[_Word]:
     words, x = [], box.x0
     for part in parts:
         width = (box.x1 - box.x0) * len(part) / total
-        words.append(_Word(part, x, x + width))
+        words.append(_Word(part, x, x + width, box))
         x += width
     return words
 
@@ -136,6 +142,21 @@ def _written_apart(tabs: Sequence[_Word], days: Sequence[Weekday]) -> Weekday | 
     return None
 
 
+def _filled_apart(tabs: Sequence[_Word], days: Sequence[Weekday]) -> Weekday | None:
+    """The one tab set on a colour unlike the others' (a filled pill), when each tab is a box of its own."""
+    shades = [word.box.background for word in tabs]
+    if len({word.box for word in tabs}) != len(tabs) or any(shade is None for shade in shades):
+        return None
+    known = [shade for shade in shades if shade is not None]
+    for index, shade in enumerate(known):
+        others = known[:index] + known[index + 1 :]
+        if all(colour_distance(shade, other) > _FILL_APART for other in others) and all(
+            colour_distance(first, second) <= _SAME_FILL for first in others for second in others
+        ):
+            return days[index]
+    return None
+
+
 def _heading_day(lines: Sequence[OcrLine], bottom: float, height: float) -> tuple[OcrLine, Weekday] | None:
     """The first line under the tabs when it names one day and no time ('Showing Thursday')."""
     below = [line for line in lines if line.y0 >= bottom - height / 2]
@@ -161,7 +182,7 @@ def find_day_tabs(lines: Sequence[OcrLine]) -> DayTabs | None:
         boxes = [box for row in run for box in row]
         bottom, height = max(box.y1 for box in boxes), max(box.height for box in boxes)
         used = set(boxes)
-        day = _written_apart(tabs, days)
+        day = _written_apart(tabs, days) or _filled_apart(tabs, days)
         if day is None:
             heading = _heading_day([line for line in lines if line not in used], bottom, height)
             if heading is not None:
