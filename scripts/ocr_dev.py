@@ -30,6 +30,7 @@ from pipeline.line_roles.venues import committed_model
 from pipeline.scores import read_truth
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
+_CACHED = ("text", "x0", "y0", "x1", "y1", "score")
 
 
 def _boxes(backend: LocalBackend | None, path: Path, cache: Path) -> tuple[list[OcrLine], float] | None:
@@ -45,7 +46,8 @@ def _boxes(backend: LocalBackend | None, path: Path, cache: Path) -> tuple[list[
         image.load()
         lines = backend.read_text(image)
     spent = time.perf_counter() - started
-    file.write_text(json.dumps([line.__dict__ for line in lines]))
+    # the OCR fields only: a cache written here reads back in any branch (colours come after OCR)
+    file.write_text(json.dumps([{field: getattr(line, field) for field in _CACHED} for line in lines]))
     return lines, spent
 
 

@@ -153,3 +153,17 @@ def test_a_tab_on_a_fill_of_its_own_is_selected_when_the_image_gives_the_colours
     assert found is not None and found.day == "wednesday"
     assert {day for _, day, _ in shows_of(lines)} == {"wednesday"}
     assert find_day_tabs([*row, *grid(CARDS[:2])]) is not None  # without the colours: tabs, no day
+
+
+def test_a_monthly_rule_in_sentence_case_or_wrapped_over_two_lines_keeps_its_day() -> None:
+    lines = card(
+        40,
+        100,
+        ["Mulligan's Irish Pub", "9172 W Broad St, Clearwater, FL 33762", "Second Monday of every month ·",
+         "9:30pm-1:30am · with DJ Nate", "First Sunday of every", "month · 6PM - 9PM"],
+    )  # fmt: skip
+    schedule = parse_schedule(lines, today=TODAY)
+    assert {(s.venue_name, s.day, s.start_time) for s in schedule.shows} == {
+        ("Mulligan's Irish Pub", "monday", "21:30"),
+        ("Mulligan's Irish Pub", "sunday", "18:00"),
+    }

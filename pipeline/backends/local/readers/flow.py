@@ -22,6 +22,7 @@ from pipeline.backends.local.readers.page import is_heading
 from pipeline.backends.local.tagging.fields import LineFields, is_sentence
 from pipeline.backends.local.tagging.words import is_cancel_badge, is_other_event, mentions_karaoke
 from pipeline.clean import clause_starts, normalize_time_range, split_clauses
+from pipeline.dates import find_day_phrases
 
 __all__ = ["block_drafts", "flow_drafts"]
 
@@ -210,8 +211,13 @@ def _filled_from(drafts: list[Draft], block: Sequence[Row], ref: Reading) -> lis
 
 
 def _is_hint(row: Row, ref: Reading) -> bool:
-    """A tagline or hint ('Call for details', 'Also every day'): a sentence with no time or address."""
+    """A tagline or hint ('Call for details', 'Also every day'): a sentence with no time or address.
+
+    A monthly rule reads as a sentence too ('Second Monday of every month ·') but is a show's day.
+    """
     if not is_sentence(row.text) or _cancelled([row]):
+        return False
+    if any(phrase.monthly for phrase in find_day_phrases(row.text)):
         return False
     found = ref.fields(row.text)
     return not (found.time or found.address or found.phone or found.dj)

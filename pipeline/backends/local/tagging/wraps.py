@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 _CONNECTOR_END = re.compile(
-    r"(?:[&|,+@(\-\u2013\u2014]|\b(?:with|by|at|and|of|w/|dj|kj|till?|until|to|presented|hosted))$",
+    r"(?:[&|,+@(\-\u2013\u2014]|\b(?:with|by|at|and|of|every|each|w/|dj|kj|till?|until|to|presented|hosted))$",
     re.IGNORECASE,
 )
 _CREDIT = re.compile(r"\b(?:with|w/|hosted\s+by|presented\s+by|dj|kj)\s+\S", re.IGNORECASE)
