@@ -37,9 +37,9 @@ def shows_of(lines: Sequence[OcrLine]) -> set[tuple[str, str | None, str | None]
 
 
 def test_status_words_that_call_a_night_off_are_badges_and_others_are_not() -> None:
-    for text in ("Closed: private event", "No karaoke tonight", "CLOSED", "Cancelled this week"):
+    for text in ("Closed: private event", "No karaoke tonight", "CLOSED TONIGHT", "Cancelled this week"):
         assert is_cancel_badge(text), text
-    for text in ("Closed now", "Open", "Tonight", "9PM - Close", "Off"):
+    for text in ("Closed now", "CLOSED", "Open", "Tonight", "9PM - Close", "Off"):  # 'Closed': opening hours
         assert not is_cancel_badge(text), text
 
 

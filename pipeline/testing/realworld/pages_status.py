@@ -32,7 +32,7 @@ __all__ = ["CLOSED_STATUSES", "render_closed_cards", "render_day_tabs", "render_
 
 CLOSED_STATUSES: tuple[str, ...] = (
     "Closed: private event", "No karaoke tonight", "CANCELLED", "Closed for private party",
-    "Cancelled this week", "CLOSED",
+    "Cancelled this week", "CLOSED TONIGHT",
 )  # fmt: skip
 """What a card says when its night is off: the card is no show."""
 _OPEN_STATUSES: tuple[str, ...] = ("Open", "Tonight", "On", "")

@@ -32,10 +32,14 @@ _OTHER_EVENT = re.compile(
     r"|league|tournament|specials?|open\s+mic|poker|comedy|drag\s+show|buckets?|pitchers?)\b|\$\d",
     re.IGNORECASE,
 )
+_OFF_WHY = (
+    r"\s*[:,\u2013\u2014-]?\s*(?:for\s+)?(?:an?\s+)?(?:private\s+(?:event|party)|tonight|today|this\s+week"
+    r"|holiday|renovations?)"
+)
+# a night that is off: 'CANCELLED', 'No karaoke tonight', 'Closed: private event'; a bare 'Closed'
+# is a venue's opening hours as often as a night's status, so 'closed' needs its reason or its when
 _CANCEL_BADGE = re.compile(
-    r"(?:cancel+ed|closed|no\s+show|no\s+karaoke)"  # a night that is off, and why or when
-    r"(?:\s*[:,\u2013\u2014-]?\s*(?:for\s+)?(?:an?\s+)?(?:private\s+(?:event|party)|tonight|today"
-    r"|this\s+week|holiday|renovations?))?|off\s+(?:this\s+week|tonight)",
+    rf"(?:cancel+ed|no\s+show|no\s+karaoke)(?:{_OFF_WHY})?|closed{_OFF_WHY}|off\s+(?:this\s+week|tonight)",
     re.IGNORECASE,
 )
 _CANCEL_CAPS = re.compile(r"\bCANCELL?ED\b(?![^(]*\))")  # a badge in capitals read into the line, not a note
