@@ -466,3 +466,34 @@ def test_an_article_ocr_glued_to_the_next_word_is_cut_off_where_a_word_can_start
     read: str, spaced: str
 ) -> None:
     assert spaced_venue_name(read) == spaced
+
+
+VENUE_PAGE = [  # a venue's own page on a phone, as OCR read it (boxes in the capture's pixels)
+    OcrLine("Bottoms Up Bar", 78, 495, 1031, 648),
+    OcrLine("East Village·Dive Bar", 90, 698, 570, 753),
+    OcrLine("About This Venue", 146, 877, 714, 941),
+    OcrLine("Craft beer, burgers and a stage", 145, 998, 917, 1069),
+    OcrLine("that welcomes first-timers and", 146, 1073, 894, 1128),
+    OcrLine("regulars alike.", 144, 1136, 497, 1202),
+    OcrLine("4916 Route 9, Toledo, OH 43617", 148, 1252, 837, 1302),
+    OcrLine("Sing Here", 87, 1455, 504, 1545),
+    OcrLine("Saturdays·7pm-11pm Hosted by", 206, 1600, 1031, 1669),
+    OcrLine("Marco", 207, 1673, 349, 1727),
+    OcrLine("Wednesdays·6PM - 9PM", 208, 1762, 862, 1821),
+]
+
+
+def test_a_list_heading_under_a_venue_pages_title_gives_way_to_the_title() -> None:
+    """'Sing Here' heads the list in type far smaller than the page's title; with one street
+    on the page, the title names the shows' venue."""
+    schedule = parse_schedule(VENUE_PAGE, today=dt.date(2026, 12, 5))
+    assert {(s.venue_name, s.day) for s in schedule.shows} == {
+        ("Bottoms Up Bar", "saturday"),
+        ("Bottoms Up Bar", "wednesday"),
+    }
+
+
+def test_a_list_heading_on_a_page_of_several_streets_is_left_as_read() -> None:
+    second = OcrLine("718 Main St, Tampa, FL 33602", 148, 1900, 837, 1950)
+    schedule = parse_schedule([*VENUE_PAGE, second], today=dt.date(2026, 12, 5))
+    assert {s.venue_name for s in schedule.shows} == {"Sing Here"}

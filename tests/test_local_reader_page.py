@@ -51,3 +51,17 @@ def test_a_section_heading_right_over_the_street_loses_to_a_title_in_far_larger_
         box("Fridays 7:30 PM - 11:30 PM", 300),
     ]
     assert heading_of(page) == "Spinnaker Grill"
+
+
+def test_a_section_heading_over_running_text_is_not_the_name_over_the_street() -> None:
+    """In capitals the title's OCR box is barely taller than a section heading's; the heading
+    introduces a paragraph, so it is a section of the page, not its venue."""
+    page = [
+        box("LIBERTY ALE HOUSE", 100, height=37),
+        box("Westgate - Dedicated", 160, height=26),
+        box("About This Venue", 226, height=29),
+        box("Locally owned since 1998. Big patio, pool tables and a full kitchen.", 267, height=26),
+        box("7932 Oak Ave Ste 100, Mesa, AZ 85295", 305, height=24),
+        box("Saturdays 6pm-9pm", 420),
+    ]
+    assert heading_of(page) == "LIBERTY ALE HOUSE"

@@ -26,6 +26,8 @@ from pipeline.dates import find_day_phrases
 
 __all__ = ["block_drafts", "flow_drafts"]
 
+_LIST_HEADING_SIZE = 0.75  # a line over the list in type this much smaller than the page's title heads it
+
 
 def _is_prose(block: Sequence[Row]) -> bool:
     """Running text: a row ends one show's clause (its time) and starts the next one's.
@@ -274,6 +276,25 @@ def _with_venue(draft: Draft, heading: LineFields) -> Draft:
     return replace(draft, fields=fields)
 
 
+def _under_the_page_title(drafts: list[Draft], rows: Sequence[Row], page: Page, ref: Reading) -> list[Draft]:
+    """A venue's own page: every show read its venue from one line of its own over the list
+    ('Sing Here'), while the page, holding one street at most, names its venue in far larger
+    type above it: that line heads the list, the page's title names the venue."""
+    names = {draft.fields.venue for draft in drafts}
+    if page.venue is None or len(names) != 1 or None in names or page.venue in names:
+        return drafts
+    (name,) = names
+    lone = [row.height for row in rows if row.text.strip() == name]
+    title = [row.height for row in rows if ref.fields(row.text).venue == page.venue]
+    streets = sum(ref.fields(row.text).address is not None for row in rows)
+    if not lone or not title or streets > 1 or max(lone) >= _LIST_HEADING_SIZE * max(title):
+        return drafts
+    return [
+        replace(draft, fields=replace(draft.fields, venue=page.venue, address=page.heading.address))
+        for draft in drafts
+    ]
+
+
 def flow_drafts(
     rows: Sequence[Row],
     page: Page,
@@ -301,6 +322,7 @@ def flow_drafts(
         idle += [] if found else block
         drafts = drafts + found if found else drafts[:-1] + _filled_from(drafts[-1:], block, ref)
         day = found[-1:] or _day_only(block, ref, day) or drafts[-1:] or day
+    drafts = _under_the_page_title(drafts, content, page, ref)
     if page.venue is None and any(draft.fields.venue is None for draft in drafts):
         anchored = _anchored_venue(content, ref)
         if anchored is not None:

@@ -26,11 +26,14 @@ def venue_heading(rows: Sequence[Row], ref: Reading) -> LineFields:
     Of the name lines above the first show, those over a street or phone line come
     first, and of them the one nearest the street wins unless its type is much smaller (a
     pane's title under a site's brand name, which may sit two lines above the street too,
-    in larger type on a phone); else the first in the largest type. Its address and phone
-    are taken from the rows under it.
+    in larger type on a phone); else the first in the largest type. A name over running text
+    under a larger name is a section's heading ('About This Venue' under the venue's title),
+    never the one over the street. Its address and phone are taken from the rows under it.
     """
     candidates: list[tuple[Row, LineFields]] = []
-    for row in rows:
+    introduces: set[int] = set()  # candidates right over a paragraph line
+    for index, row in enumerate(rows):
+        below = rows[index + 1] if index + 1 < len(rows) else None
         if (
             is_heading(row)
             or row.text.rstrip().endswith((":", "!"))
@@ -41,6 +44,8 @@ def venue_heading(rows: Sequence[Row], ref: Reading) -> LineFields:
         fields = ref.fields(row.text)
         if fields.has_days or mentions_other_event(row.text):
             break
+        if below is not None and _in_paragraph(below):
+            introduces.add(len(candidates))
         candidates.append((row, fields))
     named = [(row, fields) for row, fields in candidates if fields.venue]
     if not named:
@@ -51,6 +56,10 @@ def venue_heading(rows: Sequence[Row], ref: Reading) -> LineFields:
         if fields.venue
         and not fields.address
         and any(f.address or f.phone for _, f in candidates[index + 1 : index + 3])
+        and not (
+            index in introduces
+            and any(f.venue and r.height > candidates[index][0].height for r, f in candidates[:index])
+        )
     ]
     tallest = max(row.height for row, fields in named)
     near = [index for index in anchored if candidates[index][0].height >= _NEAR_TITLE_SIZE * tallest]
