@@ -177,3 +177,18 @@ def test_the_model_ships_inside_the_package() -> None:
     from pipeline.line_roles import model
 
     assert model.MODEL_FILE.parent == Path(model.__file__).parent and model.MODEL_FILE.is_file()
+
+
+def test_the_wrapped_tail_of_another_shows_line_never_replaces_a_venue() -> None:
+    """'Tavern' nearly touches the Tuesday line above it: that line's rest, not a title."""
+    lines = [
+        OcrLine("TUESDAY 8PM - 1AM KJ Mike @ Dublin Village", 24, 254, 743, 286),
+        OcrLine("Tavern", 24, 289, 140, 321),
+        OcrLine("EVERY WEDNESDAY 20:30-00:30 KJ Carlos @", 24, 326, 730, 350),
+        OcrLine("Back Porch", 24, 362, 168, 380),
+    ]
+    parsed = ParsedSchedule(shows=[Show(venue_name="Back Porch", day="wednesday", start_time="20:30")])
+    model = _title_model()
+    roles = model.probabilities(lines)
+    assert roles[1].argmax() == ROLES.index("venue") and roles[3].argmax() == ROLES.index("area")
+    assert choose_venues(lines, parsed, model) == parsed

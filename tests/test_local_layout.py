@@ -71,6 +71,16 @@ def test_chrome_left_out_of_the_rows_still_fills_its_gap() -> None:
     assert len(split_blocks([*rows[:2], *group_rows([box("Wed 10pm-2am", 40, 260)])], far)) == 2
 
 
+def test_type_size_reads_capitals_and_descenders_as_the_same_type() -> None:
+    """OCR boxes span the glyphs: 'MULLIGAN'S IRISH PUB' (capitals) at 117 px is larger type than
+    'Sing Here' (a descender) at 93 px, though 93 / 117 would pass for one size."""
+    caps = Row.of([box("MULLIGAN'S IRISH PUB", 40, 0, height=117)])
+    mixed = Row.of([box("Sing Here", 40, 300, height=93)])
+    plain = Row.of([box("About This Venue", 40, 500, height=63)])
+    assert caps.type_size > 1.5 * mixed.type_size
+    assert mixed.type_size == mixed.height and plain.type_size > plain.height
+
+
 TABLE = [
     box("Day", 40, 40),
     box("Venue", 300, 40),

@@ -42,6 +42,7 @@ REACH = 12.0
 _UNDER_A_TITLE = ("area", "tag", "host", "address")  # what sits under a card's title, in its own line
 _MOST_PARTS = 4  # lines one venue name may be joined from
 _SMALLER = 0.9  # a joined line this much smaller than the venue lines is in other type
+_TAIL_GAP = 0.25  # a line this close (in its own heights) under another continues it
 _FOLD = re.compile(r"[^a-z0-9]+")
 
 
@@ -119,8 +120,18 @@ def _replacement(
         and _column(line, other)
         and other.y1 <= line.y0 + 0.3 * height
         and line.y0 - other.y0 <= REACH * height
+        and not _a_wrapped_tail(other, lines)
     ]
     return max(candidates, key=lambda j: lines[j].y0, default=None)
+
+
+def _a_wrapped_tail(line: Box, lines: Sequence[Box]) -> bool:
+    """The line nearly touches a line above it in its column: the rest of that line, not a title
+    (a title stands apart from what is above it)."""
+    reach = _TAIL_GAP * max(line.y1 - line.y0, 1.0)
+    return any(
+        other is not line and _column(line, other) and -reach <= line.y0 - other.y1 < reach for other in lines
+    )
 
 
 def _in_a_table_row(index: int, lines: Sequence[Box]) -> bool:
@@ -173,8 +184,8 @@ def _renamed(
     if len(_key(lines[source].text)) > len(_key(show.venue_name)) + 3:
         return None  # the rules cut the name out of a longer line: the line's role says nothing of it
     better = _replacement(source, lines, roles, venue, height)
-    if better is None or _key(lines[better].text) in taken:
-        return None  # another show's venue: the line above belongs to the card above
+    if better is None or any(_key(lines[better].text) in name for name in taken):
+        return None  # another show's venue or part of one: the line above belongs to the card above
     return lines[better].text.strip(" |,.-:")
 
 

@@ -33,6 +33,8 @@ _WRAP_OVERLAP = 0.2  # ... and the most two left-aligned wrapped lines' boxes ov
 _WORD_GAP = 0.5  # gap / text height below which two boxes of a row are one phrase
 _BLOCK_GAP = 1.0  # gap / median line height above which a new block starts
 _ROOM_SHARE = 0.9  # a line and the next word within this share of its column's room had room
+_CAPS_REACH = 1.25  # type size / box height of a line in capitals ...
+_ASCENDER_REACH = 1.1  # ... and of one without descenders (1.0 with them)
 _STACKED_SHARE = 0.3  # boxes sharing more than this share of the narrower one's width are stacked
 
 
@@ -75,6 +77,18 @@ class Row:
     @property
     def height(self) -> float:
         return statistics.median(box.height for box in self.boxes)
+
+    @property
+    def type_size(self) -> float:
+        """The row's type size as its box height, corrected for what the letters reach: an
+        OCR box spans the glyphs drawn, so a line in capitals (cap height only) reads smaller
+        than one with descenders (g, j, p, q, y) in the same type."""
+        letters = [char for char in self.text if char.isalpha()]
+        if letters and not any(char.islower() for char in letters):
+            return self.height * _CAPS_REACH
+        if any(char in "gjpqy" for char in letters):
+            return self.height
+        return self.height * _ASCENDER_REACH
 
     @property
     def score(self) -> float:

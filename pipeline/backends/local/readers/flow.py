@@ -284,8 +284,8 @@ def _under_the_page_title(drafts: list[Draft], rows: Sequence[Row], page: Page, 
     if page.venue is None or len(names) != 1 or None in names or page.venue in names:
         return drafts
     (name,) = names
-    lone = [row.height for row in rows if row.text.strip() == name]
-    title = [row.height for row in rows if ref.fields(row.text).venue == page.venue]
+    lone = [row.type_size for row in rows if row.text.strip() == name]
+    title = [row.type_size for row in rows if ref.fields(row.text).venue == page.venue]
     streets = sum(ref.fields(row.text).address is not None for row in rows)
     if not lone or not title or streets > 1 or max(lone) >= _LIST_HEADING_SIZE * max(title):
         return drafts
