@@ -212,17 +212,18 @@ def _trim_frame(scores: Array, valid: Array, contrast: Array) -> Array:
     keep = valid.copy()
     rows, cols = keep.shape
     for axis, size in ((0, rows), (1, cols)):
-        reach = int(size * FRAME_SHARE)
+        reach = min(size // 4, int(max(rows, cols) * FRAME_SHARE))  # a border's width is a share of the width
         for order in (range(size), range(size - 1, -1, -1)):
-            inside = 0  # strips of the overlap trimmed so far
-            for taken, index in enumerate(order):
+            inside, taken = 0, 0  # strips of the overlap trimmed so far: framed, and all
+            for index in order:
                 line = (index, slice(None)) if axis == 0 else (slice(None), index)
                 count = int(valid[line].sum())
                 plain = sorted((int(plain_ref[line].sum()), int(plain_other[line].sum())))
                 blank = plain[0] >= FRAME_PLAIN * count  # plain in both: nothing to compare, no frame
                 framed = bad[line].sum() >= FRAME_AGREE * count or plain[1] >= FRAME_PLAIN * count
-                if taken >= reach:
+                if taken >= reach:  # strips outside the overlap (what a crop or a shift left) are free
                     break
+                taken += bool(count)
                 if count and not framed:
                     if inside:  # the strip where the frame ends and the picture begins
                         keep[line] = False
