@@ -182,6 +182,7 @@ def block_differences(a: Array, b: Array, al: Alignment) -> tuple[Array, Array, 
     px, py = xs * sx + dx, ys * sy + dy
     edge = 3.0
     valid = (px >= edge) & (px <= other.width - 1 - edge) & (py >= edge) & (py <= other.height - 1 - edge)
+    inner = (xs >= edge) & (xs <= w - 1 - edge) & (ys >= edge) & (ys <= h - 1 - edge)
     overlap = min(float(valid.mean()), float(valid.sum()) * sx * sy / (other.width * other.height))
     if overlap < MIN_OVERLAP:
         return None
@@ -193,7 +194,8 @@ def block_differences(a: Array, b: Array, al: Alignment) -> tuple[Array, Array, 
         diff = _blocks(np.abs(ref_b - np.asarray(warped, dtype=np.float32)))
         best = diff if best is None else np.minimum(best, diff)
     assert best is not None
-    whole = _blocks(valid.astype(np.float32)) > 0.999
+    # within a blur's reach of either picture's edge, one sees past it (a frame) and the other does not
+    whole = _blocks((valid & inner).astype(np.float32)) > 0.999
     contrast = np.stack([_blocks(edges(ref_b)), _blocks(edges(np.asarray(plain, dtype=np.float32)))])
     return np.where(whole, best, 0.0), contrast, overlap, whole
 
