@@ -63,6 +63,7 @@ class Fingerprint:
     width: int
     height: int
     thumb: bytes  # grayscale JPEG of the image at reading resolution
+    framed: tuple[int, int] | None = None  # whole and middle phash without a frame found on it (not stored)
 
 
 def fingerprint(data: bytes) -> Fingerprint | None:
@@ -93,9 +94,14 @@ def fingerprint_of(gray: Image) -> Fingerprint:
     import imagehash
     from PIL import Image
 
-    phash = int(str(imagehash.phash(gray)), 16)
-    w, h = gray.size
-    centre = int(str(imagehash.phash(gray.crop((w // 10, h // 10, w - w // 10, h - h // 10)))), 16)
+    def hashes(image: Image.Image) -> tuple[int, int]:
+        w, h = image.size
+        middle = image.crop((w // 10, h // 10, w - w // 10, h - h // 10))
+        return int(str(imagehash.phash(image)), 16), int(str(imagehash.phash(middle)), 16)
+
+    phash, centre = hashes(gray)
+    box = frame_box(gray)
+    framed = hashes(gray.crop(box)) if box != (0, 0, gray.width, gray.height) else None
     scale = min(1.0, THUMB_WIDTH / gray.width, (THUMB_PIXELS / (gray.width * gray.height)) ** 0.5)
     thumb = gray
     if scale < 1.0:
@@ -103,7 +109,48 @@ def fingerprint_of(gray: Image) -> Fingerprint:
         thumb = gray.resize(size, Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     thumb.save(buffer, format="JPEG", quality=THUMB_QUALITY)
-    return Fingerprint(phash, centre, gray.width, gray.height, buffer.getvalue())
+    return Fingerprint(phash, centre, gray.width, gray.height, buffer.getvalue(), framed)
+
+
+FRAME_TOLERANCE = 12  # grey levels: a frame's pixels are this close to its colour
+FRAME_FILL = 0.95  # of a border's strip; a status bar's rows only need FRAME_FILL - 0.25 (its clock, its icons)
+BAR_SHARE = (0.015, 0.08)  # of the height: a phone's status bar
+
+
+def frame_box(gray: Image) -> tuple[int, int, int, int]:
+    """The box inside a frame the image seems to carry: a plain border of one colour on all four
+    sides, then a status bar (a band of one colour across the top). Only a hint for finding
+    candidates: confirmation compares the whole image."""
+    import numpy as np
+
+    small = gray.resize((min(gray.width, 256), min(gray.height, 256)))
+    pixels = np.asarray(small, dtype=np.float32)
+    fx, fy = gray.width / small.width, gray.height / small.height
+    top, left, bottom, right = 0, 0, pixels.shape[0], pixels.shape[1]
+
+    def share(line: Array, colour: float) -> float:
+        return float((np.abs(line - colour) <= FRAME_TOLERANCE).mean())
+
+    colour = float(np.median(np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])))
+    reach = round(FRAME_SHARE * max(pixels.shape))
+    if min(share(line, colour) for line in (pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1])) >= FRAME_FILL:
+        while top < reach and share(pixels[top, left:right], colour) >= FRAME_FILL:
+            top += 1
+        while bottom > pixels.shape[0] - reach and share(pixels[bottom - 1, left:right], colour) >= FRAME_FILL:
+            bottom -= 1
+        while left < reach and share(pixels[top:bottom, left], colour) >= FRAME_FILL:
+            left += 1
+        while right > pixels.shape[1] - reach and share(pixels[top:bottom, right - 1], colour) >= FRAME_FILL:
+            right -= 1
+    end = min(top + 1, bottom - 1)  # the first row may blend the border into the bar
+    bar = float(np.median(pixels[end, left:right]))
+    limit = top + round(BAR_SHARE[1] * (bottom - top))
+    while end < limit and share(pixels[end, left:right], bar) >= FRAME_FILL - 0.25:
+        end += 1
+    below = float(np.median(pixels[end, left:right])) if end < bottom else bar
+    if end - top >= BAR_SHARE[0] * (bottom - top) and end < limit and abs(below - bar) > FRAME_TOLERANCE:
+        top = end
+    return round(left * fx), round(top * fy), round(right * fx), round(bottom * fy)
 
 
 def hash_distance(first: int, second: int) -> int:
@@ -111,8 +158,12 @@ def hash_distance(first: int, second: int) -> int:
 
 
 def find_distance(first: Fingerprint, phash: int, centre: int) -> int:
-    """How far a stored fingerprint's hashes are from ``first``'s: the nearer of whole and middle."""
-    return min(hash_distance(first.phash, phash), hash_distance(first.centre, centre))
+    """How far a stored fingerprint's hashes are from ``first``'s: the nearest of whole and middle,
+    with and without the frame ``first`` seems to carry."""
+    found = min(hash_distance(first.phash, phash), hash_distance(first.centre, centre))
+    if first.framed is not None:
+        found = min(found, hash_distance(first.framed[0], phash), hash_distance(first.framed[1], centre))
+    return found
 
 
 def same_picture(first: Fingerprint, second: Fingerprint) -> bool:
