@@ -113,7 +113,8 @@ def fingerprint_of(gray: Image) -> Fingerprint:
 
 
 FRAME_TOLERANCE = 12  # grey levels: a frame's pixels are this close to its colour
-FRAME_FILL = 0.95  # of a border's strip; a status bar's rows only need FRAME_FILL - 0.25 (its clock, its icons)
+FRAME_FILL = 0.95  # of a border's strip
+BAR_FILL = 0.7  # of a status bar's rows (its clock and icons take the rest)
 BAR_SHARE = (0.015, 0.08)  # of the height: a phone's status bar
 
 
@@ -131,21 +132,23 @@ def frame_box(gray: Image) -> tuple[int, int, int, int]:
     def share(line: Array, colour: float) -> float:
         return float((np.abs(line - colour) <= FRAME_TOLERANCE).mean())
 
-    colour = float(np.median(np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])))
+    sides = (pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1])
+    colour = float(np.median(np.concatenate(sides)))
     reach = round(FRAME_SHARE * max(pixels.shape))
-    if min(share(line, colour) for line in (pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1])) >= FRAME_FILL:
+    height, width = pixels.shape
+    if min(share(line, colour) for line in sides) >= FRAME_FILL:
         while top < reach and share(pixels[top, left:right], colour) >= FRAME_FILL:
             top += 1
-        while bottom > pixels.shape[0] - reach and share(pixels[bottom - 1, left:right], colour) >= FRAME_FILL:
+        while bottom > height - reach and share(pixels[bottom - 1, left:right], colour) >= FRAME_FILL:
             bottom -= 1
         while left < reach and share(pixels[top:bottom, left], colour) >= FRAME_FILL:
             left += 1
-        while right > pixels.shape[1] - reach and share(pixels[top:bottom, right - 1], colour) >= FRAME_FILL:
+        while right > width - reach and share(pixels[top:bottom, right - 1], colour) >= FRAME_FILL:
             right -= 1
     end = min(top + 1, bottom - 1)  # the first row may blend the border into the bar
     bar = float(np.median(pixels[end, left:right]))
     limit = top + round(BAR_SHARE[1] * (bottom - top))
-    while end < limit and share(pixels[end, left:right], bar) >= FRAME_FILL - 0.25:
+    while end < limit and share(pixels[end, left:right], bar) >= BAR_FILL:
         end += 1
     below = float(np.median(pixels[end, left:right])) if end < bottom else bar
     if end - top >= BAR_SHARE[0] * (bottom - top) and end < limit and abs(below - bar) > FRAME_TOLERANCE:

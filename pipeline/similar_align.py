@@ -167,8 +167,8 @@ def _fit_patches(a: Array, b: Array, coarse: Alignment) -> Alignment:
 
 
 def _scale_fit(points: Array) -> tuple[float, float, float]:
-    """One slope for both axes (resizing, cropping and framing all keep the aspect ratio) and an
-    offset per axis: ``(dx, dy) = slope * (x, y) + (tx, ty)``, fitted again without the points furthest off."""
+    """One slope for both axes (resizing, cropping and framing all keep the aspect ratio) and an offset
+    per axis: ``(dx, dy) = slope * (x, y) + (tx, ty)``, fitted again without the points furthest off."""
     import numpy as np
 
     x, y, u, v = points.T
