@@ -100,8 +100,9 @@ def fingerprint_of(gray: Image) -> Fingerprint:
         return int(str(imagehash.phash(image)), 16), int(str(imagehash.phash(middle)), 16)
 
     phash, centre = hashes(gray)
-    box = frame_box(gray)
-    framed = hashes(gray.crop(box)) if box != (0, 0, gray.width, gray.height) else None
+    small = gray.resize((min(gray.width, 256), min(gray.height, 256)), Image.Resampling.BOX)
+    box = frame_box(small)
+    framed = hashes(small.crop(box)) if box != (0, 0, small.width, small.height) else None
     scale = min(1.0, THUMB_WIDTH / gray.width, (THUMB_PIXELS / (gray.width * gray.height)) ** 0.5)
     thumb = gray
     if scale < 1.0:
@@ -118,15 +119,13 @@ BAR_FILL = 0.7  # of a status bar's rows (its clock and icons take the rest)
 BAR_SHARE = (0.015, 0.08)  # of the height: a phone's status bar
 
 
-def frame_box(gray: Image) -> tuple[int, int, int, int]:
-    """The box inside a frame the image seems to carry: a plain border of one colour on all four
-    sides, then a status bar (a band of one colour across the top). Only a hint for finding
+def frame_box(small: Image) -> tuple[int, int, int, int]:
+    """The box inside a frame a (small) image seems to carry: a plain border of one colour on all
+    four sides, then a status bar (a band of one colour across the top). Only a hint for finding
     candidates: confirmation compares the whole image."""
     import numpy as np
 
-    small = gray.resize((min(gray.width, 256), min(gray.height, 256)))
     pixels = np.asarray(small, dtype=np.float32)
-    fx, fy = gray.width / small.width, gray.height / small.height
     top, left, bottom, right = 0, 0, pixels.shape[0], pixels.shape[1]
 
     def share(line: Array, colour: float) -> float:
@@ -153,7 +152,7 @@ def frame_box(gray: Image) -> tuple[int, int, int, int]:
     below = float(np.median(pixels[end, left:right])) if end < bottom else bar
     if end - top >= BAR_SHARE[0] * (bottom - top) and end < limit and abs(below - bar) > FRAME_TOLERANCE:
         top = end
-    return round(left * fx), round(top * fy), round(right * fx), round(bottom * fy)
+    return left, top, right, bottom
 
 
 def hash_distance(first: int, second: int) -> int:
