@@ -52,6 +52,8 @@ FLAT_CONTRAST = 2.0  # grey levels per px: a block this smooth shows nothing
 TEXT_CONTRAST = 10.0  # grey levels per px, in both images: a block that shows text
 LONE_FLOOR = 0.2  # a worst block over this and LONE_RATIO times the 90th percentile of the
 LONE_RATIO = 6.0  # text blocks stands alone: one glyph changed in an otherwise identical render
+LOCAL_REACH = 2  # blocks around the worst one that belong to the same change
+LOCAL_RATIO = 2.0  # a worst block over LONE_FLOOR and this times any beyond LOCAL_REACH: a local change
 
 
 @dataclass(frozen=True)
@@ -303,4 +305,12 @@ def _compare(a: Array, b: Array, al: Alignment) -> float:
         return float("inf")
     worst, text = float(scores[keep].max()), keep & (contrast.min(axis=0) > TEXT_CONTRAST)
     typical = float(np.percentile(scores[text if text.sum() >= 20 else keep], 90))
-    return float("inf") if worst > max(LONE_FLOOR, LONE_RATIO * typical) else worst
+    if worst > max(LONE_FLOOR, LONE_RATIO * typical):
+        return float("inf")
+    # Resampling and compression leave their noise all over the picture: the worst block has peers
+    # far from it. A changed glyph is one local cluster, whatever the noise around it.
+    kept = np.where(keep, scores, 0.0)
+    row, col = np.unravel_index(int(np.argmax(kept)), kept.shape)
+    top, left = max(0, row - LOCAL_REACH), max(0, col - LOCAL_REACH)
+    kept[top : row + LOCAL_REACH + 1, left : col + LOCAL_REACH + 1] = 0.0
+    return float("inf") if worst > max(LONE_FLOOR, LOCAL_RATIO * float(kept.max())) else worst
