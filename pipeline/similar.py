@@ -271,13 +271,16 @@ def _trim_frame(scores: Array, valid: Array, contrast: Array) -> Array:
     for axis, size in ((0, rows), (1, cols)):
         reach = min(size // 4, int(max(rows, cols) * FRAME_SHARE))  # a border's width is a share of the width
         for order in (range(size), range(size - 1, -1, -1)):
-            inside, taken = 0, 0  # strips of the overlap trimmed so far: framed, and all
+            inside, taken, margin = 0, 0, False  # strips of the overlap trimmed: framed, all; a blank one
             for index in order:
                 line = (index, slice(None)) if axis == 0 else (slice(None), index)
                 count = int(valid[line].sum())
                 plain = sorted((int(plain_ref[line].sum()), int(plain_other[line].sum())))
                 blank = plain[0] >= FRAME_PLAIN * count  # plain in both: nothing to compare, no frame
-                framed = bad[line].sum() >= FRAME_AGREE * count or plain[1] >= FRAME_PLAIN * count
+                # a strip that differs throughout is a frame only at the overlap's edge or next to
+                # more frame: past a blank margin it is a line of text that changed (and shifted)
+                differs = bad[line].sum() >= FRAME_AGREE * count and not margin
+                framed = differs or plain[1] >= FRAME_PLAIN * count
                 if taken >= reach:  # strips outside the overlap (what a crop or a shift left) are free
                     break
                 taken += bool(count)
@@ -286,6 +289,7 @@ def _trim_frame(scores: Array, valid: Array, contrast: Array) -> Array:
                         keep[line] = False
                     break
                 inside += bool(count) and not blank
+                margin = margin or (bool(count) and blank)
                 keep[line] = False
     return keep
 
