@@ -52,6 +52,8 @@ FLAT_CONTRAST = 2.0  # grey levels per px: a block this smooth shows nothing
 TEXT_CONTRAST = 10.0  # grey levels per px, in both images: a block that shows text
 LONE_FLOOR = 0.2  # a worst block over this and LONE_RATIO times the 90th percentile of the
 LONE_RATIO = 6.0  # text blocks stands alone: one glyph changed in an otherwise identical render
+LOCAL_REACH = 2  # blocks around the worst one that belong to the same change
+LOCAL_RATIO = 2.0  # a worst block over LONE_FLOOR and this times any beyond LOCAL_REACH: a local change
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Fingerprint:
     width: int
     height: int
     thumb: bytes  # grayscale JPEG of the image at reading resolution
+    framed: tuple[int, int] | None = None  # whole and middle phash without a frame found on it (not stored)
 
 
 def fingerprint(data: bytes) -> Fingerprint | None:
@@ -93,9 +96,15 @@ def fingerprint_of(gray: Image) -> Fingerprint:
     import imagehash
     from PIL import Image
 
-    phash = int(str(imagehash.phash(gray)), 16)
-    w, h = gray.size
-    centre = int(str(imagehash.phash(gray.crop((w // 10, h // 10, w - w // 10, h - h // 10)))), 16)
+    def hashes(image: Image.Image) -> tuple[int, int]:
+        w, h = image.size
+        middle = image.crop((w // 10, h // 10, w - w // 10, h - h // 10))
+        return int(str(imagehash.phash(image)), 16), int(str(imagehash.phash(middle)), 16)
+
+    phash, centre = hashes(gray)
+    small = gray.resize((min(gray.width, 256), min(gray.height, 256)), Image.Resampling.BOX)
+    box = frame_box(small)
+    framed = hashes(small.crop(box)) if box != (0, 0, small.width, small.height) else None
     scale = min(1.0, THUMB_WIDTH / gray.width, (THUMB_PIXELS / (gray.width * gray.height)) ** 0.5)
     thumb = gray
     if scale < 1.0:
@@ -103,7 +112,49 @@ def fingerprint_of(gray: Image) -> Fingerprint:
         thumb = gray.resize(size, Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     thumb.save(buffer, format="JPEG", quality=THUMB_QUALITY)
-    return Fingerprint(phash, centre, gray.width, gray.height, buffer.getvalue())
+    return Fingerprint(phash, centre, gray.width, gray.height, buffer.getvalue(), framed)
+
+
+FRAME_TOLERANCE = 12  # grey levels: a frame's pixels are this close to its colour
+FRAME_FILL = 0.95  # of a border's strip
+BAR_FILL = 0.7  # of a status bar's rows (its clock and icons take the rest)
+BAR_SHARE = (0.015, 0.08)  # of the height: a phone's status bar
+
+
+def frame_box(small: Image) -> tuple[int, int, int, int]:
+    """The box inside a frame a (small) image seems to carry: a plain border of one colour on all
+    four sides, then a status bar (a band of one colour across the top). Only a hint for finding
+    candidates: confirmation compares the whole image."""
+    import numpy as np
+
+    pixels = np.asarray(small, dtype=np.float32)
+    top, left, bottom, right = 0, 0, pixels.shape[0], pixels.shape[1]
+
+    def share(line: Array, colour: float) -> float:
+        return float((np.abs(line - colour) <= FRAME_TOLERANCE).mean())
+
+    sides = (pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1])
+    colour = float(np.median(np.concatenate(sides)))
+    reach = round(FRAME_SHARE * max(pixels.shape))
+    height, width = pixels.shape
+    if min(share(line, colour) for line in sides) >= FRAME_FILL:
+        while top < reach and share(pixels[top, left:right], colour) >= FRAME_FILL:
+            top += 1
+        while bottom > height - reach and share(pixels[bottom - 1, left:right], colour) >= FRAME_FILL:
+            bottom -= 1
+        while left < reach and share(pixels[top:bottom, left], colour) >= FRAME_FILL:
+            left += 1
+        while right > width - reach and share(pixels[top:bottom, right - 1], colour) >= FRAME_FILL:
+            right -= 1
+    end = min(top + 1, bottom - 1)  # the first row may blend the border into the bar
+    bar = float(np.median(pixels[end, left:right]))
+    limit = top + round(BAR_SHARE[1] * (bottom - top))
+    while end < limit and share(pixels[end, left:right], bar) >= BAR_FILL:
+        end += 1
+    below = float(np.median(pixels[end, left:right])) if end < bottom else bar
+    if end - top >= BAR_SHARE[0] * (bottom - top) and end < limit and abs(below - bar) > FRAME_TOLERANCE:
+        top = end
+    return left, top, right, bottom
 
 
 def hash_distance(first: int, second: int) -> int:
@@ -111,8 +162,12 @@ def hash_distance(first: int, second: int) -> int:
 
 
 def find_distance(first: Fingerprint, phash: int, centre: int) -> int:
-    """How far a stored fingerprint's hashes are from ``first``'s: the nearer of whole and middle."""
-    return min(hash_distance(first.phash, phash), hash_distance(first.centre, centre))
+    """How far a stored fingerprint's hashes are from ``first``'s: the nearest of whole and middle,
+    with and without the frame ``first`` seems to carry."""
+    found = min(hash_distance(first.phash, phash), hash_distance(first.centre, centre))
+    if first.framed is not None:
+        found = min(found, hash_distance(first.framed[0], phash), hash_distance(first.framed[1], centre))
+    return found
 
 
 def same_picture(first: Fingerprint, second: Fingerprint) -> bool:
@@ -182,6 +237,7 @@ def block_differences(a: Array, b: Array, al: Alignment) -> tuple[Array, Array, 
     px, py = xs * sx + dx, ys * sy + dy
     edge = 3.0
     valid = (px >= edge) & (px <= other.width - 1 - edge) & (py >= edge) & (py <= other.height - 1 - edge)
+    inner = (xs >= edge) & (xs <= w - 1 - edge) & (ys >= edge) & (ys <= h - 1 - edge)
     overlap = min(float(valid.mean()), float(valid.sum()) * sx * sy / (other.width * other.height))
     if overlap < MIN_OVERLAP:
         return None
@@ -193,7 +249,8 @@ def block_differences(a: Array, b: Array, al: Alignment) -> tuple[Array, Array, 
         diff = _blocks(np.abs(ref_b - np.asarray(warped, dtype=np.float32)))
         best = diff if best is None else np.minimum(best, diff)
     assert best is not None
-    whole = _blocks(valid.astype(np.float32)) > 0.999
+    # within a blur's reach of either picture's edge, one sees past it (a frame) and the other does not
+    whole = _blocks((valid & inner).astype(np.float32)) > 0.999
     contrast = np.stack([_blocks(edges(ref_b)), _blocks(edges(np.asarray(plain, dtype=np.float32)))])
     return np.where(whole, best, 0.0), contrast, overlap, whole
 
@@ -212,22 +269,27 @@ def _trim_frame(scores: Array, valid: Array, contrast: Array) -> Array:
     keep = valid.copy()
     rows, cols = keep.shape
     for axis, size in ((0, rows), (1, cols)):
-        reach = int(size * FRAME_SHARE)
+        reach = min(size // 4, int(max(rows, cols) * FRAME_SHARE))  # a border's width is a share of the width
         for order in (range(size), range(size - 1, -1, -1)):
-            inside = 0  # strips of the overlap trimmed so far
-            for taken, index in enumerate(order):
+            inside, taken, margin = 0, 0, False  # strips of the overlap trimmed: framed, all; a blank one
+            for index in order:
                 line = (index, slice(None)) if axis == 0 else (slice(None), index)
                 count = int(valid[line].sum())
                 plain = sorted((int(plain_ref[line].sum()), int(plain_other[line].sum())))
                 blank = plain[0] >= FRAME_PLAIN * count  # plain in both: nothing to compare, no frame
-                framed = bad[line].sum() >= FRAME_AGREE * count or plain[1] >= FRAME_PLAIN * count
-                if taken >= reach:
+                # a strip that differs throughout is a frame only at the overlap's edge or next to
+                # more frame: past a blank margin it is a line of text that changed (and shifted)
+                differs = bad[line].sum() >= FRAME_AGREE * count and not margin
+                framed = differs or plain[1] >= FRAME_PLAIN * count
+                if taken >= reach:  # strips outside the overlap (what a crop or a shift left) are free
                     break
+                taken += bool(count)
                 if count and not framed:
                     if inside:  # the strip where the frame ends and the picture begins
                         keep[line] = False
                     break
                 inside += bool(count) and not blank
+                margin = margin or (bool(count) and blank)
                 keep[line] = False
     return keep
 
@@ -247,4 +309,12 @@ def _compare(a: Array, b: Array, al: Alignment) -> float:
         return float("inf")
     worst, text = float(scores[keep].max()), keep & (contrast.min(axis=0) > TEXT_CONTRAST)
     typical = float(np.percentile(scores[text if text.sum() >= 20 else keep], 90))
-    return float("inf") if worst > max(LONE_FLOOR, LONE_RATIO * typical) else worst
+    if worst > max(LONE_FLOOR, LONE_RATIO * typical):
+        return float("inf")
+    # Resampling and compression leave their noise all over the picture: the worst block has peers
+    # far from it. A changed glyph is one local cluster, whatever the noise around it.
+    kept = np.where(keep, scores, 0.0)
+    row, col = np.unravel_index(int(np.argmax(kept)), kept.shape)
+    top, left = max(0, row - LOCAL_REACH), max(0, col - LOCAL_REACH)
+    kept[top : row + LOCAL_REACH + 1, left : col + LOCAL_REACH + 1] = 0.0
+    return float("inf") if worst > max(LONE_FLOOR, LOCAL_RATIO * float(kept.max())) else worst

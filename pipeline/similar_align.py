@@ -154,8 +154,8 @@ def _fit_patches(a: Array, b: Array, coarse: Alignment) -> Alignment:
     if len(points) < 3:
         return coarse
     found = np.array(points, dtype=np.float64)
-    sx, tx = _line_fit(found[:, 0], found[:, 2])
-    sy, ty = _line_fit(found[:, 1], found[:, 3])
+    sx, tx, ty = _scale_fit(found)
+    sy = sx
     # warped(x) = b(scale * x + d), and a(x) = warped(x + u(x)) with u(x) = sx * x + tx
     return Alignment(
         coarse.scale_x * (1 + sx),
@@ -166,13 +166,23 @@ def _fit_patches(a: Array, b: Array, coarse: Alignment) -> Alignment:
     )
 
 
-def _line_fit(x: Array, u: Array) -> tuple[float, float]:
-    """u = slope * x + offset, fitted again without the points furthest off."""
+def _scale_fit(points: Array) -> tuple[float, float, float]:
+    """One slope for both axes (resizing, cropping and framing all keep the aspect ratio) and an offset
+    per axis: ``(dx, dy) = slope * (x, y) + (tx, ty)``, fitted again without the points furthest off."""
     import numpy as np
 
-    slope, offset = np.polyfit(x, u, 1) if np.ptp(x) > 0 else (0.0, float(np.median(u)))
-    residual = np.abs(u - (slope * x + offset))
-    keep = residual <= max(1.0, float(np.median(residual)) * 3)
-    if keep.sum() >= 3 and np.ptp(x[keep]) > 0:
-        slope, offset = np.polyfit(x[keep], u[keep], 1)
-    return float(slope), float(offset)
+    x, y, u, v = points.T
+    keep = np.ones(len(points), dtype=bool)
+    solution = np.zeros(3)
+    for _ in range(2):
+        n = int(keep.sum())
+        design = np.zeros((2 * n, 3))
+        design[:n, 0], design[:n, 1] = x[keep], 1.0
+        design[n:, 0], design[n:, 2] = y[keep], 1.0
+        solution = np.linalg.lstsq(design, np.concatenate([u[keep], v[keep]]), rcond=None)[0]
+        slope, tx, ty = solution
+        residual = np.hypot(u - (slope * x + tx), v - (slope * y + ty))
+        keep = residual <= max(1.0, float(np.median(residual)) * 3)
+        if keep.sum() < 3:
+            break
+    return float(solution[0]), float(solution[1]), float(solution[2])

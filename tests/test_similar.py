@@ -22,10 +22,11 @@ from pipeline.testing.near_copies import ImagePair, build_pairs, encode
 
 ROOT = Path(__file__).resolve().parents[1]
 HELD_OUT_SEED = 4
-# The issue asks for 95%; the held-out set reaches 88.6% (62/70, measured 2026-12-05; the tuning
-# seeds 92.9-95.7%). The misses are a border or a status bar over a crop. The floor keeps that
-# from getting worse; docs/caching.md has the figures.
-HIT_FLOOR = 0.85
+# The issue asks for 95%. The held-out set reached 88.6% (62/70) at first; with the frame trimming
+# counted inside the overlap, one scale for both axes and the query's frame hint it reaches 94.3%
+# (66/70, measured 2026-12-05; tuning seeds 1-3: 97.1-98.6%). The floor (63/70) leaves a margin
+# of three misses; docs/caching.md has the figures, with fresh seeds 5 and 6.
+HIT_FLOOR = 0.90
 IDENTITY = "gemini:test-identity"
 
 
@@ -149,3 +150,53 @@ def test_one_changed_glyph_in_an_identical_render_never_confirms() -> None:
     assert first is not None and other is not None and copy is not None
     assert not same_picture(other, first) and not same_picture(first, other)
     assert same_picture(copy, first)
+
+
+def _listing(time: str) -> Image.Image:
+    """A wide, short listing (a venue pane): a status bar's 16 px are a large share of its height."""
+    image = Image.new("RGB", (1000, 280), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    draw.text((40, 40), "Kelley's Pub", font=ImageFont.load_default(36), fill=(30, 60, 150))
+    lines = ["88 S State St, Westerville", "Karaoke Nights", f"Mondays {time}-2AM with KJ Rob"]
+    for row, text in enumerate(lines):
+        draw.text((40, 100 + row * 50), text, font=ImageFont.load_default(22), fill=(30, 30, 30))
+    return image
+
+
+def _phone_copy(image: Image.Image, bar: int = 16) -> Image.Image:
+    """``image`` cropped (5% left, 4% top) under a black status bar with a clock and a battery."""
+    w, h = image.size
+    cropped = image.crop((round(w * 0.05), round(h * 0.04), w, h))
+    out = Image.new("RGB", (cropped.width, cropped.height + bar), (0, 0, 0))
+    draw = ImageDraw.Draw(out)
+    draw.text((8, bar // 2), "10:15", font=ImageFont.load_default(10), fill=(230, 230, 230), anchor="lm")
+    draw.rectangle((cropped.width - 24, 4, cropped.width - 8, bar - 4), outline=(230, 230, 230), width=2)
+    out.paste(cropped, (0, bar))
+    return out
+
+
+def test_a_status_bar_over_a_crop_confirms_and_still_sees_the_changed_time() -> None:
+    """The bar lies where the crop took the original's top rows off: its strip differs throughout
+    and is left out, although the rows the crop left outside the overlap came first (they used up
+    the frame's reach before). Another time under the same bar still never confirms."""
+    first = fingerprint(encode(_listing("9PM")))
+    copy = fingerprint(encode(_phone_copy(_listing("9PM"))))
+    other = fingerprint(encode(_phone_copy(_listing("8PM"))))
+    assert first is not None and copy is not None and other is not None
+    assert same_picture(copy, first) and same_picture(first, copy)
+    assert not same_picture(other, first) and not same_picture(first, other)
+
+
+def test_one_changed_glyph_in_a_resized_look_alike_never_confirms() -> None:
+    """Another time's listing, resized to 90% and saved as JPEG: its noise hides the changed digit
+    from the lone-block rule (worst block 0.41, under the limit), but nothing beyond the digit's
+    own blocks comes near it, as noise would. The same listing's copy, made alike, confirms."""
+
+    def travelled(time: str) -> bytes:
+        image = _listing(time)
+        return encode(image.resize((900, 252), Image.Resampling.LANCZOS), "jpeg", 75)
+
+    first = fingerprint(encode(_listing("9PM")))
+    other, copy = fingerprint(travelled("8PM")), fingerprint(travelled("9PM"))
+    assert first is not None and other is not None and copy is not None
+    assert not same_picture(other, first) and same_picture(copy, first)
