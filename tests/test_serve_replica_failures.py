@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,9 +24,11 @@ pytestmark = [pytest.mark.ray, pytest.mark.serve]
 ANALYZE = "/api/parser/analyze-screenshots"
 REPLICA = "x-karaoke-replica"
 IMAGES = 6
+_IDLE_PROBES = 40  # probes in a row that reach one idle replica while the requests are held
 
 
-def deploy(served: Served, app: str, replicas: int) -> str:  # noqa: F811
+def deploy(served: Served, app: str, replicas: int) -> tuple[str, list[str]]:  # noqa: F811
+    """The app's URL and its parser replicas' names, once every replica answers ``/readyz``."""
     url = served.deploy(
         app,
         backend=ScriptedOptions(),
@@ -43,21 +46,23 @@ def deploy(served: Served, app: str, replicas: int) -> str:  # noqa: F811
         return len(seen) >= replicas
 
     wait_for(all_ready, 120, f"{replicas} replica(s) of {app} ready")
-    return url
+    return url, sorted(seen)
 
 
 class InFlight:
-    """A sync request of ``IMAGES`` slow images, sent on a thread; its answer once it comes."""
+    """A sync request of ``IMAGES`` images held until ``gate`` exists, sent on a thread; its
+    answer once it comes. Held, it cannot finish before the test has found and killed its
+    replica, however slow the machine."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, gate: Path) -> None:
         self.answer: httpx.Response | None = None
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._send, args=(url,), daemon=True)
+        self.thread = threading.Thread(target=self._send, args=(url, gate), daemon=True)
         self.thread.start()
 
-    def _send(self, url: str) -> None:
+    def _send(self, url: str, gate: Path) -> None:
         try:
-            body = {"screenshots": shots(IMAGES, "sleep:1.0"), "maxConcurrentWorkers": 1}
+            body = {"screenshots": shots(IMAGES, f"wait:{gate}"), "maxConcurrentWorkers": 1}
             self.answer = httpx.post(f"{url}{ANALYZE}", json=body, timeout=120)
         except BaseException as exc:
             self.error = exc
@@ -69,8 +74,10 @@ class InFlight:
         return self.answer
 
 
-def running_replica(url: str, requests: list[InFlight]) -> str:
-    """A parser replica that holds in-flight images (``/readyz`` reaches one or the other)."""
+def running_replica(url: str, requests: list[InFlight], names: list[str]) -> str:
+    """A parser replica that holds in-flight images. ``/readyz`` goes to the less busy replica:
+    when it keeps reaching the same idle one, the held requests are all on the other."""
+    idle: list[str] = []  # the replica of each probe in a row that found nothing queued
 
     def holder() -> str | None:
         for request in requests:
@@ -78,7 +85,14 @@ def running_replica(url: str, requests: list[InFlight]) -> str:
                 f"answered before the kill: {request.answer and request.answer.text}"
             )
         response = httpx.get(f"{url}/readyz", timeout=10)
-        return response.headers[REPLICA] if response.json().get("queuedImages") else None
+        name = response.headers[REPLICA]
+        if response.json().get("queuedImages"):
+            return name
+        if idle and idle[-1] != name:
+            idle.clear()  # another replica answered: start counting again
+        idle.append(name)
+        others = [other for other in names if other != name]
+        return others[0] if len(idle) >= _IDLE_PROBES and len(others) == 1 else None
 
     return wait_for(holder, 60, "a replica holding the request's images", every_s=0.05)
 
@@ -100,13 +114,18 @@ def assert_json(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def test_a_request_whose_replica_dies_is_answered_by_the_other_replica(own_apps: Served) -> None:  # noqa: F811
-    url = deploy(own_apps, "failover", replicas=2)
-    # one request per replica (Serve routes the second to the idler one): whichever replica
-    # /readyz then finds holding images has a request in flight
-    requests = [InFlight(url), InFlight(url)]
-    victim = running_replica(url, requests)
+def test_a_request_whose_replica_dies_is_answered_by_the_other_replica(
+    own_apps: Served,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    url, names = deploy(own_apps, "failover", replicas=2)
+    # usually one request per replica (Serve routes the second to the idler one); whichever
+    # replica holds images has a request in flight, and none can finish before the gate opens
+    gate = tmp_path / "release"
+    requests = [InFlight(url, gate), InFlight(url, gate)]
+    victim = running_replica(url, requests, names)
     killed = kill("failover", victim)
+    gate.touch()
     for request in requests:
         answer = request.wait(120)
         body = assert_json(answer)
@@ -142,11 +161,16 @@ class HealthProbes:
         return self.answers
 
 
-def test_with_no_replica_left_every_answer_is_json_and_health_answers_at_once(own_apps: Served) -> None:  # noqa: F811
-    url = deploy(own_apps, "lonely", replicas=1)
-    request = InFlight(url)
-    victim = running_replica(url, [request])
+def test_with_no_replica_left_every_answer_is_json_and_health_answers_at_once(
+    own_apps: Served,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    url, names = deploy(own_apps, "lonely", replicas=1)
+    gate = tmp_path / "release"
+    request = InFlight(url, gate)
+    victim = running_replica(url, [request], names)
     killed = kill("lonely", victim)
+    gate.touch()
     probes = HealthProbes(url)
     meanwhile: list[httpx.Response] = []  # fresh requests while the replacement starts
 
