@@ -80,12 +80,16 @@ def _rows(columns: Region, keep: Callable[[OcrLine], bool], right: float) -> lis
     return rows
 
 
-def _right_edge(region: Region, regions: Sequence[Region], page_right: float) -> float:
-    """Where the region's room ends: the left edge of the nearest region to its right that
+Extent = tuple[float, float, float, float]
+"""x0, x1, y0, y1 of a region's boxes."""
+
+
+def _right_edge(index: int, extents: Sequence[Extent], page_right: float) -> float:
+    """Where region ``index``'s room ends: the left edge of the nearest region to its right that
     shares some of its height (the next card of a grid row); the last card of a row has the
     row's pitch (the distance from the card left of it); else the page's right edge."""
-    x0, x1, y0, y1 = _extent(region)
-    others = [_extent(other) for other in regions if other is not region]
+    x0, x1, y0, y1 = extents[index]
+    others = [extent for other, extent in enumerate(extents) if other != index]
     level = [(ox0, ox1) for ox0, ox1, oy0, oy1 in others if oy0 < y1 and y0 < oy1]  # beside it
     right = [ox0 for ox0, _ in level if ox0 >= x1]
     if right:
@@ -94,8 +98,7 @@ def _right_edge(region: Region, regions: Sequence[Region], page_right: float) ->
     return x0 + (x0 - max(left)) if left else page_right
 
 
-def _extent(region: Region) -> tuple[float, float, float, float]:
-    """x0, x1, y0, y1 of a region's boxes."""
+def _extent(region: Region) -> Extent:
     boxes = [box for column in region for box in column]
     return (min(b.x0 for b in boxes), max(b.x1 for b in boxes),
             min(b.y0 for b in boxes), max(b.y1 for b in boxes))  # fmt: skip
@@ -137,11 +140,10 @@ def _all_region_drafts(
     it, else the selected day tab above it.
     """
     read: list[tuple[tuple[float, float, float], list[Draft]]] = []
-    page_right = max((box.x1 for region in regions for column in region for box in column), default=0.0)
-    for region in regions:
+    extents = [_extent(region) for region in regions]
+    page_right = max((x1 for _, x1, _, _ in extents), default=0.0)
+    for index, (region, (x0, x1, y0, y1)) in enumerate(zip(regions, extents, strict=True)):
         boxes = [box for column in region for box in column]
-        x0, x1, y0 = min(b.x0 for b in boxes), max(b.x1 for b in boxes), min(b.y0 for b in boxes)
-        y1 = max(b.y1 for b in boxes)
         above = next(
             (
                 found
@@ -155,7 +157,7 @@ def _all_region_drafts(
             header = LineFields(days=(tabs.day,))
         if header is not None:
             above = [Draft(header, 1.0, karaoke_line=page.karaoke)]
-        rows = _rows(region, content, _right_edge(region, regions, page_right))
+        rows = _rows(region, content, _right_edge(index, extents, page_right))
         spacers = [box for box in boxes if not content(box)]
         found = _region_drafts(rows, page, ref, whole_page=len(regions) == 1, above=above, spacers=spacers)
         read.append(((x0, x1, y0), found))

@@ -67,6 +67,18 @@ class Row:
         return cls(ordered, " ".join(box.text.strip() for box in ordered))
 
     @property
+    def x0(self) -> float:
+        return min(box.x0 for box in self.boxes)
+
+    @property
+    def x1(self) -> float:
+        return max(box.x1 for box in self.boxes)
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
     def y0(self) -> float:
         return min(box.y0 for box in self.boxes)
 
@@ -215,10 +227,8 @@ def _had_room(above: Row, below: Row, room: float | None) -> bool:
     words = below.text.split()
     if room is None or not words:
         return False
-    width = max(box.x1 for box in below.boxes) - min(box.x0 for box in below.boxes)
-    letter = width / max(len(below.text.strip()), 1)
-    used = max(box.x1 for box in above.boxes) - min(box.x0 for box in above.boxes)
-    return used + letter * (len(words[0]) + 1) <= _ROOM_SHARE * room
+    letter = below.width / max(len(below.text.strip()), 1)
+    return above.width + letter * (len(words[0]) + 1) <= _ROOM_SHARE * room
 
 
 def _one_cell(row: Row) -> bool:
@@ -277,8 +287,7 @@ def split_blocks(rows: Sequence[Row], spacers: Sequence[OcrLine] = ()) -> list[l
 
 def _empty_gap(above: Row, below: Row, spacers: Sequence[OcrLine]) -> float:
     """The widest empty stretch between two rows, once the spacers between them are in place."""
-    x0 = min(box.x0 for box in (*above.boxes, *below.boxes))
-    x1 = max(box.x1 for box in (*above.boxes, *below.boxes))
+    x0, x1 = min(above.x0, below.x0), max(above.x1, below.x1)
     between = sorted(
         (
             box

@@ -32,19 +32,19 @@ def venue_heading(rows: Sequence[Row], ref: Reading) -> LineFields:
     """
     candidates: list[tuple[Row, LineFields]] = []
     introduces: set[int] = set()  # candidates right over a paragraph line
+    paragraph = [_in_paragraph(row) for row in rows]
     for index, row in enumerate(rows):
-        below = rows[index + 1] if index + 1 < len(rows) else None
         if (
             is_heading(row)
             or row.text.rstrip().endswith((":", "!"))
             or mentions_karaoke(row.text)
-            or _in_paragraph(row)
+            or paragraph[index]
         ):
             continue
         fields = ref.fields(row.text)
         if fields.has_days or mentions_other_event(row.text):
             break
-        if below is not None and _in_paragraph(below):
+        if paragraph[index + 1 : index + 2] == [True]:
             introduces.add(len(candidates))
         candidates.append((row, fields))
     named = [(row, fields) for row, fields in candidates if fields.venue]
