@@ -104,6 +104,23 @@ def kill(app: str, replica: str) -> float:
     return time.monotonic()
 
 
+def kill_mid_request(
+    served: Served,  # noqa: F811
+    app: str,
+    replicas: int,
+    gate: Path,
+) -> tuple[str, list[InFlight], str, float]:
+    """One held request per replica, the replica holding one killed, then the gate opened: the
+    app's URL, the requests, the victim's name and when it died. Serve usually routes the second
+    request to the idler replica; none can finish before the gate opens."""
+    url, names = deploy(served, app, replicas)
+    requests = [InFlight(url, gate) for _ in range(replicas)]
+    victim = running_replica(url, requests, names)
+    killed = kill(app, victim)
+    gate.touch()
+    return url, requests, victim, killed
+
+
 def assert_json(response: httpx.Response) -> dict[str, Any]:
     assert response.headers["content-type"].startswith("application/json"), (
         response.status_code,
@@ -118,14 +135,7 @@ def test_a_request_whose_replica_dies_is_answered_by_the_other_replica(
     own_apps: Served,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    url, names = deploy(own_apps, "failover", replicas=2)
-    # usually one request per replica (Serve routes the second to the idler one); whichever
-    # replica holds images has a request in flight, and none can finish before the gate opens
-    gate = tmp_path / "release"
-    requests = [InFlight(url, gate), InFlight(url, gate)]
-    victim = running_replica(url, requests, names)
-    killed = kill("failover", victim)
-    gate.touch()
+    _, requests, victim, killed = kill_mid_request(own_apps, "failover", 2, tmp_path / "release")
     for request in requests:
         answer = request.wait(120)
         body = assert_json(answer)
@@ -165,12 +175,7 @@ def test_with_no_replica_left_every_answer_is_json_and_health_answers_at_once(
     own_apps: Served,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    url, names = deploy(own_apps, "lonely", replicas=1)
-    gate = tmp_path / "release"
-    request = InFlight(url, gate)
-    victim = running_replica(url, [request], names)
-    killed = kill("lonely", victim)
-    gate.touch()
+    url, (request,), victim, killed = kill_mid_request(own_apps, "lonely", 1, tmp_path / "release")
     probes = HealthProbes(url)
     meanwhile: list[httpx.Response] = []  # fresh requests while the replacement starts
 
