@@ -10,10 +10,12 @@ Two steps, because one flyer template serves many venues:
    candidates too.
 2. **Confirm.** Each fingerprint keeps a grayscale thumbnail at reading
    resolution (up to ``THUMB_WIDTH`` px wide). The two thumbnails are aligned
-   (one scale and a shift, from the rows' and columns' edge profiles), brought
+   (one scale and a shift, by phase correlation of their edge maps), brought
    to the lower of their two resolutions, and compared block by block over
-   the area both show. A near-copy differs a little everywhere (compression,
-   resampling); another venue, day or time differs a lot in a few blocks. One
+   the area both show (a plain border with a sharp inner edge that only one of
+   them has ends its picture, as the image's edge does). A near-copy differs a
+   little everywhere (compression, resampling); another venue, day or time
+   differs a lot in a few blocks. One
    block over ``BLOCK_LIMIT`` rejects the candidate, and so does a worst block
    that stands alone (two renders of one template differ only where the text does).
 
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline.similar_align import Alignment, align, edges
+from pipeline.similar_frames import TEXT_CONTRAST, frame_box, picture_ends, trim_frame
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -45,11 +48,6 @@ MIN_OVERLAP = 0.6  # of each image's area, once aligned
 BLOCK = 8  # px, at comparison resolution: about one glyph
 CONTRAST_FLOOR = 8.0  # grey levels per px: flat blocks are judged by their difference alone
 BLOCK_LIMIT = 0.55  # the worst block's difference, relative to its contrast
-FRAME_SHARE = 0.08  # of each side, at most, may be a frame (status bar, border) over cropped content
-FRAME_AGREE = 0.35  # a strip whose blocks differ this often is a frame
-FRAME_PLAIN = 0.85  # a strip this plain in one image (a border, a status bar) is a frame
-FLAT_CONTRAST = 2.0  # grey levels per px: a block this smooth shows nothing
-TEXT_CONTRAST = 10.0  # grey levels per px, in both images: a block that shows text
 LONE_FLOOR = 0.2  # a worst block over this and LONE_RATIO times the 90th percentile of the
 LONE_RATIO = 6.0  # text blocks stands alone: one glyph changed in an otherwise identical render
 LOCAL_REACH = 2  # blocks around the worst one that belong to the same change
@@ -113,48 +111,6 @@ def fingerprint_of(gray: Image) -> Fingerprint:
     buffer = io.BytesIO()
     thumb.save(buffer, format="JPEG", quality=THUMB_QUALITY)
     return Fingerprint(phash, centre, gray.width, gray.height, buffer.getvalue(), framed)
-
-
-FRAME_TOLERANCE = 12  # grey levels: a frame's pixels are this close to its colour
-FRAME_FILL = 0.95  # of a border's strip
-BAR_FILL = 0.7  # of a status bar's rows (its clock and icons take the rest)
-BAR_SHARE = (0.015, 0.08)  # of the height: a phone's status bar
-
-
-def frame_box(small: Image) -> tuple[int, int, int, int]:
-    """The box inside a frame a (small) image seems to carry: a plain border of one colour on all
-    four sides, then a status bar (a band of one colour across the top). Only a hint for finding
-    candidates: confirmation compares the whole image."""
-    import numpy as np
-
-    pixels = np.asarray(small, dtype=np.float32)
-    top, left, bottom, right = 0, 0, pixels.shape[0], pixels.shape[1]
-
-    def share(line: Array, colour: float) -> float:
-        return float((np.abs(line - colour) <= FRAME_TOLERANCE).mean())
-
-    sides = (pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1])
-    colour = float(np.median(np.concatenate(sides)))
-    reach = round(FRAME_SHARE * max(pixels.shape))
-    height, width = pixels.shape
-    if min(share(line, colour) for line in sides) >= FRAME_FILL:
-        while top < reach and share(pixels[top, left:right], colour) >= FRAME_FILL:
-            top += 1
-        while bottom > height - reach and share(pixels[bottom - 1, left:right], colour) >= FRAME_FILL:
-            bottom -= 1
-        while left < reach and share(pixels[top:bottom, left], colour) >= FRAME_FILL:
-            left += 1
-        while right > width - reach and share(pixels[top:bottom, right - 1], colour) >= FRAME_FILL:
-            right -= 1
-    end = min(top + 1, bottom - 1)  # the first row may blend the border into the bar
-    bar = float(np.median(pixels[end, left:right]))
-    limit = top + round(BAR_SHARE[1] * (bottom - top))
-    while end < limit and share(pixels[end, left:right], bar) >= BAR_FILL:
-        end += 1
-    below = float(np.median(pixels[end, left:right])) if end < bottom else bar
-    if end - top >= BAR_SHARE[0] * (bottom - top) and end < limit and abs(below - bar) > FRAME_TOLERANCE:
-        top = end
-    return left, top, right, bottom
 
 
 def hash_distance(first: int, second: int) -> int:
@@ -241,6 +197,11 @@ def block_differences(a: Array, b: Array, al: Alignment) -> tuple[Array, Array, 
     overlap = min(float(valid.mean()), float(valid.sum()) * sx * sy / (other.width * other.height))
     if overlap < MIN_OVERLAP:
         return None
+    (rl, rt, rr, rb), (ol, ot, or_, ob) = picture_ends(
+        ref, np.asarray(other, dtype=np.float32), (sx, sy, dx, dy)
+    )
+    valid &= (px >= ol + edge) & (px <= or_ - 1 - edge) & (py >= ot + edge) & (py <= ob - 1 - edge)
+    inner &= (xs >= rl + edge) & (xs <= rr - 1 - edge) & (ys >= rt + edge) & (ys <= rb - 1 - edge)
     best: Array | None = None
     plain = other_b.transform((w, h), Image.Transform.AFFINE, (sx, 0.0, dx, 0.0, sy, dy))
     for nx, ny in NUDGES:
@@ -255,45 +216,6 @@ def block_differences(a: Array, b: Array, al: Alignment) -> tuple[Array, Array, 
     return np.where(whole, best, 0.0), contrast, overlap, whole
 
 
-def _trim_frame(scores: Array, valid: Array, contrast: Array) -> Array:
-    """Drop edge rows and columns of blocks where a frame stands over what a crop took off.
-
-    A status bar or a border replaces a strip along one edge: there one image
-    is plain (nearly every block flat) or the whole strip differs. A changed
-    venue, day or time differs in a few blocks of a strip where both images
-    show text, so it is never trimmed; nor is anything beyond ``FRAME_SHARE``.
-    """
-    bad = (scores > BLOCK_LIMIT) & valid
-    plain_ref = (contrast[0] < FLAT_CONTRAST) & valid
-    plain_other = (contrast[1] < FLAT_CONTRAST) & valid
-    keep = valid.copy()
-    rows, cols = keep.shape
-    for axis, size in ((0, rows), (1, cols)):
-        reach = min(size // 4, int(max(rows, cols) * FRAME_SHARE))  # a border's width is a share of the width
-        for order in (range(size), range(size - 1, -1, -1)):
-            inside, taken, margin = 0, 0, False  # strips of the overlap trimmed: framed, all; a blank one
-            for index in order:
-                line = (index, slice(None)) if axis == 0 else (slice(None), index)
-                count = int(valid[line].sum())
-                plain = sorted((int(plain_ref[line].sum()), int(plain_other[line].sum())))
-                blank = plain[0] >= FRAME_PLAIN * count  # plain in both: nothing to compare, no frame
-                # a strip that differs throughout is a frame only at the overlap's edge or next to
-                # more frame: past a blank margin it is a line of text that changed (and shifted)
-                differs = bad[line].sum() >= FRAME_AGREE * count and not margin
-                framed = differs or plain[1] >= FRAME_PLAIN * count
-                if taken >= reach:  # strips outside the overlap (what a crop or a shift left) are free
-                    break
-                taken += bool(count)
-                if count and not framed:
-                    if inside:  # the strip where the frame ends and the picture begins
-                        keep[line] = False
-                    break
-                inside += bool(count) and not blank
-                margin = margin or (bool(count) and blank)
-                keep[line] = False
-    return keep
-
-
 def _compare(a: Array, b: Array, al: Alignment) -> float:
     """The worst block's difference relative to its contrast; ``inf`` when they hardly overlap or
     when the worst block stands alone (the rest of the text matches far better than a copy would)."""
@@ -304,7 +226,7 @@ def _compare(a: Array, b: Array, al: Alignment) -> float:
         return float("inf")
     diff, contrast, _, valid = found
     scores = diff / (contrast[0] + CONTRAST_FLOOR)
-    keep = _trim_frame(scores, valid, contrast)
+    keep = trim_frame(scores > BLOCK_LIMIT, valid, contrast)
     if not keep.any():
         return float("inf")
     worst, text = float(scores[keep].max()), keep & (contrast.min(axis=0) > TEXT_CONTRAST)

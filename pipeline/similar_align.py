@@ -80,8 +80,10 @@ def _phase_peak(first: Array, second: Array) -> tuple[float, float, float]:
     return _peak(_spectrum(first, shape), _spectrum(second, shape), shape)
 
 
+Peak = tuple[float, float, float, float]  # a coarse search's peak height, scale, dx and dy
 ALIGN_WIDTH = 192  # px: the coarse search's resolution
 ALIGN_STEPS = 25  # scales tried in the coarse search
+FAR_END_PX = 1.5  # px at the coarse resolution: how far one step of the fine scale search moves the far end
 MIN_PEAK = 0.12  # the coarse search's correlation peak: near-copies reach 0.3, other pictures 0.05
 
 
@@ -100,14 +102,24 @@ def align(a: Array, b: Array) -> Alignment | None:
     widest = max(small_a.shape[1], round(b.shape[1] * ka / (nominal * factors[0])) + 1)
     shape = (fft.next_fast_len(tallest, real=True), fft.next_fast_len(widest, real=True))
     spectrum_a = _spectrum(small_a, shape)
-    best: tuple[float, float, float, float] | None = None
-    for factor in factors:
-        scale = float(nominal * factor)  # x_b = scale * x_a + t
-        small_b = _shrunk(edges_b, ka / scale)  # b in a's low-resolution frame
-        dx, dy, peak = _peak(_spectrum(small_b, shape), spectrum_a, shape)
-        if best is None or peak > best[0]:
-            best = (peak, scale, dx, dy)
-    assert best is not None
+
+    def search(factors: Array, found: Peak | None = None) -> Peak:
+        for factor in factors:
+            scale = float(nominal * factor)  # x_b = scale * x_a + t
+            small_b = _shrunk(edges_b, ka / scale)  # b in a's low-resolution frame
+            dx, dy, peak = _peak(_spectrum(small_b, shape), spectrum_a, shape)
+            if found is None or peak > found[0]:
+                found = (peak, scale, dx, dy)
+        assert found is not None
+        return found
+
+    best = search(factors)
+    # on a tall page one step of scale moves its far end by many pixels and blurs the peak away:
+    # search again around the best in steps that move the far end by about a pixel
+    step, fine = float(factors[1] - factors[0]), FAR_END_PX / max(small_a.shape)
+    if fine < step / 2:
+        around = best[1] / nominal
+        best = search(np.arange(max(factors[0], around - step), min(factors[-1], around + step), fine), best)
     if best[0] < MIN_PEAK:  # nothing lines up: another picture altogether
         return None
     _, scale, dx, dy = best
