@@ -51,7 +51,8 @@ BLOCK_LIMIT = 0.55  # the worst block's difference, relative to its contrast
 LONE_FLOOR = 0.2  # a worst block over this and LONE_RATIO times the 90th percentile of the
 LONE_RATIO = 6.0  # text blocks stands alone: one glyph changed in an otherwise identical render
 LOCAL_REACH = 2  # blocks around the worst one that belong to the same change
-LOCAL_RATIO = 2.0  # a worst block over LONE_FLOOR and this times any beyond LOCAL_REACH: a local change
+LOCAL_SITES = 2  # clusters of LOCAL_REACH blocks that a local change may take
+LOCAL_RATIO = 2.0  # a worst block over LONE_FLOOR and this times any beyond those sites: a local change
 
 
 @dataclass(frozen=True)
@@ -234,9 +235,11 @@ def _compare(a: Array, b: Array, al: Alignment) -> float:
     if worst > max(LONE_FLOOR, LONE_RATIO * typical):
         return float("inf")
     # Resampling and compression leave their noise all over the picture: the worst block has peers
-    # far from it. A changed glyph is one local cluster, whatever the noise around it.
+    # far from it. A changed time is a local cluster or two (a grid repeats it in a second cell),
+    # whatever the noise around them.
     kept = np.where(keep, scores, 0.0)
-    row, col = np.unravel_index(int(np.argmax(kept)), kept.shape)
-    top, left = max(0, row - LOCAL_REACH), max(0, col - LOCAL_REACH)
-    kept[top : row + LOCAL_REACH + 1, left : col + LOCAL_REACH + 1] = 0.0
+    for _ in range(LOCAL_SITES):
+        row, col = np.unravel_index(int(np.argmax(kept)), kept.shape)
+        top, left = max(0, row - LOCAL_REACH), max(0, col - LOCAL_REACH)
+        kept[top : row + LOCAL_REACH + 1, left : col + LOCAL_REACH + 1] = 0.0
     return float("inf") if worst > max(LONE_FLOOR, LOCAL_RATIO * float(kept.max())) else worst
