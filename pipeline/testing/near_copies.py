@@ -347,7 +347,10 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description="measure the similar-image cache on one seed's pairs")
     parser.add_argument(
-        "--seed", type=int, default=1, help="1: the tuning set; 2: the held-out set of the test"
+        "--seed",
+        type=int,
+        default=1,
+        help="4 is the held-out set of tests/test_similar.py; docs/caching.md names the tuning seeds",
     )
     parser.add_argument("--synthetic", type=int, default=56)
     parser.add_argument("--bundled", type=int, default=30)
